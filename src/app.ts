@@ -1,0 +1,41 @@
+/**
+ * buildApp: the Koa application — kapu's own routes in front, oidc-provider behind them.
+ * It never listens; main.ts and the tests do.
+ */
+import Koa from 'koa';
+import compose from 'koa-compose';
+import type Provider from 'oidc-provider';
+import type { Deps } from './deps.ts';
+import { assetRoutes } from './http/assets.ts';
+import { demoRoutes } from './demo/routes.ts';
+import { devMailboxRoutes } from './http/dev-mailbox.ts';
+import { errorHandler } from './http/errors.ts';
+import { healthRoutes } from './http/health.ts';
+import { requestContext } from './http/request.ts';
+import { interactionRoutes } from './interactions/routes.ts';
+
+export function buildApp(deps: Deps, provider: Provider): Koa {
+  const app = new Koa({ proxy: deps.config.trustProxy });
+  app.keys = deps.config.cookieKeys;
+  // Errors are handled by errorHandler (kapu's routes) and renderError (the provider's);
+  // Koa's own default handler would print them to stderr.
+  app.silent = true;
+
+  app.use(requestContext(deps.log));
+  const routers = [healthRoutes(deps), assetRoutes(), interactionRoutes(deps, provider)];
+  if (deps.devMailbox) routers.push(devMailboxRoutes(deps.devMailbox, deps.views));
+  if (deps.config.demo) routers.push(demoRoutes(deps));
+
+  const ownRoutes = routers.flatMap((r) => [r.routes(), r.allowedMethods()]);
+  const ownPaths = /^\/(interaction|assets|dev|demo|healthz|readyz)(\/|$)/;
+  const handleOwn = compose([errorHandler(deps), ...ownRoutes]);
+  const handleProvider = provider.callback();
+
+  app.use(async (ctx, next) => {
+    if (ownPaths.test(ctx.path)) return handleOwn(ctx, next);
+    // oidc-provider answers everything else (discovery, /auth, /token, /jwks, /me, …).
+    ctx.respond = false;
+    await handleProvider(ctx.req, ctx.res);
+  });
+  return app;
+}

@@ -1,0 +1,179 @@
+/**
+ * kapu's settings: every environment variable kapu reads is declared here, once, with its
+ * default, its bounds and the reason for them. `loadConfig` fails fast with one line naming the
+ * variable and the rule it broke.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+const EIDAS_LOW = 'http://eidas.europa.eu/LoA/low';
+const EIDAS_SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) =>
+  z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
+
+/** A key given as base64 (standard or url-safe) that decodes to exactly 32 bytes. */
+const key32 = z.string().refine((s) => Buffer.from(s, 'base64').length === 32, {
+  message: 'each key must be 32 bytes, base64-encoded (openssl rand -base64 32)',
+});
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  /** TCP port of the HTTP server. */
+  PORT: int(0, 65535).default(3000),
+  /** Public URL of kapu as relying parties see it; defaults to http://localhost:PORT. */
+  ISSUER: z.url({ error: 'must be an absolute URL such as https://login.example.hu' }).optional(),
+  /** Postgres connection string; unset means the embedded PGlite database in DATA_DIR. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  /** Connection pool size per replica; Postgres, not kapu, is the scaling engine. */
+  DATABASE_POOL_SIZE: int(1, 100).default(10),
+  /** Folder of the embedded database (development only). */
+  DATA_DIR: z.string().min(1).default('./data'),
+  /** Keys that sign cookies, comma-separated, newest first (old ones still verify). */
+  COOKIE_KEYS: z
+    .string()
+    .transform((s) => s.split(',').map((k) => k.trim()).filter(Boolean))
+    .pipe(z.array(z.string().min(32, 'each key must be at least 32 characters')).min(1))
+    .optional(),
+  /**
+   * Keys for data encrypted at rest (TOTP secrets, client secrets, signing keys, queued mail),
+   * comma-separated `id:base64key`, newest first. The first encrypts; all decrypt, so a key
+   * can be rotated by putting a new one in front and re-encrypting (`npm run cli -- keys reencrypt`).
+   */
+  ENCRYPTION_KEYS: z
+    .string()
+    .transform((s) => s.split(',').map((k) => k.trim()).filter(Boolean))
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .regex(/^[A-Za-z0-9_-]{1,16}:/, 'each entry must look like id:base64key')
+            .transform((e) => ({ id: e.slice(0, e.indexOf(':')), key: e.slice(e.indexOf(':') + 1) }))
+            .pipe(z.object({ id: z.string(), key: key32 })),
+        )
+        .min(1),
+    )
+    .optional(),
+  /** Until this date a password-only account may sign in at LoA low; unset: no cut-off yet. */
+  LEGACY_LOGIN_UNTIL: z.iso
+    .date({ error: 'must be a date like 2025-01-16' })
+    .transform((d) => new Date(`${d}T00:00:00Z`))
+    .optional(),
+  ACR_PASSWORD_ONLY: z.string().min(1).default(EIDAS_LOW),
+  ACR_TWO_FACTOR: z.string().min(1).default(EIDAS_SUBSTANTIAL),
+  /** SMTP server, e.g. smtps://user:pass@mail.example.hu; unset outside production: dev mailbox. */
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+  MAIL_FROM: z.string().min(3).default('Ügyfélkapu+ <no-reply@localhost>'),
+  /** One-time code rules (SPEC §3); the bounds keep them safe. */
+  CODE_TTL_SECONDS: int(60, 1800).default(600),
+  CODE_MAX_ATTEMPTS: int(1, 10).default(5),
+  CODE_RESEND_SECONDS: int(10, 600).default(60),
+  CODE_MAX_PER_HOUR: int(1, 30).default(10),
+  /** argon2id cost; OWASP's minimum for argon2id is m=19 MiB, t=2, p=1. */
+  ARGON2_MEMORY_KIB: int(19456, 1048576).default(19456),
+  ARGON2_TIME_COST: int(2, 10).default(2),
+  ARGON2_PARALLELISM: int(1, 8).default(1),
+  /** Trust X-Forwarded-For / -Proto from the load balancer. */
+  TRUST_PROXY: bool.default(false),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Seed the demo citizen and demo RP (refused in production). */
+  DEMO: bool.optional(),
+});
+
+export type Config = ReturnType<typeof finish>;
+
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, rule: string) {
+    super(`${variable}: ${rule}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+function finish(env: z.infer<typeof schema>) {
+  const production = env.NODE_ENV === 'production';
+  const issuer = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
+  return {
+    env: env.NODE_ENV,
+    production,
+    port: env.PORT,
+    issuer,
+    database: env.DATABASE_URL
+      ? { kind: 'postgres' as const, url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE }
+      : { kind: 'pglite' as const, dataDir: env.DATA_DIR },
+    cookieKeys: env.COOKIE_KEYS ?? [randomBytes(32).toString('base64url')],
+    generatedCookieKeys: env.COOKIE_KEYS === undefined,
+    encryptionKeys: (env.ENCRYPTION_KEYS ?? [{ id: 'dev', key: randomBytes(32).toString('base64') }]).map(
+      (k) => ({ id: k.id, key: Buffer.from(k.key, 'base64') }),
+    ),
+    generatedEncryptionKeys: env.ENCRYPTION_KEYS === undefined,
+    legacyLoginUntil: env.LEGACY_LOGIN_UNTIL ?? null,
+    acr: { passwordOnly: env.ACR_PASSWORD_ONLY, twoFactor: env.ACR_TWO_FACTOR },
+    mail: { smtpUrl: env.SMTP_URL ?? null, from: env.MAIL_FROM },
+    codes: {
+      ttlSeconds: env.CODE_TTL_SECONDS,
+      maxAttempts: env.CODE_MAX_ATTEMPTS,
+      resendSeconds: env.CODE_RESEND_SECONDS,
+      maxPerHour: env.CODE_MAX_PER_HOUR,
+    },
+    argon2: {
+      memoryCost: env.ARGON2_MEMORY_KIB,
+      timeCost: env.ARGON2_TIME_COST,
+      parallelism: env.ARGON2_PARALLELISM,
+    },
+    trustProxy: env.TRUST_PROXY,
+    logLevel: env.LOG_LEVEL,
+    demo: env.DEMO ?? !production,
+  };
+}
+
+/** Reads and checks the environment; throws ConfigError naming the first bad variable. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  // Empty strings count as unset: `FOO=` in an env file should not mean "the empty value".
+  const env = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
+  }
+  const config = finish(parsed.data);
+  if (config.production) refuseUnsafeProduction(config);
+  if (config.acr.passwordOnly === config.acr.twoFactor) {
+    throw new ConfigError('ACR_TWO_FACTOR', 'must differ from ACR_PASSWORD_ONLY');
+  }
+  return config;
+}
+
+function refuseUnsafeProduction(config: Config): void {
+  if (config.database.kind !== 'postgres') {
+    throw new ConfigError('DATABASE_URL', 'is required in production (the embedded database is for development)');
+  }
+  if (config.generatedCookieKeys) {
+    throw new ConfigError('COOKIE_KEYS', 'is required in production (generated keys change on every start)');
+  }
+  if (config.generatedEncryptionKeys) {
+    throw new ConfigError('ENCRYPTION_KEYS', 'is required in production (generated keys change on every start)');
+  }
+  if (!config.issuer.startsWith('https://')) {
+    throw new ConfigError('ISSUER', 'must be an https:// URL in production');
+  }
+  if (!config.mail.smtpUrl) {
+    throw new ConfigError('SMTP_URL', 'is required in production (the development mailbox is for development)');
+  }
+  if (config.demo) {
+    throw new ConfigError('DEMO', 'must not be enabled in production');
+  }
+}

@@ -1,0 +1,57 @@
+import type { Db } from '../database.ts';
+
+export type AuditEventType =
+  | 'signin.password_failed'
+  | 'signin.password_ok'
+  | 'signin.succeeded'
+  | 'signin.factor_failed'
+  | 'signin.aborted'
+  | 'code.sent'
+  | 'code.exhausted'
+  | 'factor.enrolled'
+  | 'factor.removed'
+  | 'account.created'
+  | 'client.created'
+  | 'client.removed';
+
+export interface AuditEvent {
+  type: AuditEventType;
+  accountId?: string | null;
+  clientId?: string | null;
+  ip?: string | null;
+  /** Never a secret: no password, code, token or key. */
+  detail?: Record<string, string | number | boolean | null>;
+}
+
+/** Append-only by construction: this repository has no update and no delete. */
+export class AuditRepository {
+  readonly #db: Db;
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  async record(event: AuditEvent, at: Date): Promise<void> {
+    await this.#db
+      .insertInto('audit_event')
+      .values({
+        at,
+        type: event.type,
+        account_id: event.accountId ?? null,
+        client_id: event.clientId ?? null,
+        ip: event.ip ?? null,
+        detail: JSON.stringify(event.detail ?? {}),
+      })
+      .execute();
+  }
+
+  async list(filter: { accountId?: string; type?: string; limit: number }) {
+    let query = this.#db
+      .selectFrom('audit_event')
+      .select(['id', 'at', 'type', 'account_id', 'client_id', 'ip', 'detail'])
+      .orderBy('id', 'desc')
+      .limit(filter.limit);
+    if (filter.accountId) query = query.where('account_id', '=', filter.accountId);
+    if (filter.type) query = query.where('type', '=', filter.type);
+    return query.execute();
+  }
+}

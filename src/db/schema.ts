@@ -1,0 +1,112 @@
+/** Row types of kapu's tables, as Kysely sees them. Kept in step with migrations/. */
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date, Date>;
+type Json<T> = ColumnType<T, string, string>;
+
+export interface AccountTable {
+  id: string;
+  username: string;
+  name: string;
+  email: string;
+  password_hash: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface OidcClientTable {
+  client_id: string;
+  secret_sealed: string | null;
+  metadata: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+}
+
+export interface SigningKeyTable {
+  kid: string;
+  alg: string;
+  private_jwk_sealed: string;
+  created_at: Timestamp;
+  retired_at: Timestamp | null;
+}
+
+export interface OidcPayloadTable {
+  model: string;
+  id: string;
+  payload: Json<Record<string, unknown>>;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  expires_at: Timestamp | null;
+  consumed_at: Timestamp | null;
+}
+
+export interface LoginFlowTable {
+  uid: string;
+  state: string;
+  method: string | null;
+  account_id: string | null;
+  factor: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface AuditEventTable {
+  id: Generated<string>;
+  at: Timestamp;
+  type: string;
+  account_id: string | null;
+  client_id: string | null;
+  ip: string | null;
+  detail: Json<Record<string, unknown>>;
+}
+
+export interface FactorTable {
+  id: string;
+  account_id: string;
+  kind: string;
+  secret_sealed: string | null;
+  last_time_step: ColumnType<string | null, number | null, number | null>;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+}
+
+export interface OneTimeCodeTable {
+  id: string;
+  account_id: string;
+  purpose: string;
+  flow_id: string;
+  tag: string;
+  code_hash: string;
+  attempts: Generated<number>;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  superseded_at: Timestamp | null;
+}
+
+export interface MailOutboxTable {
+  id: Generated<string>;
+  recipient: string;
+  message_sealed: string | null;
+  created_at: Timestamp;
+  next_attempt_at: Timestamp;
+  attempts: Generated<number>;
+  last_error: string | null;
+  sent_at: Timestamp | null;
+}
+
+export interface Database {
+  account: AccountTable;
+  oidc_client: OidcClientTable;
+  signing_key: SigningKeyTable;
+  oidc_payload: OidcPayloadTable;
+  login_flow: LoginFlowTable;
+  audit_event: AuditEventTable;
+  factor: FactorTable;
+  one_time_code: OneTimeCodeTable;
+  mail_outbox: MailOutboxTable;
+}
+
+export type AccountRow = Selectable<AccountTable>;
+export type NewAccount = Insertable<AccountTable>;

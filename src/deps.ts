@@ -1,0 +1,145 @@
+/**
+ * Builds everything kapu's app needs from its config: database (migrated), repositories,
+ * factors, mail. Clock, randomness, logger and mail transport can be replaced (tests do).
+ */
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import nodemailer, { type Transporter } from 'nodemailer';
+import { type Clock, type Random, cryptoRandom, systemClock } from './clock.ts';
+import type { Config } from './config/index.ts';
+import { type Db, createDb } from './db/database.ts';
+import { migrateToLatest } from './db/migrate.ts';
+import { AccountsRepository } from './db/repositories/accounts.ts';
+import { AuditRepository } from './db/repositories/audit.ts';
+import { ClientsRepository } from './db/repositories/clients.ts';
+import { FactorsRepository } from './db/repositories/factors.ts';
+import { LoginFlowsRepository } from './db/repositories/login-flows.ts';
+import { MailOutboxRepository } from './db/repositories/mail-outbox.ts';
+import { OidcPayloadsRepository } from './db/repositories/oidc-payloads.ts';
+import { OneTimeCodesRepository } from './db/repositories/one-time-codes.ts';
+import { SigningKeysRepository } from './db/repositories/signing-keys.ts';
+import { EmailCodeFactor } from './factors/email-code/index.ts';
+import { FactorRegistry } from './factors/factor.ts';
+import { TotpFactor } from './factors/totp/index.ts';
+import { type Logger, createLogger } from './log.ts';
+import { DevMailbox } from './mail/dev-mailbox.ts';
+import { MailOutbox } from './mail/outbox.ts';
+import { OutboxSender } from './mail/sender.ts';
+import { PasswordHasher } from './security/passwords.ts';
+import { SecretBox } from './security/secret-box.ts';
+import { Views } from './views.ts';
+
+export interface DepsOverrides {
+  clock?: Clock;
+  random?: Random;
+  log?: Logger;
+  mailTransport?: Transporter;
+  /** Poll interval of the mail sender; it is also woken whenever mail is queued. */
+  mailPollMs?: number;
+}
+
+export type Deps = Awaited<ReturnType<typeof buildDeps>>;
+
+export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
+  const log = overrides.log ?? createLogger(config.logLevel);
+  const clock = overrides.clock ?? systemClock;
+  const random = overrides.random ?? cryptoRandom;
+  const keys = developmentKeys(config, log);
+  const box = new SecretBox(keys.encryptionKeys);
+  const db = await createDb(config.database);
+  const applied = await migrateToLatest(db);
+  if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
+
+  const repos = {
+    accounts: new AccountsRepository(db),
+    clients: new ClientsRepository(db),
+    signingKeys: new SigningKeysRepository(db),
+    payloads: new OidcPayloadsRepository(db),
+    flows: new LoginFlowsRepository(db),
+    audit: new AuditRepository(db),
+    factors: new FactorsRepository(db),
+    codes: new OneTimeCodesRepository(db),
+    outbox: new MailOutboxRepository(db),
+  };
+
+  const devMailbox = !config.mail.smtpUrl && !overrides.mailTransport ? new DevMailbox() : null;
+  const transport: Transporter =
+    overrides.mailTransport ?? (config.mail.smtpUrl ? nodemailer.createTransport(config.mail.smtpUrl) : devMailbox!.transport());
+  const sender = new OutboxSender(
+    { repo: repos.outbox, transport, box, clock, log: log.child({ component: 'mail' }) },
+    { from: config.mail.from, pollMs: overrides.mailPollMs ?? 5_000, leaseSeconds: 60 },
+  );
+  const outbox = new MailOutbox(box, () => sender.kick());
+  const views = new Views();
+  const passwords = new PasswordHasher(config.argon2);
+
+  const factors = new FactorRegistry([
+    new TotpFactor({ factors: repos.factors, box, clock, random, issuerLabel: 'Ügyfélkapu+' }),
+    new EmailCodeFactor({
+      codes: repos.codes,
+      factors: repos.factors,
+      audit: repos.audit,
+      outbox,
+      box,
+      views,
+      clock,
+      random,
+      rules: config.codes,
+    }),
+  ]);
+
+  return {
+    config: { ...config, cookieKeys: keys.cookieKeys },
+    log,
+    clock,
+    random,
+    db,
+    box,
+    passwords,
+    views,
+    repos,
+    factors,
+    outbox,
+    sender,
+    transport,
+    devMailbox,
+  };
+}
+
+export async function closeDeps(deps: Deps): Promise<void> {
+  await deps.sender.stop();
+  deps.transport.close();
+  await deps.db.destroy();
+}
+
+/** Is the database reachable? (readiness) */
+export async function pingDb(db: Db): Promise<void> {
+  await db.selectFrom('account').select('id').limit(1).execute();
+}
+
+/**
+ * Outside production, generated keys are kept in DATA_DIR so the embedded database stays
+ * readable across restarts (its sealed secrets need the same key). Production refuses to
+ * start without configured keys (see config).
+ */
+function developmentKeys(config: Config, log: Logger) {
+  if (!config.generatedCookieKeys && !config.generatedEncryptionKeys) return config;
+  if (config.database.kind !== 'pglite' || config.database.dataDir === 'memory://') return config;
+  const file = join(config.database.dataDir, 'dev-keys.json');
+  if (!existsSync(file)) {
+    mkdirSync(config.database.dataDir, { recursive: true });
+    const saved = {
+      cookieKeys: config.cookieKeys,
+      encryptionKeys: config.encryptionKeys.map((k) => ({ id: k.id, key: k.key.toString('base64') })),
+    };
+    writeFileSync(file, JSON.stringify(saved), { mode: 0o600 });
+    log.warn({ file }, 'generated development keys; set COOKIE_KEYS and ENCRYPTION_KEYS outside development');
+  }
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as { cookieKeys: string[]; encryptionKeys: Array<{ id: string; key: string }> };
+  return {
+    cookieKeys: config.generatedCookieKeys ? saved.cookieKeys : config.cookieKeys,
+    encryptionKeys: config.generatedEncryptionKeys
+      ? saved.encryptionKeys.map((k) => ({ id: k.id, key: Buffer.from(k.key, 'base64') }))
+      : config.encryptionKeys,
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * The one error handler for kapu's own routes: a KapuError becomes its status with a page (or
+ * JSON for API clients); anything else becomes a 500 with a generic page and a request id. No
+ * stack trace, exception text or secret ever reaches the response.
+ */
+import type { Context, Next } from 'koa';
+import { KapuError } from '../errors.ts';
+import type { Deps } from '../deps.ts';
+import { renderPage, resolveLang } from './page.ts';
+
+export function errorHandler(deps: Pick<Deps, 'views' | 'log'>) {
+  return async (ctx: Context, next: Next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw new KapuError('not_found', 404, 'error.not_found');
+    } catch (err) {
+      const known = err instanceof KapuError ? err : fromHttpError(err);
+      const log = (ctx.state['log'] as typeof deps.log | undefined) ?? deps.log;
+      if (known.status >= 500) log.error({ err }, 'request failed');
+      else log.info({ code: known.code, status: known.status, cause: causeName(known) }, 'request refused');
+      const wantsJson = ctx.accepts('html', 'json') === 'json';
+      ctx.remove('Location');
+      if (wantsJson) {
+        ctx.status = known.status;
+        ctx.set('Cache-Control', 'no-store');
+        ctx.body = { error: known.code, request_id: ctx.state['reqId'] };
+        return;
+      }
+      const lang = resolveLang(ctx);
+      renderPage(ctx, deps.views, 'error', { titleKey: 'error.title', messageKey: known.messageKey, code: known.code }, { lang, status: known.status });
+    }
+  };
+}
+
+/** Koa/http-errors style errors (status + expose) from libraries; everything else is a 500. */
+function fromHttpError(err: unknown): KapuError {
+  const e = err as { status?: unknown; expose?: unknown };
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    const code = e.status === 413 ? 'payload_too_large' : e.status === 404 ? 'not_found' : 'bad_request';
+    const key = e.status === 413 ? 'error.too_large' : e.status === 404 ? 'error.not_found' : 'error.bad_request';
+    return new KapuError(code, e.status, key, { cause: err });
+  }
+  return new KapuError('server_error', 500, 'error.generic', { cause: err, expose: false });
+}
+
+function causeName(err: KapuError): string | undefined {
+  return err.cause instanceof Error ? err.cause.name : undefined;
+}

@@ -1,0 +1,32 @@
+/** /healthz: the process is alive. /readyz: the database answers (503 when it does not). */
+import Router from '@koa/router';
+import type { Deps } from '../deps.ts';
+import { pingDb } from '../deps.ts';
+
+export function healthRoutes(deps: Pick<Deps, 'db' | 'log' | 'transport' | 'devMailbox'>): Router {
+  const router = new Router();
+  router.get('/healthz', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      await withTimeout(pingDb(deps.db), 3_000);
+      ctx.body = { status: 'ready', database: 'ok' };
+    } catch (err) {
+      deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'not ready: database unreachable');
+      ctx.status = 503;
+      ctx.body = { status: 'unavailable', database: 'unreachable' };
+    }
+  });
+  return router;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,62 @@
+/**
+ * Rendering a page: language choice, a strict Content-Security-Policy, no caching.
+ * Language: ?lang= (remembered in a cookie) → cookie → the RP's ui_locales → Hungarian.
+ */
+import type { Context } from 'koa';
+import type { Views } from '../views.ts';
+import { DEFAULT_LANG, type Lang, isLang, pickLang } from '../views.ts';
+
+export const LANG_COOKIE = 'kapu_lang';
+
+export function resolveLang(ctx: Context, uiLocales?: string | null): Lang {
+  const asked = ctx.query['lang'];
+  if (typeof asked === 'string' && isLang(asked)) {
+    ctx.cookies.set(LANG_COOKIE, asked, { httpOnly: true, sameSite: 'lax', maxAge: 365 * 24 * 3600 * 1000, signed: false });
+    return asked;
+  }
+  const saved = ctx.cookies.get(LANG_COOKIE, { signed: false });
+  if (isLang(saved)) return saved;
+  return pickLang(uiLocales) ?? DEFAULT_LANG;
+}
+
+/**
+ * CSP for kapu's pages: nothing external, no scripts at all. `form-action` lists the origins a
+ * form on the page may end up at: a sign-in form's POST is redirected on to the RP's
+ * redirect_uri, and browsers check every hop of that chain against form-action.
+ */
+export function contentSecurityPolicy(formTargets: string[] = []): string {
+  const formAction = ["'self'", ...new Set(formTargets)].join(' ');
+  return [
+    "default-src 'none'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `form-action ${formAction}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+}
+
+export interface PageOptions {
+  status?: number;
+  lang: Lang;
+  formTargets?: string[];
+}
+
+export function renderPage(ctx: Context, views: Views, template: string, data: Record<string, unknown>, options: PageOptions): void {
+  ctx.status = options.status ?? 200;
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.set('Content-Security-Policy', contentSecurityPolicy(options.formTargets));
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = views.render(template, options.lang, { ...data, requestId: ctx.state['reqId'] });
+}
+
+/** The origin of a URL, or nothing for a URL that does not parse. */
+export function originOf(url: unknown): string[] {
+  if (typeof url !== 'string') return [];
+  try {
+    const { origin } = new URL(url);
+    return origin === 'null' ? [] : [origin];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Per request: an id (the load balancer's X-Request-Id when it looks sane, else a new one),
+ * a child logger carrying it, baseline security headers, and one access-log line. The log
+ * line has the path without its query string: queries can carry codes and tokens.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function requestContext(log: Logger, observe?: (ctx: Context, seconds: number) => void) {
+  return async (ctx: Context, next: Next) => {
+    const started = process.hrtime.bigint();
+    const given = ctx.get('X-Request-Id');
+    const reqId = SANE_REQUEST_ID.test(given) ? given : randomUUID();
+    ctx.state['reqId'] = reqId;
+    ctx.state['log'] = log.child({ reqId });
+    ctx.set('X-Request-Id', reqId);
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    ctx.set('X-Frame-Options', 'DENY');
+    ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
+    if (ctx.protocol === 'https') ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
+    try {
+      await next();
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      observe?.(ctx, seconds);
+      (ctx.state['log'] as Logger).info(
+        {
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.status,
+          ms: Math.round(seconds * 1000),
+          interactionUid: ctx.state['interactionUid'],
+          accountId: ctx.state['accountId'],
+        },
+        'request',
+      );
+    }
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * POST /interaction/:uid/factor — pick (or switch to) one of the account's factors.
+ * POST /interaction/:uid/verify — check what the citizen typed for the current factor.
+ * POST /interaction/:uid/resend — ask the current factor for a fresh challenge (new email).
+ * The flow never asks which kind of factor it holds: it calls the Factor interface.
+ */
+import type { Context } from 'koa';
+import { BadRequest, WrongStep } from '../errors.ts';
+import { type InteractionEnv, accountFactors, factorContext, field, loadPost, redirectToFlow } from './context.ts';
+import { finishSignIn } from './finish.ts';
+import { renderFactor } from './show.ts';
+
+const CODE_FIELD_MAX_LENGTH = 64;
+
+export function chooseFactor(env: InteractionEnv) {
+  return async (ctx: Context) => {
+    const step = await loadPost(ctx, env, ['choose_factor', 'factor']);
+    const wanted = field(ctx, 'factor', 32);
+    const factor = (await accountFactors(step)).find((f) => f.id === wanted);
+    if (!factor) throw new BadRequest('unknown_factor');
+    const now = env.deps.clock.now();
+    const notice = await factor.begin(await factorContext(step));
+    const moved = await env.deps.repos.flows.transition(step.uid, ['choose_factor', 'factor'], { state: 'factor', factor: factor.id }, now);
+    if (!moved) throw new WrongStep();
+    redirectToFlow(step, notice?.key === 'email.sent' ? 'sent' : undefined);
+  };
+}
+
+export function verifyFactor(env: InteractionEnv) {
+  return async (ctx: Context) => {
+    const step = await loadPost(ctx, env, ['factor']);
+    const factor = env.deps.factors.get(step.flow.factor);
+    if (!factor) throw new WrongStep();
+    const input = field(ctx, 'code', CODE_FIELD_MAX_LENGTH);
+    if (input === undefined) return renderFactor(step, { key: 'code.format', error: true }, 400);
+    const fctx = await factorContext(step);
+    const outcome = await factor.verify(fctx, input);
+    const now = env.deps.clock.now();
+    if (!outcome.ok) {
+      await env.deps.repos.audit.record(
+        { type: 'signin.factor_failed', accountId: fctx.account.id, clientId: step.client.id, ip: ctx.ip, detail: { factor: factor.id, reason: outcome.error.key } },
+        now,
+      );
+      return renderFactor(step, { ...outcome.error, error: true }, 401);
+    }
+    await env.deps.repos.factors.touch(fctx.account.id, factor.id, now);
+    await finishSignIn(step, 'two_factor', factor.amr, factor.id);
+  };
+}
+
+export function resend(env: InteractionEnv) {
+  return async (ctx: Context) => {
+    const step = await loadPost(ctx, env, ['factor']);
+    const factor = env.deps.factors.get(step.flow.factor);
+    if (!factor?.resend) throw new BadRequest('nothing_to_resend');
+    const notice = await factor.resend(await factorContext(step));
+    if (notice.error) return renderFactor(step, notice, 429);
+    redirectToFlow(step, 'resent');
+  };
+}

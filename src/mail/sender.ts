@@ -1,0 +1,101 @@
+/**
+ * Delivers the outbox over a nodemailer transport. Runs on every replica; the repository's
+ * claim makes sure each mail is taken by one replica at a time. An SMTP outage only delays
+ * mail: failed sends are retried with growing back-off, without end, and nothing is dropped.
+ */
+import type { Logger } from 'pino';
+import type { Transporter } from 'nodemailer';
+import type { Clock } from '../clock.ts';
+import type { MailOutboxRepository } from '../db/repositories/mail-outbox.ts';
+import type { SecretBox } from '../security/secret-box.ts';
+import { OUTBOX_AAD } from './outbox.ts';
+
+export interface SenderOptions {
+  from: string;
+  pollMs: number;
+  leaseSeconds: number;
+}
+
+export class OutboxSender {
+  readonly #repo: MailOutboxRepository;
+  readonly #transport: Transporter;
+  readonly #box: SecretBox;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #options: SenderOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = true;
+
+  constructor(deps: { repo: MailOutboxRepository; transport: Transporter; box: SecretBox; clock: Clock; log: Logger }, options: SenderOptions) {
+    this.#repo = deps.repo;
+    this.#transport = deps.transport;
+    this.#box = deps.box;
+    this.#clock = deps.clock;
+    this.#log = deps.log;
+    this.#options = options;
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.kick();
+  }
+
+  /** Runs a delivery pass now (or right after the one under way). */
+  kick(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#running = this.deliverDue()
+      .catch((err: unknown) => this.#log.error({ err }, 'mail outbox pass failed'))
+      .finally(() => {
+        this.#running = undefined;
+        if (this.#stopped) return;
+        if (this.#again) {
+          this.#again = false;
+          this.kick();
+        } else {
+          this.#timer = setTimeout(() => this.kick(), this.#options.pollMs);
+          this.#timer.unref();
+        }
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  /** One pass: claims due mail and sends it. Returns how many were sent. */
+  async deliverDue(): Promise<number> {
+    let sent = 0;
+    for (;;) {
+      const batch = await this.#repo.claim(this.#clock.now(), this.#options.leaseSeconds, 10);
+      if (batch.length === 0) return sent;
+      for (const mail of batch) {
+        try {
+          const message = JSON.parse(this.#box.openText(mail.messageSealed, OUTBOX_AAD)) as { subject: string; text: string; html: string };
+          await this.#transport.sendMail({ from: this.#options.from, to: mail.recipient, ...message });
+          await this.#repo.markSent(mail.id, this.#clock.now());
+          sent += 1;
+          this.#log.info({ mailId: mail.id }, 'mail sent');
+        } catch (err) {
+          const backoff = Math.min(60 * 60, 5 * 2 ** Math.min(mail.attempts, 10));
+          const retryAt = new Date(this.#clock.now().getTime() + backoff * 1000);
+          await this.#repo.markFailed(mail.id, describe(err), retryAt);
+          this.#log.warn({ mailId: mail.id, attempts: mail.attempts, retryInSeconds: backoff, err: describe(err) }, 'mail not sent; will retry');
+        }
+      }
+    }
+  }
+}
+
+/** An error's class and message only: SMTP errors can echo commands, never the mail body. */
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

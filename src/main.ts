@@ -1,0 +1,58 @@
+/** kapu's entry point: load config → start → serve; SIGTERM/SIGINT shut down gracefully. */
+import { ConfigError, loadConfig } from './config/index.ts';
+import { seedDemo } from './demo/seed.ts';
+import { createLogger } from './log.ts';
+import { startKapu } from './server.ts';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`kapu: configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  const kapu = await startKapu(config, { log });
+  log.info({ issuer: config.issuer, port: config.port, database: config.database.kind }, 'kapu listening');
+
+  if (config.demo) {
+    const demo = await seedDemo(kapu.deps, kapu.provider);
+    const lines = [
+      '',
+      `  kapu demo is ready: open ${config.issuer}/demo`,
+      `  sign in as "${demo.username}" with password "${demo.password}"`,
+      kapu.deps.devMailbox ? `  emailed codes arrive at ${config.issuer}/dev/mailbox` : '',
+      demo.totpUri ? `  authenticator app (add this once): ${demo.totpUri}` : '',
+      '',
+    ];
+    process.stdout.write(lines.filter((l, i) => l !== '' || i === 0 || i === lines.length - 1).join('\n') + '\n');
+  }
+  if (kapu.deps.devMailbox) log.warn({ mailbox: `${config.issuer}/dev/mailbox` }, 'no SMTP_URL: mail is kept in the development mailbox');
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 25_000);
+    force.unref();
+    kapu.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`kapu: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,68 @@
+/**
+ * Authentication levels. kapu knows two: password only, and password + a second factor.
+ * Their `acr` URIs are configurable (eIDAS LoA low / substantial by default).
+ */
+import type { Config } from '../config/index.ts';
+
+export type Level = 'password' | 'two_factor';
+const RANK: Record<Level, number> = { password: 1, two_factor: 2 };
+
+export class AcrPolicy {
+  readonly #acr: Config['acr'];
+  readonly #legacyUntil: Date | null;
+
+  constructor(acr: Config['acr'], legacyUntil: Date | null) {
+    this.#acr = acr;
+    this.#legacyUntil = legacyUntil;
+  }
+
+  get values(): string[] {
+    return [this.#acr.passwordOnly, this.#acr.twoFactor];
+  }
+
+  acrOf(level: Level): string {
+    return level === 'two_factor' ? this.#acr.twoFactor : this.#acr.passwordOnly;
+  }
+
+  levelOf(acr: string | undefined | null): Level | undefined {
+    if (acr === this.#acr.twoFactor) return 'two_factor';
+    if (acr === this.#acr.passwordOnly) return 'password';
+    return undefined;
+  }
+
+  /**
+   * The lowest level this request may end with: the client's minimum, raised by acr_values.
+   * Of several acr_values the lowest known one counts (any of them satisfies the RP); unknown
+   * values are ignored, as OIDC lets an OP do for voluntary acr requests.
+   */
+  required(acrValues: string | undefined, clientMinAcr: unknown): Level {
+    let level: Level = 'password';
+    const clientMin = typeof clientMinAcr === 'string' ? this.levelOf(clientMinAcr) : undefined;
+    if (clientMin && RANK[clientMin] > RANK[level]) level = clientMin;
+    const requested = (acrValues ?? '')
+      .split(' ')
+      .map((v) => this.levelOf(v))
+      .filter((l): l is Level => l !== undefined)
+      .sort((a, b) => RANK[a] - RANK[b])[0];
+    if (requested && RANK[requested] > RANK[level]) level = requested;
+    return level;
+  }
+
+  satisfies(have: Level | undefined, need: Level): boolean {
+    return have !== undefined && RANK[have] >= RANK[need];
+  }
+
+  /** Is password-only sign-in still allowed at `now` (SPEC §4)? */
+  legacyAllowed(now: Date): boolean {
+    return this.#legacyUntil === null || now < this.#legacyUntil;
+  }
+
+  get legacyUntil(): Date | null {
+    return this.#legacyUntil;
+  }
+}
+
+/** RFC 8176 `amr` for a finished sign-in. */
+export function amrFor(factorAmr: string | null): string[] {
+  return factorAmr ? ['pwd', factorAmr, 'mfa'] : ['pwd'];
+}

@@ -1,0 +1,138 @@
+/**
+ * oidc-provider, configured. The library owns the protocol; kapu fills its hooks: storage
+ * (adapter), accounts, keys, the interaction policy (acr), consent for first-party clients,
+ * and its own pages for errors and logout.
+ */
+import Provider, { type Configuration, type KoaContextWithOIDC, interactionPolicy } from 'oidc-provider';
+import type { Deps } from '../deps.ts';
+import { pickLang } from '../views.ts';
+import { AcrPolicy } from './acr.ts';
+import { createAdapterFactory } from './adapter.ts';
+import { loadSigningKeys } from './keys.ts';
+import { renderProviderError, renderLogout, renderLogoutSuccess } from './pages.ts';
+
+export const SCOPES = ['openid', 'profile', 'email', 'offline_access'];
+
+/** Lifetimes, in seconds. Short-lived where a leak would hurt, long enough to be usable. */
+const TTL = {
+  AccessToken: 10 * 60,
+  AuthorizationCode: 60,
+  IdToken: 60 * 60,
+  RefreshToken: 14 * 24 * 60 * 60,
+  Interaction: 60 * 60,
+  Session: 8 * 60 * 60,
+  Grant: 14 * 24 * 60 * 60,
+};
+export const INTERACTION_TTL_SECONDS = TTL.Interaction;
+
+export async function buildProvider(deps: Deps): Promise<Provider> {
+  const { config, repos, box, clock } = deps;
+  const acr = new AcrPolicy(config.acr, config.legacyLoginUntil);
+  const jwks = { keys: await loadSigningKeys(repos.signingKeys, box, clock) };
+
+  const policy = interactionPolicy.base();
+  // A session signed in at a lower level than this request needs must sign in again.
+  policy.get('login')!.checks.add(
+    new interactionPolicy.Check('acr_insufficient', 'a higher authentication level is required', (ctx) => {
+      const { oidc } = ctx;
+      if (!oidc.session.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      const need = acr.required(oidc.params['acr_values'] as string | undefined, oidc.client?.['min_acr' as never]);
+      const have = acr.levelOf(oidc.session.acr);
+      return acr.satisfies(have, need) ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+    }),
+  );
+
+  const configuration: Configuration = {
+    adapter: createAdapterFactory({ payloads: repos.payloads, clients: repos.clients, secretBox: box, clock }),
+    jwks,
+    cookies: {
+      keys: config.cookieKeys,
+      long: { httpOnly: true, sameSite: 'lax' },
+      short: { httpOnly: true, sameSite: 'lax' },
+    },
+    acrValues: acr.values,
+    scopes: SCOPES,
+    claims: {
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
+      profile: ['name', 'preferred_username'],
+      email: ['email', 'email_verified'],
+    },
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+    extraClientMetadata: {
+      // min_acr: the lowest acr this RP accepts; consent_required: ask the citizen (default: no).
+      properties: ['min_acr', 'consent_required'],
+      validator(_ctx, key, value) {
+        if (key === 'min_acr' && value !== undefined && !acr.levelOf(value as string)) {
+          throw new Error(`min_acr must be one of ${acr.values.join(', ')}`);
+        }
+        if (key === 'consent_required' && value !== undefined && typeof value !== 'boolean') {
+          throw new Error('consent_required must be a boolean');
+        }
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource: renderLogout(deps), postLogoutSuccessSource: renderLogoutSuccess(deps) },
+      backchannelLogout: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true },
+      dPoP: { enabled: true },
+      resourceIndicators: { enabled: false },
+    },
+    ttl: TTL,
+    rotateRefreshToken: () => true,
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy,
+    },
+    async findAccount(_ctx, sub) {
+      const account = await repos.accounts.findById(sub);
+      if (!account) return undefined;
+      const kinds = await repos.factors.kinds(account.id);
+      return {
+        accountId: account.id,
+        async claims() {
+          return {
+            sub: account.id,
+            preferred_username: account.username,
+            name: account.name,
+            email: account.email,
+            // The address is verified once the account has proven it receives kapu's codes.
+            email_verified: kinds.includes('email'),
+          };
+        },
+      };
+    },
+    // Registered government RPs are first-party: their grant is made without a consent screen.
+    async loadExistingGrant(ctx: KoaContextWithOIDC) {
+      const { oidc } = ctx;
+      const grantId = oidc.result?.consent?.grantId ?? oidc.session!.grantIdFor(oidc.client!.clientId);
+      if (grantId) {
+        const grant = await oidc.provider.Grant.find(grantId);
+        if (grant) return grant;
+      }
+      if (oidc.client!['consent_required' as never] === true || !oidc.session!.accountId) return undefined;
+      const grant = new oidc.provider.Grant({ clientId: oidc.client!.clientId, accountId: oidc.session!.accountId });
+      grant.addOIDCScope([...(oidc.requestParamScopes as Set<string>)].join(' '));
+      await grant.save();
+      return grant;
+    },
+    renderError: renderProviderError(deps),
+    // Hide the library's name and version from clients' error pages and responses.
+    discovery: { service_documentation: `${config.issuer}/`, ui_locales_supported: ['hu', 'en'] },
+    clockTolerance: 5,
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+  return provider;
+}
+

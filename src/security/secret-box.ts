@@ -1,0 +1,68 @@
+/**
+ * Encryption at rest for secrets kapu must read back (TOTP secrets, client secrets, private
+ * signing keys, queued mail): AES-256-GCM with a random 96-bit nonce.
+ *
+ * Sealed form: `v1.<keyId>.<nonce>.<ciphertext+tag>` (base64url parts). The key id lets a key be
+ * rotated: the first configured key seals, every configured key opens.
+ * `aad` binds a ciphertext to its row (e.g. the account id), so a sealed value copied to
+ * another row does not open.
+ */
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+
+export interface EncryptionKey {
+  id: string;
+  key: Buffer;
+}
+
+export class SecretBox {
+  readonly #keys: Map<string, Buffer>;
+  readonly #current: EncryptionKey;
+
+  constructor(keys: EncryptionKey[]) {
+    if (keys.length === 0) throw new Error('SecretBox needs at least one key');
+    this.#current = keys[0]!;
+    this.#keys = new Map(keys.map((k) => [k.id, k.key]));
+  }
+
+  get currentKeyId(): string {
+    return this.#current.id;
+  }
+
+  seal(plaintext: string | Buffer, aad: string): string {
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.#current.key, nonce);
+    cipher.setAAD(Buffer.from(aad));
+    const body = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+    return ['v1', this.#current.id, nonce.toString('base64url'), body.toString('base64url')].join('.');
+  }
+
+  open(sealed: string, aad: string): Buffer {
+    const [version, keyId, nonce, body] = sealed.split('.');
+    const key = keyId === undefined ? undefined : this.#keys.get(keyId);
+    if (version !== 'v1' || !key || !nonce || !body) throw new Error('sealed value has an unknown format or key');
+    const raw = Buffer.from(body, 'base64url');
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(nonce, 'base64url'));
+    decipher.setAAD(Buffer.from(aad));
+    decipher.setAuthTag(raw.subarray(raw.length - 16));
+    return Buffer.concat([decipher.update(raw.subarray(0, raw.length - 16)), decipher.final()]);
+  }
+
+  openText(sealed: string, aad: string): string {
+    return this.open(sealed, aad).toString('utf8');
+  }
+
+  /** True when the value was sealed with an older key and should be sealed again. */
+  isStale(sealed: string): boolean {
+    return sealed.split('.')[1] !== this.#current.id;
+  }
+
+  /**
+   * A keyed hash (HMAC-SHA-256) for values kapu only ever compares, such as one-time codes.
+   * The HMAC key is derived from the current encryption key, so rotating that key also
+   * retires pending codes (they live ten minutes).
+   */
+  mac(purpose: string, value: string): string {
+    const macKey = Buffer.from(hkdfSync('sha256', this.#current.key, Buffer.alloc(0), `kapu mac ${purpose}`, 32));
+    return createHmac('sha256', macKey).update(value).digest('base64url');
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Server-rendered pages and mails: Eta templates in views/, text in views/locales/<lang>.json.
+ * Hungarian is the default language; English is complete.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Eta } from 'eta';
+
+export const LANGUAGES = ['hu', 'en'] as const;
+export type Lang = (typeof LANGUAGES)[number];
+export const DEFAULT_LANG: Lang = 'hu';
+
+const VIEWS_DIR = fileURLToPath(new URL('../views/', import.meta.url));
+
+type Messages = Record<string, string>;
+
+export function isLang(value: unknown): value is Lang {
+  return typeof value === 'string' && (LANGUAGES as readonly string[]).includes(value);
+}
+
+/** First supported language in a space-separated list such as OIDC's ui_locales. */
+export function pickLang(...candidates: Array<string | undefined | null>): Lang | undefined {
+  for (const candidate of candidates) {
+    for (const tag of (candidate ?? '').split(/[\s,]+/)) {
+      const base = tag.split(/[-_]/)[0]?.toLowerCase();
+      if (isLang(base)) return base;
+    }
+  }
+  return undefined;
+}
+
+export type Translate = (key: string, vars?: Record<string, string | number>) => string;
+
+export class Views {
+  readonly #eta = new Eta({ views: VIEWS_DIR, autoEscape: true, cache: true, autoTrim: false });
+  readonly #messages: Record<Lang, Messages>;
+
+  constructor() {
+    this.#messages = Object.fromEntries(
+      LANGUAGES.map((lang) => [lang, JSON.parse(readFileSync(`${VIEWS_DIR}locales/${lang}.json`, 'utf8')) as Messages]),
+    ) as Record<Lang, Messages>;
+  }
+
+  translator(lang: Lang): Translate {
+    const messages = this.#messages[lang];
+    const fallback = this.#messages[DEFAULT_LANG];
+    return (key, vars) => {
+      const template = messages[key] ?? fallback[key];
+      if (template === undefined) throw new Error(`missing message "${key}"`);
+      return vars ? template.replace(/\{(\w+)\}/g, (m, name: string) => String(vars[name] ?? m)) : template;
+    };
+  }
+
+  /** Renders views/<name>.eta; `t` and `lang` are always available to the template. */
+  render(name: string, lang: Lang, data: Record<string, unknown>): string {
+    return this.#eta.render(name, { ...data, lang, t: this.translator(lang) });
+  }
+}
