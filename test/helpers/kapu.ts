@@ -1,0 +1,131 @@
+/**
+ * Starts a real kapu for a test file: on PGlite in memory by default, or, when DATABASE_URL is
+ * set, on a fresh database created on that Postgres server (dropped afterwards), so test files
+ * running side by side never share state. Listens on port 0.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import * as oidc from 'openid-client';
+import { addFactor, createAccount } from '../../src/admin/accounts.ts';
+import { type NewClientInput, registerClient } from '../../src/admin/clients.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import type { DepsOverrides } from '../../src/deps.ts';
+import { createLogger } from '../../src/log.ts';
+import { type Kapu, startKapu } from '../../src/server.ts';
+import { Browser, type Page } from './browser.ts';
+import { TestClock } from './clock.ts';
+
+export const RP_REDIRECT = 'https://rp.example.hu/callback';
+export const PASSWORD = 'correct horse battery';
+
+export interface TestKapu extends Kapu {
+  clock: TestClock;
+  /** Registers a client; returns an openid-client Configuration for it. */
+  client(input?: Partial<NewClientInput>): Promise<{ clientId: string; clientSecret: string; rp: oidc.Configuration }>;
+  /** Creates an account with the given factors ('email', 'totp'); returns its TOTP secret if any. */
+  account(username: string, factors?: string[]): Promise<{ id: string; username: string; email: string; totpSecret: string | null }>;
+  close(): Promise<void>;
+}
+
+export interface TestKapuOptions {
+  env?: Record<string, string>;
+  overrides?: DepsOverrides;
+}
+
+export async function startTestKapu(options: TestKapuOptions = {}): Promise<TestKapu> {
+  const database = await freshDatabase();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
+    ...(database.url ? { DATABASE_URL: database.url, DATABASE_POOL_SIZE: '4' } : { DATA_DIR: 'memory://' }),
+    ...options.env,
+  });
+  const clock = new TestClock();
+  const kapu = await startKapu(
+    config,
+    { clock, log: createLogger(config.logLevel), mailPollMs: 200, ...options.overrides },
+    { issuerFromPort: true, host: '127.0.0.1' },
+  );
+  const insecure = { execute: [oidc.allowInsecureRequests] };
+  let clients = 0;
+  return {
+    ...kapu,
+    clock,
+    async client(input = {}) {
+      clients += 1;
+      const clientId = input.clientId ?? `rp-${clients}`;
+      const { clientSecret } = await registerClient(kapu.deps, kapu.provider, {
+        clientId,
+        redirectUris: [RP_REDIRECT],
+        postLogoutRedirectUris: ['https://rp.example.hu/bye'],
+        authMethod: 'client_secret_basic',
+        ...input,
+      });
+      const rp = await oidc.discovery(new URL(kapu.url), clientId, clientSecret ?? undefined, undefined, insecure);
+      return { clientId, clientSecret: clientSecret ?? '', rp };
+    },
+    async account(username, factors = []) {
+      const account = await createAccount(kapu.deps, { username, name: `Teszt ${username}`, email: `${username}@example.hu`, password: PASSWORD });
+      let totpSecret: string | null = null;
+      for (const factor of factors) {
+        const result = await addFactor(kapu.deps, username, factor);
+        if (result.secretForDisplay) totpSecret = new URL(result.secretForDisplay).searchParams.get('secret');
+      }
+      return { id: account.id, username: account.username, email: account.email, totpSecret };
+    },
+    async close() {
+      await kapu.stop();
+      await database.drop();
+    },
+  };
+}
+
+async function freshDatabase(): Promise<{ url: string | null; drop: () => Promise<void> }> {
+  const base = process.env['DATABASE_URL'];
+  if (!base) return { url: null, drop: async () => {} };
+  const name = `kapu_test_${randomBytes(6).toString('hex')}`;
+  const admin = new URL(base);
+  admin.pathname = '/postgres';
+  const run = async (sql: string) => {
+    const client = new pg.Client({ connectionString: admin.href });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await run(`CREATE DATABASE ${name}`);
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return { url: url.href, drop: () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+/** An RP's sign-in: the authorization URL it sends the browser to, and how to finish. */
+export async function beginSignIn(rp: oidc.Configuration, params: Record<string, string> = {}) {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = oidc.buildAuthorizationUrl(rp, {
+    redirect_uri: RP_REDIRECT,
+    scope: 'openid profile email',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    ...params,
+  });
+  return {
+    url,
+    /** Exchanges the code at the callback URL the browser reached; verifies the ID token. */
+    finish: (callback: URL) => oidc.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce }),
+  };
+}
+
+/** Drives the browser through the method chooser and password step. */
+export async function signInWithPassword(browser: Browser, start: URL, method: string, username: string, password = PASSWORD): Promise<Page> {
+  const chooser = await browser.go(start);
+  const passwordPage = await browser.submit(chooser, '/method', {}, { name: 'method', value: method });
+  return browser.submit(passwordPage, '/password', { username, password });
+}
