@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 
 /** Second factors, one-time codes with their session tags, and the mail outbox. */
 export async function up(db: Kysely<unknown>): Promise<void> {
@@ -49,7 +49,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('last_error', 'text')
     .addColumn('sent_at', 'timestamptz')
     .execute();
-  await db.schema.createIndex('mail_outbox_pending').on('mail_outbox').column('next_attempt_at').where('sent_at', 'is', null).execute();
+  await db.schema.createIndex('mail_outbox_pending').on('mail_outbox').column('next_attempt_at').where(sql.ref('sent_at'), 'is', null).execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

@@ -26,7 +26,8 @@ export function buildApp(deps: Deps, provider: Provider): Koa {
   if (deps.devMailbox) routers.push(devMailboxRoutes(deps.devMailbox, deps.views));
   if (deps.config.demo) routers.push(demoRoutes(deps));
 
-  const ownRoutes = routers.flatMap((r) => [r.routes(), r.allowedMethods()]);
+  // Router middleware is typed for router contexts; in this chain they are plain Koa middleware.
+  const ownRoutes = routers.flatMap((r) => [r.routes(), r.allowedMethods()]) as unknown as Koa.Middleware[];
   const ownPaths = /^\/(interaction|assets|dev|demo|healthz|readyz)(\/|$)/;
   const handleOwn = compose([errorHandler(deps), ...ownRoutes]);
   const handleProvider = provider.callback();

@@ -57,7 +57,8 @@ export function demoRoutes(deps: Deps): Router {
       if (!saved) throw new Error('no sign-in in progress');
       const { verifier, state } = JSON.parse(saved) as { verifier: string; state: string };
       const tokens = await client.authorizationCodeGrant(await rp(), new URL(ctx.href), { pkceCodeVerifier: verifier, expectedState: state });
-      const claims = tokens.claims() ?? {};
+      const claims = tokens.claims();
+      if (!claims) throw new Error('no ID token');
       const userinfo = await client.fetchUserInfo(await rp(), tokens.access_token, String(claims.sub));
       renderPage(ctx, deps.views, 'demo', { titleKey: 'demo.title', claims, userinfo, idToken: tokens.id_token, issuer: deps.config.issuer, error: null }, { lang, formTargets: [deps.config.issuer] });
     } catch (err) {

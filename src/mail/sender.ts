@@ -51,6 +51,7 @@ export class OutboxSender {
     }
     clearTimeout(this.#timer);
     this.#running = this.deliverDue()
+      .then(() => undefined)
       .catch((err: unknown) => this.#log.error({ err }, 'mail outbox pass failed'))
       .finally(() => {
         this.#running = undefined;

@@ -5,7 +5,6 @@
  */
 import Provider, { type Configuration, type KoaContextWithOIDC, interactionPolicy } from 'oidc-provider';
 import type { Deps } from '../deps.ts';
-import { pickLang } from '../views.ts';
 import { AcrPolicy } from './acr.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { loadSigningKeys } from './keys.ts';
@@ -35,7 +34,7 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
   policy.get('login')!.checks.add(
     new interactionPolicy.Check('acr_insufficient', 'a higher authentication level is required', (ctx) => {
       const { oidc } = ctx;
-      if (!oidc.session.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      if (!oidc.session?.accountId || !oidc.params) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       const need = acr.required(oidc.params['acr_values'] as string | undefined, oidc.client?.['min_acr' as never]);
       const have = acr.levelOf(oidc.session.acr);
       return acr.satisfies(have, need) ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;

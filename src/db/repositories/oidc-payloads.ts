@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../database.ts';
 
 export interface StoredPayload {
@@ -72,13 +73,7 @@ export class OidcPayloadsRepository {
   async deleteExpired(now: Date, limit = 1000): Promise<number> {
     const result = await this.#db
       .deleteFrom('oidc_payload')
-      .where(({ eb, selectFrom }) =>
-        eb(
-          eb.refTuple('model', 'id'),
-          'in',
-          selectFrom('oidc_payload').select(['model', 'id']).where('expires_at', '<', now).limit(limit),
-        ),
-      )
+      .where(sql<boolean>`(model, id) in (${this.#db.selectFrom('oidc_payload').select(['model', 'id']).where('expires_at', '<', now).limit(limit)})`)
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }

@@ -11,7 +11,7 @@ import type { AuditRepository } from '../../db/repositories/audit.ts';
 import type { MailOutbox } from '../../mail/outbox.ts';
 import type { SecretBox } from '../../security/secret-box.ts';
 import type { Views } from '../../views.ts';
-import { type Factor, type FactorAccount, type FactorContext, type Notice, normalizeCode } from '../factor.ts';
+import { type Factor, type FactorAccount, type FactorContext, type Notice, type VerifyOutcome, normalizeCode } from '../factor.ts';
 
 export const EMAIL_FACTOR_ID = 'email';
 /** kapu's `amr` for the emailed code: RFC 8176 has no value for it (documented in README). */
@@ -58,9 +58,9 @@ export class EmailCodeFactor implements Factor {
     };
   }
 
-  async verify(ctx: FactorContext, input: string) {
+  async verify(ctx: FactorContext, input: string): Promise<VerifyOutcome> {
     const code = normalizeCode(input);
-    if (!code) return { ok: false as const, error: { key: 'code.format' } };
+    if (!code) return { ok: false, error: { key: 'code.format' } };
     const result = await this.#deps.codes.check({
       purpose: PURPOSE,
       flowId: ctx.flowId,
@@ -68,22 +68,22 @@ export class EmailCodeFactor implements Factor {
       now: this.#deps.clock.now(),
       maxAttempts: this.#deps.rules.maxAttempts,
     });
-    if (result.ok) return { ok: true as const };
+    if (result.ok) return { ok: true };
     switch (result.reason) {
       case 'invalid':
-        return { ok: false as const, error: { key: 'code.invalid', vars: { left: result.attemptsLeft } } };
+        return { ok: false, error: { key: 'code.invalid', vars: { left: result.attemptsLeft } } };
       case 'superseded': {
         const live = await this.#deps.codes.current(PURPOSE, ctx.flowId);
-        return { ok: false as const, error: { key: 'code.superseded', vars: { tag: live?.tag ?? '' } } };
+        return { ok: false, error: { key: 'code.superseded', vars: { tag: live?.tag ?? '' } } };
       }
       case 'exhausted':
         await this.#deps.audit.record({ type: 'code.exhausted', accountId: ctx.account.id }, this.#deps.clock.now());
-        return { ok: false as const, error: { key: 'code.exhausted' } };
+        return { ok: false, error: { key: 'code.exhausted' } };
       case 'expired':
-        return { ok: false as const, error: { key: 'code.expired' } };
+        return { ok: false, error: { key: 'code.expired' } };
       case 'none':
       case 'used':
-        return { ok: false as const, error: { key: 'code.none' } };
+        return { ok: false, error: { key: 'code.none' } };
     }
   }
 

@@ -53,7 +53,8 @@ export class TotpFactor implements Factor {
       epoch: Math.floor(this.#deps.clock.now().getTime() / 1000),
       epochTolerance: PERIOD,
     });
-    if (!result.valid) return { ok: false, error: { key: 'totp.invalid' } };
+    // The functional API's result type also covers HOTP; a TOTP check always has timeStep.
+    if (!result.valid || !('timeStep' in result)) return { ok: false, error: { key: 'totp.invalid' } };
     const fresh = await this.#deps.factors.acceptTimeStep(factor.id, result.timeStep, this.#deps.clock.now());
     return fresh ? { ok: true } : { ok: false, error: { key: 'totp.invalid' } };
   }

@@ -1,0 +1,31 @@
+# kapu: one stateless service; run as many replicas as needed against one Postgres.
+# Node 22 runs the TypeScript source directly (type stripping), so there is no build step
+# beyond installing the production dependencies.
+
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: the `node` dependency would otherwise download a second Node binary
+# (the image has its own). argon2 is the one dependency whose install script matters: it
+# checks its prebuilt binary, so it is rebuilt explicitly.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm rebuild argon2 \
+ && rm -rf node_modules/node node_modules/.bin/node \
+ && npm cache clean --force
+COPY src ./src
+COPY migrations ./migrations
+COPY views ./views
+COPY config ./config
+
+FROM node:22-bookworm-slim
+ENV NODE_ENV=production \
+    UV_THREADPOOL_SIZE=2
+WORKDIR /app
+# Owned by root, read-only to the service user.
+COPY --from=build /app ./
+USER node
+EXPOSE 3000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+STOPSIGNAL SIGTERM
+CMD ["node", "src/main.ts"]
