@@ -11,6 +11,7 @@ import { demoRoutes } from './demo/routes.ts';
 import { devMailboxRoutes } from './http/dev-mailbox.ts';
 import { errorHandler } from './http/errors.ts';
 import { healthRoutes } from './http/health.ts';
+import { metricsRoutes } from './http/metrics.ts';
 import { requestContext } from './http/request.ts';
 import { interactionRoutes } from './interactions/routes.ts';
 
@@ -21,14 +22,14 @@ export function buildApp(deps: Deps, provider: Provider): Koa {
   // Koa's own default handler would print them to stderr.
   app.silent = true;
 
-  app.use(requestContext(deps.log));
-  const routers = [healthRoutes(deps), assetRoutes(), interactionRoutes(deps, provider)];
+  app.use(requestContext(deps.log, (ctx, seconds) => deps.metrics.observeRequest(ctx, seconds)));
+  const routers = [healthRoutes(deps), metricsRoutes(deps.metrics), assetRoutes(), interactionRoutes(deps, provider)];
   if (deps.devMailbox) routers.push(devMailboxRoutes(deps.devMailbox, deps.views));
   if (deps.config.demo) routers.push(demoRoutes(deps));
 
   // Router middleware is typed for router contexts; in this chain they are plain Koa middleware.
   const ownRoutes = routers.flatMap((r) => [r.routes(), r.allowedMethods()]) as unknown as Koa.Middleware[];
-  const ownPaths = /^\/(interaction|assets|dev|demo|healthz|readyz)(\/|$)/;
+  const ownPaths = /^\/(interaction|assets|dev|demo|healthz|readyz|metrics)(\/|$)/;
   const handleOwn = compose([errorHandler(deps), ...ownRoutes]);
   const handleProvider = provider.callback();
 

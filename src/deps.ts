@@ -27,6 +27,8 @@ import { MailOutbox } from './mail/outbox.ts';
 import { OutboxSender } from './mail/sender.ts';
 import { PasswordHasher } from './security/passwords.ts';
 import { SecretBox } from './security/secret-box.ts';
+import { Maintenance } from './maintenance.ts';
+import { Metrics } from './http/metrics.ts';
 import { Views } from './views.ts';
 
 export interface DepsOverrides {
@@ -50,13 +52,14 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const applied = await migrateToLatest(db);
   if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
 
+  const metrics = new Metrics({ pendingMail: () => repos.outbox.pendingCount(), defaultMetrics: true });
   const repos = {
     accounts: new AccountsRepository(db),
     clients: new ClientsRepository(db),
     signingKeys: new SigningKeysRepository(db),
     payloads: new OidcPayloadsRepository(db),
     flows: new LoginFlowsRepository(db),
-    audit: new AuditRepository(db),
+    audit: new AuditRepository(db, (event) => metrics.event(event)),
     factors: new FactorsRepository(db),
     codes: new OneTimeCodesRepository(db),
     outbox: new MailOutboxRepository(db),
@@ -88,6 +91,8 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     }),
   ]);
 
+  const maintenance = new Maintenance({ payloads: repos.payloads, flows: repos.flows, codes: repos.codes, clock, log });
+
   return {
     config: { ...config, cookieKeys: keys.cookieKeys },
     log,
@@ -103,11 +108,14 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     sender,
     transport,
     devMailbox,
+    maintenance,
+    metrics,
   };
 }
 
 export async function closeDeps(deps: Deps): Promise<void> {
   await deps.sender.stop();
+  await deps.maintenance.stop();
   deps.transport.close();
   await deps.db.destroy();
 }

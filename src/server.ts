@@ -40,6 +40,7 @@ export async function startKapu(config: Config, overrides: DepsOverrides = {}, o
     const app = buildApp(deps, provider);
     server.on('request', app.callback());
     deps.sender.start();
+    deps.maintenance.start(10 * 60 * 1000);
     const ready = deps;
     return {
       deps: ready,

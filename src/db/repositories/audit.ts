@@ -26,8 +26,12 @@ export interface AuditEvent {
 /** Append-only by construction: this repository has no update and no delete. */
 export class AuditRepository {
   readonly #db: Db;
-  constructor(db: Db) {
+  readonly #onRecord: (event: AuditEvent) => void;
+
+  /** `onRecord` sees each event after it is stored (metrics count them). */
+  constructor(db: Db, onRecord: (event: AuditEvent) => void = () => {}) {
     this.#db = db;
+    this.#onRecord = onRecord;
   }
 
   async record(event: AuditEvent, at: Date): Promise<void> {
@@ -42,6 +46,7 @@ export class AuditRepository {
         detail: JSON.stringify(event.detail ?? {}),
       })
       .execute();
+    this.#onRecord(event);
   }
 
   async list(filter: { accountId?: string; type?: string; limit: number }) {

@@ -1,0 +1,98 @@
+/**
+ * Prometheus metrics at /metrics: sign-ins by method and outcome, codes sent, security events,
+ * request latency by route, mail waiting in the outbox. One registry per app instance.
+ */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AuditEvent } from '../db/repositories/audit.ts';
+
+const KNOWN_ROUTES = [
+  '/interaction/:uid',
+  '/auth',
+  '/auth/:uid',
+  '/token',
+  '/me',
+  '/jwks',
+  '/session/end',
+  '/session/end/confirm',
+  '/session/end/success',
+  '/token/revocation',
+  '/token/introspection',
+  '/request',
+  '/.well-known/openid-configuration',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+];
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #signIns = new Counter({
+    name: 'kapu_signins_total',
+    help: 'Sign-in steps by method and outcome',
+    labelNames: ['method', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly #codesSent = new Counter({ name: 'kapu_codes_sent_total', help: 'One-time codes sent by mail', registers: [this.registry] });
+  readonly #events = new Counter({
+    name: 'kapu_security_events_total',
+    help: 'Security events written to the audit log, by type',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+  readonly #latency = new Histogram({
+    name: 'kapu_http_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  constructor(options: { pendingMail?: () => Promise<number>; defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    const pendingMail = options.pendingMail;
+    if (pendingMail) {
+      new Gauge({
+        name: 'kapu_mail_outbox_pending',
+        help: 'Mail queued and not yet sent',
+        registers: [this.registry],
+        async collect() {
+          this.set(await pendingMail().catch(() => -1));
+        },
+      });
+    }
+  }
+
+  /** Every audited security event also counts here: one source of truth for both. */
+  event(event: AuditEvent): void {
+    this.#events.inc({ type: event.type });
+    const method = String(event.detail?.['method'] ?? event.detail?.['factor'] ?? 'password');
+    if (event.type === 'signin.succeeded') this.#signIns.inc({ method, outcome: 'success' });
+    if (event.type === 'signin.password_failed') this.#signIns.inc({ method: 'password', outcome: 'failure' });
+    if (event.type === 'signin.factor_failed') this.#signIns.inc({ method, outcome: 'failure' });
+    if (event.type === 'code.sent') this.#codesSent.inc();
+  }
+
+  observeRequest(ctx: Context, seconds: number): void {
+    this.#latency.observe({ method: ctx.method, route: routeOf(ctx.path), status: String(ctx.status) }, seconds);
+  }
+}
+
+/** Low-cardinality route label: ids replaced by placeholders, anything else is "other". */
+export function routeOf(path: string): string {
+  const route = path
+    .replace(/^\/interaction\/[^/]+(\/.*)?$/, '/interaction/:uid')
+    .replace(/^\/auth\/[^/]+$/, '/auth/:uid');
+  return KNOWN_ROUTES.includes(route) ? route : 'other';
+}
+
+export function metricsRoutes(metrics: Metrics): Router {
+  const router = new Router();
+  router.get('/metrics', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  });
+  return router;
+}
