@@ -18,6 +18,8 @@ import { MailOutboxRepository } from './db/repositories/mail-outbox.ts';
 import { OidcPayloadsRepository } from './db/repositories/oidc-payloads.ts';
 import { OneTimeCodesRepository } from './db/repositories/one-time-codes.ts';
 import { SigningKeysRepository } from './db/repositories/signing-keys.ts';
+import { ThrottleRepository } from './db/repositories/throttle.ts';
+import { Throttle } from './security/throttle.ts';
 import { EmailCodeFactor } from './factors/email-code/index.ts';
 import { FactorRegistry } from './factors/factor.ts';
 import { TotpFactor } from './factors/totp/index.ts';
@@ -63,6 +65,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     factors: new FactorsRepository(db),
     codes: new OneTimeCodesRepository(db),
     outbox: new MailOutboxRepository(db),
+    throttle: new ThrottleRepository(db),
   };
 
   const devMailbox = !config.mail.smtpUrl && !overrides.mailTransport ? new DevMailbox() : null;
@@ -75,6 +78,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const outbox = new MailOutbox(box, () => sender.kick());
   const views = new Views();
   const passwords = new PasswordHasher(config.argon2);
+  const throttle = new Throttle(repos.throttle, clock);
 
   const factors = new FactorRegistry([
     new TotpFactor({ factors: repos.factors, box, clock, random, issuerLabel: 'Ügyfélkapu+' }),
@@ -91,7 +95,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     }),
   ]);
 
-  const maintenance = new Maintenance({ payloads: repos.payloads, flows: repos.flows, codes: repos.codes, clock, log });
+  const maintenance = new Maintenance({ payloads: repos.payloads, flows: repos.flows, codes: repos.codes, throttle: repos.throttle, clock, log });
 
   return {
     config: { ...config, cookieKeys: keys.cookieKeys },
@@ -101,6 +105,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     db,
     box,
     passwords,
+    throttle,
     views,
     repos,
     factors,

@@ -1,18 +1,20 @@
 /**
  * Housekeeping that any replica may run at any time (every statement is idempotent): expired
  * provider artefacts, sign-in flows and one-time codes are deleted. Codes are kept an hour past
- * expiry because the hourly send cap counts them.
+ * expiry because the hourly send cap counts them; idle throttle counters after a day.
  */
 import type { Logger } from 'pino';
 import type { Clock } from './clock.ts';
 import type { LoginFlowsRepository } from './db/repositories/login-flows.ts';
 import type { OidcPayloadsRepository } from './db/repositories/oidc-payloads.ts';
 import type { OneTimeCodesRepository } from './db/repositories/one-time-codes.ts';
+import type { ThrottleRepository } from './db/repositories/throttle.ts';
 
 export interface MaintenanceDeps {
   payloads: OidcPayloadsRepository;
   flows: LoginFlowsRepository;
   codes: OneTimeCodesRepository;
+  throttle: ThrottleRepository;
   clock: Clock;
   log: Logger;
 }
@@ -44,7 +46,7 @@ export class Maintenance {
     await this.#running;
   }
 
-  async runOnce(): Promise<{ payloads: number; flows: number; codes: number }> {
+  async runOnce(): Promise<{ payloads: number; flows: number; codes: number; throttles: number }> {
     const now = this.#deps.clock.now();
     let payloads = 0;
     // In batches, so a large backlog never holds one long transaction.
@@ -53,7 +55,9 @@ export class Maintenance {
     }
     const flows = await this.#deps.flows.deleteExpired(now);
     const codes = await this.#deps.codes.deleteExpired(new Date(now.getTime() - 3600_000));
-    if (payloads + flows + codes > 0) this.#deps.log.info({ payloads, flows, codes }, 'expired rows deleted');
-    return { payloads, flows, codes };
+    // Counters idle for a day are of no use; hard locks stay until an operator lifts them.
+    const throttles = await this.#deps.throttle.deleteStale(new Date(now.getTime() - 24 * 3600_000));
+    if (payloads + flows + codes + throttles > 0) this.#deps.log.info({ payloads, flows, codes, throttles }, 'expired rows deleted');
+    return { payloads, flows, codes, throttles };
   }
 }

@@ -96,7 +96,17 @@ export interface MailOutboxTable {
   sent_at: Timestamp | null;
 }
 
+export interface AuthThrottleTable {
+  key: string;
+  failures: number;
+  consecutive: number;
+  window_start: Timestamp;
+  locked_until: Timestamp | null;
+  updated_at: Timestamp;
+}
+
 export interface Database {
+  auth_throttle: AuthThrottleTable;
   account: AccountTable;
   oidc_client: OidcClientTable;
   signing_key: SigningKeyTable;

@@ -8,6 +8,7 @@ import type { Context } from 'koa';
 import { BadRequest, WrongStep } from '../errors.ts';
 import { type InteractionEnv, accountFactors, factorContext, field, loadPost, redirectToFlow } from './context.ts';
 import { finishSignIn } from './finish.ts';
+import { factorKey, ipKey } from '../security/throttle.ts';
 import { renderFactor } from './show.ts';
 
 const CODE_FIELD_MAX_LENGTH = 64;
@@ -34,9 +35,15 @@ export function verifyFactor(env: InteractionEnv) {
     const input = field(ctx, 'code', CODE_FIELD_MAX_LENGTH);
     if (input === undefined) return renderFactor(step, { key: 'code.format', error: true }, 400);
     const fctx = await factorContext(step);
+    if (await env.deps.throttle.lockedUntil([factorKey(fctx.account.id), ipKey(ctx.ip)])) {
+      return renderFactor(step, { key: 'throttle.locked', error: true }, 429);
+    }
     const outcome = await factor.verify(fctx, input);
     const now = env.deps.clock.now();
     if (!outcome.ok) {
+      if (await env.deps.throttle.factorFailed(fctx.account.id, ctx.ip)) {
+        await env.deps.repos.audit.record({ type: 'signin.locked', accountId: fctx.account.id, ip: ctx.ip, detail: { factor: factor.id } }, now);
+      }
       await env.deps.repos.audit.record(
         { type: 'signin.factor_failed', accountId: fctx.account.id, clientId: step.client.id, ip: ctx.ip, detail: { factor: factor.id, reason: outcome.error.key } },
         now,

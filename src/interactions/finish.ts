@@ -12,6 +12,8 @@ export async function finishSignIn(step: Step, level: Level, factorAmr: string |
   if (!accountId) throw new WrongStep();
   const now = deps.clock.now();
   if (!(await deps.repos.flows.transition(step.uid, [step.flow.state], { state: 'done' }, now))) throw new WrongStep();
+  const account = await deps.repos.accounts.findById(accountId);
+  if (account) await deps.throttle.succeeded(account.username, accountId);
   await deps.repos.audit.record(
     { type: 'signin.succeeded', accountId, clientId: step.client.id, ip: step.ctx.ip, detail: { method: factorId ?? 'password', acr: acr.acrOf(level) } },
     now,

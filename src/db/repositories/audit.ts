@@ -6,6 +6,7 @@ export type AuditEventType =
   | 'signin.succeeded'
   | 'signin.factor_failed'
   | 'signin.aborted'
+  | 'signin.locked'
   | 'code.sent'
   | 'code.exhausted'
   | 'factor.enrolled'

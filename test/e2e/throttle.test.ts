@@ -1,0 +1,68 @@
+import { Browser } from '../helpers/browser.ts';
+import { type TestKapu, PASSWORD, beginSignIn, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
+import { MAX_CONSECUTIVE_FAILURES, Throttle, userKey } from '../../src/security/throttle.ts';
+
+describe('throttling of password guesses', () => {
+  let kapu: TestKapu;
+  let rp: Awaited<ReturnType<TestKapu['client']>>['rp'];
+  beforeAll(async () => {
+    kapu = await startTestKapu();
+    ({ rp } = await kapu.client());
+  });
+  afterAll(async () => {
+    await kapu?.close();
+  });
+
+  async function attempt(username: string, password: string) {
+    const browser = new Browser(kapu.url);
+    const signIn = await beginSignIn(rp);
+    const page = await signInWithPassword(browser, signIn.url, 'legacy', username, password);
+    return { page, signedIn: browser.exitUrl !== undefined };
+  }
+
+  test('after five wrong passwords even the right one is refused, with the same message, until the lock passes', async () => {
+    await kapu.account('szabo.peter');
+    const wrong = [];
+    for (let i = 0; i < 5; i += 1) wrong.push(await attempt('szabo.peter', 'wrong password'));
+    const whileLocked = await attempt('szabo.peter', PASSWORD);
+    expect(whileLocked.signedIn).toBe(false);
+    expect(whileLocked.page.status).toBe(wrong[0]!.page.status);
+    expect(whileLocked.page.text('.error')).toBe(wrong[0]!.page.text('.error'));
+
+    kapu.clock.advance(31);
+    expect((await attempt('szabo.peter', PASSWORD)).signedIn).toBe(true);
+  });
+
+  test('an unknown username is locked exactly like a real one, so a lock reveals nothing', async () => {
+    await kapu.account('toth.eva');
+    const known = [];
+    const unknown = [];
+    for (let i = 0; i < 6; i += 1) {
+      known.push(await attempt('toth.eva', 'wrong password'));
+      unknown.push(await attempt('senki.sem', 'wrong password'));
+    }
+    expect(unknown.map((a) => a.page.status)).toEqual(known.map((a) => a.page.status));
+    expect(unknown.map((a) => a.page.text('.error'))).toEqual(known.map((a) => a.page.text('.error')));
+  });
+
+  test('a successful sign-in clears the count: earlier failures do not add up to a lock later', async () => {
+    await kapu.account('nagy.jozsef');
+    for (let i = 0; i < 4; i += 1) await attempt('nagy.jozsef', 'wrong password');
+    expect((await attempt('nagy.jozsef', PASSWORD)).signedIn).toBe(true);
+    for (let i = 0; i < 4; i += 1) await attempt('nagy.jozsef', 'wrong password');
+    expect((await attempt('nagy.jozsef', PASSWORD)).signedIn).toBe(true);
+  });
+
+  test(`${MAX_CONSECUTIVE_FAILURES} failures in a row lock the username until an operator unlocks it`, async () => {
+    const throttle = new Throttle(kapu.deps.repos.throttle, kapu.clock);
+    for (let i = 0; i < MAX_CONSECUTIVE_FAILURES; i += 1) {
+      await throttle.failed('kiss.bela', '203.0.113.7');
+      // Each lock is waited out, as a patient attacker would: only the consecutive cap remains.
+      kapu.clock.advance(16 * 60);
+    }
+    kapu.clock.advance(24 * 3600);
+    expect(await throttle.lockedUntil([userKey('kiss.bela')])).not.toBeNull();
+    await throttle.unlock('kiss.bela');
+    expect(await throttle.lockedUntil([userKey('kiss.bela')])).toBeNull();
+  });
+});
