@@ -70,7 +70,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
 
   const devMailbox = !config.mail.smtpUrl && !overrides.mailTransport ? new DevMailbox() : null;
   const transport: Transporter =
-    overrides.mailTransport ?? (config.mail.smtpUrl ? nodemailer.createTransport(config.mail.smtpUrl) : devMailbox!.transport());
+    overrides.mailTransport ?? (config.mail.smtpUrl ? smtpTransport(config.mail.smtpUrl) : devMailbox!.transport());
   const sender = new OutboxSender(
     { repo: repos.outbox, transport, box, clock, log: log.child({ component: 'mail' }) },
     { from: config.mail.from, pollMs: overrides.mailPollMs ?? 5_000, leaseSeconds: 60 },
@@ -123,6 +123,13 @@ export async function closeDeps(deps: Deps): Promise<void> {
   await deps.maintenance.stop();
   deps.transport.close();
   await deps.db.destroy();
+}
+
+/** A pooled SMTP transport: connections are reused across mails instead of one per mail. */
+function smtpTransport(url: string): Transporter {
+  const pooled = new URL(url);
+  if (!pooled.searchParams.has('pool')) pooled.searchParams.set('pool', 'true');
+  return nodemailer.createTransport(pooled.href);
 }
 
 /** Is the database reachable? (readiness) */
