@@ -1,0 +1,116 @@
+/**
+ * What every CLI command gets: its input and output (injected, so tests run commands
+ * in-process), the config (loaded on first use), and `withDeps`, which opens kapu's
+ * dependencies for the length of one command and always closes them.
+ */
+import { Writable } from 'node:stream';
+import type Provider from 'oidc-provider';
+import { type Config, ConfigError, loadConfig } from '../config/index.ts';
+import { type Deps, buildDeps, closeDeps } from '../deps.ts';
+import { createLogger } from '../log.ts';
+import { buildProvider } from '../oidc/provider.ts';
+import { printable } from './args.ts';
+
+export interface CliIo {
+  /** The process's stdin, or (tests) its whole content as a string. */
+  stdin: NodeJS.ReadableStream | string;
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  env: Record<string, string | undefined>;
+}
+
+export class Cli {
+  readonly io: CliIo;
+  #config: Config | undefined;
+
+  constructor(io: CliIo) {
+    this.io = io;
+  }
+
+  /** One line of output on stdout. */
+  out(line = ''): void {
+    this.io.stdout(`${line}\n`);
+  }
+
+  json(value: unknown): void {
+    this.io.stdout(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  /** Rows as aligned columns; every cell made safe for a terminal. */
+  table(header: string[], rows: string[][]): void {
+    const cells = [header, ...rows.map((r) => r.map(printable))];
+    const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+    for (const row of cells) {
+      this.out(row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+    }
+  }
+
+  get config(): Config {
+    this.#config ??= loadConfig(this.io.env);
+    return this.#config;
+  }
+
+  /**
+   * Secrets sealed with a throwaway key could never be read back. With the embedded database
+   * development keys are kept in DATA_DIR; with DATABASE_URL nothing keeps them, so commands
+   * that seal or open secrets need ENCRYPTION_KEYS.
+   */
+  requirePersistentKeys(): void {
+    const { config } = this;
+    const kept = config.database.kind === 'pglite' && config.database.dataDir !== 'memory://';
+    if (config.generatedEncryptionKeys && !kept) {
+      throw new ConfigError('ENCRYPTION_KEYS', 'is required for this command with DATABASE_URL (secrets sealed with a generated key could never be read back)');
+    }
+  }
+
+  /** Opens kapu's dependencies (migrating the database), runs `fn`, closes them. */
+  async withDeps<T>(fn: (deps: Deps) => Promise<T>): Promise<T> {
+    const deps = await buildDeps(this.config, { log: this.#logger() });
+    let result: T;
+    try {
+      result = await fn(deps);
+    } catch (err) {
+      await closeDeps(deps).catch(() => {});
+      throw err;
+    }
+    await closeDeps(deps);
+    return result;
+  }
+
+  /** `withDeps` plus the provider, for commands that validate client metadata. */
+  async withProvider<T>(fn: (deps: Deps, provider: Provider) => Promise<T>): Promise<T> {
+    this.requirePersistentKeys();
+    return this.withDeps(async (deps) => fn(deps, await buildProvider(deps)));
+  }
+
+  /**
+   * Logs go to stderr, so stdout stays the command's output. Only warnings by default (a
+   * command's "database migrated" is noise); LOG_LEVEL, when set, wins.
+   */
+  #logger() {
+    const level = this.io.env['LOG_LEVEL'] ? this.config.logLevel : 'warn';
+    const stderr = this.io.stderr;
+    return createLogger(
+      level,
+      new Writable({
+        write(chunk: Buffer | string, _encoding, callback) {
+          stderr(String(chunk));
+          callback();
+        },
+      }),
+    );
+  }
+}
+
+/** One CLI command: `name` is what is typed ("account add"), `synopsis` its arguments. */
+export interface Command {
+  name: string;
+  synopsis: string;
+  summary: string;
+  run(cli: Cli, args: string[]): Promise<void>;
+}
+
+/** ISO time without milliseconds, in UTC. */
+export function isoTime(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

@@ -1,0 +1,25 @@
+/** `kapu migrate`: applies migrations/ (under Kysely's lock, so safe beside running replicas). */
+import { createDb } from '../db/database.ts';
+import { migrateToLatest } from '../db/migrate.ts';
+import { parse } from './args.ts';
+import type { Command } from './context.ts';
+
+const migrate: Command = {
+  name: 'migrate',
+  synopsis: '',
+  summary: 'apply database migrations and print what was applied',
+  async run(cli, args) {
+    parse(this.name, args, {});
+    // Only the database: no keys, mail or factors are needed to migrate.
+    const db = await createDb(cli.config.database);
+    try {
+      const applied = await migrateToLatest(db);
+      if (applied.length === 0) cli.out('database is up to date: no migrations to apply');
+      for (const name of applied) cli.out(`applied ${name}`);
+    } finally {
+      await db.destroy();
+    }
+  },
+};
+
+export const migrateCommands: Command[] = [migrate];

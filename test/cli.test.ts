@@ -1,0 +1,392 @@
+/**
+ * The admin CLI, run in-process through `runCli` against a fresh database of its own (a temp
+ * DATA_DIR with PGlite, or a fresh database on DATABASE_URL's server), plus one run of the
+ * real process to prove the wiring: argv, piped stdin, exit codes.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { runCli } from '../src/cli/main.ts';
+import { loadConfig } from '../src/config/index.ts';
+import { type Deps, buildDeps, closeDeps } from '../src/deps.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PASSWORD = 'Titkos jelszó 42';
+
+let env: Record<string, string>;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  const base = process.env['DATABASE_URL'];
+  if (base) {
+    const name = `kapu_cli_${randomBytes(6).toString('hex')}`;
+    const admin = new URL(base);
+    admin.pathname = '/postgres';
+    const run = async (sql: string) => {
+      const client = new pg.Client({ connectionString: admin.href });
+      await client.connect();
+      try {
+        await client.query(sql);
+      } finally {
+        await client.end();
+      }
+    };
+    await run(`CREATE DATABASE ${name}`);
+    const url = new URL(base);
+    url.pathname = `/${name}`;
+    // With DATABASE_URL nothing keeps generated keys between runs: give them explicitly.
+    env = {
+      NODE_ENV: 'test',
+      DATABASE_URL: url.href,
+      DATABASE_POOL_SIZE: '2',
+      ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+      COOKIE_KEYS: randomBytes(32).toString('base64url'),
+    };
+    cleanup = () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } else {
+    // Keys unset on purpose: development keys are generated once and kept in DATA_DIR.
+    const dir = mkdtempSync(join(tmpdir(), 'kapu-cli-'));
+    env = { NODE_ENV: 'test', DATA_DIR: dir };
+    cleanup = async () => rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+afterAll(async () => {
+  await cleanup();
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(argv: string[], stdin = '', extraEnv: Record<string, string> = {}): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, {
+    stdin,
+    stdout: (s) => (stdout += s),
+    stderr: (s) => (stderr += s),
+    env: { ...env, ...extraEnv },
+  });
+  return { code, stdout, stderr };
+}
+
+/** Opens the same database the CLI uses, to look at what it stored. */
+async function inspect<T>(fn: (deps: Deps) => Promise<T>): Promise<T> {
+  const deps = await buildDeps(loadConfig({ ...env, LOG_LEVEL: 'silent' }));
+  try {
+    return await fn(deps);
+  } finally {
+    await closeDeps(deps);
+  }
+}
+
+const usernames = () => inspect(async (deps) => (await deps.repos.accounts.list()).map((a) => a.username));
+const clientIds = () => inspect(async (deps) => (await deps.repos.clients.list()).map((c) => c.client_id));
+
+function oneErrorLine(run: Run): void {
+  expect(run.stderr).toMatch(/^kapu: [^\n]+\n$/);
+}
+
+describe('migrate', () => {
+  test('applies the migrations once, then says the database is up to date', async () => {
+    const first = await cli(['migrate']);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^applied \S+_foundation$/m);
+    const second = await cli(['migrate']);
+    expect(second).toEqual({ code: 0, stdout: 'database is up to date: no migrations to apply\n', stderr: '' });
+  });
+});
+
+describe('account add', () => {
+  test('with the password on stdin, the account is created and listed; the password is never printed', async () => {
+    const add = await cli(['account', 'add', '--username', 'kovacs.anna', '--name', 'Kovács Anna', '--email', 'anna@example.hu'], `${PASSWORD}\n`);
+    expect(add.code).toBe(0);
+    expect(add.stdout).toMatch(/^[0-9a-f-]{36}\n$/);
+
+    const list = await cli(['account', 'list']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/kovacs\.anna\s+Kovács Anna\s+anna@example\.hu\s+- \(password only\)/);
+    expect(list.stdout).toContain(add.stdout.trim());
+
+    const json = await cli(['account', 'list', '--json']);
+    expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ username: 'kovacs.anna', email: 'anna@example.hu', factors: [] })]);
+
+    for (const run of [add, list, json]) expect(run.stdout + run.stderr).not.toContain(PASSWORD);
+    // The trailing newline of the pipe is not part of the password.
+    const check = await inspect(async (deps) => {
+      const credentials = await deps.repos.accounts.findCredentials('kovacs.anna');
+      return deps.passwords.verify(credentials?.password_hash, PASSWORD);
+    });
+    expect(check.ok).toBe(true);
+  });
+
+  test('a taken username (in any letter case) fails with exit 1 and stores nothing new', async () => {
+    const run = await cli(['account', 'add', '--username', 'Kovacs.Anna', '--name', 'Másik Anna', '--email', 'masik@example.hu'], `${PASSWORD}\n`);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('kapu: username "Kovacs.Anna" is taken\n');
+    expect(await usernames()).toEqual(['kovacs.anna']);
+  });
+
+  test.each([
+    ['a missing --email', ['--username', 'uj.felhasznalo', '--name', 'Új Felhasználó'], PASSWORD, /--email is required/],
+    ['an invalid email', ['--username', 'uj.felhasznalo', '--name', 'Új Felhasználó', '--email', 'nem-email'], PASSWORD, /email/],
+    ['an oversized name', ['--username', 'uj.felhasznalo', '--name', 'N'.repeat(201), '--email', 'uj@example.hu'], PASSWORD, /at most 200/],
+    ['a bad username', ['--username', 'rossz név', '--name', 'Új', '--email', 'uj@example.hu'], PASSWORD, /username may contain/],
+    ['an unknown option', ['--username', 'uj.felhasznalo', '--name', 'Új', '--email', 'uj@example.hu', '--admin'], PASSWORD, /Unknown option '--admin'/],
+    ['a too short password', ['--username', 'uj.felhasznalo', '--name', 'Új', '--email', 'uj@example.hu'], 'rovid\n', /at least 8/],
+    ['an empty stdin', ['--username', 'uj.felhasznalo', '--name', 'Új', '--email', 'uj@example.hu'], '', /at least 8/],
+    ['a two-line password', ['--username', 'uj.felhasznalo', '--name', 'Új', '--email', 'uj@example.hu'], `${PASSWORD}\nmasodik sor\n`, /single line/],
+  ])('%s is a usage error (exit 2) and stores nothing', async (_what, args, stdin, message) => {
+    const run = await cli(['account', 'add', ...args], stdin);
+    expect(run.code).toBe(2);
+    oneErrorLine(run);
+    expect(run.stderr).toMatch(message);
+    expect(run.stdout).toBe('');
+  });
+
+  test.each([[['--password', 'hunter2-titok']], [['--password=hunter2-titok']]])(
+    'a password on the command line (%j) is refused without echoing it, and nothing is stored',
+    async (flag) => {
+      const run = await cli(['account', 'add', '--username', 'uj.felhasznalo', '--name', 'Új', '--email', 'uj@example.hu', ...flag]);
+      expect(run.code).toBe(2);
+      oneErrorLine(run);
+      expect(run.stderr).toMatch(/never taken from the command line/);
+      expect(run.stdout + run.stderr).not.toContain('hunter2');
+    },
+  );
+
+  // One look at the database for all the refused commands above (each open costs time).
+  test('none of the refused commands stored an account', async () => {
+    expect(await usernames()).toEqual(['kovacs.anna']);
+  });
+});
+
+describe('account factors', () => {
+  test('add-totp prints the otpauth URI once, says so, and a second one needs --replace', async () => {
+    const run = await cli(['account', 'add-totp', 'kovacs.anna']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/shown only once/);
+    const uri = run.stdout.split('\n').find((l) => l.startsWith('otpauth://totp/'));
+    expect(uri).toBeDefined();
+    expect(new URL(uri!).searchParams.get('secret')).toMatch(/^[A-Z2-7]{32}$/);
+
+    const again = await cli(['account', 'add-totp', 'kovacs.anna']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/--replace/);
+    expect(again.stdout).not.toContain('otpauth://');
+
+    const replaced = await cli(['account', 'add-totp', 'kovacs.anna', '--replace']);
+    expect(replaced.code).toBe(0);
+    expect(replaced.stdout).toMatch(/^otpauth:\/\/totp\//m);
+    expect(replaced.stdout).not.toContain(uri);
+  });
+
+  test('add-email-factor adds the emailed code; the list shows both factors', async () => {
+    const run = await cli(['account', 'add-email-factor', 'kovacs.anna']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/anna@example\.hu/);
+    const list = await cli(['account', 'list', '--json']);
+    expect(JSON.parse(list.stdout)[0].factors.sort()).toEqual(['email', 'totp']);
+    // A second time changes nothing.
+    const again = await cli(['account', 'add-email-factor', 'kovacs.anna']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/already has/);
+  });
+
+  test('a factor for an unknown account fails with exit 1; a missing username is a usage error', async () => {
+    expect((await cli(['account', 'add-totp', 'senki'])).code).toBe(1);
+    expect((await cli(['account', 'add-email-factor', 'senki'])).stderr).toBe('kapu: no account "senki"\n');
+    const missing = await cli(['account', 'add-totp']);
+    expect(missing.code).toBe(2);
+    oneErrorLine(missing);
+  });
+
+  test('unlock lifts the sign-in lock of a username', async () => {
+    await inspect(async (deps) => {
+      await deps.repos.throttle.fail('user:kovacs.anna', new Date(), new Date(0));
+      await deps.repos.throttle.lock('user:kovacs.anna', new Date('9999-01-01T00:00:00Z'), new Date());
+      expect(await deps.throttle.lockedUntil(['user:kovacs.anna'])).not.toBeNull();
+    });
+    const run = await cli(['account', 'unlock', 'kovacs.anna']);
+    expect(run.code).toBe(0);
+    expect(await inspect((deps) => deps.throttle.lockedUntil(['user:kovacs.anna']))).toBeNull();
+  });
+});
+
+describe('client', () => {
+  test('add prints the secret once; list never shows it; it is stored encrypted', async () => {
+    const run = await cli([
+      'client', 'add', '--id', 'ugyintezes', '--name', 'Ügyintézés',
+      '--redirect-uri', 'https://rp.example.hu/callback', '--redirect-uri', 'https://rp.example.hu/cb2',
+      '--post-logout-uri', 'https://rp.example.hu/', '--min-acr', 'substantial',
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^client_id: +ugyintezes$/m);
+    expect(run.stdout).toMatch(/shown only this once: kapu stores it encrypted and cannot show it again/);
+    const secret = /^client_secret: +(\S+)$/m.exec(run.stdout)![1]!;
+    expect(secret.length).toBeGreaterThanOrEqual(43);
+    expect(run.stdout.split(secret)).toHaveLength(2); // printed exactly once
+
+    const list = await cli(['client', 'list']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/ugyintezes\s+Ügyintézés\s+client_secret_basic\s+http:\/\/eidas\.europa\.eu\/LoA\/substantial/);
+    expect(list.stdout).toContain('https://rp.example.hu/callback https://rp.example.hu/cb2');
+    const json = await cli(['client', 'list', '--json']);
+    expect(JSON.parse(json.stdout)).toEqual([
+      expect.objectContaining({ clientId: 'ugyintezes', authMethod: 'client_secret_basic', minAcr: 'http://eidas.europa.eu/LoA/substantial' }),
+    ]);
+    for (const r of [list, json]) expect(r.stdout + r.stderr).not.toContain(secret);
+
+    const stored = await inspect(async (deps) => {
+      const row = await deps.repos.clients.find('ugyintezes');
+      return { sealed: row?.secret_sealed ?? '', opened: row?.secret_sealed ? deps.box.openText(row.secret_sealed, 'client:ugyintezes') : null };
+    });
+    expect(stored.sealed).not.toBe('');
+    expect(stored.sealed).not.toContain(secret);
+    expect(stored.opened).toBe(secret); // sealed with kapu's key, not lost
+  });
+
+  test('private_key_jwt needs keys and gets no secret', async () => {
+    const without = await cli(['client', 'add', '--id', 'kulcsos', '--redirect-uri', 'https://rp.example.hu/cb', '--auth-method', 'private_key_jwt']);
+    expect(without.code).toBe(2);
+    const run = await cli([
+      'client', 'add', '--id', 'kulcsos', '--redirect-uri', 'https://rp.example.hu/cb',
+      '--auth-method', 'private_key_jwt', '--jwks-uri', 'https://rp.example.hu/jwks',
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toMatch(/client_secret/);
+    expect((await inspect((deps) => deps.repos.clients.find('kulcsos')))?.secret_sealed).toBeNull();
+  });
+
+  test.each([
+    ['not a URL', 'nem-url', 2],
+    ['a URL with a fragment', 'https://rp.example.hu/cb#x', 1],
+  ])('an invalid redirect URI (%s) fails and stores nothing', async (_what, uri, code) => {
+    const run = await cli(['client', 'add', '--id', 'rossz-rp', '--redirect-uri', uri]);
+    expect(run.code).toBe(code);
+    oneErrorLine(run);
+    expect(run.stdout).toBe('');
+    expect(await clientIds()).toEqual(['kulcsos', 'ugyintezes']);
+  });
+
+  test('an existing client id fails with exit 1 and keeps the old client', async () => {
+    const run = await cli(['client', 'add', '--id', 'ugyintezes', '--redirect-uri', 'https://other.example.hu/cb']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).not.toMatch(/client_secret/);
+    const row = await inspect((deps) => deps.repos.clients.find('ugyintezes'));
+    expect(row?.metadata['redirect_uris']).toEqual(['https://rp.example.hu/callback', 'https://rp.example.hu/cb2']);
+  });
+
+  test('set-min-acr accepts low/substantial/none and refuses anything else', async () => {
+    const bad = await cli(['client', 'set-min-acr', 'ugyintezes', 'high']);
+    expect(bad.code).toBe(2);
+    oneErrorLine(bad);
+    expect((await cli(['client', 'set-min-acr', 'senki-rp', 'low'])).code).toBe(1);
+    const minAcr = async () => (await inspect((deps) => deps.repos.clients.find('ugyintezes')))?.metadata['min_acr'];
+    expect((await cli(['client', 'set-min-acr', 'ugyintezes', 'low'])).code).toBe(0);
+    expect(await minAcr()).toBe('http://eidas.europa.eu/LoA/low');
+    expect((await cli(['client', 'set-min-acr', 'ugyintezes', 'none'])).code).toBe(0);
+    expect(await minAcr()).toBeUndefined();
+  });
+
+  test('remove of an unknown client fails; remove of a known one removes it', async () => {
+    const unknown = await cli(['client', 'remove', 'senki-rp']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe('kapu: no client "senki-rp"\n');
+    expect((await cli(['client', 'remove', 'kulcsos'])).code).toBe(0);
+    expect(await clientIds()).toEqual(['ugyintezes']);
+  });
+});
+
+describe('audit list', () => {
+  test('shows events newest first, filtered by account, type and limit', async () => {
+    const all = await cli(['audit', 'list']);
+    expect(all.code).toBe(0);
+    const lines = all.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^\S+Z {2}client\.removed {2}- {2}kulcsos {2}- {2}\{\}$/);
+    expect(all.stdout).toMatch(/account\.created/);
+
+    const mine = await cli(['audit', 'list', '--account', 'kovacs.anna', '--type', 'factor.enrolled', '--json']);
+    const events = JSON.parse(mine.stdout) as Array<{ type: string; detail: Record<string, unknown> }>;
+    expect(events.length).toBeGreaterThanOrEqual(3);
+    expect(events.every((e) => e.type === 'factor.enrolled')).toBe(true);
+    expect(events.map((e) => e.detail['factor'])).toContain('email');
+
+    const one = await cli(['audit', 'list', '--limit', '1']);
+    expect(one.stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  test('an unknown account fails; a bad limit is a usage error', async () => {
+    expect((await cli(['audit', 'list', '--account', 'senki'])).code).toBe(1);
+    const bad = await cli(['audit', 'list', '--limit', 'sok']);
+    expect(bad.code).toBe(2);
+    oneErrorLine(bad);
+  });
+});
+
+describe('usage and configuration', () => {
+  test('an unknown command exits 2 with the usage on stderr', async () => {
+    const run = await cli(['frobnicate']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^kapu: unknown command "frobnicate"\n/);
+    expect(run.stderr).toMatch(/account add --username/);
+    expect(run.stdout).toBe('');
+  });
+
+  test('help, --help and no arguments print the usage', async () => {
+    for (const argv of [[], ['help'], ['--help']]) {
+      const run = await cli(argv);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/client set-min-acr/);
+    }
+  });
+
+  test('a bad setting is named, with exit 2 and no stack trace', async () => {
+    const run = await cli(['account', 'list'], '', { ISSUER: 'nem-url' });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^kapu: configuration error: ISSUER: [^\n]+\n$/);
+  });
+});
+
+describe('the real process', () => {
+  function spawnCli(argv: string[], stdin: string): Promise<Run> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(join(ROOT, 'node_modules/.bin/node'), ['src/cli/main.ts', ...argv], {
+        cwd: ROOT,
+        env: { PATH: process.env['PATH'] ?? '', ...env },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      child.stdin.end(stdin);
+    });
+  }
+
+  test('reads the password from piped stdin, lists accounts, and exits with the right codes', async () => {
+    const add = await spawnCli(['account', 'add', '--username', 'nagy.bela', '--name', 'Nagy Béla', '--email', 'bela@example.hu'], `${PASSWORD}\n`);
+    expect(add).toEqual({ code: 0, stdout: expect.stringMatching(/^[0-9a-f-]{36}\n$/), stderr: '' });
+
+    const list = await spawnCli(['account', 'list'], '');
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/nagy\.bela\s+Nagy Béla\s+bela@example\.hu/);
+
+    const unknown = await spawnCli(['nincs-ilyen'], '');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^kapu: unknown command/);
+    expect(unknown.stderr).not.toMatch(/\n\s+at /); // no stack trace
+
+    const check = await inspect(async (deps) => deps.passwords.verify((await deps.repos.accounts.findCredentials('nagy.bela'))?.password_hash, PASSWORD));
+    expect(check.ok).toBe(true);
+  });
+});
