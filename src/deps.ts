@@ -138,16 +138,17 @@ export async function pingDb(db: Db): Promise<void> {
 }
 
 /**
- * Outside production, generated keys are kept in DATA_DIR so the embedded database stays
- * readable across restarts (its sealed secrets need the same key). Production refuses to
- * start without configured keys (see config).
+ * Outside production, generated keys are kept in DATA_DIR so a development database (embedded
+ * or Postgres) stays readable across restarts: its sealed secrets need the same key.
+ * Production refuses to start without configured keys (see config); an in-memory database
+ * lives no longer than the process, so its keys need not be kept either.
  */
 function developmentKeys(config: Config, log: Logger) {
   if (!config.generatedCookieKeys && !config.generatedEncryptionKeys) return config;
-  if (config.database.kind !== 'pglite' || config.database.dataDir === 'memory://') return config;
-  const file = join(config.database.dataDir, 'dev-keys.json');
+  if (config.dataDir === 'memory://') return config;
+  const file = join(config.dataDir, 'dev-keys.json');
   if (!existsSync(file)) {
-    mkdirSync(config.database.dataDir, { recursive: true });
+    mkdirSync(config.dataDir, { recursive: true });
     const saved = {
       cookieKeys: config.cookieKeys,
       encryptionKeys: config.encryptionKeys.map((k) => ({ id: k.id, key: k.key.toString('base64') })),

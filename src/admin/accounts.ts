@@ -10,7 +10,13 @@ export const NewAccountInput = z.object({
     .min(3, 'username must be 3–64 characters')
     .max(64, 'username must be 3–64 characters')
     .regex(/^[\p{L}\p{N}._@-]+$/u, 'username may contain letters, digits and . _ @ - only'),
-  name: z.string().trim().min(1, 'name is required').max(200, 'name must be at most 200 characters'),
+  name: z
+    .string()
+    .trim()
+    .min(1, 'name is required')
+    .max(200, 'name must be at most 200 characters')
+    // Names go into mails and ID tokens: no control characters or line breaks.
+    .regex(/^[^\p{Cc}]*$/u, 'name must not contain control characters or line breaks'),
   email: z.email('email must be an email address').max(254),
   password: z
     .string()

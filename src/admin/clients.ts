@@ -76,4 +76,12 @@ export async function setClientMinAcr(deps: Deps, provider: Provider, clientId: 
     throw new AdminError(`invalid client: ${e.error_description ?? e.message ?? 'rejected'}`);
   }
   await deps.repos.clients.updateMetadata(clientId, metadata);
+  await deps.repos.audit.record({ type: 'client.updated', clientId, detail: { min_acr: minAcr } }, deps.clock.now());
+}
+
+/** Removes a relying party and everything the provider issued to it (grants, tokens, codes). */
+export async function removeClient(deps: Deps, clientId: string): Promise<void> {
+  if (!(await deps.repos.clients.remove(clientId))) throw new AdminError(`no client "${clientId}"`);
+  await deps.repos.payloads.revokeByClientId(clientId);
+  await deps.repos.audit.record({ type: 'client.removed', clientId }, deps.clock.now());
 }

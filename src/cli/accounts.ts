@@ -1,6 +1,5 @@
 /** `kapu account …`: citizens' accounts, their second factors, and operator unlock. */
 import { NewAccountInput, addFactor, createAccount } from '../admin/accounts.ts';
-import { factorKey } from '../security/throttle.ts';
 import { CliFailure, UsageError, parse, printable, required } from './args.ts';
 import { type Command, isoTime } from './context.ts';
 import { isTerminal, readNewPassword } from './password.ts';
@@ -121,9 +120,9 @@ const unlock: Command = {
     const username = positionals[0]!;
     await cli.withDeps(async (deps) => {
       // Unknown usernames are throttled like real ones, so their lock can be lifted too.
-      await deps.throttle.unlock(username);
       const account = await deps.repos.accounts.findByUsername(username);
-      if (account) await deps.repos.throttle.clear(factorKey(account.id));
+      await deps.throttle.unlock(username, account?.id);
+      await deps.repos.audit.record({ type: 'account.unlocked', accountId: account?.id ?? null, detail: { by: 'operator' } }, deps.clock.now());
       cli.out(`sign-in locks lifted for ${printable(username)}${account ? '' : ' (no such account)'}`);
     });
   },

@@ -1,8 +1,8 @@
 /** `kapu client …`: relying parties (government services) registered with kapu. */
 import { readFileSync } from 'node:fs';
-import { AUTH_METHODS, type NewClientInput, registerClient, setClientMinAcr } from '../admin/clients.ts';
+import { AUTH_METHODS, type NewClientInput, registerClient, removeClient, setClientMinAcr } from '../admin/clients.ts';
 import type { Config } from '../config/index.ts';
-import { CliFailure, UsageError, parse, printable, required, url } from './args.ts';
+import { UsageError, parse, printable, required, url } from './args.ts';
 import { type Cli, type Command, isoTime } from './context.ts';
 
 type AuthMethod = (typeof AUTH_METHODS)[number];
@@ -157,8 +157,7 @@ const remove: Command = {
     const { positionals } = parse(this.name, args, {}, ['ID']);
     const clientId = positionals[0]!;
     await cli.withDeps(async (deps) => {
-      if (!(await deps.repos.clients.remove(clientId))) throw new CliFailure(`no client "${printable(clientId)}"`);
-      await deps.repos.audit.record({ type: 'client.removed', clientId }, deps.clock.now());
+      await removeClient(deps, clientId);
       cli.out(`client ${printable(clientId)} removed`);
     });
   },

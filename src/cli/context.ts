@@ -51,15 +51,14 @@ export class Cli {
   }
 
   /**
-   * Secrets sealed with a throwaway key could never be read back. With the embedded database
-   * development keys are kept in DATA_DIR; with DATABASE_URL nothing keeps them, so commands
-   * that seal or open secrets need ENCRYPTION_KEYS.
+   * Secrets sealed with a throwaway key could never be read back. Generated development keys
+   * are kept in DATA_DIR; with DATA_DIR=memory:// nothing keeps them, so commands that seal or
+   * open secrets need ENCRYPTION_KEYS.
    */
   requirePersistentKeys(): void {
     const { config } = this;
-    const kept = config.database.kind === 'pglite' && config.database.dataDir !== 'memory://';
-    if (config.generatedEncryptionKeys && !kept) {
-      throw new ConfigError('ENCRYPTION_KEYS', 'is required for this command with DATABASE_URL (secrets sealed with a generated key could never be read back)');
+    if (config.generatedEncryptionKeys && config.dataDir === 'memory://') {
+      throw new ConfigError('ENCRYPTION_KEYS', 'is required for this command with DATA_DIR=memory:// (secrets sealed with a generated key could never be read back)');
     }
   }
 

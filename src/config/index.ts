@@ -114,6 +114,7 @@ function finish(env: z.infer<typeof schema>) {
     database: env.DATABASE_URL
       ? { kind: 'postgres' as const, url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE }
       : { kind: 'pglite' as const, dataDir: env.DATA_DIR },
+    dataDir: env.DATA_DIR,
     cookieKeys: env.COOKIE_KEYS ?? [randomBytes(32).toString('base64url')],
     generatedCookieKeys: env.COOKIE_KEYS === undefined,
     encryptionKeys: (env.ENCRYPTION_KEYS ?? [{ id: 'dev', key: randomBytes(32).toString('base64') }]).map(

@@ -20,18 +20,22 @@ export class PasswordHasher {
     this.#params = params;
   }
 
+  /**
+   * Passwords are NFC-normalized first (NIST SP 800-63B): "ő" typed on one system and another
+   * may arrive as different code points, and must still match.
+   */
   hash(password: string): Promise<string> {
-    return argon2.hash(password, { type: argon2.argon2id, ...this.#params });
+    return argon2.hash(password.normalize('NFC'), { type: argon2.argon2id, ...this.#params });
   }
 
   /** Verifies; when the stored hash used other parameters, returns a fresh hash to store. */
   async verify(storedHash: string | undefined, password: string): Promise<PasswordCheck> {
     if (storedHash === undefined) {
       this.#dummy ??= this.hash('kapu dummy password for timing equality');
-      await argon2.verify(await this.#dummy, password).catch(() => false);
+      await argon2.verify(await this.#dummy, password.normalize('NFC')).catch(() => false);
       return { ok: false };
     }
-    const ok = await argon2.verify(storedHash, password).catch(() => false);
+    const ok = await argon2.verify(storedHash, password.normalize('NFC')).catch(() => false);
     if (!ok) return { ok: false };
     const rehash = argon2.needsRehash(storedHash, { ...this.#params }) ? await this.hash(password) : null;
     return { ok: true, rehash };

@@ -74,8 +74,10 @@ export class Throttle {
     await this.#repo.clear(factorKey(accountId));
   }
 
-  async unlock(username: string): Promise<void> {
+  /** Operator unlock: the username's password lock and, for an account, its factor lock. */
+  async unlock(username: string, accountId?: string): Promise<void> {
     await this.#repo.clear(userKey(username));
+    if (accountId) await this.#repo.clear(factorKey(accountId));
   }
 
   async #count(key: string, policy: ThrottlePolicy, capConsecutive: boolean): Promise<boolean> {

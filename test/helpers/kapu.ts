@@ -38,7 +38,11 @@ export async function startTestKapu(options: TestKapuOptions = {}): Promise<Test
     NODE_ENV: 'test',
     PORT: '0',
     LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
-    ...(database.url ? { DATABASE_URL: database.url, DATABASE_POOL_SIZE: '4' } : { DATA_DIR: 'memory://' }),
+    // Keys of this test run only; nothing is written to a data folder.
+    DATA_DIR: 'memory://',
+    COOKIE_KEYS: randomBytes(32).toString('base64url'),
+    ENCRYPTION_KEYS: `t1:${randomBytes(32).toString('base64')}`,
+    ...(database.url && { DATABASE_URL: database.url, DATABASE_POOL_SIZE: '4' }),
     ...options.env,
   });
   const clock = new TestClock();

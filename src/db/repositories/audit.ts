@@ -12,6 +12,8 @@ export type AuditEventType =
   | 'factor.enrolled'
   | 'factor.removed'
   | 'account.created'
+  | 'account.unlocked'
+  | 'client.updated'
   | 'client.created'
   | 'client.removed';
 

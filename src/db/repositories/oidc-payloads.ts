@@ -70,6 +70,11 @@ export class OidcPayloadsRepository {
     await this.#db.deleteFrom('oidc_payload').where('grant_id', '=', grantId).execute();
   }
 
+  /** Every artefact issued to a client (used when the client is removed). */
+  async revokeByClientId(clientId: string): Promise<void> {
+    await this.#db.deleteFrom('oidc_payload').where(sql<string>`payload->>'clientId'`, '=', clientId).execute();
+  }
+
   async deleteExpired(now: Date, limit = 1000): Promise<number> {
     const result = await this.#db
       .deleteFrom('oidc_payload')
