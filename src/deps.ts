@@ -17,6 +17,7 @@ import { LoginFlowsRepository } from './db/repositories/login-flows.ts';
 import { MailOutboxRepository } from './db/repositories/mail-outbox.ts';
 import { OidcPayloadsRepository } from './db/repositories/oidc-payloads.ts';
 import { OneTimeCodesRepository } from './db/repositories/one-time-codes.ts';
+import { SealedValuesRepository } from './db/repositories/sealed-values.ts';
 import { SigningKeysRepository } from './db/repositories/signing-keys.ts';
 import { ThrottleRepository } from './db/repositories/throttle.ts';
 import { Throttle } from './security/throttle.ts';
@@ -66,6 +67,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     codes: new OneTimeCodesRepository(db),
     outbox: new MailOutboxRepository(db),
     throttle: new ThrottleRepository(db),
+    sealed: new SealedValuesRepository(db),
   };
 
   const devMailbox = !config.mail.smtpUrl && !overrides.mailTransport ? new DevMailbox() : null;

@@ -16,11 +16,12 @@ import { CliFailure, Interrupted, UsageError, printable, refusePasswordFlag } fr
 import { auditCommands } from './audit.ts';
 import { clientCommands } from './clients.ts';
 import { Cli, type CliIo, type Command } from './context.ts';
+import { keysCommands } from './keys.ts';
 import { migrateCommands } from './migrate.ts';
 
 export type { CliIo } from './context.ts';
 
-export const COMMANDS: Command[] = [...migrateCommands, ...accountCommands, ...clientCommands, ...auditCommands];
+export const COMMANDS: Command[] = [...migrateCommands, ...accountCommands, ...clientCommands, ...auditCommands, ...keysCommands];
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 

@@ -85,7 +85,7 @@ export async function startTestKapu(options: TestKapuOptions = {}): Promise<Test
   };
 }
 
-async function freshDatabase(): Promise<{ url: string | null; drop: () => Promise<void> }> {
+export async function freshDatabase(): Promise<{ url: string | null; drop: () => Promise<void> }> {
   const base = process.env['DATABASE_URL'];
   if (!base) return { url: null, drop: async () => {} };
   const name = `kapu_test_${randomBytes(6).toString('hex')}`;

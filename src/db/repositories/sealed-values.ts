@@ -1,0 +1,48 @@
+import type { Db } from '../database.ts';
+
+/**
+ * Every column sealed with the SecretBox, for key rotation: each value comes with the
+ * associated data it was sealed under (which ties it to its row).
+ */
+export interface SealedValue {
+  table: 'factor' | 'oidc_client' | 'signing_key' | 'mail_outbox';
+  id: string;
+  aad: string;
+  sealed: string;
+}
+
+export class SealedValuesRepository {
+  readonly #db: Db;
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  async all(): Promise<SealedValue[]> {
+    const [factors, clients, keys, mails] = [
+      await this.#db.selectFrom('factor').select(['id', 'account_id', 'kind', 'secret_sealed']).where('secret_sealed', 'is not', null).execute(),
+      await this.#db.selectFrom('oidc_client').select(['client_id', 'secret_sealed']).where('secret_sealed', 'is not', null).execute(),
+      await this.#db.selectFrom('signing_key').select(['kid', 'private_jwk_sealed']).execute(),
+      await this.#db.selectFrom('mail_outbox').select(['id', 'message_sealed']).where('message_sealed', 'is not', null).execute(),
+    ];
+    return [
+      ...factors.map((r) => ({ table: 'factor' as const, id: r.id, aad: `factor:${r.account_id}:${r.kind}`, sealed: r.secret_sealed! })),
+      ...clients.map((r) => ({ table: 'oidc_client' as const, id: r.client_id, aad: `client:${r.client_id}`, sealed: r.secret_sealed! })),
+      ...keys.map((r) => ({ table: 'signing_key' as const, id: r.kid, aad: `signing_key:${r.kid}`, sealed: r.private_jwk_sealed })),
+      ...mails.map((r) => ({ table: 'mail_outbox' as const, id: r.id, aad: 'mail_outbox', sealed: r.message_sealed! })),
+    ];
+  }
+
+  /** Replaces one sealed value, only if it is still the one that was read. */
+  async replace(value: SealedValue, resealed: string): Promise<boolean> {
+    const db = this.#db;
+    const result =
+      value.table === 'factor'
+        ? await db.updateTable('factor').set({ secret_sealed: resealed }).where('id', '=', value.id).where('secret_sealed', '=', value.sealed).executeTakeFirst()
+        : value.table === 'oidc_client'
+          ? await db.updateTable('oidc_client').set({ secret_sealed: resealed }).where('client_id', '=', value.id).where('secret_sealed', '=', value.sealed).executeTakeFirst()
+          : value.table === 'signing_key'
+            ? await db.updateTable('signing_key').set({ private_jwk_sealed: resealed }).where('kid', '=', value.id).where('private_jwk_sealed', '=', value.sealed).executeTakeFirst()
+            : await db.updateTable('mail_outbox').set({ message_sealed: resealed }).where('id', '=', value.id).where('message_sealed', '=', value.sealed).executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+}
