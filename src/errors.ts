@@ -47,6 +47,6 @@ export class CsrfFailed extends KapuError {
 /** A step was posted that does not fit the flow's current state (back button, replayed form). */
 export class WrongStep extends KapuError {
   constructor() {
-    super('wrong_step', 409, 'error.session_expired');
+    super('wrong_step', 409, 'error.wrong_step');
   }
 }

@@ -27,7 +27,10 @@ export function errorHandler(deps: Pick<Deps, 'views' | 'log'>) {
         return;
       }
       const lang = resolveLang(ctx);
-      renderPage(ctx, deps.views, 'error', { titleKey: 'error.title', messageKey: known.messageKey, code: known.code }, { lang, status: known.status });
+      // A step posted out of turn (Back button, double click): offer the flow's current page.
+      const uid = ctx.state['interactionUid'] as string | undefined;
+      const continueUrl = known.code === 'wrong_step' && uid ? `/interaction/${uid}` : null;
+      renderPage(ctx, deps.views, 'error', { titleKey: 'error.title', messageKey: known.messageKey, code: known.code, continueUrl }, { lang, status: known.status });
     }
   };
 }

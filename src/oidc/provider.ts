@@ -32,7 +32,8 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
   const policy = interactionPolicy.base();
   // A session signed in at a lower level than this request needs must sign in again.
   policy.get('login')!.checks.add(
-    new interactionPolicy.Check('acr_insufficient', 'a higher authentication level is required', (ctx) => {
+    // With prompt=none the RP gets login_required, OIDC's error for "the citizen must sign in".
+    new interactionPolicy.Check('acr_insufficient', 'a higher authentication level is required', 'login_required', (ctx) => {
       const { oidc } = ctx;
       if (!oidc.session?.accountId || !oidc.params) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       const need = acr.required(oidc.params['acr_values'] as string | undefined, oidc.client?.['min_acr' as never]);

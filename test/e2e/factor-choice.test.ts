@@ -138,7 +138,10 @@ describe('choosing and switching the second factor', () => {
 
     const atChooser = await forgePost(browser, chooser, 'verify', { code });
     expect(atChooser.status).toBe(409);
-    expect(await atChooser.text()).toContain('Kezdje újra a bejelentkezést');
+    const wrongStepPage = await atChooser.text();
+    expect(wrongStepPage).toContain('Ez a lépés már nem érvényes');
+    // …and it offers the way back to where the sign-in really is.
+    expect(wrongStepPage).toContain(`href="${chooser.url.pathname}"`);
 
     const passwordPage = await press(browser, chooser, '/method', APP);
     const atPassword = await forgePost(browser, passwordPage, 'verify', { code });
