@@ -5,13 +5,13 @@
  */
 import type { Context } from 'koa';
 import { WrongStep } from '../errors.ts';
-import type { Factor } from '../factors/factor.ts';
+import type { Factor, Notice } from '../factors/factor.ts';
 import { PASSWORD_MAX_LENGTH } from '../security/passwords.ts';
 import { ipKey, userKey } from '../security/throttle.ts';
 import { type InteractionEnv, type Step, field, loadPost, redirectToFlow } from './context.ts';
 import { finishSignIn } from './finish.ts';
 import { LEGACY_METHOD } from './method.ts';
-import { renderPassword } from './show.ts';
+import { renderFactor, renderPassword } from './show.ts';
 
 const USERNAME_MAX_LENGTH = 200;
 
@@ -63,11 +63,14 @@ async function next(step: Step, factors: Factor[]): Promise<void> {
   const state = target ? 'factor' : factors.length > 0 ? 'choose_factor' : 'upgrade';
   // The factor starts first (the emailed code is queued): if that fails, the flow stays where
   // it was and the citizen can simply try again.
+  let notice: Notice | null = null;
   if (target) {
     const account = await deps.repos.accounts.findById(accountId);
-    await target.begin({ flowId: step.uid, account: account!, lang: step.lang });
+    notice = await target.begin({ flowId: step.uid, account: account!, lang: step.lang });
   }
   const moved = await deps.repos.flows.transition(step.uid, ['password'], { state, accountId, factor: target?.id ?? null }, now);
   if (!moved) throw new WrongStep();
+  // A refused start (the hourly code cap) is said as such, like a refused resend: never "sent".
+  if (notice?.error) return renderFactor({ ...step, flow: { ...step.flow, state, factor: target?.id ?? null } }, notice, 429);
   redirectToFlow(step, target?.resend ? 'sent' : undefined);
 }
