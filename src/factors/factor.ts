@@ -30,7 +30,11 @@ export interface Notice {
   vars?: Record<string, string | number>;
 }
 
-export type VerifyOutcome = { ok: true } | { ok: false; error: Notice };
+/**
+ * `malformed`: the input could not be a code at all (wrong length, letters). It is not a
+ * guess, so it costs no try and counts toward no throttle.
+ */
+export type VerifyOutcome = { ok: true } | { ok: false; error: Notice; malformed?: boolean };
 
 export interface FactorPage {
   /** Template under views/ that renders the factor's part of the verify page. */

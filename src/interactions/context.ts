@@ -8,7 +8,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Deps } from '../deps.ts';
 import type { FlowState, LoginFlow } from '../db/repositories/login-flows.ts';
-import { CsrfFailed, SessionExpired, WrongStep } from '../errors.ts';
+import { AlreadyFinished, CsrfFailed, SessionExpired, WrongStep } from '../errors.ts';
 import type { Factor, FactorContext, Notice } from '../factors/factor.ts';
 import { type Level, AcrPolicy } from '../oidc/acr.ts';
 import { INTERACTION_TTL_SECONDS } from '../oidc/provider.ts';
@@ -76,6 +76,7 @@ export async function loadPost(ctx: Context, env: InteractionEnv, expected: Flow
   const a = Buffer.from(token);
   const b = Buffer.from(step.csrf);
   if (a.length !== b.length || !timingSafeEqual(a, b)) throw new CsrfFailed();
+  if (step.flow.state === 'done' && !expected.includes('done')) throw new AlreadyFinished(step.uid);
   if (!expected.includes(step.flow.state)) throw new WrongStep();
   return step;
 }
@@ -98,10 +99,17 @@ export function render(step: Step, template: string, data: Record<string, unknow
   );
 }
 
+/**
+ * Notices a redirect may carry (?notice=…): informational messages a factor returns, from a
+ * fixed list — never free text from the URL, never an error (errors are rendered directly).
+ */
+export const REDIRECT_NOTICES = new Set(['email.sent', 'email.resent']);
+
 /** Post/redirect/get: back to the interaction page, which renders the flow's state. */
-export function redirectToFlow(step: Step, notice?: string): void {
+export function redirectToFlow(step: Step, notice?: Notice | null): void {
+  const carried = notice && !notice.error && REDIRECT_NOTICES.has(notice.key) ? `?notice=${encodeURIComponent(notice.key)}` : '';
   step.ctx.status = 303;
-  step.ctx.redirect(`/interaction/${step.uid}${notice ? `?notice=${encodeURIComponent(notice)}` : ''}`);
+  step.ctx.redirect(`/interaction/${step.uid}${carried}`);
 }
 
 export async function accountOf(step: Step) {

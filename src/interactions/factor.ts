@@ -5,7 +5,7 @@
  * The flow never asks which kind of factor it holds: it calls the Factor interface.
  */
 import type { Context } from 'koa';
-import { BadRequest, WrongStep } from '../errors.ts';
+import { AlreadyFinished, BadRequest, WrongStep } from '../errors.ts';
 import { type InteractionEnv, accountFactors, factorContext, field, loadPost, redirectToFlow } from './context.ts';
 import { finishSignIn } from './finish.ts';
 import { factorKey, ipKey } from '../security/throttle.ts';
@@ -23,7 +23,9 @@ export function chooseFactor(env: InteractionEnv) {
     const notice = await factor.begin(await factorContext(step));
     const moved = await env.deps.repos.flows.transition(step.uid, ['choose_factor', 'factor'], { state: 'factor', factor: factor.id }, now);
     if (!moved) throw new WrongStep();
-    redirectToFlow(step, notice?.key === 'email.sent' ? 'sent' : undefined);
+    // A refused start (the hourly code cap) is said as such: never "sent".
+    if (notice?.error) return renderFactor({ ...step, flow: { ...step.flow, state: 'factor', factor: factor.id } }, notice, 429);
+    redirectToFlow(step, notice);
   };
 }
 
@@ -40,6 +42,9 @@ export function verifyFactor(env: InteractionEnv) {
     }
     const outcome = await factor.verify(fctx, input);
     const now = env.deps.clock.now();
+    if (!outcome.ok && outcome.malformed) return renderFactor(step, { ...outcome.error, error: true }, 400);
+    // Lost a race with a concurrent submission of the same code, which finished the sign-in.
+    if (!outcome.ok && (await env.deps.repos.flows.state(step.uid)) === 'done') throw new AlreadyFinished(step.uid);
     if (!outcome.ok) {
       if (await env.deps.throttle.factorFailed(fctx.account.id, ctx.ip)) {
         await env.deps.repos.audit.record({ type: 'signin.locked', accountId: fctx.account.id, ip: ctx.ip, detail: { factor: factor.id } }, now);
@@ -62,6 +67,6 @@ export function resend(env: InteractionEnv) {
     if (!factor?.resend) throw new BadRequest('nothing_to_resend');
     const notice = await factor.resend(await factorContext(step));
     if (notice.error) return renderFactor(step, notice, 429);
-    redirectToFlow(step, 'resent');
+    redirectToFlow(step, notice);
   };
 }

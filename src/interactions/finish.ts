@@ -1,8 +1,9 @@
 /**
  * The one place a sign-in is finished: the flow moves to `done` exactly once (a second,
- * concurrent finisher gets WrongStep), and the provider gets accountId, acr and amr.
+ * concurrent finisher is sent to the resume URL: AlreadyFinished), and the provider gets
+ * accountId, acr and amr.
  */
-import { WrongStep } from '../errors.ts';
+import { AlreadyFinished, WrongStep } from '../errors.ts';
 import { amrFor, type Level } from '../oidc/acr.ts';
 import type { Step } from './context.ts';
 
@@ -11,7 +12,9 @@ export async function finishSignIn(step: Step, level: Level, factorAmr: string |
   const accountId = step.flow.accountId;
   if (!accountId) throw new WrongStep();
   const now = deps.clock.now();
-  if (!(await deps.repos.flows.transition(step.uid, [step.flow.state], { state: 'done' }, now))) throw new WrongStep();
+  if (!(await deps.repos.flows.transition(step.uid, [step.flow.state], { state: 'done' }, now))) {
+    throw (await deps.repos.flows.state(step.uid)) === 'done' ? new AlreadyFinished(step.uid) : new WrongStep();
+  }
   const account = await deps.repos.accounts.findById(accountId);
   if (account) await deps.throttle.succeeded(account.username, accountId);
   await deps.repos.audit.record(

@@ -72,5 +72,5 @@ async function next(step: Step, factors: Factor[]): Promise<void> {
   if (!moved) throw new WrongStep();
   // A refused start (the hourly code cap) is said as such, like a refused resend: never "sent".
   if (notice?.error) return renderFactor({ ...step, flow: { ...step.flow, state, factor: target?.id ?? null } }, notice, 429);
-  redirectToFlow(step, target?.resend ? 'sent' : undefined);
+  redirectToFlow(step, notice);
 }

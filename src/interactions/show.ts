@@ -5,13 +5,7 @@
 import type { Context } from 'koa';
 import type { Notice } from '../factors/factor.ts';
 import { grantConsent, showConsent } from './consent.ts';
-import { type InteractionEnv, type Step, accountFactors, factorContext, loadStep, render } from './context.ts';
-
-/** Notices a redirect may carry (?notice=…): a fixed list, never free text from the URL. */
-const REDIRECT_NOTICES: Record<string, Notice> = {
-  sent: { key: 'email.sent' },
-  resent: { key: 'email.resent' },
-};
+import { type InteractionEnv, REDIRECT_NOTICES, type Step, accountFactors, factorContext, loadStep, render } from './context.ts';
 
 export function show(env: InteractionEnv) {
   return async (ctx: Context) => {
@@ -19,7 +13,8 @@ export function show(env: InteractionEnv) {
     if (step.details.prompt.name === 'consent') {
       return step.client.id && (await isFirstParty(step)) ? grantConsent(step) : showConsent(step);
     }
-    const notice = REDIRECT_NOTICES[String(ctx.query['notice'])] ?? null;
+    const asked = String(ctx.query['notice']);
+    const notice = REDIRECT_NOTICES.has(asked) ? { key: asked } : null;
     await renderState(step, notice);
   };
 }

@@ -80,7 +80,9 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
-      introspection: { enabled: true },
+      // An RP may introspect only the tokens issued to it (the library's default lets any
+      // authenticated client read any token's subject and scope).
+      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       rpInitiatedLogout: { enabled: true, logoutSource: renderLogout(deps), postLogoutSuccessSource: renderLogoutSuccess(deps) },
       backchannelLogout: { enabled: true },
       pushedAuthorizationRequests: { enabled: true },

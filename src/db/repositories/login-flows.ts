@@ -61,6 +61,11 @@ export class LoginFlowsRepository {
     return result.numUpdatedRows > 0n;
   }
 
+  async state(uid: string): Promise<FlowState | undefined> {
+    const row = await this.#db.selectFrom('login_flow').select('state').where('uid', '=', uid).executeTakeFirst();
+    return row?.state as FlowState | undefined;
+  }
+
   async remove(uid: string): Promise<void> {
     await this.#db.deleteFrom('login_flow').where('uid', '=', uid).execute();
   }

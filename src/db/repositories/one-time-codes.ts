@@ -12,7 +12,8 @@ export interface CodeRules {
 export type IssueResult =
   | { ok: true; codeId: string }
   | { ok: false; reason: 'cooldown'; retryAfterSeconds: number }
-  | { ok: false; reason: 'cap' };
+  | { ok: false; reason: 'cap' }
+  | { ok: false; reason: 'exhausted' };
 
 export type CheckResult =
   | { ok: true }
@@ -64,6 +65,9 @@ export class OneTimeCodesRepository {
         .orderBy('created_at', 'desc')
         .limit(1)
         .executeTakeFirst();
+      // The failure count carries over to a new code, so a flow that used up its tries would
+      // only get a dead code: refuse instead of spending a mail and a place under the cap.
+      if (previous && previous.attempts >= rules.maxAttempts) return { ok: false, reason: 'exhausted' };
       if (previous) {
         const waited = (now.getTime() - previous.created_at.getTime()) / 1000;
         if (waited < rules.resendSeconds) {

@@ -60,7 +60,7 @@ export class EmailCodeFactor implements Factor {
 
   async verify(ctx: FactorContext, input: string): Promise<VerifyOutcome> {
     const code = normalizeCode(input);
-    if (!code) return { ok: false, error: { key: 'code.format' } };
+    if (!code) return { ok: false, error: { key: 'code.format' }, malformed: true };
     const result = await this.#deps.codes.check({
       purpose: PURPOSE,
       flowId: ctx.flowId,
@@ -127,9 +127,14 @@ export class EmailCodeFactor implements Factor {
         ),
     );
     if (!result.ok) {
-      return result.reason === 'cooldown'
-        ? { key: 'code.cooldown', vars: { seconds: result.retryAfterSeconds }, error: true }
-        : { key: 'code.cap', error: true };
+      switch (result.reason) {
+        case 'cooldown':
+          return { key: 'code.cooldown', vars: { seconds: result.retryAfterSeconds }, error: true };
+        case 'cap':
+          return { key: 'code.cap', error: true };
+        case 'exhausted':
+          return { key: 'code.exhausted', error: true };
+      }
     }
     outbox.queued();
     await this.#deps.audit.record({ type: 'code.sent', accountId: ctx.account.id, detail: { purpose: PURPOSE, tag } }, now);

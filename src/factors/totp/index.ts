@@ -42,7 +42,7 @@ export class TotpFactor implements Factor {
 
   async verify(ctx: FactorContext, input: string): Promise<VerifyOutcome> {
     const token = normalizeCode(input);
-    if (!token) return { ok: false, error: { key: 'code.format' } };
+    if (!token) return { ok: false, error: { key: 'code.format' }, malformed: true };
     const factor = await this.#deps.factors.findSecret(ctx.account.id, this.id);
     if (!factor?.secret_sealed) return { ok: false, error: { key: 'totp.invalid' } };
     const secret = this.#deps.box.openText(factor.secret_sealed, aad(ctx.account.id));
