@@ -31,6 +31,14 @@ export function buildApp(deps: Deps, provider: Provider): Koa {
   const ownRoutes = routers.flatMap((r) => [r.routes(), r.allowedMethods()]) as unknown as Koa.Middleware[];
   const ownPaths = /^\/(interaction|assets|dev|demo|healthz|readyz|metrics)(\/|$)/;
   const handleOwn = compose([errorHandler(deps), ...ownRoutes]);
+  // The provider runs in a Koa context of its own: it gets this request's id (its error pages
+  // show it), and a path it has no route for gets kapu's 404 page, not a bare "Not Found".
+  const notFound = errorHandler(deps);
+  provider.use(async (ctx, next) => {
+    ctx.state['reqId'] = ctx.response.get('X-Request-Id') || undefined;
+    await next();
+    if (ctx.status === 404 && ctx.body == null) await notFound(ctx, async () => {});
+  });
   const handleProvider = provider.callback();
 
   app.use(async (ctx, next) => {

@@ -1,0 +1,124 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig } from '../src/config/index.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** A complete, safe production environment; each test spoils one thing in it. */
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  ISSUER: 'https://login.example.hu',
+  DATABASE_URL: 'postgres://kapu@db.example.hu/kapu',
+  COOKIE_KEYS: 'k'.repeat(32),
+  ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+  SMTP_URL: 'smtps://mail.example.hu',
+};
+
+/** The ConfigError loadConfig throws for this environment (fails the test if it throws none). */
+function refusal(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('configuration from the environment', () => {
+  test('with nothing set, kapu runs in development on port 3000 with the embedded database and the SPEC defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      env: 'development',
+      production: false,
+      port: 3000,
+      issuer: 'http://localhost:3000',
+      database: { kind: 'pglite', dataDir: './data' },
+      generatedCookieKeys: true,
+      generatedEncryptionKeys: true,
+      legacyLoginUntil: null,
+      acr: { passwordOnly: 'http://eidas.europa.eu/LoA/low', twoFactor: 'http://eidas.europa.eu/LoA/substantial' },
+      mail: { smtpUrl: null },
+      codes: { ttlSeconds: 600, maxAttempts: 5, resendSeconds: 60 },
+      argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
+      trustProxy: false,
+      demo: true,
+    });
+  });
+
+  test('a trailing slash on ISSUER is dropped, and an empty variable counts as unset', () => {
+    const config = loadConfig({ ISSUER: 'https://login.example.hu/', PORT: '' });
+    expect(config.issuer).toBe('https://login.example.hu');
+    expect(config.port).toBe(3000);
+  });
+
+  test.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['ISSUER', 'not-a-url'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['ENCRYPTION_KEYS', 'no-colon-here'],
+    ['ENCRYPTION_KEYS', `short:${Buffer.alloc(16).toString('base64')}`],
+    ['COOKIE_KEYS', 'too-short'],
+    ['LEGACY_LOGIN_UNTIL', 'tomorrow'],
+    ['CODE_MAX_ATTEMPTS', '0'],
+    ['CODE_TTL_SECONDS', '86400'],
+    ['ARGON2_MEMORY_KIB', '1024'],
+    ['ARGON2_TIME_COST', '1'],
+    ['TRUST_PROXY', 'maybe'],
+    ['LOG_LEVEL', 'loud'],
+  ])('%s=%s is refused, and the error names the variable', (variable, value) => {
+    const error = refusal({ [variable]: value });
+    expect(error.variable).toBe(variable);
+    expect(error.message.startsWith(`${variable}: `)).toBe(true);
+  });
+
+  test('the two acr values must differ', () => {
+    expect(refusal({ ACR_TWO_FACTOR: 'http://eidas.europa.eu/LoA/low' }).variable).toBe('ACR_TWO_FACTOR');
+  });
+
+  describe('production refuses the development defaults', () => {
+    test('a complete production environment is accepted, with the demo off', () => {
+      const config = loadConfig(PRODUCTION);
+      expect(config).toMatchObject({ production: true, demo: false, database: { kind: 'postgres' } });
+      expect(config.generatedCookieKeys || config.generatedEncryptionKeys).toBe(false);
+    });
+
+    test.each([
+      ['the embedded database', 'DATABASE_URL', { DATABASE_URL: '' }],
+      ['generated cookie keys', 'COOKIE_KEYS', { COOKIE_KEYS: '' }],
+      ['generated encryption keys', 'ENCRYPTION_KEYS', { ENCRYPTION_KEYS: '' }],
+      ['a default http issuer', 'ISSUER', { ISSUER: '' }],
+      ['an http issuer', 'ISSUER', { ISSUER: 'http://login.example.hu' }],
+      ['the development mailbox', 'SMTP_URL', { SMTP_URL: '' }],
+      ['the demo', 'DEMO', { DEMO: 'true' }],
+    ])('%s (%s)', (_what, variable, change) => {
+      expect(refusal({ ...PRODUCTION, ...change }).variable).toBe(variable);
+    });
+  });
+
+  test('the real process started with PORT=abc exits non-zero with one line on stderr naming PORT', async () => {
+    const child = spawn(`${ROOT}node_modules/.bin/node`, ['src/main.ts'], {
+      cwd: ROOT,
+      // Only what the process needs: no DATABASE_URL or other settings from the test's own environment.
+      env: { PATH: process.env['PATH'] ?? '', PORT: 'abc' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', resolve);
+    });
+
+    expect(code).not.toBe(0);
+    expect(code).not.toBeNull();
+    const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/\bPORT\b/);
+    expect(stdout).toBe('');
+  });
+});
