@@ -3,7 +3,7 @@
  * (adapter), accounts, keys, the interaction policy (acr), consent for first-party clients,
  * and its own pages for errors and logout.
  */
-import Provider, { type Configuration, type KoaContextWithOIDC, interactionPolicy } from 'oidc-provider';
+import Provider, { type Configuration, type KoaContextWithOIDC, errors, interactionPolicy } from 'oidc-provider';
 import type { Deps } from '../deps.ts';
 import { AcrPolicy } from './acr.ts';
 import { createAdapterFactory } from './adapter.ts';
@@ -79,7 +79,14 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
     },
     features: {
       devInteractions: { enabled: false },
-      revocation: { enabled: true },
+      // An RP may revoke only its own tokens; another RP's token is refused, not silently ignored.
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => {
+          if (token.clientId !== client.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+          return true;
+        },
+      },
       // An RP may introspect only the tokens issued to it (the library's default lets any
       // authenticated client read any token's subject and scope).
       introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
