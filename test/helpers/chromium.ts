@@ -1,0 +1,114 @@
+/**
+ * A real browser for tests: Debian's Chromium (`apt-get install chromium`; CI does it in
+ * .ci/run), driven by playwright-core. Never a browser build that Playwright downloads itself.
+ * Without the binary, a browser suite skips itself and says why, rather than failing: the rest
+ * of the suite must still run on a machine that has no browser.
+ *
+ * Also: axe-core checks of a page, and a few measurements that need a layout engine.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import axe from 'axe-core';
+import { type Browser, type BrowserContext, type BrowserContextOptions, type Page, chromium } from 'playwright-core';
+
+export const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+
+/**
+ * Headless, and quiet: the browser itself must not reach for the network (updates, sync, QUIC
+ * probes). No host name resolves either, so a request a test forgot to intercept (the RP's
+ * made-up address) fails on the spot instead of asking a DNS server; kapu is 127.0.0.1.
+ */
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
+];
+
+/** `describe` when Chromium is installed; otherwise `describe.skip`, with the reason printed. */
+export function describeWithChromium(name: string, body: () => void): void {
+  if (existsSync(CHROMIUM_PATH)) {
+    describe(name, body);
+    return;
+  }
+  const reason = `no browser at ${CHROMIUM_PATH} (apt-get install chromium, or set CHROMIUM_PATH)`;
+  console.warn(`SKIPPING browser tests "${name}": ${reason}`);
+  describe.skip(`${name} [skipped: ${reason}]`, body);
+}
+
+/** One browser per test file; each test takes a new context (fresh cookies) from it. */
+export function launchChromium(): Promise<Browser> {
+  // Playwright gives the browser a fresh temporary profile and removes it on close.
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 30_000 });
+}
+
+export const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 800 }, locale: 'hu-HU' };
+export const MOBILE: BrowserContextOptions = {
+  viewport: { width: 375, height: 667 },
+  deviceScaleFactor: 2,
+  isMobile: true,
+  hasTouch: true,
+  locale: 'hu-HU',
+};
+
+/**
+ * A context whose page can run axe. kapu's CSP allows no script at all, so the injected axe
+ * script needs the CSP bypassed: use it for accessibility checks only, and a plain context
+ * wherever the CSP itself is part of what a test proves (a sign-in that reaches the RP).
+ */
+export function axeContext(browser: Browser, options: BrowserContextOptions = DESKTOP): Promise<BrowserContext> {
+  return browser.newContext({ ...options, bypassCSP: true });
+}
+
+/** A violation, summed up for a failure message: rule, impact, what is wrong, and where. */
+export interface Violation {
+  rule: string;
+  impact: string | null;
+  help: string;
+  nodes: string[];
+}
+
+/** WCAG 2.0 and 2.1, A and AA: what EN 301 549 (the EU's public-sector standard) asks for. */
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+
+/** axe's serious and critical violations on the page as it is now (needs an `axeContext`). */
+export async function seriousViolations(page: Page): Promise<Violation[]> {
+  if (!(await page.evaluate('typeof axe !== "undefined"'))) await page.addScriptTag({ content: axe.source });
+  const options = JSON.stringify({ runOnly: { type: 'tag', values: AXE_TAGS }, resultTypes: ['violations'] });
+  // A string, not a function: the test code is type-checked without DOM types.
+  const violations = (await page.evaluate(`axe.run(document, ${options}).then((r) => r.violations.map((v) => ({
+    rule: v.id,
+    impact: v.impact,
+    help: v.help,
+    nodes: v.nodes.map((n) => n.target.join(' ') + ' → ' + n.failureSummary),
+  })))`)) as Violation[];
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+/** The id (or else the tag and class) of the element that has the keyboard focus. */
+export async function focused(page: Page): Promise<string> {
+  return (await page.evaluate(
+    `(() => { const e = document.activeElement; return e ? (e.id ? '#' + e.id : e.tagName.toLowerCase() + (e.className ? '.' + e.className : '')) : ''; })()`,
+  )) as string;
+}
+
+/** How far the page scrolls sideways (0: it fits the viewport's width). */
+export async function horizontalOverflow(page: Page): Promise<number> {
+  return (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
+}
+
+/**
+ * With KAPU_SCREENSHOTS set to a folder (outside the repository, e.g. /tmp/kapu-shots), saves
+ * a full-page screenshot there for a person to look at; otherwise does nothing.
+ */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  const dir = process.env['KAPU_SCREENSHOTS'];
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+}
