@@ -9,10 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { runCli } from '../src/cli/main.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { type Deps, buildDeps, closeDeps } from '../src/deps.ts';
+import { freshDatabase } from './helpers/kapu.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PASSWORD = 'Titkos jelszó 42';
@@ -21,32 +21,17 @@ let env: Record<string, string>;
 let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
-  const base = process.env['DATABASE_URL'];
-  if (base) {
-    const name = `kapu_cli_${randomBytes(6).toString('hex')}`;
-    const admin = new URL(base);
-    admin.pathname = '/postgres';
-    const run = async (sql: string) => {
-      const client = new pg.Client({ connectionString: admin.href });
-      await client.connect();
-      try {
-        await client.query(sql);
-      } finally {
-        await client.end();
-      }
-    };
-    await run(`CREATE DATABASE ${name}`);
-    const url = new URL(base);
-    url.pathname = `/${name}`;
-    // With DATABASE_URL nothing keeps generated keys between runs: give them explicitly.
+  const database = await freshDatabase();
+  if (database.url) {
+    // Keys given explicitly, as an operator running on Postgres would.
     env = {
       NODE_ENV: 'test',
-      DATABASE_URL: url.href,
+      DATABASE_URL: database.url,
       DATABASE_POOL_SIZE: '2',
       ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
       COOKIE_KEYS: randomBytes(32).toString('base64url'),
     };
-    cleanup = () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    cleanup = database.drop;
   } else {
     // Keys unset on purpose: development keys are generated once and kept in DATA_DIR.
     const dir = mkdtempSync(join(tmpdir(), 'kapu-cli-'));
