@@ -72,10 +72,13 @@ export async function loadStep(ctx: Context, env: InteractionEnv): Promise<Step>
 export async function loadPost(ctx: Context, env: InteractionEnv, expected: FlowState[]): Promise<Step> {
   const step = await loadStep(ctx, env);
   const body = (ctx.request as { body?: Record<string, unknown> }).body ?? {};
-  const token = typeof body['csrf'] === 'string' ? body['csrf'] : '';
-  const a = Buffer.from(token);
-  const b = Buffer.from(step.csrf);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new CsrfFailed();
+  const token = Buffer.from(typeof body['csrf'] === 'string' ? body['csrf'] : '');
+  // Any configured key's token is good: pages served before a key rotation still submit.
+  const valid = env.deps.box.macs('csrf', step.uid).some((expected) => {
+    const b = Buffer.from(expected);
+    return token.length === b.length && timingSafeEqual(token, b);
+  });
+  if (!valid) throw new CsrfFailed();
   if (step.flow.state === 'done' && !expected.includes('done')) throw new AlreadyFinished(step.uid);
   if (!expected.includes(step.flow.state)) throw new WrongStep();
   return step;

@@ -61,15 +61,15 @@ async function next(step: Step, factors: Factor[]): Promise<void> {
   const chosen = factors.find((f) => f.id === method);
   const target = chosen ?? (factors.length === 1 && method === LEGACY_METHOD ? factors[0] : undefined);
   const state = target ? 'factor' : factors.length > 0 ? 'choose_factor' : 'upgrade';
-  // The factor starts first (the emailed code is queued): if that fails, the flow stays where
-  // it was and the citizen can simply try again.
+  // The flow takes the account first, in one conditional update: of two password posts racing
+  // in one sign-in, only the winner goes on, and only the winner's factor starts (sends a code).
+  const moved = await deps.repos.flows.transition(step.uid, ['password'], { state, accountId, factor: target?.id ?? null }, now);
+  if (!moved) throw new WrongStep();
   let notice: Notice | null = null;
   if (target) {
     const account = await deps.repos.accounts.findById(accountId);
     notice = await target.begin({ flowId: step.uid, account: account!, lang: step.lang });
   }
-  const moved = await deps.repos.flows.transition(step.uid, ['password'], { state, accountId, factor: target?.id ?? null }, now);
-  if (!moved) throw new WrongStep();
   // A refused start (the hourly code cap) is said as such, like a refused resend: never "sent".
   if (notice?.error) return renderFactor({ ...step, flow: { ...step.flow, state, factor: target?.id ?? null } }, notice, 429);
   redirectToFlow(step, notice);

@@ -57,12 +57,24 @@ export class SecretBox {
   }
 
   /**
-   * A keyed hash (HMAC-SHA-256) for values kapu only ever compares, such as one-time codes.
-   * The HMAC key is derived from the current encryption key, so rotating that key also
-   * retires pending codes (they live ten minutes).
+   * A keyed hash (HMAC-SHA-256) for values kapu only ever compares, such as one-time codes and
+   * CSRF tokens, under a key derived (HKDF) from the current encryption key.
    */
   mac(purpose: string, value: string): string {
-    const macKey = Buffer.from(hkdfSync('sha256', this.#current.key, Buffer.alloc(0), `kapu mac ${purpose}`, 32));
-    return createHmac('sha256', macKey).update(value).digest('base64url');
+    return macWith(this.#current.key, purpose, value);
   }
+
+  /**
+   * The value's MAC under every configured key, current first: what to accept when checking,
+   * so a replica that already has a new key and one that does not yet agree during a rolling
+   * key rotation.
+   */
+  macs(purpose: string, value: string): string[] {
+    return [this.#current.key, ...[...this.#keys.values()].filter((k) => k !== this.#current.key)].map((k) => macWith(k, purpose, value));
+  }
+}
+
+function macWith(key: Buffer, purpose: string, value: string): string {
+  const macKey = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `kapu mac ${purpose}`, 32));
+  return createHmac('sha256', macKey).update(value).digest('base64url');
 }

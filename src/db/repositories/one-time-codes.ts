@@ -20,10 +20,19 @@ export type CheckResult =
   | { ok: false; reason: 'invalid'; attemptsLeft: number }
   | { ok: false; reason: 'superseded' | 'exhausted' | 'expired' | 'none' | 'used' };
 
+/** A code belongs to one flow (interaction or enrollment) and one account, for one purpose. */
+export interface CodeScope {
+  purpose: string;
+  flowId: string;
+  accountId: string;
+}
+
 /**
  * One-time codes (SPEC §3), with every rule enforced in the query so that replicas racing
- * cannot break them: one live code per flow, attempts counted before comparing, single use by
- * `UPDATE … WHERE used_at IS NULL`, cool-down and hourly cap checked under a per-account lock.
+ * cannot break them: one live code per flow and account, attempts counted before comparing,
+ * single use by `UPDATE … WHERE used_at IS NULL`, cool-down and hourly cap checked under a
+ * per-account lock. Every lookup is scoped to the account as well as the flow: a code sent to
+ * one account never signs in another, whatever happens to the flow.
  */
 export class OneTimeCodesRepository {
   readonly #db: Db;
@@ -31,13 +40,14 @@ export class OneTimeCodesRepository {
     this.#db = db;
   }
 
-  /** The live code of a flow: its tag and when it was sent. */
-  async current(purpose: string, flowId: string) {
+  /** The live code of a flow and account: its tag and when it was sent. */
+  async current(scope: CodeScope) {
     return this.#db
       .selectFrom('one_time_code')
       .select(['id', 'tag', 'created_at', 'expires_at', 'attempts'])
-      .where('purpose', '=', purpose)
-      .where('flow_id', '=', flowId)
+      .where('purpose', '=', scope.purpose)
+      .where('flow_id', '=', scope.flowId)
+      .where('account_id', '=', scope.accountId)
       .where('superseded_at', 'is', null)
       .orderBy('created_at', 'desc')
       .limit(1)
@@ -61,6 +71,7 @@ export class OneTimeCodesRepository {
         .select(['id', 'created_at', 'attempts'])
         .where('purpose', '=', input.purpose)
         .where('flow_id', '=', input.flowId)
+        .where('account_id', '=', input.accountId)
         .where('superseded_at', 'is', null)
         .orderBy('created_at', 'desc')
         .limit(1)
@@ -89,6 +100,7 @@ export class OneTimeCodesRepository {
         .set({ superseded_at: now })
         .where('purpose', '=', input.purpose)
         .where('flow_id', '=', input.flowId)
+        .where('account_id', '=', input.accountId)
         .where('superseded_at', 'is', null)
         .execute();
       await trx
@@ -111,13 +123,15 @@ export class OneTimeCodesRepository {
   }
 
   /**
-   * Checks a submitted code against the flow's live code. The attempt is counted first, in the
-   * same statement that refuses a dead code, and success is recorded with `used_at IS NULL`:
-   * two concurrent submissions of the right code get exactly one `ok`.
+   * Checks a submitted code against the live code of the flow and account. The attempt is
+   * counted first, in the same statement that refuses a dead code, and success is recorded with
+   * `used_at IS NULL`: two concurrent submissions of the right code get exactly one `ok`.
+   * `codeHashes` are the submitted code's keyed hashes under every configured key (a code
+   * issued just before a key rotation still matches).
    */
-  async check(input: { purpose: string; flowId: string; codeHash: string; now: Date; maxAttempts: number }): Promise<CheckResult> {
-    const { purpose, flowId, now, maxAttempts } = input;
-    const live = await this.current(purpose, flowId);
+  async check(input: CodeScope & { codeHashes: string[]; now: Date; maxAttempts: number }): Promise<CheckResult> {
+    const { now, maxAttempts } = input;
+    const live = await this.current(input);
     if (!live) return (await this.#isSuperseded(input)) ? { ok: false, reason: 'superseded' } : { ok: false, reason: 'none' };
 
     const counted = await this.#db
@@ -134,7 +148,7 @@ export class OneTimeCodesRepository {
       return { ok: false, reason: row?.used_at ? 'used' : 'exhausted' };
     }
     if (counted.expires_at <= now) return { ok: false, reason: 'expired' };
-    if (!sameHash(counted.code_hash, input.codeHash)) {
+    if (!input.codeHashes.some((h) => sameHash(counted.code_hash, h))) {
       if (await this.#isSuperseded(input)) return { ok: false, reason: 'superseded' };
       const attemptsLeft = maxAttempts - counted.attempts;
       return attemptsLeft > 0 ? { ok: false, reason: 'invalid', attemptsLeft } : { ok: false, reason: 'exhausted' };
@@ -149,13 +163,14 @@ export class OneTimeCodesRepository {
     return used.numUpdatedRows > 0n ? { ok: true } : { ok: false, reason: 'used' };
   }
 
-  async #isSuperseded(input: { purpose: string; flowId: string; codeHash: string }): Promise<boolean> {
+  async #isSuperseded(input: CodeScope & { codeHashes: string[] }): Promise<boolean> {
     const row = await this.#db
       .selectFrom('one_time_code')
       .select('id')
       .where('purpose', '=', input.purpose)
       .where('flow_id', '=', input.flowId)
-      .where('code_hash', '=', input.codeHash)
+      .where('account_id', '=', input.accountId)
+      .where('code_hash', 'in', input.codeHashes)
       .where('superseded_at', 'is not', null)
       .executeTakeFirst();
     return row !== undefined;

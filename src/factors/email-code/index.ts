@@ -5,7 +5,7 @@
  */
 import { type Clock, type Random, digits } from '../../clock.ts';
 import type { Db } from '../../db/database.ts';
-import type { CodeRules, OneTimeCodesRepository } from '../../db/repositories/one-time-codes.ts';
+import type { CodeRules, CodeScope, OneTimeCodesRepository } from '../../db/repositories/one-time-codes.ts';
 import type { FactorsRepository } from '../../db/repositories/factors.ts';
 import type { AuditRepository } from '../../db/repositories/audit.ts';
 import type { MailOutbox } from '../../mail/outbox.ts';
@@ -43,7 +43,7 @@ export class EmailCodeFactor implements Factor {
   async begin(ctx: FactorContext): Promise<Notice | null> {
     // Coming back to this factor (after switching away) reuses a live code rather than
     // spamming the inbox; the cool-down would refuse a new one anyway.
-    const live = await this.#deps.codes.current(PURPOSE, ctx.flowId);
+    const live = await this.#deps.codes.current(scope(ctx));
     if (live && live.expires_at > this.#deps.clock.now()) return null;
     return this.#send(ctx);
   }
@@ -51,7 +51,7 @@ export class EmailCodeFactor implements Factor {
   resend = (ctx: FactorContext): Promise<Notice> => this.#send(ctx);
 
   async page(ctx: FactorContext) {
-    const live = await this.#deps.codes.current(PURPOSE, ctx.flowId);
+    const live = await this.#deps.codes.current(scope(ctx));
     return {
       template: 'factors/email',
       data: { username: ctx.account.username, tag: live?.tag ?? '' },
@@ -62,9 +62,8 @@ export class EmailCodeFactor implements Factor {
     const code = normalizeCode(input);
     if (!code) return { ok: false, error: { key: 'code.format' }, malformed: true };
     const result = await this.#deps.codes.check({
-      purpose: PURPOSE,
-      flowId: ctx.flowId,
-      codeHash: this.#hash(ctx.flowId, code),
+      ...scope(ctx),
+      codeHashes: this.#deps.box.macs('otp', hashInput(ctx, code)),
       now: this.#deps.clock.now(),
       maxAttempts: this.#deps.rules.maxAttempts,
     });
@@ -73,7 +72,7 @@ export class EmailCodeFactor implements Factor {
       case 'invalid':
         return { ok: false, error: { key: 'code.invalid', vars: { left: result.attemptsLeft } } };
       case 'superseded': {
-        const live = await this.#deps.codes.current(PURPOSE, ctx.flowId);
+        const live = await this.#deps.codes.current(scope(ctx));
         return { ok: false, error: { key: 'code.superseded', vars: { tag: live?.tag ?? '' } } };
       }
       case 'exhausted':
@@ -101,7 +100,7 @@ export class EmailCodeFactor implements Factor {
   async #send(ctx: FactorContext): Promise<Notice> {
     const { codes, clock, random, rules, outbox, views } = this.#deps;
     const now = clock.now();
-    const previous = await codes.current(PURPOSE, ctx.flowId);
+    const previous = await codes.current(scope(ctx));
     const tag = newTag(random, previous?.tag);
     const code = digits(random, 6);
     const t = views.translator(ctx.lang);
@@ -113,7 +112,7 @@ export class EmailCodeFactor implements Factor {
       minutes: Math.round(rules.ttlSeconds / 60),
     };
     const result = await codes.issue(
-      { id: random.uuid(), accountId: ctx.account.id, purpose: PURPOSE, flowId: ctx.flowId, tag, codeHash: this.#hash(ctx.flowId, code), now, rules },
+      { id: random.uuid(), ...scope(ctx), tag, codeHash: this.#deps.box.mac('otp', hashInput(ctx, code)), now, rules },
       (trx: Db) =>
         outbox.enqueue(
           trx,
@@ -140,11 +139,15 @@ export class EmailCodeFactor implements Factor {
     await this.#deps.audit.record({ type: 'code.sent', accountId: ctx.account.id, detail: { purpose: PURPOSE, tag } }, now);
     return { key: previous ? 'email.resent' : 'email.sent' };
   }
+}
 
-  /** Keyed hash bound to the flow: a code is worth nothing outside its own sign-in. */
-  #hash(flowId: string, code: string): string {
-    return this.#deps.box.mac('otp', `${PURPOSE}:${flowId}:${code}`);
-  }
+function scope(ctx: FactorContext): CodeScope {
+  return { purpose: PURPOSE, flowId: ctx.flowId, accountId: ctx.account.id };
+}
+
+/** What is hashed: the code bound to its flow and account, worth nothing anywhere else. */
+function hashInput(ctx: FactorContext, code: string): string {
+  return `${PURPOSE}:${ctx.flowId}:${ctx.account.id}:${code}`;
 }
 
 /** Three random digits, never the same as the flow's previous tag. */
