@@ -33,8 +33,10 @@ export interface Notice {
 /**
  * `malformed`: the input could not be a code at all (wrong length, letters). It is not a
  * guess, so it costs no try and counts toward no throttle.
+ * `usedInThisFlow`: the right answer, but a concurrent request of this same sign-in used it
+ * first (a double click): that request is finishing the sign-in.
  */
-export type VerifyOutcome = { ok: true } | { ok: false; error: Notice; malformed?: boolean };
+export type VerifyOutcome = { ok: true } | { ok: false; error: Notice; malformed?: boolean; usedInThisFlow?: boolean };
 
 export interface FactorPage {
   /** Template under views/ that renders the factor's part of the verify page. */

@@ -8,7 +8,6 @@ import type { Context } from 'koa';
 import { AlreadyFinished, BadRequest, WrongStep } from '../errors.ts';
 import { type InteractionEnv, accountFactors, factorContext, field, loadPost, redirectToFlow } from './context.ts';
 import { finishSignIn } from './finish.ts';
-import { factorKey, ipKey } from '../security/throttle.ts';
 import { renderFactor } from './show.ts';
 
 const CODE_FIELD_MAX_LENGTH = 64;
@@ -37,16 +36,22 @@ export function verifyFactor(env: InteractionEnv) {
     const input = field(ctx, 'code', CODE_FIELD_MAX_LENGTH);
     if (input === undefined) return renderFactor(step, { key: 'code.format', error: true }, 400);
     const fctx = await factorContext(step);
-    if (await env.deps.throttle.lockedUntil([factorKey(fctx.account.id), ipKey(ctx.ip)])) {
-      return renderFactor(step, { key: 'throttle.locked', error: true }, 429);
-    }
+    // Counted before the check, so parallel guesses cannot slip past the limit.
+    const attempt = await env.deps.throttle.factor(fctx.account.id, ctx.ip);
+    if (!attempt) return renderFactor(step, { key: 'throttle.locked', error: true }, 429);
     const outcome = await factor.verify(fctx, input);
     const now = env.deps.clock.now();
-    if (!outcome.ok && outcome.malformed) return renderFactor(step, { ...outcome.error, error: true }, 400);
-    // Lost a race with a concurrent submission of the same code, which finished the sign-in.
-    if (!outcome.ok && (await env.deps.repos.flows.state(step.uid)) === 'done') throw new AlreadyFinished(step.uid);
+    if (!outcome.ok && outcome.malformed) {
+      await attempt.release();
+      return renderFactor(step, { ...outcome.error, error: true }, 400);
+    }
+    // Lost a race with a concurrent submission of the same code, which finishes the sign-in.
+    if (!outcome.ok && (outcome.usedInThisFlow || (await env.deps.repos.flows.state(step.uid)) === 'done')) {
+      await attempt.release();
+      throw new AlreadyFinished(step.uid);
+    }
     if (!outcome.ok) {
-      if (await env.deps.throttle.factorFailed(fctx.account.id, ctx.ip)) {
+      if (attempt.locked) {
         await env.deps.repos.audit.record({ type: 'signin.locked', accountId: fctx.account.id, ip: ctx.ip, detail: { factor: factor.id } }, now);
       }
       await env.deps.repos.audit.record(

@@ -7,7 +7,6 @@ import type { Context } from 'koa';
 import { WrongStep } from '../errors.ts';
 import type { Factor, Notice } from '../factors/factor.ts';
 import { PASSWORD_MAX_LENGTH } from '../security/passwords.ts';
-import { ipKey, userKey } from '../security/throttle.ts';
 import { type InteractionEnv, type Step, field, loadPost, redirectToFlow } from './context.ts';
 import { finishSignIn } from './finish.ts';
 import { LEGACY_METHOD } from './method.ts';
@@ -25,20 +24,22 @@ export function submitPassword(env: InteractionEnv) {
       return renderPassword(step, { key: 'password.missing', error: true }, username, 400);
     }
 
-    // A locked username or IP gets the same answer as a wrong password, after the same work.
-    const locked = (await deps.throttle.lockedUntil([userKey(username), ipKey(ctx.ip)])) !== null;
-    const credentials = locked ? undefined : await deps.repos.accounts.findCredentials(username);
+    // The attempt is counted before the password is checked (see Throttle). A locked username
+    // or IP gets the same answer as a wrong password, after the same work.
+    const attempt = await deps.throttle.password(username, ctx.ip);
+    const credentials = attempt ? await deps.repos.accounts.findCredentials(username) : undefined;
     const check = await deps.passwords.verify(credentials?.password_hash, password);
     const now = deps.clock.now();
     if (!credentials || !check.ok) {
-      const lockedNow = !locked && (await deps.throttle.failed(username, ctx.ip));
       await deps.repos.audit.record(
-        { type: 'signin.password_failed', accountId: credentials?.id ?? null, clientId: step.client.id, ip: ctx.ip, detail: { locked } },
+        { type: 'signin.password_failed', accountId: credentials?.id ?? null, clientId: step.client.id, ip: ctx.ip, detail: { locked: !attempt } },
         now,
       );
-      if (lockedNow) await deps.repos.audit.record({ type: 'signin.locked', accountId: credentials?.id ?? null, ip: ctx.ip }, now);
+      if (attempt?.locked) await deps.repos.audit.record({ type: 'signin.locked', accountId: credentials?.id ?? null, ip: ctx.ip }, now);
       return renderPassword(step, { key: 'password.failed', error: true }, username, 401);
     }
+    // The right password is no failure; the counters are cleared once the sign-in finishes.
+    await attempt!.release();
     if (check.rehash) await deps.repos.accounts.updatePasswordHash(credentials.id, check.rehash, now);
     await deps.repos.audit.record({ type: 'signin.password_ok', accountId: credentials.id, clientId: step.client.id, ip: ctx.ip }, now);
     ctx.state['accountId'] = credentials.id;

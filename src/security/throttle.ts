@@ -1,11 +1,14 @@
 /**
  * Throttling of password and code guesses (SPEC §5), in Postgres so all replicas share it.
- * Two keys per attempt: the username (normalized; unknown names are throttled exactly like
- * known ones, so a lock reveals nothing) and the client IP.
+ * Keys: the username (normalized; unknown names are throttled exactly like known ones, so a
+ * lock reveals nothing), the account's second factor, and the client IP.
  *
- * Each key gets a number of free failures per window; past that, every failure locks the key
- * for a doubling delay (30 s, 60 s, … up to 15 min). A username with 100 failures in a row
- * without a success is locked until an operator unlocks it (NIST SP 800-63B §5.2.2).
+ * Every attempt is counted before it is checked, in one statement per key: a burst of parallel
+ * requests cannot slip past the limit, because each one is counted in turn and the one that
+ * earns the lock sets it. An attempt that succeeds is taken back. Each key has free failures
+ * per window; from the last free one on, each failure locks the key for a doubling delay
+ * (30 s, 60 s, … up to 15 min). 100 failures in a row on a username or a factor lock it until
+ * an operator unlocks it (NIST SP 800-63B §5.2.2).
  */
 import type { Clock } from '../clock.ts';
 import { normalizeUsername } from '../db/repositories/accounts.ts';
@@ -16,17 +19,19 @@ export interface ThrottlePolicy {
   freeFailures: number;
   baseLockSeconds: number;
   maxLockSeconds: number;
+  /** Cap on failures in a row, or null for none (IP addresses). */
+  maxConsecutive: number | null;
 }
 
-export const USER_POLICY: ThrottlePolicy = { windowSeconds: 15 * 60, freeFailures: 5, baseLockSeconds: 30, maxLockSeconds: 15 * 60 };
-/** Generous: many citizens share one address behind carrier-grade NAT. */
-export const IP_POLICY: ThrottlePolicy = { windowSeconds: 15 * 60, freeFailures: 100, baseLockSeconds: 30, maxLockSeconds: 15 * 60 };
+export const MAX_CONSECUTIVE_FAILURES = 100;
+export const USER_POLICY: ThrottlePolicy = { windowSeconds: 15 * 60, freeFailures: 5, baseLockSeconds: 30, maxLockSeconds: 15 * 60, maxConsecutive: MAX_CONSECUTIVE_FAILURES };
 /**
  * Second-factor guesses, per account. More generous than passwords: the emailed code has its
  * own per-code limit; this bounds TOTP guessing (a 6-digit code) across flows.
  */
-export const FACTOR_POLICY: ThrottlePolicy = { windowSeconds: 15 * 60, freeFailures: 10, baseLockSeconds: 30, maxLockSeconds: 15 * 60 };
-export const MAX_CONSECUTIVE_FAILURES = 100;
+export const FACTOR_POLICY: ThrottlePolicy = { windowSeconds: 15 * 60, freeFailures: 10, baseLockSeconds: 30, maxLockSeconds: 15 * 60, maxConsecutive: MAX_CONSECUTIVE_FAILURES };
+/** Generous: many citizens share one address behind carrier-grade NAT. */
+export const IP_POLICY: ThrottlePolicy = { windowSeconds: 15 * 60, freeFailures: 100, baseLockSeconds: 30, maxLockSeconds: 15 * 60, maxConsecutive: null };
 /** "Until an operator unlocks it." */
 const HARD_LOCK = new Date('9999-12-31T00:00:00Z');
 
@@ -42,6 +47,14 @@ export function ipKey(ip: string): string {
   return `ip:${ip}`;
 }
 
+/** An admitted attempt: already counted as a failure unless released. */
+export interface Attempt {
+  /** True when this attempt's count locked its key (worth an audit event if it fails). */
+  readonly locked: boolean;
+  /** The attempt was not a failure (right password, malformed input): take the count back. */
+  release(): Promise<void>;
+}
+
 export class Throttle {
   readonly #repo: ThrottleRepository;
   readonly #clock: Clock;
@@ -51,24 +64,27 @@ export class Throttle {
     this.#clock = clock;
   }
 
-  /** The time until which any of the keys is locked, or null to go ahead. */
+  /** Admits a password attempt for `username` from `ip`, or null: locked, refuse unchecked. */
+  password(username: string, ip: string): Promise<Attempt | null> {
+    return this.#admit([
+      [userKey(username), USER_POLICY],
+      [ipKey(ip), IP_POLICY],
+    ]);
+  }
+
+  /** Admits a second-factor attempt for an account from `ip`, or null: locked. */
+  factor(accountId: string, ip: string): Promise<Attempt | null> {
+    return this.#admit([
+      [factorKey(accountId), FACTOR_POLICY],
+      [ipKey(ip), IP_POLICY],
+    ]);
+  }
+
   lockedUntil(keys: string[]): Promise<Date | null> {
     return this.#repo.lockedUntil(keys, this.#clock.now());
   }
 
-  /** Records a failure on the user key and the IP key; returns true when this locked the user. */
-  async failed(username: string, ip: string): Promise<boolean> {
-    const [user] = await Promise.all([this.#count(userKey(username), USER_POLICY, true), this.#count(ipKey(ip), IP_POLICY, false)]);
-    return user;
-  }
-
-  /** Records a wrong second-factor answer; returns true when this locked the account's factors. */
-  async factorFailed(accountId: string, ip: string): Promise<boolean> {
-    const [locked] = await Promise.all([this.#count(factorKey(accountId), FACTOR_POLICY, true), this.#count(ipKey(ip), IP_POLICY, false)]);
-    return locked;
-  }
-
-  /** A finished sign-in clears the account's counters (the IP's keep counting down by time). */
+  /** A finished sign-in clears the account's counters (the IP's run out with time). */
   async succeeded(username: string, accountId: string): Promise<void> {
     await this.#repo.clear(userKey(username));
     await this.#repo.clear(factorKey(accountId));
@@ -80,16 +96,32 @@ export class Throttle {
     if (accountId) await this.#repo.clear(factorKey(accountId));
   }
 
-  async #count(key: string, policy: ThrottlePolicy, capConsecutive: boolean): Promise<boolean> {
+  /** Counts on each key in turn; a locked key refuses, and what was counted is taken back. */
+  async #admit(keys: Array<[string, ThrottlePolicy]>): Promise<Attempt | null> {
     const now = this.#clock.now();
-    const { failures, consecutive } = await this.#repo.fail(key, now, new Date(now.getTime() - policy.windowSeconds * 1000));
-    let until: Date | null = null;
-    if (capConsecutive && consecutive >= MAX_CONSECUTIVE_FAILURES) until = HARD_LOCK;
-    else if (failures >= policy.freeFailures) {
-      const seconds = Math.min(policy.maxLockSeconds, policy.baseLockSeconds * 2 ** (failures - policy.freeFailures));
-      until = new Date(now.getTime() + seconds * 1000);
+    const counted: Array<{ key: string; lockedNow: boolean }> = [];
+    for (const [key, policy] of keys) {
+      const result = await this.#repo.admit(key, now, {
+        windowStart: new Date(now.getTime() - policy.windowSeconds * 1000),
+        freeFailures: policy.freeFailures,
+        baseLockSeconds: policy.baseLockSeconds,
+        maxLockSeconds: policy.maxLockSeconds,
+        maxConsecutive: policy.maxConsecutive,
+        hardLockUntil: HARD_LOCK,
+      });
+      if (!result) {
+        for (const c of counted) await this.#repo.release(c.key, c.lockedNow, now);
+        return null;
+      }
+      counted.push({ key, lockedNow: result.lockedNow });
     }
-    if (until) await this.#repo.lock(key, until, now);
-    return until !== null;
+    const repo = this.#repo;
+    const clock = this.#clock;
+    return {
+      locked: counted[0]?.lockedNow ?? false,
+      async release() {
+        for (const c of counted) await repo.release(c.key, c.lockedNow, clock.now());
+      },
+    };
   }
 }

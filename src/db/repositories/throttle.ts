@@ -1,6 +1,16 @@
 import { sql } from 'kysely';
 import type { Db } from '../database.ts';
 
+export interface CountRule {
+  windowStart: Date;
+  freeFailures: number;
+  baseLockSeconds: number;
+  maxLockSeconds: number;
+  /** Failures in a row (never reset by time) that lock the key until `hardLockUntil`. */
+  maxConsecutive: number | null;
+  hardLockUntil: Date;
+}
+
 export class ThrottleRepository {
   readonly #db: Db;
   constructor(db: Db) {
@@ -19,44 +29,74 @@ export class ThrottleRepository {
   }
 
   /**
-   * Counts one failure on `key` in a single upsert (replicas racing both count), restarting
-   * the window when it has passed. Returns the counts after this failure.
+   * Counts an attempt on `key` before it is checked — one statement, so requests racing each
+   * other are counted one by one — and sets the lock the count has earned. A key that is locked
+   * is not counted: the result is undefined and the attempt must be refused unchecked.
    */
-  async fail(key: string, now: Date, windowStart: Date): Promise<{ failures: number; consecutive: number }> {
-    return this.#db
+  async admit(key: string, now: Date, rule: CountRule): Promise<{ lockedNow: boolean } | undefined> {
+    // The window restarts once it has passed; `consecutive` never restarts by time.
+    const failures = sql<number>`(case when auth_throttle.window_start < ${rule.windowStart} then 1 else auth_throttle.failures + 1 end)`;
+    const lockSeconds = sql<number>`least(${rule.maxLockSeconds}::float8, ${rule.baseLockSeconds}::float8 * power(2, ${failures} - ${rule.freeFailures}))`;
+    const row = await this.#db
       .insertInto('auth_throttle')
       .values({ key, failures: 1, consecutive: 1, window_start: now, locked_until: null, updated_at: now })
       .onConflict((oc) =>
-        oc.column('key').doUpdateSet({
-          failures: sql`case when auth_throttle.window_start < ${windowStart} then 1 else auth_throttle.failures + 1 end`,
-          window_start: sql`case when auth_throttle.window_start < ${windowStart} then ${now} else auth_throttle.window_start end`,
-          consecutive: sql`auth_throttle.consecutive + 1`,
-          updated_at: now,
-        }),
+        oc
+          .column('key')
+          .doUpdateSet({
+            failures,
+            window_start: sql`case when auth_throttle.window_start < ${rule.windowStart} then ${now}::timestamptz else auth_throttle.window_start end`,
+            consecutive: sql`auth_throttle.consecutive + 1`,
+            locked_until: sql`case
+              when ${rule.maxConsecutive}::int is not null and auth_throttle.consecutive + 1 >= ${rule.maxConsecutive}::int then ${rule.hardLockUntil}::timestamptz
+              when ${failures} >= ${rule.freeFailures} then ${now}::timestamptz + make_interval(secs => ${lockSeconds})
+              else null end`,
+            updated_at: now,
+          })
+          .where((eb) => eb.or([eb('auth_throttle.locked_until', 'is', null), eb('auth_throttle.locked_until', '<=', now)])),
       )
-      .returning(['failures', 'consecutive'])
-      .executeTakeFirstOrThrow();
+      .returning(['locked_until'])
+      .executeTakeFirst();
+    return row && { lockedNow: row.locked_until !== null && row.locked_until > now };
   }
 
-  /** Extends (never shortens) the lock on `key`. */
-  async lock(key: string, until: Date, now: Date): Promise<void> {
+  /** Takes back an attempt that turned out not to be a failure (and the lock it set, if any). */
+  async release(key: string, lockedNow: boolean, now: Date): Promise<void> {
     await this.#db
       .updateTable('auth_throttle')
-      .set({ locked_until: sql`greatest(coalesce(locked_until, ${until}), ${until})`, updated_at: now })
+      .set({
+        failures: sql`greatest(failures - 1, 0)`,
+        consecutive: sql`greatest(consecutive - 1, 0)`,
+        ...(lockedNow && { locked_until: null }),
+        updated_at: now,
+      })
       .where('key', '=', key)
+      .execute();
+    // Back to nothing: leave no trace of an attempt that did not count.
+    await this.#db
+      .deleteFrom('auth_throttle')
+      .where('key', '=', key)
+      .where('failures', '=', 0)
+      .where('consecutive', '=', 0)
+      .where('locked_until', 'is', null)
       .execute();
   }
 
-  /** A success clears the key: counts and lock. */
+  /** A finished sign-in clears the key: counts and lock. */
   async clear(key: string): Promise<void> {
     await this.#db.deleteFrom('auth_throttle').where('key', '=', key).execute();
   }
 
+  /**
+   * Counters idle since `before` and not locked. Accounts' counters with failures in a row
+   * are kept: the cap on consecutive failures must not reset with a day of quiet.
+   */
   async deleteStale(before: Date): Promise<number> {
     const result = await this.#db
       .deleteFrom('auth_throttle')
       .where('updated_at', '<', before)
       .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', before)]))
+      .where((eb) => eb.or([eb('consecutive', '=', 0), eb('key', 'like', 'ip:%')]))
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }

@@ -80,8 +80,9 @@ export class EmailCodeFactor implements Factor {
         return { ok: false, error: { key: 'code.exhausted' } };
       case 'expired':
         return { ok: false, error: { key: 'code.expired' } };
-      case 'none':
       case 'used':
+        return { ok: false, error: { key: 'code.none' }, usedInThisFlow: true };
+      case 'none':
         return { ok: false, error: { key: 'code.none' } };
     }
   }
