@@ -16,7 +16,7 @@ import { requestContext } from './http/request.ts';
 import { interactionRoutes } from './interactions/routes.ts';
 
 export function buildApp(deps: Deps, provider: Provider): Koa {
-  const app = new Koa({ proxy: deps.config.trustProxy });
+  const app = new Koa({ proxy: deps.config.trustProxy, maxIpsCount: deps.config.proxyHops });
   app.keys = deps.config.cookieKeys;
   // Errors are handled by errorHandler (kapu's routes) and renderError (the provider's);
   // Koa's own default handler would print them to stderr.

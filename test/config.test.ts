@@ -12,6 +12,7 @@ const PRODUCTION = {
   COOKIE_KEYS: 'k'.repeat(32),
   ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
   SMTP_URL: 'smtps://mail.example.hu',
+  TRUST_PROXY: 'true',
 };
 
 /** The ConfigError loadConfig throws for this environment (fails the test if it throws none). */
@@ -42,6 +43,7 @@ describe('configuration from the environment', () => {
       codes: { ttlSeconds: 600, maxAttempts: 5, resendSeconds: 60 },
       argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
       trustProxy: false,
+      proxyHops: 1,
       demo: true,
     });
   });
@@ -93,6 +95,7 @@ describe('configuration from the environment', () => {
       ['an http issuer', 'ISSUER', { ISSUER: 'http://login.example.hu' }],
       ['the development mailbox', 'SMTP_URL', { SMTP_URL: '' }],
       ['the demo', 'DEMO', { DEMO: 'true' }],
+      ['no trusted TLS proxy', 'TRUST_PROXY', { TRUST_PROXY: 'false' }],
     ])('%s (%s)', (_what, variable, change) => {
       expect(refusal({ ...PRODUCTION, ...change }).variable).toBe(variable);
     });

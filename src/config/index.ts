@@ -85,10 +85,18 @@ const schema = z.object({
   ARGON2_MEMORY_KIB: int(19456, 1048576).default(19456),
   ARGON2_TIME_COST: int(2, 10).default(2),
   ARGON2_PARALLELISM: int(1, 8).default(1),
-  /** Trust X-Forwarded-For / -Proto from the load balancer. */
+  /**
+   * kapu runs behind a TLS-terminating load balancer: trust its X-Forwarded-Proto/-Host/-For.
+   * Required in production (the https ISSUER is served through such a proxy).
+   */
   TRUST_PROXY: bool.default(false),
+  /**
+   * How many proxies in front of kapu append to X-Forwarded-For. The client address is the
+   * one the outermost of them added: entries further left are the client's own claims.
+   */
+  PROXY_HOPS: int(1, 5).default(1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Seed the demo citizen and demo RP (refused in production). */
+  /** Seed the demo citizen and demo RP (refused in production; default: on with the embedded database). */
   DEMO: bool.optional(),
 });
 
@@ -136,8 +144,10 @@ function finish(env: z.infer<typeof schema>) {
       parallelism: env.ARGON2_PARALLELISM,
     },
     trustProxy: env.TRUST_PROXY,
+    proxyHops: env.PROXY_HOPS,
     logLevel: env.LOG_LEVEL,
-    demo: env.DEMO ?? !production,
+    // The demo seeds a known password: by default only on the embedded development database.
+    demo: env.DEMO ?? (!production && !env.DATABASE_URL),
   };
 }
 
@@ -170,6 +180,9 @@ function refuseUnsafeProduction(config: Config): void {
   }
   if (!config.issuer.startsWith('https://')) {
     throw new ConfigError('ISSUER', 'must be an https:// URL in production');
+  }
+  if (!config.trustProxy) {
+    throw new ConfigError('TRUST_PROXY', 'must be true in production: kapu serves its https ISSUER through a TLS-terminating proxy');
   }
   if (!config.mail.smtpUrl) {
     throw new ConfigError('SMTP_URL', 'is required in production (the development mailbox is for development)');

@@ -142,6 +142,7 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  provider.maxIpsCount = config.proxyHops;
   return provider;
 }
 
