@@ -3,7 +3,7 @@
  * The Client model is special: relying parties live in their own table, with the client
  * secret sealed at rest and opened only here, when the provider needs it.
  */
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
 import type { ClientsRepository } from '../db/repositories/clients.ts';
 import type { OidcPayloadsRepository } from '../db/repositories/oidc-payloads.ts';
@@ -46,8 +46,18 @@ class PayloadAdapter implements Adapter {
     return this.#read('user_code', userCode);
   }
 
+  /**
+   * oidc-provider reads `consumed`, then calls consume(): two requests redeeming the same code
+   * or refresh token at once would both pass its check. The conditional update here lets only
+   * the first win; the loser is treated as reuse, as the library treats reuse: the whole grant
+   * is revoked and the request refused.
+   */
   async consume(id: string): Promise<void> {
-    await this.#deps.payloads.consume(this.#model, id, this.#deps.clock.now());
+    if (await this.#deps.payloads.consume(this.#model, id, this.#deps.clock.now())) return;
+    const found = await this.#deps.payloads.find(this.#model, 'id', id, this.#deps.clock.now());
+    const grantId = found?.payload['grantId'];
+    if (typeof grantId === 'string') await this.#deps.payloads.revokeByGrantId(grantId);
+    throw new errors.InvalidGrant('grant already used');
   }
 
   async destroy(id: string): Promise<void> {

@@ -176,6 +176,16 @@ describe('the OpenID Connect protocol surface, as a standard RP library sees it'
     await expect(oidc.refreshTokenGrant(rp, refreshed.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
+  test('a refresh token redeemed several times at once yields new tokens at most once', async () => {
+    const { rp } = await kapu.client();
+    const account = await kapu.account('parhuzamos.pal');
+    const { tokens } = await signIn(rp, account.username, { scope: 'openid offline_access', prompt: 'consent' });
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => oidc.refreshTokenGrant(rp, tokens.refresh_token!)));
+    const won = results.filter((r) => r.status === 'fulfilled');
+    expect(won.length).toBeLessThanOrEqual(1);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ error: 'invalid_grant' });
+  });
+
   test('introspection describes a live access token to the RP it was issued to', async () => {
     const { rp, clientId } = await kapu.client();
     const account = await kapu.account('introspekt.ilona');
