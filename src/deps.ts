@@ -127,10 +127,15 @@ export async function closeDeps(deps: Deps): Promise<void> {
   await deps.db.destroy();
 }
 
-/** A pooled SMTP transport: connections are reused across mails instead of one per mail. */
+/**
+ * A pooled SMTP transport: connections are reused across mails instead of one per mail.
+ * Its timeouts stay well inside the outbox lease (60 s), so a slow server cannot keep a mail
+ * past its lease and let another replica send it too.
+ */
 function smtpTransport(url: string): Transporter {
   const pooled = new URL(url);
-  if (!pooled.searchParams.has('pool')) pooled.searchParams.set('pool', 'true');
+  const defaults = { pool: 'true', connectionTimeout: '10000', greetingTimeout: '10000', socketTimeout: '20000' };
+  for (const [name, value] of Object.entries(defaults)) if (!pooled.searchParams.has(name)) pooled.searchParams.set(name, value);
   return nodemailer.createTransport(pooled.href);
 }
 

@@ -76,13 +76,15 @@ export class OutboxSender {
   async deliverDue(): Promise<number> {
     let sent = 0;
     for (;;) {
-      const batch = await this.#repo.claim(this.#clock.now(), this.#options.leaseSeconds, 10);
+      // One mail per claim, claimed right before it is sent: its lease (longer than the SMTP
+      // timeouts) cannot run out while earlier mails of a batch are still being sent.
+      const batch = await this.#repo.claim(this.#clock.now(), this.#options.leaseSeconds, 1);
       if (batch.length === 0) return sent;
       for (const mail of batch) {
         try {
           const message = JSON.parse(this.#box.openText(mail.messageSealed, OUTBOX_AAD)) as { subject: string; text: string; html: string };
           await this.#transport.sendMail({ from: this.#options.from, to: mail.recipient, ...message });
-          await this.#repo.markSent(mail.id, this.#clock.now());
+          await this.#repo.markSent(mail.id, mail.attempts, this.#clock.now());
           sent += 1;
           this.#log.info({ mailId: mail.id }, 'mail sent');
         } catch (err) {

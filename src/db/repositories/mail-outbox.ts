@@ -52,9 +52,17 @@ export class MailOutboxRepository {
     });
   }
 
-  /** Sent: the sealed body is dropped (it may hold a code); the row stays as a record. */
-  async markSent(id: string, now: Date): Promise<void> {
-    await this.#db.updateTable('mail_outbox').set({ sent_at: now, message_sealed: null, last_error: null }).where('id', '=', id).execute();
+  /**
+   * Sent: the sealed body is dropped (it may hold a code); the row stays as a record.
+   * `attempts` is the claim's: were the lease lost to another sender, its claim counted on.
+   */
+  async markSent(id: string, attempts: number, now: Date): Promise<void> {
+    await this.#db
+      .updateTable('mail_outbox')
+      .set({ sent_at: now, message_sealed: null, last_error: null })
+      .where('id', '=', id)
+      .where('attempts', '=', attempts)
+      .execute();
   }
 
   async markFailed(id: string, error: string, retryAt: Date): Promise<void> {
