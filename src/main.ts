@@ -1,4 +1,5 @@
 /** kapu's entry point: load config → start → serve; SIGTERM/SIGINT shut down gracefully. */
+import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from './config/index.ts';
 import { seedDemo } from './demo/seed.ts';
 import { createLogger } from './log.ts';
@@ -16,8 +17,33 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  const kapu = await startKapu(config, { log });
-  log.info({ issuer: config.issuer, port: config.port, database: config.database.kind }, 'kapu listening');
+
+  // Signal handlers come first: until a process listens for SIGTERM, the signal kills it on
+  // the spot, and an orchestrator may send it at any moment, even during start-up.
+  const starting = startKapu(config, { log });
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 25_000);
+    force.unref();
+    starting
+      .then((kapu) => kapu.stop())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  const kapu = await starting;
+  if (stopping) return;
+  log.info({ issuer: config.issuer, port: (kapu.server.address() as AddressInfo).port, database: config.database.kind }, 'kapu listening');
 
   if (config.demo) {
     const demo = await seedDemo(kapu.deps, kapu.provider);
@@ -32,24 +58,6 @@ async function main(): Promise<void> {
     process.stdout.write(lines.filter((l, i) => l !== '' || i === 0 || i === lines.length - 1).join('\n') + '\n');
   }
   if (kapu.deps.devMailbox) log.warn({ mailbox: `${config.issuer}/dev/mailbox` }, 'no SMTP_URL: mail is kept in the development mailbox');
-
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 25_000);
-    force.unref();
-    kapu.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
 main().catch((err: unknown) => {

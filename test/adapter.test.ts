@@ -64,7 +64,7 @@ describe('the oidc-provider storage adapter', () => {
     expect(await grants.find(id)).toMatchObject({ jti: id });
   });
 
-  test('consume marks a row consumed (epoch seconds), and consuming it again keeps the first time', async () => {
+  test('consume marks a row consumed (epoch seconds); consuming it again is refused as reuse and keeps the first time', async () => {
     const codes = adapter('AuthorizationCode');
     const id = randomUUID();
     await codes.upsert(id, { jti: id, kind: 'AuthorizationCode' } as AdapterPayload, HOUR);
@@ -78,7 +78,7 @@ describe('the oidc-provider storage adapter', () => {
     expect(consumed).toBeLessThanOrEqual(after);
 
     kapu.clock.advance(30);
-    await codes.consume(id);
+    await expect(codes.consume(id)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect((await codes.find(id))?.consumed).toBe(consumed);
   });
 

@@ -24,7 +24,9 @@ test('SIGTERM stops a running kapu gracefully: it says so and exits 0', async ()
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(`exit code ${code}, signal ${signal}`)));
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (chunk: Buffer) => {
         stdout += chunk.toString();
@@ -33,7 +35,8 @@ test('SIGTERM stops a running kapu gracefully: it says so and exits 0', async ()
       child.on('exit', () => reject(new Error(`kapu exited before listening: ${stdout}`)));
     });
     child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    const how = await exited;
+    expect({ how, stderr }).toEqual({ how: 'exit code 0, signal null', stderr: '' });
     const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; signal?: string });
     expect(lines.some((l) => l.msg === 'shutting down' && l.signal === 'SIGTERM')).toBe(true);
   } finally {
