@@ -35,7 +35,8 @@ export interface Step {
   flow: LoginFlow;
   lang: Lang;
   csrf: string;
-  client: { id: string; name: string | null; formTargets: string[] };
+  /** firstParty: a registered government RP, granted without a consent screen. */
+  client: { id: string; name: string | null; formTargets: string[]; firstParty: boolean };
   need: Level;
 }
 
@@ -63,7 +64,12 @@ export async function loadStep(ctx: Context, env: InteractionEnv): Promise<Step>
     flow,
     lang: resolveLang(ctx, params['ui_locales']),
     csrf: deps.box.mac('csrf', details.uid),
-    client: { id: client.clientId, name: client.clientName ?? null, formTargets: originOf(params['redirect_uri']) },
+    client: {
+      id: client.clientId,
+      name: client.clientName ?? null,
+      formTargets: originOf(params['redirect_uri']),
+      firstParty: client['consent_required' as never] !== true,
+    },
     need: env.acr.required(params['acr_values'], client['min_acr' as never]),
   };
 }
@@ -132,10 +138,6 @@ export async function accountFactors(step: Step): Promise<Factor[]> {
   if (!step.flow.accountId) return [];
   const kinds = await step.env.deps.repos.factors.kinds(step.flow.accountId);
   return step.env.deps.factors.pick(kinds);
-}
-
-export function clientIp(ctx: Context): string {
-  return ctx.ip;
 }
 
 export type { Notice };

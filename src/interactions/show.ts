@@ -11,17 +11,12 @@ export function show(env: InteractionEnv) {
   return async (ctx: Context) => {
     const step = await loadStep(ctx, env);
     if (step.details.prompt.name === 'consent') {
-      return step.client.id && (await isFirstParty(step)) ? grantConsent(step) : showConsent(step);
+      return step.client.firstParty ? grantConsent(step) : showConsent(step);
     }
     const asked = String(ctx.query['notice']);
     const notice = REDIRECT_NOTICES.has(asked) ? { key: asked } : null;
     await renderState(step, notice);
   };
-}
-
-async function isFirstParty(step: Step): Promise<boolean> {
-  const client = await step.env.provider.Client.find(step.client.id);
-  return client?.['consent_required' as never] !== true;
 }
 
 export async function renderState(step: Step, notice: Notice | null, status = 200): Promise<void> {
