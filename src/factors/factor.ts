@@ -42,6 +42,8 @@ export interface FactorPage {
   /** Template under views/ that renders the factor's part of the verify page. */
   template: string;
   data: Record<string, unknown>;
+  /** What the page should say when the request brings no message of its own. */
+  notice?: Notice;
 }
 
 export interface OperatorEnrollment {

@@ -94,7 +94,7 @@ export async function renderFactor(step: Step, notice: Notice | null, status = 2
       factor: page.data,
       canResend: factor.resend !== null,
       others: others.map((f) => ({ id: f.id, labelKey: f.labelKey })),
-      notice,
+      notice: notice ?? page.notice ?? null,
     },
     status,
   );

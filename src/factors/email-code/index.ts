@@ -11,7 +11,7 @@ import type { AuditRepository } from '../../db/repositories/audit.ts';
 import type { MailOutbox } from '../../mail/outbox.ts';
 import type { SecretBox } from '../../security/secret-box.ts';
 import type { Views } from '../../views.ts';
-import { type Factor, type FactorAccount, type FactorContext, type Notice, type VerifyOutcome, normalizeCode } from '../factor.ts';
+import { type Factor, type FactorAccount, type FactorContext, type FactorPage, type Notice, type VerifyOutcome, normalizeCode } from '../factor.ts';
 
 export const EMAIL_FACTOR_ID = 'email';
 /** kapu's `amr` for the emailed code: RFC 8176 has no value for it (documented in README). */
@@ -50,11 +50,13 @@ export class EmailCodeFactor implements Factor {
 
   resend = (ctx: FactorContext): Promise<Notice> => this.#send(ctx);
 
-  async page(ctx: FactorContext) {
+  async page(ctx: FactorContext): Promise<FactorPage> {
     const live = await this.#deps.codes.current(scope(ctx));
     return {
       template: 'factors/email',
       data: { username: ctx.account.username, tag: live?.tag ?? '' },
+      // No code yet (the first one was refused, e.g. by the hourly cap): say how to get one.
+      ...(!live && { notice: { key: 'code.none' } }),
     };
   }
 
