@@ -4,6 +4,7 @@
  * POST /interaction/:uid/resend — ask the current factor for a fresh challenge (new email).
  * The flow never asks which kind of factor it holds: it calls the Factor interface.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'koa';
 import { AlreadyFinished, BadRequest, WrongStep } from '../errors.ts';
 import { type InteractionEnv, accountFactors, factorContext, field, loadPost, redirectToFlow } from './context.ts';
@@ -48,6 +49,7 @@ export function verifyFactor(env: InteractionEnv) {
     // Lost a race with a concurrent submission of the same code, which finishes the sign-in.
     if (!outcome.ok && (outcome.usedInThisFlow || (await env.deps.repos.flows.state(step.uid)) === 'done')) {
       await attempt.release();
+      await untilFinished(env, step.uid);
       throw new AlreadyFinished(step.uid);
     }
     if (!outcome.ok) {
@@ -60,6 +62,8 @@ export function verifyFactor(env: InteractionEnv) {
       );
       return renderFactor(step, { ...outcome.error, error: true }, 401);
     }
+    // A right answer is no failure: take back its count (on the IP too, which many share).
+    await attempt.release();
     await env.deps.repos.factors.touch(fctx.account.id, factor.id, now);
     await finishSignIn(step, 'two_factor', factor.amr, factor.id);
   };
@@ -74,4 +78,17 @@ export function resend(env: InteractionEnv) {
     if (notice.error) return renderFactor(step, notice, 429);
     redirectToFlow(step, notice);
   };
+}
+
+/**
+ * The winner of a double submission stores its result a moment after the code is used. The
+ * loser's browser is sent to the resume URL, which must not be followed before that result
+ * exists (the provider would start a new sign-in): wait for it, briefly and boundedly.
+ */
+async function untilFinished(env: InteractionEnv, uid: string): Promise<void> {
+  for (let waited = 0; waited < 3_000; waited += 50) {
+    const interaction = await env.provider.Interaction.find(uid);
+    if (!interaction || interaction.result) return;
+    await sleep(50);
+  }
 }

@@ -16,7 +16,8 @@ export async function finishSignIn(step: Step, level: Level, factorAmr: string |
     throw (await deps.repos.flows.state(step.uid)) === 'done' ? new AlreadyFinished(step.uid) : new WrongStep();
   }
   const account = await deps.repos.accounts.findById(accountId);
-  if (account) await deps.throttle.succeeded(account.username, accountId);
+  // A password-only sign-in proves nothing about the second factor: its count stays.
+  if (account) await deps.throttle.succeeded(account.username, factorId ? accountId : null);
   await deps.repos.audit.record(
     { type: 'signin.succeeded', accountId, clientId: step.client.id, ip: step.ctx.ip, detail: { method: factorId ?? 'password', acr: acr.acrOf(level) } },
     now,

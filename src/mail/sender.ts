@@ -72,6 +72,11 @@ export class OutboxSender {
     await this.#running;
   }
 
+  /** A send must end well inside its lease, or another replica could claim the mail too. */
+  #sendTimeoutMs(): number {
+    return this.#options.leaseSeconds * 750;
+  }
+
   /** One pass: claims due mail and sends it. Returns how many were sent. */
   async deliverDue(): Promise<number> {
     let sent = 0;
@@ -83,14 +88,14 @@ export class OutboxSender {
       for (const mail of batch) {
         try {
           const message = JSON.parse(this.#box.openText(mail.messageSealed, OUTBOX_AAD)) as { subject: string; text: string; html: string };
-          await this.#transport.sendMail({ from: this.#options.from, to: mail.recipient, ...message });
-          await this.#repo.markSent(mail.id, mail.attempts, this.#clock.now());
+          await withTimeout(this.#transport.sendMail({ from: this.#options.from, to: mail.recipient, ...message }), this.#sendTimeoutMs());
+          await this.#repo.markSent(mail.id, this.#clock.now());
           sent += 1;
           this.#log.info({ mailId: mail.id }, 'mail sent');
         } catch (err) {
           const backoff = Math.min(60 * 60, 5 * 2 ** Math.min(mail.attempts, 10));
           const retryAt = new Date(this.#clock.now().getTime() + backoff * 1000);
-          await this.#repo.markFailed(mail.id, describe(err), retryAt);
+          await this.#repo.markFailed(mail.id, mail.attempts, describe(err), retryAt);
           this.#log.warn({ mailId: mail.id, attempts: mail.attempts, retryInSeconds: backoff, err: describe(err) }, 'mail not sent; will retry');
         }
       }
@@ -101,4 +106,12 @@ export class OutboxSender {
 /** An error's class and message only: SMTP errors can echo commands, never the mail body. */
 function describe(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`SMTP send timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -56,7 +56,12 @@ class PayloadAdapter implements Adapter {
     if (await this.#deps.payloads.consume(this.#model, id, this.#deps.clock.now())) return;
     const found = await this.#deps.payloads.find(this.#model, 'id', id, this.#deps.clock.now());
     const grantId = found?.payload['grantId'];
-    if (typeof grantId === 'string') await this.#deps.payloads.revokeByGrantId(grantId);
+    if (typeof grantId === 'string') {
+      // The Grant row itself carries no grant_id column; without it nothing issued under the
+      // grant (even the winner's new tokens, saved after this) is honoured any more.
+      await this.#deps.payloads.destroy('Grant', grantId);
+      await this.#deps.payloads.revokeByGrantId(grantId);
+    }
     throw new errors.InvalidGrant('grant already used');
   }
 

@@ -5,9 +5,10 @@
  *
  * Every attempt is counted before it is checked, in one statement per key: a burst of parallel
  * requests cannot slip past the limit, because each one is counted in turn and the one that
- * earns the lock sets it. An attempt that succeeds is taken back. Each key has free failures
- * per window; from the last free one on, each failure locks the key for a doubling delay
- * (30 s, 60 s, … up to 15 min). 100 failures in a row on a username or a factor lock it until
+ * earns the lock sets it. An attempt that succeeds is taken back. Failures count on while each
+ * comes within the window (30 min) of the one before; from the last free one on, each failure
+ * locks the key for a doubling delay (30 s, 60 s, … up to 15 min, which the window outlasts, so
+ * the locks keep their length). 100 failures in a row on a username or a factor lock it until
  * an operator unlocks it (NIST SP 800-63B §5.2.2).
  */
 import type { Clock } from '../clock.ts';
@@ -24,12 +25,12 @@ export interface ThrottlePolicy {
 }
 
 export const MAX_CONSECUTIVE_FAILURES = 100;
-export const USER_POLICY: ThrottlePolicy = { windowSeconds: 15 * 60, freeFailures: 5, baseLockSeconds: 30, maxLockSeconds: 15 * 60, maxConsecutive: MAX_CONSECUTIVE_FAILURES };
+export const USER_POLICY: ThrottlePolicy = { windowSeconds: 30 * 60, freeFailures: 5, baseLockSeconds: 30, maxLockSeconds: 15 * 60, maxConsecutive: MAX_CONSECUTIVE_FAILURES };
 /**
  * Second-factor guesses, per account. More generous than passwords: the emailed code has its
  * own per-code limit; this bounds TOTP guessing (a 6-digit code) across flows.
  */
-export const FACTOR_POLICY: ThrottlePolicy = { windowSeconds: 15 * 60, freeFailures: 10, baseLockSeconds: 30, maxLockSeconds: 15 * 60, maxConsecutive: MAX_CONSECUTIVE_FAILURES };
+export const FACTOR_POLICY: ThrottlePolicy = { windowSeconds: 30 * 60, freeFailures: 10, baseLockSeconds: 30, maxLockSeconds: 15 * 60, maxConsecutive: MAX_CONSECUTIVE_FAILURES };
 /** Generous: many citizens share one address behind carrier-grade NAT. */
 export const IP_POLICY: ThrottlePolicy = { windowSeconds: 15 * 60, freeFailures: 100, baseLockSeconds: 30, maxLockSeconds: 15 * 60, maxConsecutive: null };
 /** "Until an operator unlocks it." */
@@ -84,10 +85,13 @@ export class Throttle {
     return this.#repo.lockedUntil(keys, this.#clock.now());
   }
 
-  /** A finished sign-in clears the account's counters (the IP's run out with time). */
-  async succeeded(username: string, accountId: string): Promise<void> {
+  /**
+   * A finished sign-in clears the username's counter, and the factor's when one was used
+   * (`accountId`); the IP's run out with time.
+   */
+  async succeeded(username: string, accountId: string | null): Promise<void> {
     await this.#repo.clear(userKey(username));
-    await this.#repo.clear(factorKey(accountId));
+    if (accountId) await this.#repo.clear(factorKey(accountId));
   }
 
   /** Operator unlock: the username's password lock and, for an account, its factor lock. */
@@ -110,17 +114,16 @@ export class Throttle {
         hardLockUntil: HARD_LOCK,
       });
       if (!result) {
-        for (const c of counted) await this.#repo.release(c.key, c.lockedNow, now);
+        for (const c of counted) await this.#repo.release(c.key, c.lockedNow);
         return null;
       }
       counted.push({ key, lockedNow: result.lockedNow });
     }
     const repo = this.#repo;
-    const clock = this.#clock;
     return {
       locked: counted[0]?.lockedNow ?? false,
       async release() {
-        for (const c of counted) await repo.release(c.key, c.lockedNow, clock.now());
+        for (const c of counted) await repo.release(c.key, c.lockedNow);
       },
     };
   }

@@ -184,6 +184,8 @@ describe('the OpenID Connect protocol surface, as a standard RP library sees it'
     const won = results.filter((r) => r.status === 'fulfilled');
     expect(won.length).toBeLessThanOrEqual(1);
     for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ error: 'invalid_grant' });
+    // Redeeming one token several times is reuse: the whole grant is gone, winner's tokens too.
+    for (const r of won) await expect(oidc.refreshTokenGrant(rp, r.value.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
   test('introspection describes a live access token to the RP it was issued to', async () => {

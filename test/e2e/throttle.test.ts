@@ -1,6 +1,7 @@
 import { Browser } from '../helpers/browser.ts';
 import { type TestKapu, PASSWORD, beginSignIn, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
-import { MAX_CONSECUTIVE_FAILURES, Throttle, userKey } from '../../src/security/throttle.ts';
+import { MAX_CONSECUTIVE_FAILURES, Throttle, factorKey, userKey } from '../../src/security/throttle.ts';
+import { appCode, toMiddleOfStep } from '../helpers/totp.ts';
 
 describe('throttling of password guesses', () => {
   let kapu: TestKapu;
@@ -63,6 +64,9 @@ describe('throttling of password guesses', () => {
   });
 
   test(`${MAX_CONSECUTIVE_FAILURES} failures in a row lock the username until an operator unlocks it, days of quiet or not`, async () => {
+    // A real account: counts of made-up usernames are dropped after a quiet day (they would
+    // otherwise let a sprayer grow the table), real accounts' failures in a row are kept.
+    await kapu.account('kiss.bela');
     const throttle = new Throttle(kapu.deps.repos.throttle, kapu.clock);
     for (let i = 0; i < MAX_CONSECUTIVE_FAILURES; i += 1) {
       expect(await throttle.password('kiss.bela', '203.0.113.7')).not.toBeNull();
@@ -80,5 +84,30 @@ describe('throttling of password guesses', () => {
     expect(await throttle.lockedUntil([userKey('kiss.bela')])).not.toBeNull();
     await throttle.unlock('kiss.bela');
     expect(await throttle.lockedUntil([userKey('kiss.bela')])).toBeNull();
+  });
+
+  async function failuresOn(key: string): Promise<number> {
+    const row = await kapu.deps.db.selectFrom('auth_throttle').select('failures').where('key', '=', key).executeTakeFirst();
+    return row?.failures ?? 0;
+  }
+
+  test('a right second factor is no failure: a shared address keeps no count of successful sign-ins', async () => {
+    const { totpSecret } = await kapu.account('sikeres.sandor', ['totp']);
+    const before = await failuresOn('ip:127.0.0.1');
+    const browser = new Browser(kapu.url);
+    const signIn = await beginSignIn(rp);
+    const page = await signInWithPassword(browser, signIn.url, 'totp', 'sikeres.sandor');
+    toMiddleOfStep(kapu.clock);
+    await browser.submit(page, '/verify', { code: await appCode(totpSecret!, kapu.clock) });
+    expect(browser.exitUrl).toBeDefined();
+    expect(await failuresOn('ip:127.0.0.1')).toBe(before);
+  });
+
+  test('a password-only sign-in does not wipe the count of wrong second-factor answers', async () => {
+    const account = await kapu.account('ketszeres.karoly', ['totp']);
+    const throttle = new Throttle(kapu.deps.repos.throttle, kapu.clock);
+    for (let i = 0; i < 3; i += 1) await throttle.factor(account.id, '198.51.100.9');
+    expect((await attempt('ketszeres.karoly', PASSWORD)).signedIn).toBe(true);
+    expect(await failuresOn(factorKey(account.id))).toBe(3);
   });
 });

@@ -52,24 +52,27 @@ export class MailOutboxRepository {
     });
   }
 
-  /**
-   * Sent: the sealed body is dropped (it may hold a code); the row stays as a record.
-   * `attempts` is the claim's: were the lease lost to another sender, its claim counted on.
-   */
-  async markSent(id: string, attempts: number, now: Date): Promise<void> {
+  /** Sent: the sealed body is dropped (it may hold a code); the row stays as a record. */
+  async markSent(id: string, now: Date): Promise<void> {
     await this.#db
       .updateTable('mail_outbox')
       .set({ sent_at: now, message_sealed: null, last_error: null })
       .where('id', '=', id)
-      .where('attempts', '=', attempts)
+      .where('sent_at', 'is', null)
       .execute();
   }
 
-  async markFailed(id: string, error: string, retryAt: Date): Promise<void> {
+  /**
+   * Not sent: try again at `retryAt`. `attempts` is the failed claim's: a sender whose lease
+   * was taken over by another does not reschedule the other's claim.
+   */
+  async markFailed(id: string, attempts: number, error: string, retryAt: Date): Promise<void> {
     await this.#db
       .updateTable('mail_outbox')
       .set({ last_error: error.slice(0, 500), next_attempt_at: retryAt })
       .where('id', '=', id)
+      .where('attempts', '=', attempts)
+      .where('sent_at', 'is', null)
       .execute();
   }
 

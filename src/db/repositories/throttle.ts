@@ -34,8 +34,9 @@ export class ThrottleRepository {
    * is not counted: the result is undefined and the attempt must be refused unchecked.
    */
   async admit(key: string, now: Date, rule: CountRule): Promise<{ lockedNow: boolean } | undefined> {
-    // The window restarts once it has passed; `consecutive` never restarts by time.
-    const failures = sql<number>`(case when auth_throttle.window_start < ${rule.windowStart} then 1 else auth_throttle.failures + 1 end)`;
+    // The count restarts when the previous attempt is older than the window; `consecutive`
+    // never restarts by time.
+    const failures = sql<number>`(case when auth_throttle.updated_at < ${rule.windowStart} then 1 else auth_throttle.failures + 1 end)`;
     const lockSeconds = sql<number>`least(${rule.maxLockSeconds}::float8, ${rule.baseLockSeconds}::float8 * power(2, ${failures} - ${rule.freeFailures}))`;
     const row = await this.#db
       .insertInto('auth_throttle')
@@ -45,7 +46,7 @@ export class ThrottleRepository {
           .column('key')
           .doUpdateSet({
             failures,
-            window_start: sql`case when auth_throttle.window_start < ${rule.windowStart} then ${now}::timestamptz else auth_throttle.window_start end`,
+            window_start: sql`case when auth_throttle.updated_at < ${rule.windowStart} then ${now}::timestamptz else auth_throttle.window_start end`,
             consecutive: sql`auth_throttle.consecutive + 1`,
             locked_until: sql`case
               when ${rule.maxConsecutive}::int is not null and auth_throttle.consecutive + 1 >= ${rule.maxConsecutive}::int then ${rule.hardLockUntil}::timestamptz
@@ -61,14 +62,13 @@ export class ThrottleRepository {
   }
 
   /** Takes back an attempt that turned out not to be a failure (and the lock it set, if any). */
-  async release(key: string, lockedNow: boolean, now: Date): Promise<void> {
+  async release(key: string, lockedNow: boolean): Promise<void> {
     await this.#db
       .updateTable('auth_throttle')
       .set({
         failures: sql`greatest(failures - 1, 0)`,
         consecutive: sql`greatest(consecutive - 1, 0)`,
         ...(lockedNow && { locked_until: null }),
-        updated_at: now,
       })
       .where('key', '=', key)
       .execute();
@@ -88,15 +88,25 @@ export class ThrottleRepository {
   }
 
   /**
-   * Counters idle since `before` and not locked. Accounts' counters with failures in a row
-   * are kept: the cap on consecutive failures must not reset with a day of quiet.
+   * Counters idle since `before` and not locked. Real accounts' counters with failures in a
+   * row are kept (the cap on consecutive failures must not reset with a day of quiet); those of
+   * usernames that match no account are not, so spraying made-up names cannot grow the table.
    */
   async deleteStale(before: Date): Promise<number> {
     const result = await this.#db
       .deleteFrom('auth_throttle')
       .where('updated_at', '<', before)
       .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', before)]))
-      .where((eb) => eb.or([eb('consecutive', '=', 0), eb('key', 'like', 'ip:%')]))
+      .where((eb) =>
+        eb.or([
+          eb('consecutive', '=', 0),
+          eb('key', 'like', 'ip:%'),
+          eb.and([
+            eb('key', 'like', 'user:%'),
+            eb.not(eb.exists(eb.selectFrom('account').select('account.id').where(sql<boolean>`'user:' || account.username = auth_throttle.key`))),
+          ]),
+        ]),
+      )
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
