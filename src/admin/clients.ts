@@ -5,6 +5,7 @@
  */
 import type Provider from 'oidc-provider';
 import type { Deps } from '../deps.ts';
+import { AAD } from '../security/secret-box.ts';
 import { AdminError } from './accounts.ts';
 
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
@@ -53,7 +54,7 @@ export async function registerClient(deps: Deps, provider: Provider, input: NewC
   const now = deps.clock.now();
   const created = await deps.repos.clients.create({
     clientId: input.clientId,
-    secretSealed: clientSecret ? deps.box.seal(clientSecret, `client:${input.clientId}`) : null,
+    secretSealed: clientSecret ? deps.box.seal(clientSecret, AAD.clientSecret(input.clientId)) : null,
     metadata,
     now,
   });

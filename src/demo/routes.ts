@@ -6,6 +6,7 @@ import Router from '@koa/router';
 import * as client from 'openid-client';
 import type { Deps } from '../deps.ts';
 import { renderPage, resolveLang } from '../http/page.ts';
+import { AAD } from '../security/secret-box.ts';
 import { DEMO_CLIENT_ID } from './seed.ts';
 
 const COOKIE = 'kapu_demo_rp';
@@ -19,7 +20,7 @@ export function demoRoutes(deps: Deps): Router {
     configuration ??= (async () => {
       const row = await deps.repos.clients.find(DEMO_CLIENT_ID);
       if (!row?.secret_sealed) throw new Error('the demo client is not registered');
-      const secret = deps.box.openText(row.secret_sealed, `client:${DEMO_CLIENT_ID}`);
+      const secret = deps.box.openText(row.secret_sealed, AAD.clientSecret(DEMO_CLIENT_ID));
       const insecure = deps.config.issuer.startsWith('http://');
       return client.discovery(new URL(deps.config.issuer), DEMO_CLIENT_ID, secret, undefined, insecure ? { execute: [client.allowInsecureRequests] } : undefined);
     })().catch((err: unknown) => {

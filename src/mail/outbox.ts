@@ -4,7 +4,7 @@
  */
 import type { Db } from '../db/database.ts';
 import { MailOutboxRepository } from '../db/repositories/mail-outbox.ts';
-import type { SecretBox } from '../security/secret-box.ts';
+import { AAD, type SecretBox } from '../security/secret-box.ts';
 
 export interface MailMessage {
   to: string;
@@ -13,7 +13,6 @@ export interface MailMessage {
   html: string;
 }
 
-export const OUTBOX_AAD = 'mail_outbox';
 
 export class MailOutbox {
   readonly #box: SecretBox;
@@ -30,7 +29,7 @@ export class MailOutbox {
     const { to, subject, text, html } = message;
     await new MailOutboxRepository(db).enqueue({
       recipient: to,
-      messageSealed: this.#box.seal(JSON.stringify({ subject, text, html }), OUTBOX_AAD),
+      messageSealed: this.#box.seal(JSON.stringify({ subject, text, html }), AAD.outbox),
       now,
     });
   }

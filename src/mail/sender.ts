@@ -7,8 +7,7 @@ import type { Logger } from 'pino';
 import type { Transporter } from 'nodemailer';
 import type { Clock } from '../clock.ts';
 import type { MailOutboxRepository } from '../db/repositories/mail-outbox.ts';
-import type { SecretBox } from '../security/secret-box.ts';
-import { OUTBOX_AAD } from './outbox.ts';
+import { AAD, type SecretBox } from '../security/secret-box.ts';
 
 export interface SenderOptions {
   from: string;
@@ -87,7 +86,7 @@ export class OutboxSender {
       if (batch.length === 0) return sent;
       for (const mail of batch) {
         try {
-          const message = JSON.parse(this.#box.openText(mail.messageSealed, OUTBOX_AAD)) as { subject: string; text: string; html: string };
+          const message = JSON.parse(this.#box.openText(mail.messageSealed, AAD.outbox)) as { subject: string; text: string; html: string };
           await withTimeout(this.#transport.sendMail({ from: this.#options.from, to: mail.recipient, ...message }), this.#sendTimeoutMs());
           await this.#repo.markSent(mail.id, this.#clock.now());
           sent += 1;

@@ -7,7 +7,7 @@ import { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
 import type { ClientsRepository } from '../db/repositories/clients.ts';
 import type { OidcPayloadsRepository } from '../db/repositories/oidc-payloads.ts';
-import type { SecretBox } from '../security/secret-box.ts';
+import { AAD, type SecretBox } from '../security/secret-box.ts';
 
 export interface AdapterDeps {
   payloads: OidcPayloadsRepository;
@@ -92,7 +92,7 @@ class ClientAdapter implements Adapter {
     const row = await this.#deps.clients.find(clientId);
     if (!row) return undefined;
     const metadata: Record<string, unknown> = { ...row.metadata, client_id: row.client_id };
-    if (row.secret_sealed) metadata['client_secret'] = this.#deps.secretBox.openText(row.secret_sealed, `client:${row.client_id}`);
+    if (row.secret_sealed) metadata['client_secret'] = this.#deps.secretBox.openText(row.secret_sealed, AAD.clientSecret(row.client_id));
     return metadata as AdapterPayload;
   }
 

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import type { JWK } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
 import type { SigningKeysRepository } from '../db/repositories/signing-keys.ts';
-import type { SecretBox } from '../security/secret-box.ts';
+import { AAD, type SecretBox } from '../security/secret-box.ts';
 
 const generate = promisify(generateKeyPair);
 export const SIGNING_ALGS = ['ES256', 'RS256'] as const;
@@ -26,10 +26,10 @@ export async function loadSigningKeys(repo: SigningKeysRepository, box: SecretBo
     async (alg) => {
       const kid = randomUUID();
       const jwk = { ...(await newPrivateJwk(alg)), kid, alg, use: 'sig' };
-      return { kid, sealed: box.seal(JSON.stringify(jwk), `signing_key:${kid}`) };
+      return { kid, sealed: box.seal(JSON.stringify(jwk), AAD.signingKey(kid)) };
     },
     clock.now(),
   );
   const rows = await repo.active();
-  return rows.map((row) => JSON.parse(box.openText(row.private_jwk_sealed, `signing_key:${row.kid}`)) as JWK);
+  return rows.map((row) => JSON.parse(box.openText(row.private_jwk_sealed, AAD.signingKey(row.kid))) as JWK);
 }

@@ -9,6 +9,17 @@
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
+/**
+ * The associated data each sealed column is bound to, in one place: the code that seals a
+ * value and the code that opens (or re-seals) it must agree exactly.
+ */
+export const AAD = {
+  clientSecret: (clientId: string) => `client:${clientId}`,
+  signingKey: (kid: string) => `signing_key:${kid}`,
+  factorSecret: (accountId: string, kind: string) => `factor:${accountId}:${kind}`,
+  outbox: 'mail_outbox',
+} as const;
+
 export interface EncryptionKey {
   id: string;
   key: Buffer;

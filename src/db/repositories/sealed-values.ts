@@ -1,3 +1,4 @@
+import { AAD } from '../../security/secret-box.ts';
 import type { Db } from '../database.ts';
 
 /**
@@ -25,10 +26,10 @@ export class SealedValuesRepository {
       await this.#db.selectFrom('mail_outbox').select(['id', 'message_sealed']).where('message_sealed', 'is not', null).execute(),
     ];
     return [
-      ...factors.map((r) => ({ table: 'factor' as const, id: r.id, aad: `factor:${r.account_id}:${r.kind}`, sealed: r.secret_sealed! })),
-      ...clients.map((r) => ({ table: 'oidc_client' as const, id: r.client_id, aad: `client:${r.client_id}`, sealed: r.secret_sealed! })),
-      ...keys.map((r) => ({ table: 'signing_key' as const, id: r.kid, aad: `signing_key:${r.kid}`, sealed: r.private_jwk_sealed })),
-      ...mails.map((r) => ({ table: 'mail_outbox' as const, id: r.id, aad: 'mail_outbox', sealed: r.message_sealed! })),
+      ...factors.map((r) => ({ table: 'factor' as const, id: r.id, aad: AAD.factorSecret(r.account_id, r.kind), sealed: r.secret_sealed! })),
+      ...clients.map((r) => ({ table: 'oidc_client' as const, id: r.client_id, aad: AAD.clientSecret(r.client_id), sealed: r.secret_sealed! })),
+      ...keys.map((r) => ({ table: 'signing_key' as const, id: r.kid, aad: AAD.signingKey(r.kid), sealed: r.private_jwk_sealed })),
+      ...mails.map((r) => ({ table: 'mail_outbox' as const, id: r.id, aad: AAD.outbox, sealed: r.message_sealed! })),
     ];
   }
 

@@ -6,7 +6,7 @@
 import { generateSecret, generateURI, verify } from 'otplib';
 import type { Clock, Random } from '../../clock.ts';
 import type { FactorsRepository } from '../../db/repositories/factors.ts';
-import type { SecretBox } from '../../security/secret-box.ts';
+import { AAD, type SecretBox } from '../../security/secret-box.ts';
 import { type Factor, type FactorAccount, type FactorContext, type VerifyOutcome, normalizeCode } from '../factor.ts';
 
 export const TOTP_FACTOR_ID = 'totp';
@@ -45,7 +45,7 @@ export class TotpFactor implements Factor {
     if (!token) return { ok: false, error: { key: 'code.format' }, malformed: true };
     const factor = await this.#deps.factors.findSecret(ctx.account.id, this.id);
     if (!factor?.secret_sealed) return { ok: false, error: { key: 'totp.invalid' } };
-    const secret = this.#deps.box.openText(factor.secret_sealed, aad(ctx.account.id));
+    const secret = this.#deps.box.openText(factor.secret_sealed, AAD.factorSecret(ctx.account.id, TOTP_FACTOR_ID));
     const result = await verify({
       secret,
       token,
@@ -65,7 +65,7 @@ export class TotpFactor implements Factor {
       id: this.#deps.random.uuid(),
       accountId: account.id,
       kind: this.id,
-      secretSealed: this.#deps.box.seal(secret, aad(account.id)),
+      secretSealed: this.#deps.box.seal(secret, AAD.factorSecret(account.id, TOTP_FACTOR_ID)),
       now: this.#deps.clock.now(),
     });
     return {
@@ -74,6 +74,3 @@ export class TotpFactor implements Factor {
   }
 }
 
-function aad(accountId: string): string {
-  return `factor:${accountId}:totp`;
-}
