@@ -1,5 +1,6 @@
 /** /healthz: the process is alive. /readyz: the database answers (503 when it does not). */
 import Router from '@koa/router';
+import { withTimeout } from '../clock.ts';
 import type { Deps } from '../deps.ts';
 import { pingDb } from '../deps.ts';
 
@@ -12,7 +13,7 @@ export function healthRoutes(deps: Pick<Deps, 'db' | 'log' | 'transport' | 'devM
   router.get('/readyz', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     try {
-      await withTimeout(pingDb(deps.db), 3_000);
+      await withTimeout(pingDb(deps.db), 3_000, 'database ping');
       ctx.body = { status: 'ready', database: 'ok' };
     } catch (err) {
       deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'not ready: database unreachable');
@@ -21,12 +22,4 @@ export function healthRoutes(deps: Pick<Deps, 'db' | 'log' | 'transport' | 'devM
     }
   });
   return router;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

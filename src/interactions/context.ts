@@ -11,7 +11,7 @@ import type { FlowState, LoginFlow } from '../db/repositories/login-flows.ts';
 import { AlreadyFinished, CsrfFailed, SessionExpired, WrongStep } from '../errors.ts';
 import type { Factor, FactorContext, Notice } from '../factors/factor.ts';
 import { type Level, AcrPolicy } from '../oidc/acr.ts';
-import { INTERACTION_TTL_SECONDS } from '../oidc/provider.ts';
+import { INTERACTION_TTL_SECONDS, isFirstParty } from '../oidc/provider.ts';
 import { originOf, renderPage, resolveLang } from '../http/page.ts';
 import type { Lang } from '../views.ts';
 
@@ -68,7 +68,7 @@ export async function loadStep(ctx: Context, env: InteractionEnv): Promise<Step>
       id: client.clientId,
       name: client.clientName ?? null,
       formTargets: originOf(params['redirect_uri']),
-      firstParty: client['consent_required' as never] !== true,
+      firstParty: isFirstParty(client),
     },
     need: env.acr.required(params['acr_values'], client['min_acr' as never]),
   };

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Transporter } from 'nodemailer';
-import type { Clock } from '../clock.ts';
+import { type Clock, withTimeout } from '../clock.ts';
 import type { MailOutboxRepository } from '../db/repositories/mail-outbox.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
 
@@ -87,7 +87,7 @@ export class OutboxSender {
       for (const mail of batch) {
         try {
           const message = JSON.parse(this.#box.openText(mail.messageSealed, AAD.outbox)) as { subject: string; text: string; html: string };
-          await withTimeout(this.#transport.sendMail({ from: this.#options.from, to: mail.recipient, ...message }), this.#sendTimeoutMs());
+          await withTimeout(this.#transport.sendMail({ from: this.#options.from, to: mail.recipient, ...message }), this.#sendTimeoutMs(), 'SMTP send');
           await this.#repo.markSent(mail.id, this.#clock.now());
           sent += 1;
           this.#log.info({ mailId: mail.id }, 'mail sent');
@@ -105,12 +105,4 @@ export class OutboxSender {
 /** An error's class and message only: SMTP errors can echo commands, never the mail body. */
 function describe(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`SMTP send timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,7 +1,7 @@
 /** kapu's own pages for what oidc-provider renders: errors, logout confirmation, logout done. */
 import type { KoaContextWithOIDC, ErrorOut } from 'oidc-provider';
 import type { Deps } from '../deps.ts';
-import { renderPage, resolveLang } from '../http/page.ts';
+import { originOf, renderPage, resolveLang } from '../http/page.ts';
 
 type PageDeps = Pick<Deps, 'views' | 'log'>;
 
@@ -30,7 +30,7 @@ export function renderLogout(deps: PageDeps) {
   return async (ctx: KoaContextWithOIDC, form: string) => {
     const lang = resolveLang(ctx);
     // `form` is the library's hidden logout form (with its xsrf token); kapu's buttons submit it.
-    renderPage(ctx, deps.views, 'logout', { titleKey: 'logout.title', form }, { lang, formTargets: originsOfLogout(ctx) });
+    renderPage(ctx, deps.views, 'logout', { titleKey: 'logout.title', form }, { lang, formTargets: ((ctx.oidc.client?.postLogoutRedirectUris ?? []) as string[]).flatMap(originOf) });
   };
 }
 
@@ -39,15 +39,4 @@ export function renderLogoutSuccess(deps: PageDeps) {
     const lang = resolveLang(ctx);
     renderPage(ctx, deps.views, 'logout-done', { titleKey: 'logout.done_title', client: ctx.oidc.client?.clientName ?? null }, { lang });
   };
-}
-
-function originsOfLogout(ctx: KoaContextWithOIDC): string[] {
-  const uris = (ctx.oidc.client?.postLogoutRedirectUris ?? []) as string[];
-  return uris.flatMap((u) => {
-    try {
-      return [new URL(u).origin];
-    } catch {
-      return [];
-    }
-  });
 }

@@ -24,6 +24,11 @@ const TTL = {
 };
 export const INTERACTION_TTL_SECONDS = TTL.Interaction;
 
+/** Registered government RPs are first-party (no consent screen) unless registered to ask. */
+export function isFirstParty(client: object): boolean {
+  return (client as Record<string, unknown>)['consent_required'] !== true;
+}
+
 export async function buildProvider(deps: Deps): Promise<Provider> {
   const { config, repos, box, clock } = deps;
   const acr = new AcrPolicy(config.acr, config.legacyLoginUntil);
@@ -128,7 +133,7 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
         const grant = await oidc.provider.Grant.find(grantId);
         if (grant) return grant;
       }
-      if (oidc.client!['consent_required' as never] === true || !oidc.session!.accountId) return undefined;
+      if (!isFirstParty(oidc.client!) || !oidc.session!.accountId) return undefined;
       const grant = new oidc.provider.Grant({ clientId: oidc.client!.clientId, accountId: oidc.session!.accountId });
       grant.addOIDCScope([...(oidc.requestParamScopes as Set<string>)].join(' '));
       await grant.save();
