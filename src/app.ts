@@ -29,7 +29,9 @@ export function buildApp(deps: Deps, provider: Provider): Koa {
 
   // Router middleware is typed for router contexts; in this chain they are plain Koa middleware.
   const ownRoutes = routers.flatMap((r) => [r.routes(), r.allowedMethods()]) as unknown as Koa.Middleware[];
-  const ownPaths = /^\/(interaction|assets|dev|demo|healthz|readyz|metrics)(\/|$)/;
+  // A path is kapu's when one of its routers has a route for it (any method: a wrong one gets
+  // kapu's 405); everything else is the provider's.
+  const isOwn = (path: string) => routers.some((r) => r.match(path, 'GET').path.length > 0);
   const handleOwn = compose([errorHandler(deps), ...ownRoutes]);
   // The provider runs in a Koa context of its own: it gets this request's id (its error pages
   // show it), and a path it has no route for gets kapu's 404 page, not a bare "Not Found".
@@ -42,7 +44,7 @@ export function buildApp(deps: Deps, provider: Provider): Koa {
   const handleProvider = provider.callback();
 
   app.use(async (ctx, next) => {
-    if (ownPaths.test(ctx.path)) return handleOwn(ctx, next);
+    if (isOwn(ctx.path)) return handleOwn(ctx, next);
     // oidc-provider answers everything else (discovery, /auth, /token, /jwks, /me, …).
     ctx.respond = false;
     await handleProvider(ctx.req, ctx.res);

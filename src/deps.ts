@@ -1,37 +1,31 @@
 /**
- * Builds everything kapu's app needs from its config: database (migrated), repositories,
- * factors, mail. Clock, randomness, logger and mail transport can be replaced (tests do).
+ * Builds everything kapu's app needs from its config: the database (migrated) and its unit of
+ * work, the factors, the sign-in core, mail. Clock, randomness, logger and mail transport can
+ * be replaced (tests do).
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
+import { EnrollmentService } from './auth/enrollment.ts';
+import { AcrPolicy } from './auth/levels.ts';
+import { SignInService } from './auth/sign-in.ts';
 import { type Clock, type Random, cryptoRandom, systemClock } from './clock.ts';
 import type { Config } from './config/index.ts';
-import { type Db, createDb } from './db/database.ts';
+import { type Db, openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
-import { AccountsRepository } from './db/repositories/accounts.ts';
-import { AuditRepository } from './db/repositories/audit.ts';
-import { ClientsRepository } from './db/repositories/clients.ts';
-import { FactorsRepository } from './db/repositories/factors.ts';
-import { LoginFlowsRepository } from './db/repositories/login-flows.ts';
-import { MailOutboxRepository } from './db/repositories/mail-outbox.ts';
-import { OidcPayloadsRepository } from './db/repositories/oidc-payloads.ts';
-import { OneTimeCodesRepository } from './db/repositories/one-time-codes.ts';
-import { SealedValuesRepository } from './db/repositories/sealed-values.ts';
-import { SigningKeysRepository } from './db/repositories/signing-keys.ts';
-import { ThrottleRepository } from './db/repositories/throttle.ts';
-import { Throttle } from './security/throttle.ts';
-import { EmailCodeFactor } from './factors/email-code/index.ts';
-import { FactorRegistry } from './factors/factor.ts';
-import { TotpFactor } from './factors/totp/index.ts';
+import { type Repos, repositories } from './db/repositories/index.ts';
+import { UnitOfWork } from './db/unit-of-work.ts';
+import { createFactors } from './factors/index.ts';
+import { Metrics } from './http/metrics.ts';
 import { type Logger, createLogger } from './log.ts';
 import { DevMailbox } from './mail/dev-mailbox.ts';
-import { MailOutbox } from './mail/outbox.ts';
+import { Mailer } from './mail/mailer.ts';
 import { OutboxSender } from './mail/sender.ts';
+import { Maintenance } from './maintenance.ts';
+import { ClientDirectory } from './oidc/client-directory.ts';
 import { PasswordHasher } from './security/passwords.ts';
 import { SecretBox } from './security/secret-box.ts';
-import { Maintenance } from './maintenance.ts';
-import { Metrics } from './http/metrics.ts';
+import { Throttle } from './security/throttle.ts';
 import { Views } from './views.ts';
 
 export interface DepsOverrides {
@@ -51,53 +45,38 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const random = overrides.random ?? cryptoRandom;
   const keys = developmentKeys(config, log);
   const box = new SecretBox(keys.encryptionKeys);
-  const db = await createDb(config.database);
-  const applied = await migrateToLatest(db);
-  if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
+  const database = await openDatabase(config.database, log);
+  const { db } = database;
+  try {
+    const applied = await migrateToLatest(db);
+    if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
+  } catch (err) {
+    await database.close().catch(() => {});
+    throw err;
+  }
 
-  const metrics = new Metrics({ pendingMail: () => repos.outbox.pendingCount(), defaultMetrics: true });
-  const repos = {
-    accounts: new AccountsRepository(db),
-    clients: new ClientsRepository(db),
-    signingKeys: new SigningKeysRepository(db),
-    payloads: new OidcPayloadsRepository(db),
-    flows: new LoginFlowsRepository(db),
-    audit: new AuditRepository(db, (event) => metrics.event(event)),
-    factors: new FactorsRepository(db),
-    codes: new OneTimeCodesRepository(db),
-    outbox: new MailOutboxRepository(db),
-    throttle: new ThrottleRepository(db),
-    sealed: new SealedValuesRepository(db),
-  };
+  const metrics = new Metrics({ pendingMail: () => uow.repos.outbox.pendingCount(), db: database.stats, defaultMetrics: true });
+  const uow: UnitOfWork<Repos> = new UnitOfWork(db, (handle, effects) =>
+    repositories(handle, effects, { onAudit: (event) => metrics.event(event), onMailQueued: () => sender.kick() }),
+  );
 
   const devMailbox = !config.mail.smtpUrl && !overrides.mailTransport ? new DevMailbox() : null;
   const transport: Transporter =
     overrides.mailTransport ?? (config.mail.smtpUrl ? smtpTransport(config.mail.smtpUrl) : devMailbox!.transport());
   const sender = new OutboxSender(
-    { repo: repos.outbox, transport, box, clock, log: log.child({ component: 'mail' }) },
+    { repo: uow.repos.outbox, transport, box, clock, log: log.child({ component: 'mail' }) },
     { from: config.mail.from, pollMs: overrides.mailPollMs ?? 5_000, leaseSeconds: 60 },
   );
-  const outbox = new MailOutbox(box, () => sender.kick());
   const views = new Views();
+  const mailer = new Mailer(box, views);
   const passwords = new PasswordHasher(config.argon2);
-  const throttle = new Throttle(repos.throttle, clock);
-
-  const factors = new FactorRegistry([
-    new TotpFactor({ factors: repos.factors, box, clock, random, issuerLabel: 'Ügyfélkapu+' }),
-    new EmailCodeFactor({
-      codes: repos.codes,
-      factors: repos.factors,
-      audit: repos.audit,
-      outbox,
-      box,
-      views,
-      clock,
-      random,
-      rules: config.codes,
-    }),
-  ]);
-
-  const maintenance = new Maintenance({ payloads: repos.payloads, flows: repos.flows, codes: repos.codes, throttle: repos.throttle, clock, log });
+  const throttle = new Throttle(clock);
+  const acr = new AcrPolicy(config.acr, config.legacyLoginUntil);
+  const clients = new ClientDirectory(uow.repos.clients, box, database.changes);
+  const factors = createFactors({ box, mailer, clock, random, codeRules: config.codes });
+  const signIns = new SignInService({ uow, factors, passwords, throttle, acr, clients, clock });
+  const enrollments = new EnrollmentService({ uow, factors, throttle, box, clock, random });
+  const maintenance = new Maintenance({ repos: uow.repos, clock, log });
 
   return {
     config: { ...config, cookieKeys: keys.cookieKeys },
@@ -105,13 +84,21 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     clock,
     random,
     db,
+    dbStats: database.stats,
+    database,
+    uow,
+    /** Repositories whose statements each stand alone (see UnitOfWork.repos). */
+    repos: uow.repos,
     box,
     passwords,
     throttle,
+    acr,
+    clients,
     views,
-    repos,
+    mailer,
     factors,
-    outbox,
+    signIns,
+    enrollments,
     sender,
     transport,
     devMailbox,
@@ -124,7 +111,7 @@ export async function closeDeps(deps: Deps): Promise<void> {
   await deps.sender.stop();
   await deps.maintenance.stop();
   deps.transport.close();
-  await deps.db.destroy();
+  await deps.database.close();
 }
 
 /**

@@ -44,19 +44,6 @@ export class CsrfFailed extends KapuError {
   }
 }
 
-/**
- * A step was posted to a sign-in that another request already finished (a double click). Not
- * a failure: the browser is sent on to the provider's resume URL, where the finished sign-in
- * completes once (a second resume finds nothing and gets the provider's error page).
- */
-export class AlreadyFinished extends KapuError {
-  readonly location: string;
-  constructor(uid: string) {
-    super('already_finished', 303, 'error.session_expired');
-    this.location = `/auth/${uid}`;
-  }
-}
-
 /** A step was posted that does not fit the flow's current state (back button, replayed form). */
 export class WrongStep extends KapuError {
   constructor() {

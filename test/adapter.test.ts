@@ -12,8 +12,8 @@ describe('the oidc-provider storage adapter', () => {
   let adapter: (model: string) => Adapter;
   beforeAll(async () => {
     kapu = await startTestKapu();
-    const { repos, box } = kapu.deps;
-    adapter = createAdapterFactory({ payloads: repos.payloads, clients: repos.clients, secretBox: box, clock: kapu.clock });
+    const { repos, clients } = kapu.deps;
+    adapter = createAdapterFactory({ payloads: repos.payloads, clients, clock: kapu.clock });
   });
   afterAll(async () => {
     await kapu?.close();

@@ -67,7 +67,7 @@ describe('rotating ENCRYPTION_KEYS', () => {
       const account = (await deps.repos.accounts.findByUsername('rotacio'))!;
       const secret = new URL(uri).searchParams.get('secret')!;
       const token = await generate({ secret, epoch: Math.floor(Date.now() / 1000) });
-      const outcome = await deps.factors.get('totp')!.verify({ flowId: 'x', account, lang: 'hu' }, token);
+      const outcome = await deps.factors.get('totp')!.verify({ flowId: 'x', account, lang: 'hu', repos: deps.repos }, { code: token });
       expect(outcome.ok).toBe(true);
     } finally {
       await closeDeps(deps);

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { loadConfig } from '../src/config/index.ts';
-import { createDb } from '../src/db/database.ts';
+import { openDatabase } from '../src/db/database.ts';
+import { createLogger } from '../src/log.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { freshDatabase } from './helpers/kapu.ts';
 
@@ -47,15 +48,15 @@ test('SIGTERM stops a running kapu gracefully: it says so and exits 0', async ()
 (process.env['DATABASE_URL'] ? test : test.skip)('replicas starting together apply each migration exactly once', async () => {
   const database = await freshDatabase();
   const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: database.url! });
-  const replicas = await Promise.all([1, 2, 3].map(() => createDb(config.database)));
+  const replicas = await Promise.all([1, 2, 3].map(() => openDatabase(config.database, createLogger('silent'))));
   try {
-    const applied = await Promise.all(replicas.map((db) => migrateToLatest(db)));
+    const applied = await Promise.all(replicas.map(({ db }) => migrateToLatest(db)));
     const all = applied.flat();
     expect(new Set(all).size).toBe(all.length); // nobody applied a migration twice
-    const { rows } = await sql<{ n: string }>`select count(*) as n from kysely_migration`.execute(replicas[0]!);
+    const { rows } = await sql<{ n: string }>`select count(*) as n from kysely_migration`.execute(replicas[0]!.db);
     expect(Number(rows[0]!.n)).toBe(all.length);
   } finally {
-    await Promise.all(replicas.map((db) => db.destroy()));
+    await Promise.all(replicas.map((r) => r.close()));
     await database.drop();
   }
 });

@@ -2,6 +2,7 @@
 import type { Deps } from '../deps.ts';
 import { PASSWORD_MAX_LENGTH } from '../security/passwords.ts';
 import { z } from 'zod';
+import { DEFAULT_LANG } from '../views.ts';
 
 export const NewAccountInput = z.object({
   username: z
@@ -35,9 +36,12 @@ export async function createAccount(deps: Deps, input: NewAccountInput) {
   const { username, name, email, password } = parsed.data;
   const now = deps.clock.now();
   const passwordHash = await deps.passwords.hash(password);
-  const created = await deps.repos.accounts.create({ id: deps.random.uuid(), username, name, email, passwordHash, now });
+  const created = await deps.uow.transaction(async (r) => {
+    const account = await r.accounts.create({ id: deps.random.uuid(), username, name, email, passwordHash, now });
+    if (account) await r.audit.record({ type: 'account.created', accountId: account.id }, now);
+    return account;
+  });
   if (!created) throw new AdminError(`username "${username}" is taken`);
-  await deps.repos.audit.record({ type: 'account.created', accountId: created.id }, now);
   return created;
 }
 
@@ -47,7 +51,10 @@ export async function addFactor(deps: Deps, username: string, factorId: string) 
   if (!account) throw new AdminError(`no account "${username}"`);
   const factor = deps.factors.get(factorId);
   if (!factor) throw new AdminError(`unknown factor "${factorId}"`);
-  const result = await factor.enrollByOperator(account);
-  await deps.repos.audit.record({ type: 'factor.enrolled', accountId: account.id, detail: { factor: factorId, by: 'operator' } }, deps.clock.now());
+  const result = await deps.uow.transaction(async (repos) => {
+    const enrolled = await factor.enrollByOperator({ flowId: account.id, account, lang: DEFAULT_LANG, repos });
+    await repos.audit.record({ type: 'factor.enrolled', accountId: account.id, detail: { factor: factorId, by: 'operator' } }, deps.clock.now());
+    return enrolled;
+  });
   return { account, ...result };
 }

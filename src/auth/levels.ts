@@ -62,7 +62,7 @@ export class AcrPolicy {
   }
 }
 
-/** RFC 8176 `amr` for a finished sign-in. */
-export function amrFor(factorAmr: string | null): string[] {
-  return factorAmr ? ['pwd', factorAmr, 'mfa'] : ['pwd'];
+/** RFC 8176 `amr` of a finished sign-in: the password's, and the factor's with `mfa`. */
+export function amrFor(factorAmr: readonly string[] | null): string[] {
+  return factorAmr ? ['pwd', ...factorAmr, 'mfa'] : ['pwd'];
 }

@@ -121,7 +121,7 @@ const unlock: Command = {
     await cli.withDeps(async (deps) => {
       // Unknown usernames are throttled like real ones, so their lock can be lifted too.
       const account = await deps.repos.accounts.findByUsername(username);
-      await deps.throttle.unlock(username, account?.id);
+      await deps.throttle.unlock(deps.repos.throttle, username, account?.id);
       await deps.repos.audit.record({ type: 'account.unlocked', accountId: account?.id ?? null, detail: { by: 'operator' } }, deps.clock.now());
       cli.out(`sign-in locks lifted for ${printable(username)}${account ? '' : ' (no such account)'}`);
     });

@@ -1,5 +1,6 @@
 /** `kapu migrate`: applies migrations/ (under Kysely's lock, so safe beside running replicas). */
-import { createDb } from '../db/database.ts';
+import { openDatabase } from '../db/database.ts';
+import { createLogger } from '../log.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { parse } from './args.ts';
 import type { Command } from './context.ts';
@@ -11,13 +12,13 @@ const migrate: Command = {
   async run(cli, args) {
     parse(this.name, args, {});
     // Only the database: no keys, mail or factors are needed to migrate.
-    const db = await createDb(cli.config.database);
+    const database = await openDatabase(cli.config.database, createLogger('silent'));
     try {
-      const applied = await migrateToLatest(db);
+      const applied = await migrateToLatest(database.db);
       if (applied.length === 0) cli.out('database is up to date: no migrations to apply');
       for (const name of applied) cli.out(`applied ${name}`);
     } finally {
-      await db.destroy();
+      await database.close();
     }
   },
 };

@@ -1,20 +1,33 @@
 /**
- * The Kysely instance: Postgres through `pg` when DATABASE_URL is set, otherwise the embedded
- * PGlite (a single-connection Postgres in a local folder, for development and tests).
+ * The database: Postgres through `pg` when DATABASE_URL is set, otherwise the embedded PGlite (a
+ * single-connection Postgres in a local folder, for development and tests). Every statement is
+ * counted (`stats`, exported as metrics), and changes other replicas must hear of arrive
+ * through `changes` (LISTEN/NOTIFY).
  */
 import { mkdirSync } from 'node:fs';
 import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config/index.ts';
+import type { Logger } from '../log.ts';
+import { type ChangeFeed, PgliteChangeFeed, PostgresChangeFeed } from './change-feed.ts';
+import { DbStats, instrumentDialect } from './instrumented-dialect.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
+
+export interface OpenDatabase {
+  db: Db;
+  stats: DbStats;
+  changes: ChangeFeed;
+  close(): Promise<void>;
+}
 
 // Return bigint columns (bigserial ids, TOTP time steps) as strings, never lossy numbers,
 // and timestamps as Date (pg's default).
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 
-export async function createDb(database: Config['database']): Promise<Db> {
+export async function openDatabase(database: Config['database'], log: Logger): Promise<OpenDatabase> {
+  const stats = new DbStats();
   if (database.kind === 'postgres') {
     const pool = new pg.Pool({
       connectionString: database.url,
@@ -24,7 +37,10 @@ export async function createDb(database: Config['database']): Promise<Db> {
     });
     // A dropped idle connection must not crash the process; the pool replaces it.
     pool.on('error', () => {});
-    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: instrumentDialect(new PostgresDialect({ pool }), stats, { singleConnection: false }) });
+    const changes = new PostgresChangeFeed(database.url, log);
+    await changes.start();
+    return { db, stats, changes, close: async () => (await changes.close(), await db.destroy()) };
   }
   const { PGlite } = await import('@electric-sql/pglite');
   let pglite;
@@ -35,5 +51,8 @@ export async function createDb(database: Config['database']): Promise<Db> {
     pglite = new PGlite(database.dataDir);
   }
   await pglite.waitReady;
-  return new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+  const db = new Kysely<Database>({ dialect: instrumentDialect(new PGliteDialect({ pglite }), stats, { singleConnection: true }) });
+  const changes = new PgliteChangeFeed();
+  await changes.start(pglite);
+  return { db, stats, changes, close: async () => (await changes.close(), await db.destroy()) };
 }

@@ -42,6 +42,7 @@ export interface OidcPayloadTable {
 
 export interface LoginFlowTable {
   uid: string;
+  /** One of FLOW_STATES (src/auth/flow.ts); a CHECK constraint holds the database to it. */
   state: string;
   method: string | null;
   account_id: string | null;
@@ -96,6 +97,17 @@ export interface MailOutboxTable {
   sent_at: Timestamp | null;
 }
 
+/** A factor being set up: begun, not yet confirmed (SPEC §2). */
+export interface EnrollmentTable {
+  id: string;
+  account_id: string;
+  factor: string;
+  secret_sealed: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  confirmed_at: Timestamp | null;
+}
+
 export interface AuthThrottleTable {
   key: string;
   failures: number;
@@ -114,6 +126,7 @@ export interface Database {
   login_flow: LoginFlowTable;
   audit_event: AuditEventTable;
   factor: FactorTable;
+  enrollment: EnrollmentTable;
   one_time_code: OneTimeCodeTable;
   mail_outbox: MailOutboxTable;
 }

@@ -1,11 +1,22 @@
 /**
- * A second factor is a strategy behind this interface. The sign-in flow (src/interactions)
- * only ever talks to `Factor`: it never asks which kind it holds. Adding a factor (the DÁP
- * mobile app is next) means one new folder here and one line in `createFactors`.
+ * A second factor is a strategy behind this contract. The sign-in core (src/auth) and, later,
+ * the portal and the phone app's API only ever talk to `Factor`: they never ask which kind they
+ * hold. Adding a factor (the DÁP mobile app is next) is one new folder here and one line in
+ * src/factors/index.ts.
+ *
+ * A factor serves both sign-in (begin → verify, or begin → status for an out-of-band factor)
+ * and settings (enroll.begin → enroll.confirm, remove), as kratos's strategies serve login and
+ * settings. Every method runs inside the caller's unit of work, on `ctx.repos`: what a factor
+ * writes commits or rolls back with the step that asked for it. Rules (attempts, single use,
+ * replay) live in the repositories' queries.
  */
+import type { Repos } from '../db/repositories/index.ts';
 import type { Lang } from '../views.ts';
 
 export type FactorId = string;
+
+/** A submitted form, as parsed from the request body. */
+export type FormFields = Readonly<Record<string, unknown>>;
 
 export interface FactorAccount {
   id: string;
@@ -14,12 +25,19 @@ export interface FactorAccount {
   email: string;
 }
 
-/** What a factor gets when acting inside one sign-in (or, later, one enrollment). */
+/** What a factor gets when acting inside one sign-in or one enrollment. */
 export interface FactorContext {
-  /** The interaction uid: codes and challenges are bound to it. */
+  /** The sign-in (interaction uid) or the enrollment that codes and challenges are bound to. */
   flowId: string;
   account: FactorAccount;
   lang: Lang;
+  /** The unit of work's repositories. */
+  repos: Repos;
+}
+
+/** An enrollment's context: what `enroll.begin` asked to keep, opened again. */
+export interface EnrollContext extends FactorContext {
+  kept: string | null;
 }
 
 /** A message for the person, as a locale key and its values. */
@@ -30,19 +48,26 @@ export interface Notice {
   vars?: Record<string, string | number>;
 }
 
-/**
- * `malformed`: the input could not be a code at all (wrong length, letters). It is not a
- * guess, so it costs no try and counts toward no throttle.
- * `usedInThisFlow`: the right answer, but a concurrent request of this same sign-in used it
- * first (a double click): that request is finishing the sign-in.
- */
-export type VerifyOutcome = { ok: true } | { ok: false; error: Notice; malformed?: boolean; usedInThisFlow?: boolean };
+/** The outcome of checking what the person gave (a code, an approval). */
+export type Verification = { ok: true } | { ok: false; notice: Notice };
 
-export interface FactorPage {
-  /** Template under views/ that renders the factor's part of the verify page. */
+/** Where an out-of-band challenge (an approval on a phone) stands. */
+export type ChallengeStatus = 'pending' | 'approved' | 'refused' | 'expired';
+
+export interface FactorView {
+  /** Template under views/ that renders the factor's part of the sign-in page. */
   template: string;
   data: Record<string, unknown>;
   /** What the page should say when the request brings no message of its own. */
+  notice?: Notice;
+}
+
+export interface EnrollmentStart {
+  /** A secret to keep until `confirm` (sealed at rest by the caller), e.g. a new TOTP key. */
+  keep?: string;
+  /** What to show the person once: e.g. the otpauth:// URI to scan and the key as text. */
+  show?: Record<string, string>;
+  /** What to tell the person (e.g. "a code was sent"); an error when refused. */
   notice?: Notice;
 }
 
@@ -51,23 +76,46 @@ export interface OperatorEnrollment {
   secretForDisplay?: string;
 }
 
-export interface Factor {
+export interface Factor<Input = unknown> {
   /** Stable id, stored in the database: 'email', 'totp'. */
   readonly id: FactorId;
-  /** The `amr` value (RFC 8176 where one exists) this factor adds to the ID token. */
-  readonly amr: string;
+  /** The `amr` values (RFC 8176 where they exist) this factor adds to the password's `pwd`. */
+  readonly amr: readonly string[];
   /** Locale key of the factor's name (method chooser, factor choice). */
   readonly labelKey: string;
-  /** Called when the flow switches to this factor: e.g. the emailed code is sent here. */
+
+  /**
+   * Reads the factor's own fields of a submitted form; undefined when they could not be an
+   * answer at all (wrong length, letters): that is no guess, and costs no try and no throttle.
+   */
+  parse(form: FormFields): Input | undefined;
+
+  // ---- sign-in
+  /** The flow switched to this factor: e.g. the emailed code is sent here. */
   begin(ctx: FactorContext): Promise<Notice | null>;
-  /** Sends a fresh challenge on request; null when the factor has nothing to resend. */
-  resend: ((ctx: FactorContext) => Promise<Notice>) | null;
-  /** What the verify page shows for this factor. */
-  page(ctx: FactorContext): Promise<FactorPage>;
-  /** Checks what the person typed. Rules (attempts, single use, replay) live in the queries. */
-  verify(ctx: FactorContext, input: string): Promise<VerifyOutcome>;
-  /** An operator gives an account this factor (admin CLI). */
-  enrollByOperator(account: FactorAccount): Promise<OperatorEnrollment>;
+  /** Sends a fresh challenge on request (a new email); absent when there is nothing to resend. */
+  resend?(ctx: FactorContext): Promise<Notice>;
+  /** What the sign-in page shows for this factor. */
+  view(ctx: FactorContext): Promise<FactorView>;
+  /** Checks the answer; it runs with the sign-in locked, and a right answer is used up here. */
+  verify(ctx: FactorContext, input: Input): Promise<Verification>;
+  /**
+   * An out-of-band factor (approval on another device) says where its challenge stands, for a
+   * waiting page to poll. A read: it costs no try and counts toward no throttle.
+   */
+  status?(ctx: FactorContext): Promise<ChallengeStatus>;
+
+  // ---- settings
+  readonly enroll: {
+    /** Starts setting up this factor for `ctx.account` (`ctx.flowId` is the enrollment). */
+    begin(ctx: FactorContext): Promise<EnrollmentStart>;
+    /** Checks the person's proof; a right one makes the factor active. */
+    confirm(ctx: EnrollContext, input: Input): Promise<Verification>;
+  };
+  /** Removes the factor from the account; false when it had none. */
+  remove(ctx: FactorContext): Promise<boolean>;
+  /** An operator gives an account this factor (admin CLI), without a proof. */
+  enrollByOperator(ctx: FactorContext): Promise<OperatorEnrollment>;
 }
 
 export class FactorRegistry {
@@ -86,13 +134,15 @@ export class FactorRegistry {
   }
 
   /** The account's factors that kapu knows, in registry order. */
-  pick(kinds: string[]): Factor[] {
+  pick(kinds: readonly string[]): Factor[] {
     return this.all().filter((f) => kinds.includes(f.id));
   }
 }
 
-/** Six decimal digits, trimmed of spaces people paste in. */
-export function normalizeCode(input: string): string | null {
-  const code = input.replace(/[\s-]/g, '');
-  return /^\d{6}$/.test(code) ? code : null;
+/** A six-digit code field (`code`), trimmed of the spaces and dashes people paste in. */
+export function parseCode(form: FormFields): { code: string } | undefined {
+  const value = form['code'];
+  if (typeof value !== 'string' || value.length > 64) return undefined;
+  const code = value.replace(/[\s-]/g, '');
+  return /^\d{6}$/.test(code) ? { code } : undefined;
 }

@@ -4,7 +4,7 @@
  * stack trace, exception text or secret ever reaches the response.
  */
 import type { Context, Next } from 'koa';
-import { AlreadyFinished, KapuError } from '../errors.ts';
+import { KapuError } from '../errors.ts';
 import type { Deps } from '../deps.ts';
 import { renderPage, resolveLang } from './page.ts';
 
@@ -14,11 +14,6 @@ export function errorHandler(deps: Pick<Deps, 'views' | 'log'>) {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw new KapuError('not_found', 404, 'error.not_found');
     } catch (err) {
-      if (err instanceof AlreadyFinished) {
-        ctx.status = 303;
-        ctx.redirect(err.location);
-        return;
-      }
       const known = err instanceof KapuError ? err : fromHttpError(err);
       const log = (ctx.state['log'] as typeof deps.log | undefined) ?? deps.log;
       if (known.status >= 500) log.error({ err }, 'request failed');

@@ -5,6 +5,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DbStats } from '../db/instrumented-dialect.ts';
 import type { AuditEvent } from '../db/repositories/audit.ts';
 
 const KNOWN_ROUTES = [
@@ -49,8 +50,24 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(options: { pendingMail?: () => Promise<number>; defaultMetrics?: boolean } = {}) {
+  constructor(options: { pendingMail?: () => Promise<number>; db?: DbStats; defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    const db = options.db;
+    if (db) {
+      // Round trips to the database, counted where kapu sends them (src/db/instrumented-dialect.ts).
+      const total = (name: string, help: string, read: () => number) =>
+        new Counter({
+          name,
+          help,
+          registers: [this.registry],
+          collect() {
+            this.reset();
+            this.inc(read());
+          },
+        });
+      total('kapu_db_statements_total', 'Statements sent to the database, BEGIN and COMMIT included', () => db.statements);
+      total('kapu_db_transactions_total', 'Database transactions (a statement on its own counts as one)', () => db.transactions);
+    }
     const pendingMail = options.pendingMail;
     if (pendingMail) {
       new Gauge({

@@ -9,14 +9,18 @@ import { DEFAULT_LANG, type Lang, isLang, pickLang } from '../views.ts';
 export const LANG_COOKIE = 'kapu_lang';
 
 export function resolveLang(ctx: Context, uiLocales?: string | null): Lang {
+  return chosenLang(ctx) ?? pickLang(uiLocales) ?? DEFAULT_LANG;
+}
+
+/** A language the person chose: ?lang= (remembered in a cookie), or the remembered one. */
+export function chosenLang(ctx: Context): Lang | null {
   const asked = ctx.query['lang'];
   if (typeof asked === 'string' && isLang(asked)) {
     ctx.cookies.set(LANG_COOKIE, asked, { httpOnly: true, sameSite: 'lax', maxAge: 365 * 24 * 3600 * 1000, signed: false });
     return asked;
   }
   const saved = ctx.cookies.get(LANG_COOKIE, { signed: false });
-  if (isLang(saved)) return saved;
-  return pickLang(uiLocales) ?? DEFAULT_LANG;
+  return isLang(saved) ? saved : null;
 }
 
 /**

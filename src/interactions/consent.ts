@@ -1,44 +1,52 @@
 /**
- * Consent. Registered government RPs are first-party and get their grant without a screen;
- * a client registered with consent_required asks the citizen first.
+ * Consent, which is the provider's business (grants), not the sign-in core's. Registered
+ * government RPs are first-party and get their grant without a screen; a client registered
+ * with consent_required asks the citizen first.
  */
 import type { Context } from 'koa';
-import { type InteractionEnv, type Step, loadPost, render } from './context.ts';
+import { SessionExpired } from '../errors.ts';
+import { chosenLang } from '../http/page.ts';
+import { DEFAULT_LANG, pickLang } from '../views.ts';
+import type { InteractionEnv } from './request.ts';
+import { renderSignInPage, seeOther } from './render.ts';
 
-export async function grantConsent(step: Step): Promise<void> {
-  const { provider } = step.env;
-  const { details } = step;
-  const accountId = details.session?.accountId;
-  if (!accountId) throw new Error('consent prompt without a session account');
-  const grant = details.grantId
-    ? ((await provider.Grant.find(details.grantId)) ?? new provider.Grant({ accountId, clientId: step.client.id }))
-    : new provider.Grant({ accountId, clientId: step.client.id });
-  const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+const SHOWN_SCOPES = ['openid', 'profile', 'email', 'offline_access'];
+
+async function details(ctx: Context, env: InteractionEnv) {
+  try {
+    return await env.provider.interactionDetails(ctx.req, ctx.res);
+  } catch (err) {
+    throw new SessionExpired(err);
+  }
+}
+
+/** The consent prompt: granted at once for a first-party RP, otherwise the consent page. */
+export async function showConsent(ctx: Context, env: InteractionEnv, uid: string): Promise<void> {
+  const interaction = await details(ctx, env);
+  const params = interaction.params as Record<string, string | undefined>;
+  const client = await env.deps.clients.find(params['client_id'] ?? '');
+  if (!client) throw new SessionExpired();
+  if (client.firstParty) return grantConsent(ctx, env);
+  const scopes = String(params['scope'] ?? 'openid')
+    .split(' ')
+    .filter((s) => SHOWN_SCOPES.includes(s));
+  const lang = chosenLang(ctx) ?? pickLang(params['ui_locales']) ?? DEFAULT_LANG;
+  renderSignInPage(ctx, env, { uid, lang, client: { id: client.clientId, name: client.name }, redirectUri: params['redirect_uri'] }, 'consent', { titleKey: 'consent.title', scopes });
+}
+
+/** Grants what the RP asked for and resumes at the provider. */
+export async function grantConsent(ctx: Context, env: InteractionEnv): Promise<void> {
+  const { provider } = env;
+  const interaction = await details(ctx, env);
+  const accountId = interaction.session?.accountId;
+  const clientId = String(interaction.params['client_id']);
+  if (!accountId) throw new SessionExpired();
+  const grant = (interaction.grantId && (await provider.Grant.find(interaction.grantId))) || new provider.Grant({ accountId, clientId });
+  const missing = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
   if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
   if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
   for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
   const grantId = await grant.save();
-  const redirectTo = await provider.interactionResult(step.ctx.req, step.ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
-  step.ctx.status = 303;
-  step.ctx.redirect(redirectTo);
-}
-
-export function showConsent(step: Step): void {
-  const scopes = String(step.details.params['scope'] ?? 'openid')
-    .split(' ')
-    .filter((s) => ['openid', 'profile', 'email', 'offline_access'].includes(s));
-  render(step, 'consent', { titleKey: 'consent.title', scopes });
-}
-
-/** POST /interaction/:uid/consent */
-export function consent(env: InteractionEnv) {
-  return async (ctx: Context) => {
-    const step = await loadPost(ctx, env, ['choose_method', 'done']);
-    if (step.details.prompt.name !== 'consent') {
-      ctx.status = 303;
-      ctx.redirect(`/interaction/${step.uid}`);
-      return;
-    }
-    await grantConsent(step);
-  };
+  const redirectTo = await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  seeOther(ctx, redirectTo);
 }

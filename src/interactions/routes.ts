@@ -1,28 +1,59 @@
-/** The sign-in pages under /interaction/:uid: one route per step, one file per step. */
+/**
+ * The sign-in pages under /interaction/:uid. Each route is a thin adapter: it checks that the
+ * browser owns the interaction (and, for a form, its CSRF token), hands the form to one step of
+ * the sign-in core, and turns the outcome into a response (respond.ts).
+ */
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
+import type { Outcome } from '../auth/outcomes.ts';
+import type { Requester, SignInService } from '../auth/sign-in.ts';
 import type { Deps } from '../deps.ts';
+import type { FormFields } from '../factors/factor.ts';
 import { formBody } from '../http/body.ts';
-import { abort } from './abort.ts';
-import { consent } from './consent.ts';
-import { interactionEnv } from './context.ts';
-import { chooseFactor, resend, verifyFactor } from './factor.ts';
-import { chooseMethod, restart } from './method.ts';
-import { submitPassword } from './password.ts';
-import { show } from './show.ts';
+import { grantConsent } from './consent.ts';
+import { type InteractionEnv, checkedForm, ownedInteraction, requester } from './request.ts';
+import { carriedNotice, respond } from './respond.ts';
+
+type Step = (signIns: SignInService, uid: string, who: Requester, form: FormFields) => Promise<Outcome>;
 
 export function interactionRoutes(deps: Deps, provider: Provider): Router {
-  const env = interactionEnv(deps, provider);
+  const env: InteractionEnv = { deps, provider };
+  const { signIns } = deps;
   const router = new Router({ prefix: '/interaction/:uid' });
   const form = formBody();
-  router.get('/', show(env));
-  router.post('/method', form, chooseMethod(env));
-  router.post('/restart', form, restart(env));
-  router.post('/password', form, submitPassword(env));
-  router.post('/factor', form, chooseFactor(env));
-  router.post('/verify', form, verifyFactor(env));
-  router.post('/resend', form, resend(env));
-  router.post('/consent', form, consent(env));
-  router.post('/abort', form, abort(env));
+
+  /** A form step: owned interaction, CSRF, then the core. */
+  const post = (step: Step) => async (ctx: Context) => {
+    const uid = ownedInteraction(ctx, env);
+    const fields = checkedForm(ctx, env, uid);
+    await respond(ctx, env, await step(signIns, uid, requester(ctx), fields));
+  };
+
+  router.get('/', async (ctx) => {
+    const uid = ownedInteraction(ctx, env);
+    await respond(ctx, env, await signIns.show(uid, requester(ctx), carriedNotice(ctx)));
+  });
+  router.post('/method', form, post((s, uid, who, f) => s.chooseMethod(uid, who, f['method'])));
+  router.post('/restart', form, post((s, uid, who) => s.restart(uid, who)));
+  router.post('/password', form, post((s, uid, who, f) => s.password(uid, who, f)));
+  router.post('/factor', form, post((s, uid, who, f) => s.chooseFactor(uid, who, f['factor'])));
+  router.post('/verify', form, post((s, uid, who, f) => s.verify(uid, who, f)));
+  router.post('/resend', form, post((s, uid, who) => s.resend(uid, who)));
+  router.post('/abort', form, post((s, uid, who) => s.abort(uid, who)));
+  router.post('/consent', form, async (ctx) => {
+    const uid = ownedInteraction(ctx, env);
+    checkedForm(ctx, env, uid);
+    const outcome = await signIns.consent(uid, requester(ctx));
+    // The citizen pressed "allow": the grant is made here, not shown again.
+    await (outcome.kind === 'consent' ? grantConsent(ctx, env) : respond(ctx, env, outcome));
+  });
+  router.get('/status', async (ctx) => {
+    const uid = ownedInteraction(ctx, env);
+    const outcome = await signIns.status(uid, requester(ctx));
+    ctx.set('Cache-Control', 'no-store');
+    if (outcome.kind === 'expired') return respond(ctx, env, outcome);
+    ctx.body = { status: outcome.status };
+  });
   return router;
 }

@@ -76,29 +76,34 @@ export class OutboxSender {
     return this.#options.leaseSeconds * 750;
   }
 
-  /** One pass: claims due mail and sends it. Returns how many were sent. */
+  /**
+   * One pass: claims due mail one at a time, right before sending it — its lease (longer than
+   * the SMTP timeouts) cannot run out while earlier mails are being sent — and records each
+   * sent mail together with the next claim. Returns how many were sent.
+   */
   async deliverDue(): Promise<number> {
     let sent = 0;
-    for (;;) {
-      // One mail per claim, claimed right before it is sent: its lease (longer than the SMTP
-      // timeouts) cannot run out while earlier mails of a batch are still being sent.
-      const batch = await this.#repo.claim(this.#clock.now(), this.#options.leaseSeconds, 1);
-      if (batch.length === 0) return sent;
-      for (const mail of batch) {
-        try {
-          const message = JSON.parse(this.#box.openText(mail.messageSealed, AAD.outbox)) as { subject: string; text: string; html: string };
-          await withTimeout(this.#transport.sendMail({ from: this.#options.from, to: mail.recipient, ...message }), this.#sendTimeoutMs(), 'SMTP send');
-          await this.#repo.markSent(mail.id, this.#clock.now());
-          sent += 1;
-          this.#log.info({ mailId: mail.id }, 'mail sent');
-        } catch (err) {
-          const backoff = Math.min(60 * 60, 5 * 2 ** Math.min(mail.attempts, 10));
-          const retryAt = new Date(this.#clock.now().getTime() + backoff * 1000);
-          await this.#repo.markFailed(mail.id, mail.attempts, describe(err), retryAt);
-          this.#log.warn({ mailId: mail.id, attempts: mail.attempts, retryInSeconds: backoff, err: describe(err) }, 'mail not sent; will retry');
-        }
+    let done: string | undefined;
+    for (let mail = await this.#claim(done); mail; mail = await this.#claim(done)) {
+      done = undefined;
+      try {
+        const message = JSON.parse(this.#box.openText(mail.messageSealed, AAD.outbox)) as { subject: string; text: string; html: string };
+        await withTimeout(this.#transport.sendMail({ from: this.#options.from, to: mail.recipient, ...message }), this.#sendTimeoutMs(), 'SMTP send');
+        done = mail.id;
+        sent += 1;
+        this.#log.info({ mailId: mail.id }, 'mail sent');
+      } catch (err) {
+        const backoff = Math.min(60 * 60, 5 * 2 ** Math.min(mail.attempts, 10));
+        const retryAt = new Date(this.#clock.now().getTime() + backoff * 1000);
+        await this.#repo.markFailed(mail.id, mail.attempts, describe(err), retryAt);
+        this.#log.warn({ mailId: mail.id, attempts: mail.attempts, retryInSeconds: backoff, err: describe(err) }, 'mail not sent; will retry');
       }
     }
+    return sent;
+  }
+
+  #claim(sent: string | undefined) {
+    return this.#repo.claimNext(this.#clock.now(), this.#options.leaseSeconds, sent);
   }
 }
 

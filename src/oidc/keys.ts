@@ -6,7 +6,8 @@ import { generateKeyPair, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { JWK } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
-import type { SigningKeysRepository } from '../db/repositories/signing-keys.ts';
+import type { Repos } from '../db/repositories/index.ts';
+import type { UnitOfWork } from '../db/unit-of-work.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
 
 const generate = promisify(generateKeyPair);
@@ -20,16 +21,17 @@ async function newPrivateJwk(alg: string): Promise<JWK> {
   return privateKey.export({ format: 'jwk' }) as JWK;
 }
 
-export async function loadSigningKeys(repo: SigningKeysRepository, box: SecretBox, clock: Clock): Promise<JWK[]> {
-  await repo.ensure(
-    [...SIGNING_ALGS],
-    async (alg) => {
+export async function loadSigningKeys(uow: UnitOfWork<Repos>, box: SecretBox, clock: Clock): Promise<JWK[]> {
+  const rows = await uow.transaction(async (r) => {
+    await r.signingKeys.lock();
+    const present = await r.signingKeys.active();
+    for (const alg of SIGNING_ALGS) {
+      if (present.some((k) => k.alg === alg)) continue;
       const kid = randomUUID();
       const jwk = { ...(await newPrivateJwk(alg)), kid, alg, use: 'sig' };
-      return { kid, sealed: box.seal(JSON.stringify(jwk), AAD.signingKey(kid)) };
-    },
-    clock.now(),
-  );
-  const rows = await repo.active();
+      await r.signingKeys.add({ kid, alg, sealed: box.seal(JSON.stringify(jwk), AAD.signingKey(kid)), now: clock.now() });
+    }
+    return r.signingKeys.active();
+  });
   return rows.map((row) => JSON.parse(box.openText(row.private_jwk_sealed, AAD.signingKey(row.kid))) as JWK);
 }

@@ -5,8 +5,8 @@
  */
 import Provider, { type Configuration, type KoaContextWithOIDC, errors, interactionPolicy } from 'oidc-provider';
 import type { Deps } from '../deps.ts';
-import { AcrPolicy } from './acr.ts';
-import { createAdapterFactory } from './adapter.ts';
+import { accountOfRequest, createAdapterFactory, providerUnitOfWork } from './adapter.ts';
+import { isFirstParty } from './client-directory.ts';
 import { loadSigningKeys } from './keys.ts';
 import { renderProviderError, renderLogout, renderLogoutSuccess } from './pages.ts';
 
@@ -22,17 +22,9 @@ const TTL = {
   Session: 8 * 60 * 60,
   Grant: 14 * 24 * 60 * 60,
 };
-export const INTERACTION_TTL_SECONDS = TTL.Interaction;
-
-/** Registered government RPs are first-party (no consent screen) unless registered to ask. */
-export function isFirstParty(client: object): boolean {
-  return (client as Record<string, unknown>)['consent_required'] !== true;
-}
-
 export async function buildProvider(deps: Deps): Promise<Provider> {
-  const { config, repos, box, clock } = deps;
-  const acr = new AcrPolicy(config.acr, config.legacyLoginUntil);
-  const jwks = { keys: await loadSigningKeys(repos.signingKeys, box, clock) };
+  const { config, repos, box, clock, acr } = deps;
+  const jwks = { keys: await loadSigningKeys(deps.uow, box, clock) };
 
   const policy = interactionPolicy.base();
   // A session signed in at a lower level than this request needs must sign in again.
@@ -48,7 +40,7 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
   );
 
   const configuration: Configuration = {
-    adapter: createAdapterFactory({ payloads: repos.payloads, clients: repos.clients, secretBox: box, clock }),
+    adapter: createAdapterFactory({ payloads: repos.payloads, clients: deps.clients, clock }),
     jwks,
     cookies: {
       keys: config.cookieKeys,
@@ -108,9 +100,10 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
       policy,
     },
     async findAccount(_ctx, sub) {
-      const account = await repos.accounts.findById(sub);
+      // Usually the token or interaction this request looked up brought the account along.
+      const account = accountOfRequest(sub) ?? (await repos.accounts.findWithFactorKinds(sub));
       if (!account) return undefined;
-      const kinds = await repos.factors.kinds(account.id);
+      const kinds = account.factor_kinds;
       return {
         accountId: account.id,
         async claims() {
@@ -146,6 +139,7 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
   };
 
   const provider = new Provider(config.issuer, configuration);
+  provider.use(providerUnitOfWork(repos.payloads));
   provider.proxy = config.trustProxy;
   provider.maxIpsCount = config.proxyHops;
   return provider;

@@ -17,6 +17,8 @@ export const AAD = {
   clientSecret: (clientId: string) => `client:${clientId}`,
   signingKey: (kid: string) => `signing_key:${kid}`,
   factorSecret: (accountId: string, kind: string) => `factor:${accountId}:${kind}`,
+  /** A factor's secret while its enrollment waits for confirmation. */
+  enrollmentSecret: (enrollmentId: string) => `enrollment:${enrollmentId}`,
   outbox: 'mail_outbox',
 } as const;
 
@@ -28,6 +30,8 @@ export interface EncryptionKey {
 export class SecretBox {
   readonly #keys: Map<string, Buffer>;
   readonly #current: EncryptionKey;
+  /** HKDF-derived MAC keys by key and purpose: derived once, used on every request. */
+  readonly #macKeys = new Map<Buffer, Map<string, Buffer>>();
 
   constructor(keys: EncryptionKey[]) {
     if (keys.length === 0) throw new Error('SecretBox needs at least one key');
@@ -72,7 +76,7 @@ export class SecretBox {
    * CSRF tokens, under a key derived (HKDF) from the current encryption key.
    */
   mac(purpose: string, value: string): string {
-    return macWith(this.#current.key, purpose, value);
+    return this.#macWith(this.#current.key, purpose, value);
   }
 
   /**
@@ -81,11 +85,14 @@ export class SecretBox {
    * key rotation.
    */
   macs(purpose: string, value: string): string[] {
-    return [this.#current.key, ...[...this.#keys.values()].filter((k) => k !== this.#current.key)].map((k) => macWith(k, purpose, value));
+    return [this.#current.key, ...[...this.#keys.values()].filter((k) => k !== this.#current.key)].map((k) => this.#macWith(k, purpose, value));
   }
-}
 
-function macWith(key: Buffer, purpose: string, value: string): string {
-  const macKey = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `kapu mac ${purpose}`, 32));
-  return createHmac('sha256', macKey).update(value).digest('base64url');
+  #macWith(key: Buffer, purpose: string, value: string): string {
+    let byPurpose = this.#macKeys.get(key);
+    if (!byPurpose) this.#macKeys.set(key, (byPurpose = new Map()));
+    let macKey = byPurpose.get(purpose);
+    if (!macKey) byPurpose.set(purpose, (macKey = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `kapu mac ${purpose}`, 32))));
+    return createHmac('sha256', macKey).update(value).digest('base64url');
+  }
 }

@@ -3,17 +3,18 @@
  * Keys: the username (normalized; unknown names are throttled exactly like known ones, so a
  * lock reveals nothing), the account's second factor, and the client IP.
  *
- * Every attempt is counted before it is checked, in one statement per key: a burst of parallel
- * requests cannot slip past the limit, because each one is counted in turn and the one that
- * earns the lock sets it. An attempt that succeeds is taken back. Failures count on while each
- * comes within the window (30 min) of the one before; from the last free one on, each failure
- * locks the key for a doubling delay (30 s, 60 s, … up to 15 min, which the window outlasts, so
- * the locks keep their length). 100 failures in a row on a username or a factor lock it until
- * an operator unlocks it (NIST SP 800-63B §5.2.2).
+ * Every attempt is counted before it is checked, on all its keys in one statement: a burst of
+ * parallel requests cannot slip past the limit, because each one is counted in turn and the one
+ * that earns the lock sets it. A right answer is no failure: its bookkeeping (one statement)
+ * forgets the username's or factor's count and takes back what it counted on the IP. Failures
+ * count on while each comes within the window (30 min) of the one before; from the last free
+ * one on, each failure locks the key for a doubling delay (30 s, 60 s, … up to 15 min, which
+ * the window outlasts, so the locks keep their length). 100 failures in a row on a username or
+ * a factor lock it until an operator unlocks it (NIST SP 800-63B §5.2.2).
  */
 import type { Clock } from '../clock.ts';
 import { normalizeUsername } from '../db/repositories/accounts.ts';
-import type { ThrottleRepository } from '../db/repositories/throttle.ts';
+import type { Counted, CountRule, ThrottleRepository } from '../db/repositories/throttle.ts';
 
 export interface ThrottlePolicy {
   windowSeconds: number;
@@ -48,83 +49,72 @@ export function ipKey(ip: string): string {
   return `ip:${ip}`;
 }
 
-/** An admitted attempt: already counted as a failure unless released. */
+/** An admitted attempt: already counted as a failure on each of its keys. */
 export interface Attempt {
-  /** True when this attempt's count locked its key (worth an audit event if it fails). */
+  /** The username's or the factor's key: what a right answer clears. */
+  readonly principal: string;
+  /** True when this attempt's count locked the principal (worth an audit event if it fails). */
   readonly locked: boolean;
-  /** The attempt was not a failure (right password, malformed input): take the count back. */
-  release(): Promise<void>;
+  readonly counted: readonly Counted[];
 }
 
 export class Throttle {
-  readonly #repo: ThrottleRepository;
   readonly #clock: Clock;
 
-  constructor(repo: ThrottleRepository, clock: Clock) {
-    this.#repo = repo;
+  constructor(clock: Clock) {
     this.#clock = clock;
   }
 
-  /** Admits a password attempt for `username` from `ip`, or null: locked, refuse unchecked. */
-  password(username: string, ip: string): Promise<Attempt | null> {
-    return this.#admit([
-      [userKey(username), USER_POLICY],
-      [ipKey(ip), IP_POLICY],
-    ]);
+  /** Counts a password guess for `username` from `ip`; null when locked: refuse it unchecked. */
+  password(repo: ThrottleRepository, username: string, ip: string): Promise<Attempt | null> {
+    return this.#admit(repo, userKey(username), USER_POLICY, ip);
   }
 
-  /** Admits a second-factor attempt for an account from `ip`, or null: locked. */
-  factor(accountId: string, ip: string): Promise<Attempt | null> {
-    return this.#admit([
-      [factorKey(accountId), FACTOR_POLICY],
-      [ipKey(ip), IP_POLICY],
-    ]);
+  /** Counts a second-factor guess for an account from `ip`; null when locked. */
+  factor(repo: ThrottleRepository, accountId: string, ip: string): Promise<Attempt | null> {
+    return this.#admit(repo, factorKey(accountId), FACTOR_POLICY, ip);
   }
 
-  lockedUntil(keys: string[]): Promise<Date | null> {
-    return this.#repo.lockedUntil(keys, this.#clock.now());
-  }
-
-  /**
-   * A finished sign-in clears the username's counter, and the factor's when one was used
-   * (`accountId`); the IP's run out with time.
-   */
-  async succeeded(username: string, accountId: string | null): Promise<void> {
-    await this.#repo.clear(userKey(username));
-    if (accountId) await this.#repo.clear(factorKey(accountId));
+  /** The attempt was right: forget the principal's failures, take back the IP's count. */
+  succeeded(repo: ThrottleRepository, attempt: Attempt): Promise<void> {
+    return repo.settle(
+      [attempt.principal],
+      attempt.counted.filter((c) => c.key !== attempt.principal),
+    );
   }
 
   /** Operator unlock: the username's password lock and, for an account, its factor lock. */
-  async unlock(username: string, accountId?: string): Promise<void> {
-    await this.#repo.clear(userKey(username));
-    if (accountId) await this.#repo.clear(factorKey(accountId));
+  unlock(repo: ThrottleRepository, username: string, accountId?: string): Promise<void> {
+    return repo.clear(accountId ? [userKey(username), factorKey(accountId)] : [userKey(username)]);
   }
 
-  /** Counts on each key in turn; a locked key refuses, and what was counted is taken back. */
-  async #admit(keys: Array<[string, ThrottlePolicy]>): Promise<Attempt | null> {
+  lockedUntil(repo: ThrottleRepository, keys: string[]): Promise<Date | null> {
+    return repo.lockedUntil(keys, this.#clock.now());
+  }
+
+  async #admit(repo: ThrottleRepository, principal: string, policy: ThrottlePolicy, ip: string): Promise<Attempt | null> {
     const now = this.#clock.now();
-    const counted: Array<{ key: string; lockedNow: boolean }> = [];
-    for (const [key, policy] of keys) {
-      const result = await this.#repo.admit(key, now, {
-        windowStart: new Date(now.getTime() - policy.windowSeconds * 1000),
-        freeFailures: policy.freeFailures,
-        baseLockSeconds: policy.baseLockSeconds,
-        maxLockSeconds: policy.maxLockSeconds,
-        maxConsecutive: policy.maxConsecutive,
-        hardLockUntil: HARD_LOCK,
-      });
-      if (!result) {
-        for (const c of counted) await this.#repo.release(c.key, c.lockedNow);
-        return null;
-      }
-      counted.push({ key, lockedNow: result.lockedNow });
+    const keys = [
+      { key: principal, rule: this.#rule(policy, now) },
+      { key: ipKey(ip), rule: this.#rule(IP_POLICY, now) },
+    ];
+    const counted = await repo.admit(keys, now);
+    if (counted.length < keys.length) {
+      // A locked key refuses the attempt: what the others counted is taken back.
+      if (counted.length > 0) await repo.settle([], counted);
+      return null;
     }
-    const repo = this.#repo;
+    return { principal, locked: counted.find((c) => c.key === principal)?.lockedNow ?? false, counted };
+  }
+
+  #rule(policy: ThrottlePolicy, now: Date): CountRule {
     return {
-      locked: counted[0]?.lockedNow ?? false,
-      async release() {
-        for (const c of counted) await repo.release(c.key, c.lockedNow);
-      },
+      windowStart: new Date(now.getTime() - policy.windowSeconds * 1000),
+      freeFailures: policy.freeFailures,
+      baseLockSeconds: policy.baseLockSeconds,
+      maxLockSeconds: policy.maxLockSeconds,
+      maxConsecutive: policy.maxConsecutive,
+      hardLockUntil: HARD_LOCK,
     };
   }
 }

@@ -67,9 +67,10 @@ describe('throttling of password guesses', () => {
     // A real account: counts of made-up usernames are dropped after a quiet day (they would
     // otherwise let a sprayer grow the table), real accounts' failures in a row are kept.
     await kapu.account('kiss.bela');
-    const throttle = new Throttle(kapu.deps.repos.throttle, kapu.clock);
+    const throttle = new Throttle(kapu.clock);
+    const repo = kapu.deps.repos.throttle;
     for (let i = 0; i < MAX_CONSECUTIVE_FAILURES; i += 1) {
-      expect(await throttle.password('kiss.bela', '203.0.113.7')).not.toBeNull();
+      expect(await throttle.password(repo, 'kiss.bela', '203.0.113.7')).not.toBeNull();
       // Each lock is waited out, as a patient attacker would: only the consecutive cap remains.
       kapu.clock.advance(16 * 60);
       if (i === 50) {
@@ -80,10 +81,10 @@ describe('throttling of password guesses', () => {
     }
     kapu.clock.advance(24 * 3600);
     await kapu.deps.maintenance.runOnce();
-    expect(await throttle.password('kiss.bela', '203.0.113.8')).toBeNull();
-    expect(await throttle.lockedUntil([userKey('kiss.bela')])).not.toBeNull();
-    await throttle.unlock('kiss.bela');
-    expect(await throttle.lockedUntil([userKey('kiss.bela')])).toBeNull();
+    expect(await throttle.password(repo, 'kiss.bela', '203.0.113.8')).toBeNull();
+    expect(await throttle.lockedUntil(repo, [userKey('kiss.bela')])).not.toBeNull();
+    await throttle.unlock(repo, 'kiss.bela');
+    expect(await throttle.lockedUntil(repo, [userKey('kiss.bela')])).toBeNull();
   });
 
   async function failuresOn(key: string): Promise<number> {
@@ -105,8 +106,9 @@ describe('throttling of password guesses', () => {
 
   test('a password-only sign-in does not wipe the count of wrong second-factor answers', async () => {
     const account = await kapu.account('ketszeres.karoly', ['totp']);
-    const throttle = new Throttle(kapu.deps.repos.throttle, kapu.clock);
-    for (let i = 0; i < 3; i += 1) await throttle.factor(account.id, '198.51.100.9');
+    const throttle = new Throttle(kapu.clock);
+    const repo = kapu.deps.repos.throttle;
+    for (let i = 0; i < 3; i += 1) await throttle.factor(repo, account.id, '198.51.100.9');
     expect((await attempt('ketszeres.karoly', PASSWORD)).signedIn).toBe(true);
     expect(await failuresOn(factorKey(account.id))).toBe(3);
   });

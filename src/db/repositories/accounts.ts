@@ -1,7 +1,8 @@
+import { sql } from 'kysely';
 import type { Db } from '../database.ts';
 
 /** Columns safe to hand around: never the password hash. */
-const PUBLIC_COLUMNS = ['id', 'username', 'name', 'email', 'created_at'] as const;
+export const ACCOUNT_COLUMNS = ['id', 'username', 'name', 'email', 'created_at'] as const;
 
 export class AccountsRepository {
   readonly #db: Db;
@@ -22,27 +23,28 @@ export class AccountsRepository {
         updated_at: account.now,
       })
       .onConflict((oc) => oc.column('username').doNothing())
-      .returning(PUBLIC_COLUMNS)
+      .returning(ACCOUNT_COLUMNS)
       .executeTakeFirst();
   }
 
   async findById(id: string) {
-    return this.#db.selectFrom('account').select(PUBLIC_COLUMNS).where('id', '=', id).executeTakeFirst();
+    return this.#db.selectFrom('account').select(ACCOUNT_COLUMNS).where('id', '=', id).executeTakeFirst();
+  }
+
+  /** The account and the kinds of factor it has (oldest first), in one query. */
+  async findWithFactorKinds(id: string) {
+    return this.#db
+      .selectFrom('account')
+      .select(ACCOUNT_COLUMNS)
+      .select(factorKinds('account.id').as('factor_kinds'))
+      .where('id', '=', id)
+      .executeTakeFirst();
   }
 
   async findByUsername(username: string) {
     return this.#db
       .selectFrom('account')
-      .select(PUBLIC_COLUMNS)
-      .where('username', '=', normalizeUsername(username))
-      .executeTakeFirst();
-  }
-
-  /** The one query that reads a password hash: for the password check only. */
-  async findCredentials(username: string) {
-    return this.#db
-      .selectFrom('account')
-      .select(['id', 'password_hash'])
+      .select(ACCOUNT_COLUMNS)
       .where('username', '=', normalizeUsername(username))
       .executeTakeFirst();
   }
@@ -52,8 +54,13 @@ export class AccountsRepository {
   }
 
   async list(limit = 1000) {
-    return this.#db.selectFrom('account').select(PUBLIC_COLUMNS).orderBy('username').limit(limit).execute();
+    return this.#db.selectFrom('account').select(ACCOUNT_COLUMNS).orderBy('username').limit(limit).execute();
   }
+}
+
+/** The kinds of factor of the account whose id is in `column`, oldest first, as an array. */
+export function factorKinds(column: string) {
+  return sql<string[]>`array(select f.kind from factor f where f.account_id = ${sql.ref(column)} order by f.created_at)`;
 }
 
 export function normalizeUsername(username: string): string {

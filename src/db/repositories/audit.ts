@@ -1,4 +1,5 @@
 import type { Db } from '../database.ts';
+import type { Effects } from '../unit-of-work.ts';
 
 export type AuditEventType =
   | 'signin.password_failed'
@@ -29,27 +30,36 @@ export interface AuditEvent {
 /** Append-only by construction: this repository has no update and no delete. */
 export class AuditRepository {
   readonly #db: Db;
-  readonly #onRecord: (event: AuditEvent) => void;
+  readonly #effects: Effects;
+  readonly #onRecorded: (event: AuditEvent) => void;
 
-  /** `onRecord` sees each event after it is stored (metrics count them). */
-  constructor(db: Db, onRecord: (event: AuditEvent) => void = () => {}) {
+  /** `onRecorded` sees each event once it is committed (metrics count them). */
+  constructor(db: Db, effects: Effects, onRecorded: (event: AuditEvent) => void = () => {}) {
     this.#db = db;
-    this.#onRecord = onRecord;
+    this.#effects = effects;
+    this.#onRecorded = onRecorded;
   }
 
-  async record(event: AuditEvent, at: Date): Promise<void> {
+  /** Records one event, or several in one statement. */
+  async record(event: AuditEvent | AuditEvent[], at: Date): Promise<void> {
+    const events = Array.isArray(event) ? event : [event];
+    if (events.length === 0) return;
     await this.#db
       .insertInto('audit_event')
-      .values({
-        at,
-        type: event.type,
-        account_id: event.accountId ?? null,
-        client_id: event.clientId ?? null,
-        ip: event.ip ?? null,
-        detail: JSON.stringify(event.detail ?? {}),
-      })
+      .values(
+        events.map((e) => ({
+          at,
+          type: e.type,
+          account_id: e.accountId ?? null,
+          client_id: e.clientId ?? null,
+          ip: e.ip ?? null,
+          detail: JSON.stringify(e.detail ?? {}),
+        })),
+      )
       .execute();
-    this.#onRecord(event);
+    this.#effects.afterCommit(() => {
+      for (const e of events) this.#onRecorded(e);
+    });
   }
 
   async list(filter: { accountId?: string; type?: string; limit: number }) {

@@ -1,5 +1,12 @@
+import { sql } from 'kysely';
+import { CHANGES_CHANNEL } from '../change-feed.ts';
 import type { Db } from '../database.ts';
 
+/**
+ * Relying parties. Replicas cache them (src/oidc/client-directory.ts), so every write also
+ * notifies the change feed, in the same statement: a notice goes out exactly when a change
+ * commits, to every replica, whichever process (server or CLI) made it.
+ */
 export class ClientsRepository {
   readonly #db: Db;
   constructor(db: Db) {
@@ -9,15 +16,20 @@ export class ClientsRepository {
   /** Inserts a client; returns false when the client id is taken. */
   async create(client: { clientId: string; secretSealed: string | null; metadata: Record<string, unknown>; now: Date }): Promise<boolean> {
     const row = await this.#db
-      .insertInto('oidc_client')
-      .values({
-        client_id: client.clientId,
-        secret_sealed: client.secretSealed,
-        metadata: JSON.stringify(client.metadata),
-        created_at: client.now,
-      })
-      .onConflict((oc) => oc.column('client_id').doNothing())
-      .returning('client_id')
+      .with('written', (db) =>
+        db
+          .insertInto('oidc_client')
+          .values({
+            client_id: client.clientId,
+            secret_sealed: client.secretSealed,
+            metadata: JSON.stringify(client.metadata),
+            created_at: client.now,
+          })
+          .onConflict((oc) => oc.column('client_id').doNothing())
+          .returning('client_id'),
+      )
+      .selectFrom('written')
+      .select(notified)
       .executeTakeFirst();
     return row !== undefined;
   }
@@ -35,16 +47,25 @@ export class ClientsRepository {
   }
 
   async remove(clientId: string): Promise<boolean> {
-    const result = await this.#db.deleteFrom('oidc_client').where('client_id', '=', clientId).executeTakeFirst();
-    return result.numDeletedRows > 0n;
+    const row = await this.#db
+      .with('written', (db) => db.deleteFrom('oidc_client').where('client_id', '=', clientId).returning('client_id'))
+      .selectFrom('written')
+      .select(notified)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   async updateMetadata(clientId: string, metadata: Record<string, unknown>): Promise<boolean> {
-    const result = await this.#db
-      .updateTable('oidc_client')
-      .set({ metadata: JSON.stringify(metadata) })
-      .where('client_id', '=', clientId)
+    const row = await this.#db
+      .with('written', (db) =>
+        db.updateTable('oidc_client').set({ metadata: JSON.stringify(metadata) }).where('client_id', '=', clientId).returning('client_id'),
+      )
+      .selectFrom('written')
+      .select(notified)
       .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+    return row !== undefined;
   }
 }
+
+/** pg_notify for the written client: the select list of the statements above. */
+const notified = sql<string>`pg_notify(${CHANGES_CHANNEL}, 'client:' || written.client_id)`.as('notified');

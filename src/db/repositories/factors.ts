@@ -26,26 +26,16 @@ export class FactorsRepository {
       .executeTakeFirst();
   }
 
-  /** Adds or replaces the account's factor of this kind (a new phone replaces the old secret). */
-  async put(factor: { id: string; accountId: string; kind: string; secretSealed: string | null; now: Date }): Promise<void> {
+  /**
+   * Adds or replaces the account's factor of this kind (a new phone replaces the old secret).
+   * `lastTimeStep`: a TOTP step already used (the code that confirmed the setup).
+   */
+  async put(factor: { id: string; accountId: string; kind: string; secretSealed: string | null; lastTimeStep?: number; now: Date }): Promise<void> {
+    const replaced = { id: factor.id, secret_sealed: factor.secretSealed, last_time_step: factor.lastTimeStep ?? null, created_at: factor.now, last_used_at: null };
     await this.#db
       .insertInto('factor')
-      .values({
-        id: factor.id,
-        account_id: factor.accountId,
-        kind: factor.kind,
-        secret_sealed: factor.secretSealed,
-        last_time_step: null,
-        created_at: factor.now,
-      })
-      .onConflict((oc) =>
-        oc.columns(['account_id', 'kind']).doUpdateSet({
-          id: factor.id,
-          secret_sealed: factor.secretSealed,
-          last_time_step: null,
-          created_at: factor.now,
-        }),
-      )
+      .values({ ...replaced, account_id: factor.accountId, kind: factor.kind })
+      .onConflict((oc) => oc.columns(['account_id', 'kind']).doUpdateSet(replaced))
       .execute();
   }
 

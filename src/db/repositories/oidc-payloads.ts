@@ -1,9 +1,36 @@
-import { sql } from 'kysely';
+import { type QueryCreator, type SqlBool, sql } from 'kysely';
 import type { Db } from '../database.ts';
+import type { Database } from '../schema.ts';
+import { factorKinds } from './accounts.ts';
 
 export interface StoredPayload {
+  id: string;
   payload: Record<string, unknown>;
   consumedAt: Date | null;
+}
+
+/** A payload to store: oidc-provider's model, id, payload and expiry. */
+export interface PayloadWrite {
+  model: string;
+  id: string;
+  payload: Record<string, unknown>;
+  expiresAt: Date | null;
+}
+
+/** What a token's (or an interaction's) lookup brings along, for the rest of its request. */
+export interface PayloadContext {
+  session?: StoredPayload;
+  grant?: StoredPayload;
+  account?: AccountWithFactors;
+}
+
+export interface AccountWithFactors {
+  id: string;
+  username: string;
+  name: string;
+  email: string;
+  created_at: Date;
+  factor_kinds: string[];
 }
 
 /** Storage behind oidc-provider's Adapter: one row per (model, id). Expired rows read as absent. */
@@ -13,27 +40,33 @@ export class OidcPayloadsRepository {
     this.#db = db;
   }
 
-  async upsert(model: string, id: string, payload: Record<string, unknown>, expiresAt: Date | null): Promise<void> {
-    const row = {
-      model,
-      id,
-      payload: JSON.stringify(payload),
-      grant_id: typeof payload['grantId'] === 'string' ? payload['grantId'] : null,
-      user_code: typeof payload['userCode'] === 'string' ? payload['userCode'] : null,
-      uid: typeof payload['uid'] === 'string' ? payload['uid'] : null,
-      expires_at: expiresAt,
-    };
-    await this.#db
+  async upsert(write: PayloadWrite): Promise<void> {
+    await this.apply([write], []);
+  }
+
+  /**
+   * Stores `upserts` and deletes `deletes` (model, id) in one statement. A (model, id) may appear
+   * at most once across both lists.
+   */
+  async apply(upserts: PayloadWrite[], deletes: Array<{ model: string; id: string }>): Promise<void> {
+    const deleting = sql<boolean>`(model, id) in (${sql.join(deletes.map((d) => sql`(${d.model}, ${d.id})`))})`;
+    if (upserts.length === 0) {
+      if (deletes.length > 0) await this.#db.deleteFrom('oidc_payload').where(deleting).execute();
+      return;
+    }
+    // The CTE only adds a name the insert does not use.
+    const into: QueryCreator<Database> = deletes.length === 0 ? this.#db : (this.#db.with('deleted', (db) => db.deleteFrom('oidc_payload').where(deleting)) as unknown as QueryCreator<Database>);
+    await into
       .insertInto('oidc_payload')
-      .values(row)
+      .values(upserts.map(toRow))
       .onConflict((oc) =>
-        oc.columns(['model', 'id']).doUpdateSet({
-          payload: row.payload,
-          grant_id: row.grant_id,
-          user_code: row.user_code,
-          uid: row.uid,
-          expires_at: row.expires_at,
-        }),
+        oc.columns(['model', 'id']).doUpdateSet((eb) => ({
+          payload: eb.ref('excluded.payload'),
+          grant_id: eb.ref('excluded.grant_id'),
+          user_code: eb.ref('excluded.user_code'),
+          uid: eb.ref('excluded.uid'),
+          expires_at: eb.ref('excluded.expires_at'),
+        })),
       )
       .execute();
   }
@@ -41,12 +74,54 @@ export class OidcPayloadsRepository {
   async find(model: string, by: 'id' | 'uid' | 'user_code', value: string, now: Date): Promise<StoredPayload | undefined> {
     const row = await this.#db
       .selectFrom('oidc_payload')
-      .select(['payload', 'consumed_at'])
+      .select(['id', 'payload', 'consumed_at'])
       .where('model', '=', model)
       .where(by, '=', value)
       .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
       .executeTakeFirst();
-    return row && { payload: row.payload, consumedAt: row.consumed_at };
+    return row && { id: row.id, payload: row.payload, consumedAt: row.consumed_at };
+  }
+
+  /**
+   * A payload with what the request that looks it up will ask for next, in one query: the
+   * session and grant it names (`sessionUid`, `grantId`) and its account (`accountId`, or an
+   * interaction's finished login) with the kinds of factor the account has.
+   */
+  async findWithContext(model: string, by: 'id' | 'uid', value: string, now: Date): Promise<{ found: StoredPayload; context: PayloadContext } | undefined> {
+    const live = (alias: string) => sql<SqlBool>`(${sql.ref(`${alias}.expires_at`)} is null or ${sql.ref(`${alias}.expires_at`)} > ${now})`;
+    const row = await this.#db
+      .selectFrom('oidc_payload as p')
+      .leftJoin('oidc_payload as s', (join) =>
+        join.on('s.model', '=', 'Session').on(sql<SqlBool>`s.uid = p.payload->>'sessionUid'`).on(live('s')),
+      )
+      .leftJoin('oidc_payload as g', (join) => join.on('g.model', '=', 'Grant').on(sql<SqlBool>`g.id = p.payload->>'grantId'`).on(live('g')))
+      .leftJoin('account as a', (join) =>
+        join.on(sql<SqlBool>`a.id = coalesce(p.payload->>'accountId', p.payload->'result'->'login'->>'accountId')`),
+      )
+      .select(['p.id', 'p.payload', 'p.consumed_at'])
+      .select(['s.id as session_id', 's.payload as session_payload', 's.consumed_at as session_consumed_at'])
+      .select(['g.id as grant_id', 'g.payload as grant_payload', 'g.consumed_at as grant_consumed_at'])
+      .select(['a.id as account_id', 'a.username as account_username', 'a.name as account_name', 'a.email as account_email', 'a.created_at as account_created_at'])
+      .select(factorKinds('a.id').as('account_factor_kinds'))
+      .where('p.model', '=', model)
+      .where(`p.${by}`, '=', value)
+      .where(live('p'))
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const context: PayloadContext = {};
+    if (row.session_id && row.session_payload) context.session = { id: row.session_id, payload: row.session_payload, consumedAt: row.session_consumed_at };
+    if (row.grant_id && row.grant_payload) context.grant = { id: row.grant_id, payload: row.grant_payload, consumedAt: row.grant_consumed_at };
+    if (row.account_id) {
+      context.account = {
+        id: row.account_id,
+        username: row.account_username!,
+        name: row.account_name!,
+        email: row.account_email!,
+        created_at: row.account_created_at!,
+        factor_kinds: row.account_factor_kinds,
+      };
+    }
+    return { found: { id: row.id, payload: row.payload, consumedAt: row.consumed_at }, context };
   }
 
   /** Marks the row consumed; only the first caller wins (returns true). */
@@ -82,4 +157,17 @@ export class OidcPayloadsRepository {
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
+}
+
+function toRow(write: PayloadWrite) {
+  const { payload } = write;
+  return {
+    model: write.model,
+    id: write.id,
+    payload: JSON.stringify(payload),
+    grant_id: typeof payload['grantId'] === 'string' ? payload['grantId'] : null,
+    user_code: typeof payload['userCode'] === 'string' ? payload['userCode'] : null,
+    uid: typeof payload['uid'] === 'string' ? payload['uid'] : null,
+    expires_at: write.expiresAt,
+  };
 }

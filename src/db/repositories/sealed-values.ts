@@ -6,7 +6,7 @@ import type { Db } from '../database.ts';
  * associated data it was sealed under (which ties it to its row).
  */
 export interface SealedValue {
-  table: 'factor' | 'oidc_client' | 'signing_key' | 'mail_outbox';
+  table: 'factor' | 'enrollment' | 'oidc_client' | 'signing_key' | 'mail_outbox';
   id: string;
   aad: string;
   sealed: string;
@@ -19,14 +19,16 @@ export class SealedValuesRepository {
   }
 
   async all(): Promise<SealedValue[]> {
-    const [factors, clients, keys, mails] = [
+    const [factors, enrollments, clients, keys, mails] = [
       await this.#db.selectFrom('factor').select(['id', 'account_id', 'kind', 'secret_sealed']).where('secret_sealed', 'is not', null).execute(),
+      await this.#db.selectFrom('enrollment').select(['id', 'secret_sealed']).where('secret_sealed', 'is not', null).execute(),
       await this.#db.selectFrom('oidc_client').select(['client_id', 'secret_sealed']).where('secret_sealed', 'is not', null).execute(),
       await this.#db.selectFrom('signing_key').select(['kid', 'private_jwk_sealed']).execute(),
       await this.#db.selectFrom('mail_outbox').select(['id', 'message_sealed']).where('message_sealed', 'is not', null).execute(),
     ];
     return [
       ...factors.map((r) => ({ table: 'factor' as const, id: r.id, aad: AAD.factorSecret(r.account_id, r.kind), sealed: r.secret_sealed! })),
+      ...enrollments.map((r) => ({ table: 'enrollment' as const, id: r.id, aad: AAD.enrollmentSecret(r.id), sealed: r.secret_sealed! })),
       ...clients.map((r) => ({ table: 'oidc_client' as const, id: r.client_id, aad: AAD.clientSecret(r.client_id), sealed: r.secret_sealed! })),
       ...keys.map((r) => ({ table: 'signing_key' as const, id: r.kid, aad: AAD.signingKey(r.kid), sealed: r.private_jwk_sealed })),
       ...mails.map((r) => ({ table: 'mail_outbox' as const, id: r.id, aad: AAD.outbox, sealed: r.message_sealed! })),
@@ -35,15 +37,23 @@ export class SealedValuesRepository {
 
   /** Replaces one sealed value, only if it is still the one that was read. */
   async replace(value: SealedValue, resealed: string): Promise<boolean> {
-    const db = this.#db;
-    const result =
-      value.table === 'factor'
-        ? await db.updateTable('factor').set({ secret_sealed: resealed }).where('id', '=', value.id).where('secret_sealed', '=', value.sealed).executeTakeFirst()
-        : value.table === 'oidc_client'
-          ? await db.updateTable('oidc_client').set({ secret_sealed: resealed }).where('client_id', '=', value.id).where('secret_sealed', '=', value.sealed).executeTakeFirst()
-          : value.table === 'signing_key'
-            ? await db.updateTable('signing_key').set({ private_jwk_sealed: resealed }).where('kid', '=', value.id).where('private_jwk_sealed', '=', value.sealed).executeTakeFirst()
-            : await db.updateTable('mail_outbox').set({ message_sealed: resealed }).where('id', '=', value.id).where('message_sealed', '=', value.sealed).executeTakeFirst();
+    const result = await this.#replacement(value, resealed).executeTakeFirst();
     return result.numUpdatedRows > 0n;
+  }
+
+  #replacement(value: SealedValue, resealed: string) {
+    const db = this.#db;
+    switch (value.table) {
+      case 'factor':
+        return db.updateTable('factor').set({ secret_sealed: resealed }).where('id', '=', value.id).where('secret_sealed', '=', value.sealed);
+      case 'enrollment':
+        return db.updateTable('enrollment').set({ secret_sealed: resealed }).where('id', '=', value.id).where('secret_sealed', '=', value.sealed);
+      case 'oidc_client':
+        return db.updateTable('oidc_client').set({ secret_sealed: resealed }).where('client_id', '=', value.id).where('secret_sealed', '=', value.sealed);
+      case 'signing_key':
+        return db.updateTable('signing_key').set({ private_jwk_sealed: resealed }).where('kid', '=', value.id).where('private_jwk_sealed', '=', value.sealed);
+      case 'mail_outbox':
+        return db.updateTable('mail_outbox').set({ message_sealed: resealed }).where('id', '=', value.id).where('message_sealed', '=', value.sealed);
+    }
   }
 }

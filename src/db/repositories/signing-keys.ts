@@ -17,18 +17,15 @@ export class SigningKeysRepository {
   }
 
   /**
-   * Runs `generate` only if no active key exists for one of `algs`, under a transaction-scoped
-   * advisory lock: replicas starting together agree on one set of keys.
+   * Holds a transaction-scoped lock on the key set until the caller's transaction ends:
+   * replicas starting together agree on one set of keys.
    */
-  async ensure(algs: string[], generate: (alg: string) => Promise<{ kid: string; sealed: string }>, now: Date): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
-      await sql`select pg_advisory_xact_lock(hashtext('kapu.signing_key'))`.execute(trx);
-      const present = await trx.selectFrom('signing_key').select('alg').where('retired_at', 'is', null).execute();
-      for (const alg of algs) {
-        if (present.some((k) => k.alg === alg)) continue;
-        const { kid, sealed } = await generate(alg);
-        await trx.insertInto('signing_key').values({ kid, alg, private_jwk_sealed: sealed, created_at: now }).execute();
-      }
-    });
+  async lock(): Promise<void> {
+    if (!this.#db.isTransaction) throw new Error('locking the signing keys takes a transaction');
+    await sql`select pg_advisory_xact_lock(hashtext('kapu.signing_key'))`.execute(this.#db);
+  }
+
+  async add(key: { kid: string; alg: string; sealed: string; now: Date }): Promise<void> {
+    await this.#db.insertInto('signing_key').values({ kid: key.kid, alg: key.alg, private_jwk_sealed: key.sealed, created_at: key.now }).execute();
   }
 }

@@ -1,6 +1,8 @@
-import { sql } from 'kysely';
+import { type QueryCreator, type RawBuilder, sql } from 'kysely';
 import type { Db } from '../database.ts';
+import type { Database } from '../schema.ts';
 
+/** How failures on one key are counted and locked (see src/security/throttle.ts). */
 export interface CountRule {
   windowStart: Date;
   freeFailures: number;
@@ -9,6 +11,12 @@ export interface CountRule {
   /** Failures in a row (never reset by time) that lock the key until `hardLockUntil`. */
   maxConsecutive: number | null;
   hardLockUntil: Date;
+}
+
+/** A key that counted an attempt, and whether that very attempt locked it. */
+export interface Counted {
+  key: string;
+  lockedNow: boolean;
 }
 
 export class ThrottleRepository {
@@ -29,62 +37,70 @@ export class ThrottleRepository {
   }
 
   /**
-   * Counts an attempt on `key` before it is checked — one statement, so requests racing each
-   * other are counted one by one — and sets the lock the count has earned. A key that is locked
-   * is not counted: the result is undefined and the attempt must be refused unchecked.
+   * Counts an attempt on every key before it is checked — one statement, so requests racing
+   * each other are counted one by one — and sets the lock each count has earned. A locked key
+   * is not counted. Returns the keys that counted; a key missing from it was locked (and the
+   * caller takes back what the others counted).
    */
-  async admit(key: string, now: Date, rule: CountRule): Promise<{ lockedNow: boolean } | undefined> {
+  async admit(keys: Array<{ key: string; rule: CountRule }>, now: Date): Promise<Counted[]> {
+    const rules = sql.join(
+      keys.map(
+        ({ key, rule: r }) =>
+          sql`(${key}::text, ${r.windowStart}::timestamptz, ${r.freeFailures}::int, ${r.baseLockSeconds}::float8, ${r.maxLockSeconds}::float8, ${r.maxConsecutive}::int, ${r.hardLockUntil}::timestamptz)`,
+      ),
+    );
+    // The rule of the key being updated (DO UPDATE sees the proposed row as `excluded`).
+    const rule = (column: string): RawBuilder<unknown> => sql`(select ${sql.ref(`r.${column}`)} from rule r where r.key = excluded.key)`;
     // The count restarts when the previous attempt is older than the window; `consecutive`
     // never restarts by time.
-    const failures = sql<number>`(case when auth_throttle.updated_at < ${rule.windowStart} then 1 else auth_throttle.failures + 1 end)`;
-    const lockSeconds = sql<number>`least(${rule.maxLockSeconds}::float8, ${rule.baseLockSeconds}::float8 * power(2, ${failures} - ${rule.freeFailures}))`;
-    const row = await this.#db
-      .insertInto('auth_throttle')
-      .values({ key, failures: 1, consecutive: 1, window_start: now, locked_until: null, updated_at: now })
-      .onConflict((oc) =>
-        oc
-          .column('key')
-          .doUpdateSet({
-            failures,
-            window_start: sql`case when auth_throttle.updated_at < ${rule.windowStart} then ${now}::timestamptz else auth_throttle.window_start end`,
-            consecutive: sql`auth_throttle.consecutive + 1`,
-            locked_until: sql`case
-              when ${rule.maxConsecutive}::int is not null and auth_throttle.consecutive + 1 >= ${rule.maxConsecutive}::int then ${rule.hardLockUntil}::timestamptz
-              when ${failures} >= ${rule.freeFailures} then ${now}::timestamptz + make_interval(secs => ${lockSeconds})
-              else null end`,
-            updated_at: now,
-          })
-          .where((eb) => eb.or([eb('auth_throttle.locked_until', 'is', null), eb('auth_throttle.locked_until', '<=', now)])),
-      )
-      .returning(['locked_until'])
-      .executeTakeFirst();
-    return row && { lockedNow: row.locked_until !== null && row.locked_until > now };
+    const stale = sql`c.updated_at < ${rule('window_start')}`;
+    const failures = sql`(case when ${stale} then 1 else c.failures + 1 end)`;
+    const lockSeconds = sql`least(${rule('max_lock')}, ${rule('base')} * power(2, ${failures} - ${rule('free')}))`;
+    const result = await sql<{ key: string; locked_until: Date | null }>`
+      with rule (key, window_start, free, base, max_lock, max_consecutive, hard_until) as (values ${rules})
+      insert into auth_throttle as c (key, failures, consecutive, window_start, locked_until, updated_at)
+      select key, 1, 1, ${now}, null, ${now} from rule
+      on conflict (key) do update set
+        failures = ${failures},
+        window_start = case when ${stale} then ${now}::timestamptz else c.window_start end,
+        consecutive = c.consecutive + 1,
+        locked_until = case
+          when ${rule('max_consecutive')} is not null and c.consecutive + 1 >= ${rule('max_consecutive')} then ${rule('hard_until')}
+          when ${failures} >= ${rule('free')} then ${now}::timestamptz + make_interval(secs => ${lockSeconds})
+          else null end,
+        updated_at = ${now}
+      where c.locked_until is null or c.locked_until <= ${now}
+      returning c.key, c.locked_until`.execute(this.#db);
+    return result.rows.map((r) => ({ key: r.key, lockedNow: r.locked_until !== null && r.locked_until > now }));
   }
 
-  /** Takes back an attempt that turned out not to be a failure (and the lock it set, if any). */
-  async release(key: string, lockedNow: boolean): Promise<void> {
-    await this.#db
+  /**
+   * The bookkeeping of a right answer, in one statement: `clear` keys are forgotten (counts
+   * and lock), `takeBack` keys lose the attempt this answer counted (and the lock it set).
+   */
+  async settle(clear: readonly string[], takeBack: readonly Counted[]): Promise<void> {
+    if (takeBack.length === 0) {
+      if (clear.length > 0) await this.#db.deleteFrom('auth_throttle').where('key', 'in', clear).execute();
+      return;
+    }
+    const unlock = takeBack.filter((c) => c.lockedNow).map((c) => c.key);
+    // The CTE only adds a name the update does not use.
+    const from: QueryCreator<Database> =
+      clear.length === 0 ? this.#db : (this.#db.with('cleared', (db) => db.deleteFrom('auth_throttle').where('key', 'in', clear)) as unknown as QueryCreator<Database>);
+    await from
       .updateTable('auth_throttle')
-      .set({
+      .set((eb) => ({
         failures: sql`greatest(failures - 1, 0)`,
         consecutive: sql`greatest(consecutive - 1, 0)`,
-        ...(lockedNow && { locked_until: null }),
-      })
-      .where('key', '=', key)
-      .execute();
-    // Back to nothing: leave no trace of an attempt that did not count.
-    await this.#db
-      .deleteFrom('auth_throttle')
-      .where('key', '=', key)
-      .where('failures', '=', 0)
-      .where('consecutive', '=', 0)
-      .where('locked_until', 'is', null)
+        ...(unlock.length > 0 && { locked_until: eb.case().when('key', 'in', unlock).then(null).else(eb.ref('locked_until')).end() }),
+      }))
+      .where('key', 'in', takeBack.map((c) => c.key))
       .execute();
   }
 
-  /** A finished sign-in clears the key: counts and lock. */
-  async clear(key: string): Promise<void> {
-    await this.#db.deleteFrom('auth_throttle').where('key', '=', key).execute();
+  /** Forgets keys entirely: counts and locks (an operator's unlock). */
+  async clear(keys: readonly string[]): Promise<void> {
+    await this.#db.deleteFrom('auth_throttle').where('key', 'in', keys).execute();
   }
 
   /**

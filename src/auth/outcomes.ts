@@ -1,0 +1,52 @@
+/**
+ * What a step of the sign-in core comes to. The core knows nothing of HTTP: the interaction
+ * routes turn each outcome into a response in one place (src/interactions/respond.ts).
+ */
+import type { Notice } from '../factors/factor.ts';
+import type { Lang } from '../views.ts';
+import type { SignInPage } from './pages.ts';
+
+/** The sign-in as its pages need it: who asks, in which language, and what is on screen. */
+export interface Shown {
+  uid: string;
+  /** The account the sign-in has identified, if any (for the request's log line). */
+  accountId: string | null;
+  lang: Lang;
+  client: { id: string; name: string | null };
+  /** Where the RP receives the result: forms on the page may end up at its origin. */
+  redirectUri: string | undefined;
+  page: SignInPage;
+}
+
+/** Why a step was refused. Each maps to one HTTP status in respond.ts. */
+export type Refusal =
+  /** The form could not be an answer (missing or malformed fields): costs nothing. */
+  | 'invalid_input'
+  /** Wrong username or password (or a locked username: the same answer, on purpose). */
+  | 'wrong_credentials'
+  /** A wrong second-factor answer. */
+  | 'wrong_answer'
+  /** Too many failures: try again later. */
+  | 'locked'
+  /** A resend refused by the cool-down or the hourly cap. */
+  | 'rate_limited';
+
+export type Outcome =
+  /** Show the flow's current page (a GET). `notice` is a message carried over a redirect. */
+  | { kind: 'show'; shown: Shown; notice: Notice | null }
+  /** The step moved the flow on: the browser is sent to its page (post/redirect/get). */
+  | { kind: 'advanced'; uid: string; notice: Notice | null }
+  /** The sign-in is over: the browser resumes at the provider, which answers the RP. */
+  | { kind: 'finished'; returnTo: string; accountId: string | null }
+  /** The step was refused: its page again (with what was typed, but never a password), saying why. */
+  | { kind: 'refused'; refusal: Refusal; shown: Shown; notice: Notice }
+  /** Not a sign-in step but the provider's consent prompt (handled by the consent route). */
+  | { kind: 'consent'; uid: string }
+  /** The request named something that does not exist here (an unknown method or factor). */
+  | { kind: 'bad_request'; code: string }
+  /** The sign-in is over already (a double click): resume where it ended. */
+  | { kind: 'already_finished'; uid: string }
+  /** A step posted that does not fit the flow's state (the Back button, a replayed form). */
+  | { kind: 'wrong_step'; uid: string }
+  /** The interaction is unknown or has expired. */
+  | { kind: 'expired' };

@@ -1,0 +1,30 @@
+/**
+ * What each state of a sign-in puts on screen, decided by the core (which methods are allowed,
+ * which factors the account has, why an upgrade is needed) and drawn by the interaction views.
+ */
+import type { FactorView } from '../factors/factor.ts';
+
+export interface Option {
+  id: string;
+  labelKey: string;
+}
+
+export interface MethodOption extends Option {
+  /** The password-only method, with the day it ends (null: no cut-off set). */
+  legacy?: { until: Date | null };
+}
+
+export type UpgradeReason =
+  /** The RP demands a second factor and the account has none. */
+  | 'required'
+  /** The chosen Ügyfélkapu+ method is not set up, and no other is. */
+  | 'not_enrolled'
+  /** Password-only sign-in has ended (LEGACY_LOGIN_UNTIL). */
+  | 'cutoff';
+
+export type SignInPage =
+  | { state: 'choose_method'; methods: MethodOption[] }
+  | { state: 'password'; method: Option; username: string }
+  | { state: 'choose_factor'; factors: Option[]; chosenMissing: boolean }
+  | { state: 'factor'; factor: Option; view: FactorView; others: Option[]; canResend: boolean }
+  | { state: 'upgrade'; reason: UpgradeReason };

@@ -1,0 +1,420 @@
+/**
+ * The sign-in core: the rules of signing a citizen in at an RP, with no HTTP in sight. The
+ * interaction routes (src/interactions) parse a form, call one step here and turn its outcome
+ * into a response; the portal and the phone app's API will call the same steps.
+ *
+ * Each step starts from one read of the sign-in (the RP's interaction, kapu's flow, the
+ * account), counts a guess before checking it (throttle), and makes its writes in one unit of
+ * work with the flow row locked — or as one conditional update — so two requests of the same
+ * sign-in can never both move it on. A finished sign-in stores the interaction's result for
+ * oidc-provider in that same unit of work: accountId, acr (the level reached) and amr.
+ */
+import type { Clock } from '../clock.ts';
+import type { AuditEvent } from '../db/repositories/audit.ts';
+import type { Repos } from '../db/repositories/index.ts';
+import type { Candidate, SignInRow } from '../db/repositories/sign-ins.ts';
+import type { UnitOfWork } from '../db/unit-of-work.ts';
+import type { ChallengeStatus, Factor, FactorAccount, FactorContext, FactorRegistry, FormFields, Notice } from '../factors/factor.ts';
+import type { PasswordHasher } from '../security/passwords.ts';
+import { PASSWORD_MAX_LENGTH } from '../security/passwords.ts';
+import type { Attempt, Throttle } from '../security/throttle.ts';
+import { DEFAULT_LANG, type Lang, pickLang } from '../views.ts';
+import { type FlowState, LEGACY_METHOD, isFlowState } from './flow.ts';
+import { type AcrPolicy, type Level, amrFor } from './levels.ts';
+import type { Outcome, Refusal, Shown } from './outcomes.ts';
+import type { MethodOption, Option, SignInPage } from './pages.ts';
+
+const USERNAME_MAX_LENGTH = 200;
+const CHOICE_MAX_LENGTH = 32;
+
+/** Who is asking: the client address (throttling, audit) and a language the browser chose. */
+export interface Requester {
+  ip: string;
+  /** An explicit choice (a link, a cookie); otherwise the RP's ui_locales, then Hungarian. */
+  lang: Lang | null;
+}
+
+/** The RPs, as the core needs them. */
+export interface ClientLookup {
+  find(clientId: string): Promise<{ clientId: string; name: string | null; minAcr: string | undefined } | undefined>;
+}
+
+export interface SignInDeps {
+  uow: UnitOfWork<Repos>;
+  factors: FactorRegistry;
+  passwords: PasswordHasher;
+  throttle: Throttle;
+  acr: AcrPolicy;
+  clients: ClientLookup;
+  clock: Clock;
+}
+
+type Account = FactorAccount & { factors: Factor[] };
+
+/** A sign-in as a step sees it. */
+interface SignIn {
+  uid: string;
+  state: FlowState;
+  method: string | null;
+  factor: Factor | undefined;
+  account: Account | null;
+  client: { id: string; name: string | null };
+  /** The lowest level this sign-in may end with (the RP's acr_values and minimum). */
+  need: Level;
+  lang: Lang;
+  redirectUri: string | undefined;
+  /** The provider's prompt: 'login', or 'consent' for a signed-in citizen and a new RP. */
+  prompt: string;
+}
+
+export type StatusOutcome = { kind: 'status'; status: ChallengeStatus | 'none' } | { kind: 'expired' };
+
+const EXPIRED: Outcome = { kind: 'expired' };
+
+export class SignInService {
+  readonly #deps: SignInDeps;
+
+  constructor(deps: SignInDeps) {
+    this.#deps = deps;
+  }
+
+  /** The flow's current page. */
+  async show(uid: string, requester: Requester, notice: Notice | null): Promise<Outcome> {
+    const signIn = (await this.#load(uid, requester))?.signIn;
+    if (!signIn) return EXPIRED;
+    if (signIn.prompt === 'consent') return { kind: 'consent', uid };
+    return { kind: 'show', shown: await this.#shown(signIn, this.#deps.uow.repos), notice };
+  }
+
+  /** The citizen picked a sign-in method on the chooser; next: the password. */
+  async chooseMethod(uid: string, requester: Requester, method: unknown): Promise<Outcome> {
+    const signIn = (await this.#load(uid, requester))?.signIn;
+    if (!signIn) return EXPIRED;
+    const off = this.#offState(signIn, ['choose_method']);
+    if (off) return off;
+    const known = typeof method === 'string' && method.length <= CHOICE_MAX_LENGTH && (method === LEGACY_METHOD || this.#deps.factors.get(method) !== undefined);
+    if (!known) return { kind: 'bad_request', code: 'unknown_method' };
+    return this.#advance(signIn, ['choose_method'], { state: 'password', method });
+  }
+
+  /** Back from the password step to the method chooser. */
+  async restart(uid: string, requester: Requester): Promise<Outcome> {
+    const signIn = (await this.#load(uid, requester))?.signIn;
+    if (!signIn) return EXPIRED;
+    return this.#offState(signIn, ['password']) ?? this.#advance(signIn, ['password'], { state: 'choose_method', method: null });
+  }
+
+  /**
+   * Username + password. One answer for an unknown user, a wrong password and a locked
+   * username (same page, same status, same time: argon2 runs either way). Nothing before a
+   * right password reveals whether the account exists or what it has.
+   */
+  async password(uid: string, requester: Requester, form: FormFields): Promise<Outcome> {
+    const username = boundedString(form['username'], USERNAME_MAX_LENGTH)?.trim() ?? '';
+    const password = boundedString(form['password'], PASSWORD_MAX_LENGTH) ?? '';
+    const loaded = await this.#load(uid, requester, username || undefined);
+    if (!loaded) return EXPIRED;
+    const { signIn, candidate } = loaded;
+    const off = this.#offState(signIn, ['password']);
+    if (off) return off;
+    if (!username || !password) return this.#refused(signIn, 'invalid_input', { key: 'password.missing' }, username);
+
+    const { uow, throttle, passwords, clock } = this.#deps;
+    const attempt = await throttle.password(uow.repos.throttle, username, requester.ip);
+    const check = await passwords.verify(attempt ? candidate?.passwordHash : undefined, password);
+    const now = clock.now();
+    if (!attempt || !candidate || !check.ok) {
+      // A refused (locked) attempt is not checked against any account: it names none.
+      const accountId = (attempt && candidate?.id) || null;
+      const events: AuditEvent[] = [{ type: 'signin.password_failed', accountId, clientId: signIn.client.id, ip: requester.ip, detail: { locked: !attempt } }];
+      if (attempt?.locked) events.push({ type: 'signin.locked', accountId, ip: requester.ip });
+      await uow.repos.audit.record(events, now);
+      return this.#refused(signIn, 'wrong_credentials', { key: 'password.failed' }, username);
+    }
+
+    const account: Account = { ...accountOf(candidate), factors: this.#deps.factors.pick(candidate.factorKinds) };
+    return uow.transaction(async (r) => {
+      // The right password is no failure, whatever happens next.
+      await throttle.succeeded(r.throttle, attempt);
+      const elsewhere = await this.#lock(r, signIn, ['password']);
+      if (elsewhere) return elsewhere;
+      if (check.rehash) await r.accounts.updatePasswordHash(account.id, check.rehash, now);
+      const events: AuditEvent[] = [{ type: 'signin.password_ok', accountId: account.id, clientId: signIn.client.id, ip: requester.ip }];
+      const identified = { ...signIn, account };
+      if (signIn.method === LEGACY_METHOD && signIn.need === 'password' && this.#deps.acr.legacyAllowed(now)) {
+        return this.#finish(r, identified, 'password', null, requester, events);
+      }
+      await r.audit.record(events, now);
+      const chosen = account.factors.find((f) => f.id === signIn.method);
+      const target = chosen ?? (account.factors.length === 1 && signIn.method === LEGACY_METHOD ? account.factors[0] : undefined);
+      const state = target ? 'factor' : account.factors.length > 0 ? 'choose_factor' : 'upgrade';
+      await r.signIns.update(uid, { state, accountId: account.id, factor: target?.id ?? null }, now);
+      return target ? this.#begin(r, { ...identified, state, factor: target }) : this.#advanced(signIn, null);
+    });
+  }
+
+  /** Pick (or switch to) one of the account's factors. */
+  async chooseFactor(uid: string, requester: Requester, factorId: unknown): Promise<Outcome> {
+    const signIn = (await this.#load(uid, requester))?.signIn;
+    if (!signIn) return EXPIRED;
+    const off = this.#offState(signIn, ['choose_factor', 'factor']);
+    if (off) return off;
+    const factor = signIn.account?.factors.find((f) => f.id === factorId);
+    if (!factor) return { kind: 'bad_request', code: 'unknown_factor' };
+    return this.#deps.uow.transaction(async (r) => {
+      const elsewhere = await this.#lock(r, signIn, ['choose_factor', 'factor']);
+      if (elsewhere) return elsewhere;
+      await r.signIns.update(uid, { state: 'factor', factor: factor.id }, this.#deps.clock.now());
+      return this.#begin(r, { ...signIn, state: 'factor', factor });
+    });
+  }
+
+  /** Checks the citizen's answer for the current factor. */
+  async verify(uid: string, requester: Requester, form: FormFields): Promise<Outcome> {
+    const signIn = (await this.#load(uid, requester))?.signIn;
+    if (!signIn) return EXPIRED;
+    const off = this.#offState(signIn, ['factor']);
+    if (off) return off;
+    const { factor, account } = signIn;
+    if (!factor || !account) return { kind: 'wrong_step', uid };
+    const input = factor.parse(form);
+    if (input === undefined) return this.#refused(signIn, 'invalid_input', { key: 'code.format' });
+
+    const { uow, throttle, clock } = this.#deps;
+    // Counted before the check, so parallel guesses cannot slip past the limit.
+    const attempt = await throttle.factor(uow.repos.throttle, account.id, requester.ip);
+    if (!attempt) return this.#refused(signIn, 'locked', { key: 'throttle.locked' });
+    return uow.transaction(async (r) => {
+      const elsewhere = await this.#lock(r, signIn, ['factor'], factor.id);
+      if (elsewhere) {
+        // Another request of this sign-in moved it on first (a double click): no guess.
+        await r.throttle.settle([], attempt.counted);
+        return elsewhere;
+      }
+      const result = await factor.verify(this.#context(r, signIn, account), input);
+      if (!result.ok) {
+        await r.audit.record(this.#factorFailure(signIn, account, factor, attempt, requester, result.notice), clock.now());
+        return this.#refused(signIn, 'wrong_answer', result.notice, undefined, r);
+      }
+      // A right answer is no failure: take back its count (on the IP too, which many share).
+      await throttle.succeeded(r.throttle, attempt);
+      return this.#finish(r, signIn, 'two_factor', factor, requester, []);
+    });
+  }
+
+  /** Asks the current factor for a fresh challenge (a new email). */
+  async resend(uid: string, requester: Requester): Promise<Outcome> {
+    const signIn = (await this.#load(uid, requester))?.signIn;
+    if (!signIn) return EXPIRED;
+    const off = this.#offState(signIn, ['factor']);
+    if (off) return off;
+    const { factor, account } = signIn;
+    if (!factor?.resend || !account) return { kind: 'bad_request', code: 'nothing_to_resend' };
+    return this.#deps.uow.transaction(async (r) => {
+      const elsewhere = await this.#lock(r, signIn, ['factor'], factor.id);
+      if (elsewhere) return elsewhere;
+      const notice = await factor.resend!(this.#context(r, signIn, account));
+      return notice.error ? this.#refused(signIn, 'rate_limited', notice, undefined, r) : this.#advanced(signIn, notice);
+    });
+  }
+
+  /** Where an out-of-band factor's challenge stands, for a waiting page. Costs no try. */
+  async status(uid: string, requester: Requester): Promise<StatusOutcome> {
+    const signIn = (await this.#load(uid, requester))?.signIn;
+    if (!signIn) return { kind: 'expired' };
+    const { factor, account } = signIn;
+    if (signIn.state !== 'factor' || !factor?.status || !account) return { kind: 'status', status: 'none' };
+    return { kind: 'status', status: await factor.status(this.#context(this.#deps.uow.repos, signIn, account)) };
+  }
+
+  /**
+   * The citizen allows an RP that asks for consent. The grant itself is the provider's
+   * business (src/interactions/consent.ts); the core says whether this is the moment for it.
+   */
+  async consent(uid: string, requester: Requester): Promise<Outcome> {
+    const signIn = (await this.#load(uid, requester))?.signIn;
+    if (!signIn) return EXPIRED;
+    const off = this.#offState(signIn, ['choose_method', 'done']);
+    if (off) return off;
+    return signIn.prompt === 'consent' ? { kind: 'consent', uid } : this.#advanced(signIn, null);
+  }
+
+  /** The citizen cancels; the RP gets an OAuth error back. Welcome in every state. */
+  async abort(uid: string, requester: Requester): Promise<Outcome> {
+    const signIn = (await this.#load(uid, requester))?.signIn;
+    if (!signIn) return EXPIRED;
+    // After an upgrade page: OpenID Connect's error for "the level asked for cannot be reached".
+    const [error, description] =
+      signIn.state === 'upgrade'
+        ? ['unmet_authentication_requirements', 'the account has no second factor']
+        : ['access_denied', 'the citizen cancelled the sign-in'];
+    const now = this.#deps.clock.now();
+    return this.#deps.uow.transaction(async (r) => {
+      const returnTo = await r.signIns.setResult(uid, { error, error_description: description }, now);
+      if (!returnTo) return EXPIRED;
+      const accountId = signIn.account?.id ?? null;
+      await r.audit.record({ type: 'signin.aborted', accountId, clientId: signIn.client.id, ip: requester.ip, detail: { error } }, now);
+      return { kind: 'finished', returnTo, accountId };
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  /** The one read a step starts from (and, with `candidate`, the account that username names). */
+  async #load(uid: string, requester: Requester, candidate?: string): Promise<{ signIn: SignIn; candidate: Candidate | null } | undefined> {
+    const { uow, clock, clients, acr, factors } = this.#deps;
+    const loaded = await uow.repos.signIns.load(uid, clock.now(), 'choose_method', candidate);
+    if (!loaded) return undefined;
+    const row: SignInRow = loaded.signIn;
+    const params = (row.interaction['params'] ?? {}) as Record<string, unknown>;
+    const client = await clients.find(String(params['client_id'] ?? ''));
+    if (!client) return undefined;
+    const account = row.account && { ...accountOf(row.account), factors: factors.pick(row.account.factorKinds) };
+    return {
+      signIn: {
+        uid,
+        state: isFlowState(row.state) ? row.state : 'choose_method',
+        method: row.method,
+        factor: factors.get(row.factor),
+        account,
+        client: { id: client.clientId, name: client.name },
+        need: acr.required(stringParam(params['acr_values']), client.minAcr),
+        lang: requester.lang ?? pickLang(stringParam(params['ui_locales'])) ?? DEFAULT_LANG,
+        redirectUri: stringParam(params['redirect_uri']),
+        prompt: String((row.interaction['prompt'] as { name?: unknown } | undefined)?.name ?? 'login'),
+      },
+      candidate: loaded.candidate,
+    };
+  }
+
+  /** The outcome for a step posted in a state it does not accept, or null when it fits. */
+  #offState(signIn: Pick<SignIn, 'uid' | 'state'>, accepted: FlowState[]): Outcome | null {
+    if (accepted.includes(signIn.state)) return null;
+    return signIn.state === 'done' ? { kind: 'already_finished', uid: signIn.uid } : { kind: 'wrong_step', uid: signIn.uid };
+  }
+
+  /**
+   * Locks the flow for the rest of the unit of work and checks it still is where the step
+   * found it (and at the same factor); the outcome when it is not, or null.
+   */
+  async #lock(r: Repos, signIn: SignIn, accepted: FlowState[], factor?: string): Promise<Outcome | null> {
+    const flow = await r.signIns.lock(signIn.uid);
+    if (!flow) return EXPIRED;
+    const state = isFlowState(flow.state) ? flow.state : 'choose_method';
+    const off = this.#offState({ uid: signIn.uid, state }, accepted);
+    if (off) return off;
+    return factor !== undefined && flow.factor !== factor ? { kind: 'wrong_step', uid: signIn.uid } : null;
+  }
+
+  /** A one-statement move of the flow (from one of `from`); who loses a race is told why. */
+  async #advance(signIn: SignIn, from: FlowState[], change: { state: FlowState; method: string | null }): Promise<Outcome> {
+    const { signIns } = this.#deps.uow.repos;
+    if (await signIns.advance(signIn.uid, from, change, this.#deps.clock.now())) return this.#advanced(signIn, null);
+    const state = await signIns.state(signIn.uid);
+    if (state === undefined) return EXPIRED;
+    return this.#offState({ uid: signIn.uid, state: isFlowState(state) ? state : 'choose_method' }, from) ?? { kind: 'wrong_step', uid: signIn.uid };
+  }
+
+  /** Starts the factor the flow just moved to (an emailed code is sent here). */
+  async #begin(r: Repos, signIn: SignIn & { factor: Factor }): Promise<Outcome> {
+    const notice = await signIn.factor.begin(this.#context(r, signIn, signIn.account!));
+    // A refused start (the hourly code cap) is said as such: never "sent".
+    return notice?.error ? this.#refused(signIn, 'rate_limited', notice, undefined, r) : this.#advanced(signIn, notice);
+  }
+
+  /**
+   * Ends the sign-in: the flow is done and the interaction's result stored, in the caller's
+   * unit of work, with the audit events of the step.
+   */
+  async #finish(r: Repos, signIn: SignIn, level: Level, factor: Factor | null, requester: Requester, events: AuditEvent[]): Promise<Outcome> {
+    const { acr, clock } = this.#deps;
+    const accountId = signIn.account!.id;
+    const now = clock.now();
+    const returnTo = await r.signIns.setResult(signIn.uid, { login: { accountId, acr: acr.acrOf(level), amr: amrFor(factor?.amr ?? null), remember: false } }, now);
+    if (!returnTo) return EXPIRED;
+    await r.signIns.update(signIn.uid, { state: 'done', accountId }, now);
+    events.push({ type: 'signin.succeeded', accountId, clientId: signIn.client.id, ip: requester.ip, detail: { method: factor?.id ?? 'password', acr: acr.acrOf(level) } });
+    await r.audit.record(events, now);
+    return { kind: 'finished', returnTo, accountId };
+  }
+
+  #factorFailure(signIn: SignIn, account: Account, factor: Factor, attempt: Attempt, requester: Requester, notice: Notice): AuditEvent[] {
+    const failed: AuditEvent = { type: 'signin.factor_failed', accountId: account.id, clientId: signIn.client.id, ip: requester.ip, detail: { factor: factor.id, reason: notice.key } };
+    return attempt.locked ? [{ type: 'signin.locked', accountId: account.id, ip: requester.ip, detail: { factor: factor.id } }, failed] : [failed];
+  }
+
+  #context(repos: Repos, signIn: SignIn, account: FactorAccount): FactorContext {
+    return { flowId: signIn.uid, account, lang: signIn.lang, repos };
+  }
+
+  #advanced(signIn: SignIn, notice: Notice | null): Outcome {
+    return { kind: 'advanced', uid: signIn.uid, notice };
+  }
+
+  async #refused(signIn: SignIn, refusal: Refusal, notice: Notice, username?: string, repos: Repos = this.#deps.uow.repos): Promise<Outcome> {
+    return { kind: 'refused', refusal, notice: { ...notice, error: true }, shown: await this.#shown(signIn, repos, username) };
+  }
+
+  async #shown(signIn: SignIn, repos: Repos, username = ''): Promise<Shown> {
+    return {
+      uid: signIn.uid,
+      accountId: signIn.account?.id ?? null,
+      lang: signIn.lang,
+      client: signIn.client,
+      redirectUri: signIn.redirectUri,
+      page: await this.#page(signIn, repos, username),
+    };
+  }
+
+  #factorChoice(signIn: SignIn): SignInPage {
+    const owned = signIn.account?.factors ?? [];
+    return { state: 'choose_factor', factors: owned.map(option), chosenMissing: signIn.method !== LEGACY_METHOD && !owned.some((f) => f.id === signIn.method) };
+  }
+
+  async #page(signIn: SignIn, repos: Repos, username: string): Promise<SignInPage> {
+    const { factors, acr, clock } = this.#deps;
+    switch (signIn.state) {
+      case 'choose_method':
+      case 'done': {
+        const methods: MethodOption[] = factors.all().map(option);
+        // Password-only sign-in is offered while the cut-off allows it and the RP accepts it.
+        if (acr.legacyAllowed(clock.now()) && signIn.need === 'password') methods.push({ id: LEGACY_METHOD, labelKey: 'method.legacy', legacy: { until: acr.legacyUntil } });
+        return { state: 'choose_method', methods };
+      }
+      case 'password':
+        return { state: 'password', method: { id: signIn.method ?? LEGACY_METHOD, labelKey: factors.get(signIn.method)?.labelKey ?? 'method.legacy' }, username };
+      case 'factor': {
+        const { factor, account } = signIn;
+        // A flow at a factor the registry no longer knows: the citizen chooses again.
+        if (!factor || !account) return this.#factorChoice(signIn);
+        return {
+          state: 'factor',
+          factor: option(factor),
+          view: await factor.view(this.#context(repos, signIn, account)),
+          others: account.factors.filter((f) => f !== factor).map(option),
+          canResend: factor.resend !== undefined,
+        };
+      }
+      case 'choose_factor':
+        return this.#factorChoice(signIn);
+      case 'upgrade':
+        return { state: 'upgrade', reason: signIn.need === 'two_factor' ? 'required' : signIn.method !== LEGACY_METHOD ? 'not_enrolled' : 'cutoff' };
+    }
+  }
+}
+
+function option(f: Factor): Option {
+  return { id: f.id, labelKey: f.labelKey };
+}
+
+function accountOf(row: { id: string; username: string; name: string; email: string }): FactorAccount {
+  return { id: row.id, username: row.username, name: row.name, email: row.email };
+}
+
+function boundedString(value: unknown, maxLength: number): string | undefined {
+  return typeof value === 'string' && value.length <= maxLength ? value : undefined;
+}
+
+function stringParam(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}

@@ -1,0 +1,43 @@
+/**
+ * Every repository, built over one database handle (a transaction or the pool) by the unit of
+ * work (src/db/unit-of-work.ts). `hooks` are what happens after a commit: the metrics count
+ * audited events, the mail sender wakes up for queued mail.
+ */
+import type { Db } from '../database.ts';
+import type { Effects } from '../unit-of-work.ts';
+import { AccountsRepository } from './accounts.ts';
+import { type AuditEvent, AuditRepository } from './audit.ts';
+import { ClientsRepository } from './clients.ts';
+import { EnrollmentsRepository } from './enrollments.ts';
+import { FactorsRepository } from './factors.ts';
+import { MailOutboxRepository } from './mail-outbox.ts';
+import { OidcPayloadsRepository } from './oidc-payloads.ts';
+import { OneTimeCodesRepository } from './one-time-codes.ts';
+import { SealedValuesRepository } from './sealed-values.ts';
+import { SignInsRepository } from './sign-ins.ts';
+import { SigningKeysRepository } from './signing-keys.ts';
+import { ThrottleRepository } from './throttle.ts';
+
+export interface RepositoryHooks {
+  onAudit?: (event: AuditEvent) => void;
+  onMailQueued?: () => void;
+}
+
+export function repositories(db: Db, effects: Effects, hooks: RepositoryHooks = {}) {
+  return {
+    accounts: new AccountsRepository(db),
+    audit: new AuditRepository(db, effects, hooks.onAudit),
+    clients: new ClientsRepository(db),
+    codes: new OneTimeCodesRepository(db),
+    enrollments: new EnrollmentsRepository(db),
+    factors: new FactorsRepository(db),
+    outbox: new MailOutboxRepository(db, effects, hooks.onMailQueued),
+    payloads: new OidcPayloadsRepository(db),
+    sealed: new SealedValuesRepository(db),
+    signIns: new SignInsRepository(db),
+    signingKeys: new SigningKeysRepository(db),
+    throttle: new ThrottleRepository(db),
+  };
+}
+
+export type Repos = ReturnType<typeof repositories>;

@@ -1,0 +1,184 @@
+import { sql } from 'kysely';
+import type { Db } from '../database.ts';
+import { normalizeUsername } from './accounts.ts';
+
+/**
+ * A sign-in as kapu stores it: oidc-provider's Interaction (the RP's request, read-only here
+ * except for its result) and kapu's own flow row (`login_flow`), keyed by the interaction uid.
+ */
+export interface SignInRow {
+  /** The provider's interaction payload (params, prompt, returnTo, …). */
+  interaction: Record<string, unknown>;
+  expiresAt: Date;
+  state: string;
+  method: string | null;
+  factor: string | null;
+  /** The account the flow has identified (after a right password), with its factor kinds. */
+  account: { id: string; username: string; name: string; email: string; factorKinds: string[] } | null;
+}
+
+/** The account a typed username names, with what the password check needs. */
+export interface Candidate {
+  id: string;
+  username: string;
+  name: string;
+  email: string;
+  passwordHash: string;
+  factorKinds: string[];
+}
+
+export interface FlowChange {
+  state: string;
+  method?: string | null;
+  accountId?: string | null;
+  factor?: string | null;
+}
+
+interface LoadedRow {
+  payload: Record<string, unknown>;
+  expires_at: Date;
+  state: string;
+  method: string | null;
+  factor: string | null;
+  account_id: string | null;
+  account_username: string | null;
+  account_name: string | null;
+  account_email: string | null;
+  account_factor_kinds: string[] | null;
+  candidate_id?: string | null;
+  candidate_username?: string | null;
+  candidate_name?: string | null;
+  candidate_email?: string | null;
+  candidate_password_hash?: string | null;
+  candidate_factor_kinds?: string[] | null;
+}
+
+export class SignInsRepository {
+  readonly #db: Db;
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  /**
+   * Everything a sign-in step starts from, in one statement: the live interaction, its flow
+   * (opened in its first state on first sight, only for an interaction that exists), the
+   * flow's account with its factor kinds, and — with `candidate` — the account that username
+   * names, with its password hash (the one read of a password hash in kapu).
+   */
+  async load(uid: string, now: Date, initialState: string, candidate?: string): Promise<{ signIn: SignInRow; candidate: Candidate | null } | undefined> {
+    const candidateJoin = candidate === undefined ? sql`` : sql`left join account c on c.username = ${normalizeUsername(candidate)}`;
+    const candidateColumns =
+      candidate === undefined
+        ? sql``
+        : sql`, c.id as candidate_id, c.username as candidate_username, c.name as candidate_name, c.email as candidate_email,
+              c.password_hash as candidate_password_hash,
+              array(select f.kind from factor f where f.account_id = c.id order by f.created_at) as candidate_factor_kinds`;
+    const result = await sql<LoadedRow>`
+      with interaction as (
+        select payload, expires_at from oidc_payload
+        where model = 'Interaction' and id = ${uid} and expires_at > ${now}
+      ),
+      opened as (
+        insert into login_flow (uid, state, created_at, updated_at, expires_at)
+        select ${uid}, ${initialState}, ${now}, ${now}, expires_at from interaction
+        on conflict (uid) do nothing
+        returning state, method, account_id, factor
+      ),
+      flow as (
+        select state, method, account_id, factor from opened
+        union all
+        select state, method, account_id, factor from login_flow where uid = ${uid}
+      )
+      select i.payload, i.expires_at, f.state, f.method, f.factor, f.account_id,
+             a.username as account_username, a.name as account_name, a.email as account_email,
+             case when a.id is null then null else array(select k.kind from factor k where k.account_id = a.id order by k.created_at) end as account_factor_kinds
+             ${candidateColumns}
+      from interaction i
+      cross join lateral (select * from flow limit 1) f
+      left join account a on a.id = f.account_id
+      ${candidateJoin}`.execute(this.#db);
+    const row = result.rows[0];
+    if (!row) return undefined;
+    return {
+      signIn: {
+        interaction: row.payload,
+        expiresAt: row.expires_at,
+        state: row.state,
+        method: row.method,
+        factor: row.factor,
+        account: row.account_id
+          ? { id: row.account_id, username: row.account_username!, name: row.account_name!, email: row.account_email!, factorKinds: row.account_factor_kinds ?? [] }
+          : null,
+      },
+      candidate: row.candidate_id
+        ? {
+            id: row.candidate_id,
+            username: row.candidate_username!,
+            name: row.candidate_name!,
+            email: row.candidate_email!,
+            passwordHash: row.candidate_password_hash!,
+            factorKinds: row.candidate_factor_kinds ?? [],
+          }
+        : null,
+    };
+  }
+
+  /**
+   * Locks the flow row for the rest of the caller's transaction and returns its state: a step
+   * runs with its flow locked, so no other step of the same sign-in interleaves with it.
+   */
+  async lock(uid: string) {
+    return this.#db
+      .selectFrom('login_flow')
+      .select(['state', 'method', 'account_id', 'factor'])
+      .where('uid', '=', uid)
+      .forUpdate()
+      .executeTakeFirst();
+  }
+
+  /** Moves the flow from one of `from` in one conditional statement; false when it was elsewhere. */
+  async advance(uid: string, from: string[], change: FlowChange, now: Date): Promise<boolean> {
+    const result = await this.#db.updateTable('login_flow').set(flowChange(change, now)).where('uid', '=', uid).where('state', 'in', from).executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async state(uid: string): Promise<string | undefined> {
+    return (await this.#db.selectFrom('login_flow').select('state').where('uid', '=', uid).executeTakeFirst())?.state;
+  }
+
+  async update(uid: string, change: FlowChange, now: Date): Promise<void> {
+    await this.#db.updateTable('login_flow').set(flowChange(change, now)).where('uid', '=', uid).execute();
+  }
+
+  /**
+   * Stores the interaction's result for oidc-provider's resume endpoint — what
+   * `provider.interactionResult()` stores, without reading the interaction back first — and
+   * returns the URL the browser resumes at. Undefined when the interaction is gone.
+   */
+  async setResult(uid: string, result: Record<string, unknown>, now: Date): Promise<string | undefined> {
+    const row = await this.#db
+      .updateTable('oidc_payload')
+      .set({ payload: sql`jsonb_set(payload, '{result}', ${JSON.stringify(result)}::jsonb)` })
+      .where('model', '=', 'Interaction')
+      .where('id', '=', uid)
+      .where('expires_at', '>', now)
+      .returning(sql<string>`payload->>'returnTo'`.as('return_to'))
+      .executeTakeFirst();
+    return row?.return_to;
+  }
+
+  async deleteExpired(now: Date): Promise<number> {
+    const result = await this.#db.deleteFrom('login_flow').where('expires_at', '<', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
+
+function flowChange(change: FlowChange, now: Date) {
+  return {
+    state: change.state,
+    ...(change.method !== undefined && { method: change.method }),
+    ...(change.accountId !== undefined && { account_id: change.accountId }),
+    ...(change.factor !== undefined && { factor: change.factor }),
+    updated_at: now,
+  };
+}

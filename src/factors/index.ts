@@ -1,0 +1,26 @@
+/**
+ * The factors kapu offers, in the order the method chooser lists them. A new factor is one
+ * folder beside these and one line here.
+ */
+import type { Clock, Random } from '../clock.ts';
+import type { CodeRules } from '../db/repositories/one-time-codes.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import type { SecretBox } from '../security/secret-box.ts';
+import { EmailCodeFactor } from './email-code/index.ts';
+import { FactorRegistry } from './factor.ts';
+import { TotpFactor } from './totp/index.ts';
+
+export interface FactorDeps {
+  box: SecretBox;
+  mailer: Mailer;
+  clock: Clock;
+  random: Random;
+  codeRules: CodeRules;
+}
+
+export function createFactors(deps: FactorDeps): FactorRegistry {
+  return new FactorRegistry([
+    new TotpFactor({ ...deps, issuerLabel: 'Ügyfélkapu+' }),
+    new EmailCodeFactor({ ...deps, rules: deps.codeRules }),
+  ]);
+}

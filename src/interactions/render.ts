@@ -1,0 +1,23 @@
+/** Rendering a sign-in page, and sending the browser on. */
+import type { Context } from 'koa';
+import type { Shown } from '../auth/outcomes.ts';
+import { originOf, renderPage } from '../http/page.ts';
+import { type InteractionEnv, csrfToken } from './request.ts';
+
+/** Renders `template` as a page of the sign-in `shown`: its uid, CSRF token, RP and language. */
+export function renderSignInPage(ctx: Context, env: InteractionEnv, shown: Pick<Shown, 'uid' | 'lang' | 'client' | 'redirectUri'>, template: string, data: Record<string, unknown>, status = 200): void {
+  renderPage(
+    ctx,
+    env.deps.views,
+    template,
+    { uid: shown.uid, csrf: csrfToken(env, shown.uid), client: shown.client.name ?? shown.client.id, notice: null, ...data },
+    // A sign-in form's POST ends, through redirects, at the RP's redirect_uri.
+    { lang: shown.lang, status, formTargets: originOf(shown.redirectUri) },
+  );
+}
+
+/** Every move on in a sign-in is answered by a GET of where it leads (post/redirect/get). */
+export function seeOther(ctx: Context, location: string): void {
+  ctx.status = 303;
+  ctx.redirect(location);
+}

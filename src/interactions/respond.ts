@@ -1,0 +1,110 @@
+/**
+ * The one place where an outcome of the sign-in core becomes an HTTP response: its status, the
+ * page that shows it, or where the browser goes next. Handlers never pick a status themselves.
+ */
+import type { Context } from 'koa';
+import type { Outcome, Refusal, Shown } from '../auth/outcomes.ts';
+import type { SignInPage, UpgradeReason } from '../auth/pages.ts';
+import { BadRequest, SessionExpired, WrongStep } from '../errors.ts';
+import type { Notice } from '../factors/factor.ts';
+import { showConsent } from './consent.ts';
+import { renderSignInPage, seeOther } from './render.ts';
+import type { InteractionEnv } from './request.ts';
+
+/** The status of a page refusing a step, by why it was refused. */
+const REFUSAL_STATUS: Record<Refusal, number> = {
+  invalid_input: 400,
+  wrong_credentials: 401,
+  wrong_answer: 401,
+  locked: 429,
+  rate_limited: 429,
+};
+
+/**
+ * Notices a redirect may carry (?notice=…): informational messages from a fixed list — never
+ * free text from the URL, never an error (errors are rendered directly, with their status).
+ */
+const REDIRECT_NOTICES = new Set(['email.sent', 'email.resent']);
+
+export async function respond(ctx: Context, env: InteractionEnv, outcome: Outcome): Promise<void> {
+  switch (outcome.kind) {
+    case 'show':
+      return renderSignIn(ctx, env, outcome.shown, outcome.notice, 200);
+    case 'refused':
+      return renderSignIn(ctx, env, outcome.shown, outcome.notice, REFUSAL_STATUS[outcome.refusal]);
+    case 'advanced': {
+      const carried = outcome.notice && !outcome.notice.error && REDIRECT_NOTICES.has(outcome.notice.key) ? `?notice=${encodeURIComponent(outcome.notice.key)}` : '';
+      return seeOther(ctx, `/interaction/${outcome.uid}${carried}`);
+    }
+    case 'finished':
+      if (outcome.accountId) ctx.state['accountId'] = outcome.accountId;
+      return seeOther(ctx, outcome.returnTo);
+    case 'already_finished':
+      // Not a failure: the browser resumes where the sign-in ended, which completes it once.
+      return seeOther(ctx, `/auth/${outcome.uid}`);
+    case 'consent':
+      return showConsent(ctx, env, outcome.uid);
+    case 'bad_request':
+      throw new BadRequest(outcome.code);
+    case 'wrong_step':
+      throw new WrongStep();
+    case 'expired':
+      throw new SessionExpired();
+  }
+}
+
+/** The notice a GET brings over a redirect, if it is one of those a redirect may carry. */
+export function carriedNotice(ctx: Context): Notice | null {
+  const asked = ctx.query['notice'];
+  return typeof asked === 'string' && REDIRECT_NOTICES.has(asked) ? { key: asked } : null;
+}
+
+const UPGRADE_REASON_KEYS: Record<UpgradeReason, string> = {
+  required: 'upgrade.body_required',
+  not_enrolled: 'upgrade.body_not_enrolled',
+  cutoff: 'upgrade.body_cutoff',
+};
+
+/** The sign-in page for the flow's state. */
+function renderSignIn(ctx: Context, env: InteractionEnv, shown: Shown, notice: Notice | null, status: number): void {
+  if (shown.accountId) ctx.state['accountId'] = shown.accountId;
+  const { template, data } = pageView(env, shown, shown.page, notice);
+  renderSignInPage(ctx, env, shown, template, data, status);
+}
+
+function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: Notice | null): { template: string; data: Record<string, unknown> } {
+  switch (page.state) {
+    case 'choose_method': {
+      const t = env.deps.views.translator(shown.lang);
+      const methods = page.methods.map((m) => ({
+        id: m.id,
+        labelKey: m.labelKey,
+        legacy: m.legacy !== undefined,
+        hint: m.legacy && (m.legacy.until ? t('method.legacy_hint', { date: m.legacy.until.toISOString().slice(0, 10) }) : t('method.legacy_hint_open')),
+      }));
+      return { template: 'method', data: { titleKey: 'method.title', methods, notice } };
+    }
+    case 'password':
+      return { template: 'password', data: { titleKey: 'password.title', methodLabelKey: page.method.labelKey, username: page.username, notice } };
+    case 'choose_factor':
+      return {
+        template: 'factor-choice',
+        data: { titleKey: 'factor.choose_title', introKey: page.chosenMissing ? 'factor.choose_intro' : 'factor.choose_intro_plain', factors: page.factors, notice },
+      };
+    case 'factor':
+      return {
+        template: 'factor',
+        data: {
+          titleKey: page.factor.labelKey,
+          factorTitleKey: page.factor.labelKey,
+          factorTemplate: page.view.template,
+          factor: page.view.data,
+          canResend: page.canResend,
+          others: page.others,
+          notice: notice ?? page.view.notice ?? null,
+        },
+      };
+    case 'upgrade':
+      return { template: 'upgrade', data: { titleKey: 'upgrade.title', reasonKey: UPGRADE_REASON_KEYS[page.reason], notice } };
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Composes kapu's mails from views/mail and queues them in the transactional outbox of the
+ * caller's unit of work: a mail commits with what caused it, or not at all. The message (which
+ * may hold a one-time code) is sealed at rest and dropped once sent.
+ */
+import type { MailOutboxRepository } from '../db/repositories/mail-outbox.ts';
+import { AAD, type SecretBox } from '../security/secret-box.ts';
+import type { Lang, Views } from '../views.ts';
+
+export interface MailMessage {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** A one-time code mail (sign-in or enrollment): what the code is for decides its wording. */
+export interface CodeMail {
+  kind: 'signin' | 'enroll';
+  name: string;
+  username: string;
+  tag: string;
+  code: string;
+  minutes: number;
+}
+
+/** A mail that tells the citizen something happened to the account: no code, no secret. */
+export interface NoticeMail {
+  /** Locale key prefix: `<key>.subject` and `<key>.body`. */
+  key: string;
+  name: string;
+}
+
+export class Mailer {
+  readonly #box: SecretBox;
+  readonly #views: Views;
+
+  constructor(box: SecretBox, views: Views) {
+    this.#box = box;
+    this.#views = views;
+  }
+
+  code(to: string, lang: Lang, mail: CodeMail): MailMessage {
+    return this.#compose(to, lang, `mail.${mail.kind}.subject`, 'mail/code', { ...mail });
+  }
+
+  notice(to: string, lang: Lang, mail: NoticeMail): MailMessage {
+    return this.#compose(to, lang, `${mail.key}.subject`, 'mail/notice', { ...mail });
+  }
+
+  async queue(outbox: MailOutboxRepository, message: MailMessage, now: Date): Promise<void> {
+    const { to, subject, text, html } = message;
+    await outbox.enqueue({ recipient: to, messageSealed: this.#box.seal(JSON.stringify({ subject, text, html }), AAD.outbox), now });
+  }
+
+  #compose(to: string, lang: Lang, subjectKey: string, template: string, data: Record<string, unknown>): MailMessage {
+    const subject = this.#views.translator(lang)(subjectKey);
+    return {
+      to,
+      subject,
+      text: this.#views.render(`${template}-text`, lang, { ...data, subject }),
+      html: this.#views.render(`${template}-html`, lang, { ...data, subject }),
+    };
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The relying parties, as every request needs them (oidc-provider's Client model, the sign-in
+ * pages' client name and minimum level), kept in memory. A change written on any replica or by
+ * the CLI reaches every replica's directory through the change feed (LISTEN/NOTIFY, sent in the
+ * same statement as the change) within moments of its commit.
+ *
+ * Only what is in the database is cached: an unknown client id is asked again each time. While
+ * the feed is down nothing is answered from memory, and what was cached is dropped, because
+ * notices may have been missed.
+ */
+import type { ChangeFeed } from '../db/change-feed.ts';
+import type { ClientsRepository } from '../db/repositories/clients.ts';
+import { AAD, type SecretBox } from '../security/secret-box.ts';
+
+export interface ClientRecord {
+  clientId: string;
+  name: string | null;
+  /** The lowest acr this RP accepts (client metadata `min_acr`), if it set one. */
+  minAcr: string | undefined;
+  /** Registered government RPs are first-party (no consent screen) unless registered to ask. */
+  firstParty: boolean;
+  /** The metadata oidc-provider is given: stored metadata, client_id, the opened secret. */
+  metadata: Record<string, unknown>;
+}
+
+/** Registered government RPs are first-party (no consent screen) unless registered to ask. */
+export function isFirstParty(client: object): boolean {
+  return (client as Record<string, unknown>)['consent_required'] !== true;
+}
+
+export class ClientDirectory {
+  readonly #repo: ClientsRepository;
+  readonly #box: SecretBox;
+  readonly #changes: ChangeFeed;
+  readonly #cache = new Map<string, ClientRecord>();
+  /** Bumped by every notice: a read that started before one is not cached. */
+  #generation = 0;
+
+  constructor(repo: ClientsRepository, box: SecretBox, changes: ChangeFeed) {
+    this.#repo = repo;
+    this.#box = box;
+    this.#changes = changes;
+    changes.subscribe({
+      onChange: (change) => {
+        if (change.kind !== 'client') return;
+        this.#generation += 1;
+        this.#cache.delete(change.id);
+      },
+      onReset: () => {
+        this.#generation += 1;
+        this.#cache.clear();
+      },
+    });
+  }
+
+  async find(clientId: string): Promise<ClientRecord | undefined> {
+    const live = this.#changes.live;
+    if (live) {
+      const cached = this.#cache.get(clientId);
+      if (cached) return cached;
+    }
+    const generation = this.#generation;
+    const row = await this.#repo.find(clientId);
+    if (!row) return undefined;
+    const metadata: Record<string, unknown> = { ...row.metadata, client_id: row.client_id };
+    if (row.secret_sealed) metadata['client_secret'] = this.#box.openText(row.secret_sealed, AAD.clientSecret(row.client_id));
+    const record: ClientRecord = {
+      clientId: row.client_id,
+      name: typeof metadata['client_name'] === 'string' ? metadata['client_name'] : null,
+      minAcr: typeof metadata['min_acr'] === 'string' ? metadata['min_acr'] : undefined,
+      firstParty: isFirstParty(metadata),
+      metadata,
+    };
+    if (live && this.#changes.live && generation === this.#generation) this.#cache.set(clientId, record);
+    return record;
+  }
+}
