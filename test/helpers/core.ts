@@ -1,0 +1,114 @@
+/**
+ * The sign-in core without HTTP: kapu's dependencies on a fresh database (PGlite in memory, or a
+ * fresh database on DATABASE_URL's Postgres), no server and no provider. A sign-in starts the
+ * way oidc-provider starts one — an Interaction row with the RP's parameters — and mail is kept
+ * in the development mailbox, delivered when the test asks.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { addFactor, createAccount } from '../../src/admin/accounts.ts';
+import type { Requester } from '../../src/auth/sign-in.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { type Deps, buildDeps, closeDeps } from '../../src/deps.ts';
+import type { Factor } from '../../src/factors/factor.ts';
+import { FactorRegistry } from '../../src/factors/factor.ts';
+import { createLogger } from '../../src/log.ts';
+import type { DevMail } from '../../src/mail/dev-mailbox.ts';
+import { TestClock } from './clock.ts';
+import { PASSWORD, freshDatabase } from './kapu.ts';
+
+export const CLIENT_ID = 'core-rp';
+export const ISSUER = 'https://kapu.example.hu';
+export const FROM: Requester = { ip: '192.0.2.10', lang: 'hu' };
+
+export interface CoreHarness {
+  deps: Deps;
+  clock: TestClock;
+  /** Starts a sign-in at the RP as oidc-provider would: returns the interaction uid. */
+  interaction(params?: Record<string, string>): Promise<string>;
+  account(username: string, factors?: string[]): Promise<{ id: string; username: string; email: string; totpSecret: string | null }>;
+  /** Sends what the outbox holds; returns the mails that went out, newest first. */
+  deliver(): Promise<readonly DevMail[]>;
+  /** The interaction's stored result (what oidc-provider's resume endpoint reads). */
+  result(uid: string): Promise<Record<string, unknown> | undefined>;
+  close(): Promise<void>;
+}
+
+export async function startCore(options: { env?: Record<string, string>; minAcr?: string; extraFactors?: Factor[] } = {}): Promise<CoreHarness> {
+  const database = await freshDatabase();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATA_DIR: 'memory://',
+    ISSUER,
+    COOKIE_KEYS: randomBytes(32).toString('base64url'),
+    ENCRYPTION_KEYS: `t1:${randomBytes(32).toString('base64')}`,
+    ...(database.url && { DATABASE_URL: database.url, DATABASE_POOL_SIZE: '4' }),
+    ...options.env,
+  });
+  const clock = new TestClock();
+  let deps = await buildDeps(config, { clock, log: createLogger('silent'), mailPollMs: 3_600_000 });
+  if (options.extraFactors) {
+    // A factor kapu does not ship (a test's own): registered beside the others, as a new
+    // folder and one line in src/factors/index.ts would register it.
+    const factors = new FactorRegistry([...deps.factors.all(), ...options.extraFactors]);
+    const { SignInService } = await import('../../src/auth/sign-in.ts');
+    const { uow, passwords, throttle, acr, clients } = deps;
+    deps = { ...deps, factors, signIns: new SignInService({ uow, factors, passwords, throttle, acr, clients, clock }) };
+  }
+  await deps.repos.clients.create({
+    clientId: CLIENT_ID,
+    secretSealed: null,
+    metadata: { client_name: 'Teszt szolgáltatás', redirect_uris: ['https://rp.example.hu/callback'], ...(options.minAcr && { min_acr: options.minAcr }) },
+    now: clock.now(),
+  });
+  const ready = deps;
+  return {
+    deps: ready,
+    clock,
+    async interaction(params = {}) {
+      const uid = randomUUID();
+      await ready.repos.payloads.upsert({
+        model: 'Interaction',
+        id: uid,
+        payload: {
+          jti: uid,
+          kind: 'Interaction',
+          returnTo: `${ISSUER}/auth/${uid}`,
+          prompt: { name: 'login', reasons: ['no_session'], details: {} },
+          params: { client_id: CLIENT_ID, redirect_uri: 'https://rp.example.hu/callback', scope: 'openid', ...params },
+        },
+        expiresAt: new Date(clock.now().getTime() + 3600_000),
+      });
+      return uid;
+    },
+    async account(username, factors = []) {
+      const account = await createAccount(ready, { username, name: `Teszt ${username}`, email: `${username}@example.hu`, password: PASSWORD });
+      let totpSecret: string | null = null;
+      for (const factor of factors) {
+        const { secretForDisplay } = await addFactor(ready, username, factor);
+        if (secretForDisplay) totpSecret = new URL(secretForDisplay).searchParams.get('secret');
+      }
+      return { id: account.id, username: account.username, email: account.email, totpSecret };
+    },
+    async deliver() {
+      await ready.sender.deliverDue();
+      return ready.devMailbox!.list();
+    },
+    async result(uid) {
+      const row = await ready.db.selectFrom('oidc_payload').select('payload').where('model', '=', 'Interaction').where('id', '=', uid).executeTakeFirst();
+      return row?.payload['result'] as Record<string, unknown> | undefined;
+    },
+    async close() {
+      await closeDeps(ready);
+      await database.drop();
+    },
+  };
+}
+
+/** The 3-digit tag and 6-digit code of a code mail (sign-in or enrollment), from its text. */
+export function codeOf(mail: DevMail): { tag: string; code: string } {
+  const tag = /(?:Munkamenet-azonosító|Session ID): (\d{3})/.exec(mail.text)?.[1];
+  const code = /(?:Hitelesítő kód|Megerősítő kód|Sign-in code|Confirmation code): (\d{6})/.exec(mail.text)?.[1];
+  if (!tag || !code) throw new Error(`not a code mail: ${mail.subject}`);
+  return { tag, code };
+}
