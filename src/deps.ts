@@ -65,7 +65,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     overrides.mailTransport ?? (config.mail.smtpUrl ? smtpTransport(config.mail.smtpUrl) : devMailbox!.transport());
   const sender = new OutboxSender(
     { repo: uow.repos.outbox, transport, box, clock, log: log.child({ component: 'mail' }) },
-    { from: config.mail.from, pollMs: overrides.mailPollMs ?? 5_000, leaseSeconds: 60 },
+    { from: config.mail.from, pollMs: overrides.mailPollMs ?? 5_000, leaseSeconds: 60, lanes: 4 },
   );
   const views = new Views();
   const mailer = new Mailer(box, views);
@@ -115,13 +115,15 @@ export async function closeDeps(deps: Deps): Promise<void> {
 }
 
 /**
- * A pooled SMTP transport: connections are reused across mails instead of one per mail.
+ * A pooled SMTP transport: connections are reused across mails instead of one per mail, and
+ * kept (nodemailer would otherwise reopen each after 100 mails: every hundredth code mail then
+ * waited for a new SMTP handshake; an SMTP_URL may still set its own maxMessages).
  * Its timeouts stay well inside the outbox lease (60 s), so a slow server cannot keep a mail
  * past its lease and let another replica send it too.
  */
 function smtpTransport(url: string): Transporter {
   const pooled = new URL(url);
-  const defaults = { pool: 'true', connectionTimeout: '10000', greetingTimeout: '10000', socketTimeout: '20000' };
+  const defaults = { pool: 'true', maxMessages: '100000', connectionTimeout: '10000', greetingTimeout: '10000', socketTimeout: '20000' };
   for (const [name, value] of Object.entries(defaults)) if (!pooled.searchParams.has(name)) pooled.searchParams.set(name, value);
   return nodemailer.createTransport(pooled.href);
 }

@@ -77,9 +77,18 @@ export function postgresCpuSince(before: Map<number, number>): number {
 
 /** Peak resident set size (VmHWM) of a process, in MiB. */
 export function peakRssMiB(pid: number): number | null {
+  return statusMiB(pid, 'VmHWM');
+}
+
+/** Resident set size (VmRSS) of a process now, in MiB. */
+export function rssMiB(pid: number): number | null {
+  return statusMiB(pid, 'VmRSS');
+}
+
+function statusMiB(pid: number, field: string): number | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+    const kb = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
     return kb ? Number(kb) / 1024 : null;
   } catch {
     return null;

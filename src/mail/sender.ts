@@ -13,6 +13,8 @@ export interface SenderOptions {
   from: string;
   pollMs: number;
   leaseSeconds: number;
+  /** Mails sent at once (over the transport's pooled connections); a burst waits less. */
+  lanes?: number;
 }
 
 export class OutboxSender {
@@ -22,8 +24,8 @@ export class OutboxSender {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #options: SenderOptions;
+  readonly #lanes = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
   #again = false;
   #stopped = true;
 
@@ -41,34 +43,38 @@ export class OutboxSender {
     this.kick();
   }
 
-  /** Runs a delivery pass now (or right after the one under way). */
+  /**
+   * Mail is waiting: a lane starts sending at once, unless all lanes are busy (they will find
+   * it: each lane claims until nothing is due; the flag makes sure a lane looks once more).
+   */
   kick(): void {
     if (this.#stopped) return;
-    if (this.#running) {
+    if (this.#lanes.size >= (this.#options.lanes ?? 1)) {
       this.#again = true;
       return;
     }
     clearTimeout(this.#timer);
-    this.#running = this.deliverDue()
+    this.#again = false;
+    const lane: Promise<void> = this.deliverDue()
       .then(() => undefined)
       .catch((err: unknown) => this.#log.error({ err }, 'mail outbox pass failed'))
       .finally(() => {
-        this.#running = undefined;
+        this.#lanes.delete(lane);
         if (this.#stopped) return;
         if (this.#again) {
-          this.#again = false;
           this.kick();
-        } else {
+        } else if (this.#lanes.size === 0) {
           this.#timer = setTimeout(() => this.kick(), this.#options.pollMs);
           this.#timer.unref();
         }
       });
+    this.#lanes.add(lane);
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    await this.#running;
+    await Promise.all(this.#lanes);
   }
 
   /** A send must end well inside its lease, or another replica could claim the mail too. */
@@ -77,8 +83,8 @@ export class OutboxSender {
   }
 
   /**
-   * One pass: claims due mail one at a time, right before sending it — its lease (longer than
-   * the SMTP timeouts) cannot run out while earlier mails are being sent — and records each
+   * One lane's pass: claims due mail one at a time, right before sending it — its lease (longer
+   * than the SMTP timeouts) cannot run out while earlier mails are being sent — and records each
    * sent mail together with the next claim. Returns how many were sent.
    */
   async deliverDue(): Promise<number> {
