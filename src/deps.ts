@@ -6,8 +6,11 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
+import { AccountService } from './auth/account.ts';
 import { EnrollmentService } from './auth/enrollment.ts';
 import { AcrPolicy } from './auth/levels.ts';
+import { PortalSessions } from './auth/portal-sessions.ts';
+import { RecoveryService } from './auth/recovery.ts';
 import { SignInService } from './auth/sign-in.ts';
 import { type Clock, type Random, cryptoRandom, systemClock } from './clock.ts';
 import type { Config } from './config/index.ts';
@@ -24,6 +27,7 @@ import { OutboxSender } from './mail/sender.ts';
 import { Maintenance } from './maintenance.ts';
 import { ClientDirectory } from './oidc/client-directory.ts';
 import { PasswordHasher } from './security/passwords.ts';
+import { EmailedCodes } from './security/emailed-codes.ts';
 import { SecretBox } from './security/secret-box.ts';
 import { Throttle } from './security/throttle.ts';
 import { Views } from './views.ts';
@@ -73,10 +77,14 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const throttle = new Throttle(clock);
   const acr = new AcrPolicy(config.acr, config.legacyLoginUntil);
   const clients = new ClientDirectory(uow.repos.clients, box, database.changes);
-  const factors = createFactors({ box, mailer, clock, random, codeRules: config.codes });
-  const signIns = new SignInService({ uow, factors, passwords, throttle, acr, clients, clock });
+  const codes = new EmailedCodes({ mailer, box, clock, random, rules: config.codes });
+  const factors = createFactors({ box, mailer, passwords, codes, clock, random });
   const enrollments = new EnrollmentService({ uow, factors, throttle, box, clock, random });
-  const maintenance = new Maintenance({ repos: uow.repos, clock, log });
+  const portalSessions = new PortalSessions({ uow, clock, times: { idleSeconds: config.portal.idleMinutes * 60, lifetimeSeconds: config.portal.sessionHours * 3600 } });
+  const signIns = new SignInService({ uow, factors, passwords, throttle, acr, clients, enrollments, portalSessions, clock, random });
+  const account = new AccountService({ uow, factors, enrollments, passwords, throttle, codes, mailer, clients, clock, random });
+  const recovery = new RecoveryService({ uow, enrollments, passwords, throttle, codes, mailer, clock, random });
+  const maintenance = new Maintenance({ repos: uow.repos, clock, log, portalIdleSeconds: config.portal.idleMinutes * 60 });
 
   return {
     config: { ...config, cookieKeys: keys.cookieKeys },
@@ -99,6 +107,10 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     factors,
     signIns,
     enrollments,
+    portalSessions,
+    account,
+    recovery,
+    codes,
     sender,
     transport,
     devMailbox,

@@ -1,6 +1,7 @@
 /**
  * Housekeeping that any replica may run at any time (every statement is idempotent): expired
- * provider artefacts, sign-in flows, enrollments and one-time codes are deleted. Codes are kept
+ * provider artefacts, sign-in flows, enrollments, pending changes, portal sessions and one-time
+ * codes are deleted. Codes are kept
  * an hour past expiry because the hourly send cap counts them; idle throttle counters after a day.
  */
 import type { Logger } from 'pino';
@@ -8,9 +9,11 @@ import type { Clock } from './clock.ts';
 import type { Repos } from './db/repositories/index.ts';
 
 export interface MaintenanceDeps {
-  repos: Pick<Repos, 'payloads' | 'signIns' | 'enrollments' | 'codes' | 'throttle'>;
+  repos: Pick<Repos, 'payloads' | 'signIns' | 'enrollments' | 'codes' | 'throttle' | 'portalSessions' | 'pendingChanges'>;
   clock: Clock;
   log: Logger;
+  /** Portal sessions idle this long are over (and deleted). */
+  portalIdleSeconds: number;
 }
 
 export class Maintenance {
@@ -40,7 +43,7 @@ export class Maintenance {
     await this.#running;
   }
 
-  async runOnce(): Promise<{ payloads: number; flows: number; enrollments: number; codes: number; throttles: number }> {
+  async runOnce(): Promise<{ payloads: number; flows: number; enrollments: number; sessions: number; codes: number; throttles: number }> {
     const { repos, clock, log } = this.#deps;
     const now = clock.now();
     let payloads = 0;
@@ -49,11 +52,12 @@ export class Maintenance {
       payloads += batch;
     }
     const flows = await repos.signIns.deleteExpired(now);
-    const enrollments = await repos.enrollments.deleteExpired(now);
+    const enrollments = (await repos.enrollments.deleteExpired(now)) + (await repos.pendingChanges.deleteExpired(now));
+    const sessions = await repos.portalSessions.deleteExpired(now, new Date(now.getTime() - this.#deps.portalIdleSeconds * 1000));
     const codes = await repos.codes.deleteExpired(new Date(now.getTime() - 3600_000));
     // Counters idle for a day are of no use; hard locks stay until an operator lifts them.
     const throttles = await repos.throttle.deleteStale(new Date(now.getTime() - 24 * 3600_000));
-    if (payloads + flows + enrollments + codes + throttles > 0) log.info({ payloads, flows, enrollments, codes, throttles }, 'expired rows deleted');
-    return { payloads, flows, enrollments, codes, throttles };
+    if (payloads + flows + enrollments + sessions + codes + throttles > 0) log.info({ payloads, flows, enrollments, sessions, codes, throttles }, 'expired rows deleted');
+    return { payloads, flows, enrollments, sessions, codes, throttles };
   }
 }

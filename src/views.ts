@@ -14,6 +14,11 @@ const VIEWS_DIR = fileURLToPath(new URL('../views/', import.meta.url));
 
 type Messages = Record<string, string>;
 
+const DATE_TIME: Record<Lang, Intl.DateTimeFormat> = {
+  hu: new Intl.DateTimeFormat('hu-HU', { dateStyle: 'long', timeStyle: 'short', timeZone: 'Europe/Budapest' }),
+  en: new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeStyle: 'short', timeZone: 'Europe/Budapest' }),
+};
+
 export function isLang(value: unknown): value is Lang {
   return typeof value === 'string' && (LANGUAGES as readonly string[]).includes(value);
 }
@@ -51,8 +56,13 @@ export class Views {
     };
   }
 
-  /** Renders views/<name>.eta; `t` and `lang` are always available to the template. */
+  /** A date and time as people of `lang` write it, in Hungary's time zone. */
+  dateTime(lang: Lang): (date: Date) => string {
+    return DATE_TIME[lang].format.bind(DATE_TIME[lang]);
+  }
+
+  /** Renders views/<name>.eta; `t`, `dateTime` and `lang` are always available to the template. */
   render(name: string, lang: Lang, data: Record<string, unknown>): string {
-    return this.#eta.render(name, { ...data, lang, t: this.translator(lang) });
+    return this.#eta.render(name, { ...data, lang, t: this.translator(lang), dateTime: this.dateTime(lang) });
   }
 }

@@ -1,20 +1,21 @@
 /**
  * Setting up a factor (SPEC §2: "Ügyfélkapu+ igénylés"), HTTP-free, for the account portal and
- * for the inline upgrade of a password-only account: begin → the person proves it → confirm.
- * An enrollment lives ten minutes, belongs to one account, and is confirmed at most once; what
- * the factor asked to keep meanwhile (a new TOTP secret) is sealed at rest, bound to it.
- * Guesses at confirmation count toward the account's second-factor throttle.
+ * for the inline upgrade of a password-only account during a sign-in: begin → the person
+ * proves it → confirm. An enrollment lives ten minutes, belongs to one account, and is
+ * confirmed at most once; what the factor asked to keep meanwhile (a new TOTP secret) is
+ * sealed at rest, bound to it. Guesses at confirmation count toward the account's
+ * second-factor throttle.
  */
 import type { Clock, Random } from '../clock.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
-import type { FactorContext, FactorRegistry, FormFields, Notice } from '../factors/factor.ts';
+import type { EnrollContext, Factor, FactorAccount, FactorRegistry, FactorView, FormFields, Notice } from '../factors/factor.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
-import type { Throttle } from '../security/throttle.ts';
+import type { Attempt, Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
 import type { Refusal } from './outcomes.ts';
 
-/** How long a begun enrollment waits for its proof (the emailed code lives as long). */
+/** How long a begun enrollment waits for its proof (an emailed code lives as long). */
 export const ENROLLMENT_TTL_SECONDS = 10 * 60;
 
 export interface EnrollmentDeps {
@@ -26,11 +27,14 @@ export interface EnrollmentDeps {
   random: Random;
 }
 
-export type EnrollmentBegun =
-  | { ok: true; enrollmentId: string; show: Record<string, string> | null; notice: Notice | null }
-  | { ok: false; refusal: Refusal | 'unknown'; notice: Notice };
+export type EnrollmentBegun = { ok: true; enrollmentId: string; notice: Notice | null } | { ok: false; refusal: Refusal | 'unknown'; notice: Notice };
 
-export type EnrollmentConfirmed = { ok: true } | { ok: false; refusal: Refusal | 'expired'; notice: Notice };
+export type EnrollmentConfirmed =
+  | { ok: true; factor: Factor; shownOnce: Record<string, string> | null }
+  | { ok: false; refusal: Refusal | 'expired'; notice: Notice };
+
+const UNKNOWN: EnrollmentBegun = { ok: false, refusal: 'unknown', notice: { key: 'error.bad_request', error: true } };
+const EXPIRED: EnrollmentConfirmed = { ok: false, refusal: 'expired', notice: { key: 'enroll.expired', error: true } };
 
 export class EnrollmentService {
   readonly #deps: EnrollmentDeps;
@@ -41,73 +45,104 @@ export class EnrollmentService {
 
   /** Starts setting up `factorId` for the account (an emailed code is sent, a secret made). */
   async begin(accountId: string, factorId: string, lang: Lang): Promise<EnrollmentBegun> {
-    const factor = this.#deps.factors.get(factorId);
-    if (!factor) return { ok: false, refusal: 'unknown', notice: { key: 'error.bad_request', error: true } };
-    const { uow, box, clock, random } = this.#deps;
-    return uow.transaction(async (r) => {
-      const ctx = await this.#context(r, accountId, random.uuid(), lang);
-      if (!ctx) return { ok: false, refusal: 'unknown', notice: { key: 'error.bad_request', error: true } };
-      const start = await factor.enroll.begin(ctx);
-      if (start.notice?.error) return { ok: false, refusal: 'rate_limited', notice: start.notice };
-      const now = clock.now();
-      await r.enrollments.create({
-        id: ctx.flowId,
-        accountId,
-        factor: factor.id,
-        secretSealed: start.keep === undefined ? null : box.seal(start.keep, AAD.enrollmentSecret(ctx.flowId)),
-        now,
-        expiresAt: new Date(now.getTime() + ENROLLMENT_TTL_SECONDS * 1000),
-      });
-      return { ok: true, enrollmentId: ctx.flowId, show: start.show ?? null, notice: start.notice ?? null };
+    return this.#deps.uow.transaction(async (r) => {
+      const account = await accountOf(r, accountId);
+      return account ? this.beginWith(r, account, factorId, lang) : UNKNOWN;
     });
+  }
+
+  /** `begin`, inside the caller's unit of work (a sign-in that sets a factor up inline). */
+  async beginWith(r: Repos, account: FactorAccount, factorId: string, lang: Lang): Promise<EnrollmentBegun> {
+    const factor = this.#deps.factors.get(factorId);
+    if (!factor) return UNKNOWN;
+    const { box, clock, random } = this.#deps;
+    const enrollmentId = random.uuid();
+    const start = await factor.enroll.begin({ flowId: enrollmentId, account, lang, repos: r });
+    if (start.notice?.error) return { ok: false, refusal: 'rate_limited', notice: start.notice };
+    const now = clock.now();
+    await r.enrollments.create({
+      id: enrollmentId,
+      accountId: account.id,
+      factor: factor.id,
+      secretSealed: start.keep === undefined ? null : box.seal(start.keep, AAD.enrollmentSecret(enrollmentId)),
+      now,
+      expiresAt: new Date(now.getTime() + ENROLLMENT_TTL_SECONDS * 1000),
+    });
+    return { ok: true, enrollmentId, notice: start.notice ?? null };
+  }
+
+  /** What the setup page shows (a QR code, the tag of the mailed code); undefined when over. */
+  async view(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang): Promise<{ factor: Factor; view: FactorView } | undefined> {
+    const open = await this.#open(r, account, enrollmentId, lang);
+    return open && { factor: open.factor, view: await open.factor.enroll.view(open.ctx) };
+  }
+
+  /** A fresh proof (a new code mail), when the factor has one to give. */
+  async resend(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang): Promise<Notice | undefined> {
+    const open = await this.#open(r, account, enrollmentId, lang);
+    return open?.factor.enroll.resend?.(open.ctx);
   }
 
   /** Confirms an enrollment with the person's proof (the emailed code, the app's first code). */
   async confirm(accountId: string, enrollmentId: string, form: FormFields, requester: { ip: string; lang: Lang }): Promise<EnrollmentConfirmed> {
-    const { uow, throttle, box, clock } = this.#deps;
+    const { uow, throttle, clock } = this.#deps;
     const pending = await uow.repos.enrollments.findOpen(enrollmentId, accountId, clock.now());
     const factor = this.#deps.factors.get(pending?.factor);
-    if (!pending || !factor) return { ok: false, refusal: 'expired', notice: { key: 'enroll.expired', error: true } };
-    const input = factor.parse(form);
-    if (input === undefined) return { ok: false, refusal: 'invalid_input', notice: { key: 'code.format', error: true } };
+    if (!pending || !factor) return EXPIRED;
+    if (factor.parse(form) === undefined) return { ok: false, refusal: 'invalid_input', notice: { key: 'code.format', error: true } };
     const attempt = await throttle.factor(uow.repos.throttle, accountId, requester.ip);
     if (!attempt) return { ok: false, refusal: 'locked', notice: { key: 'throttle.locked', error: true } };
     return uow.transaction(async (r) => {
-      const now = clock.now();
-      // Locked for the rest of the transaction: of two confirmations racing, one confirms.
-      const open = await r.enrollments.findOpen(enrollmentId, accountId, now);
-      const ctx = open && (await this.#context(r, accountId, enrollmentId, requester.lang));
-      if (!open || !ctx) {
-        await r.throttle.settle([], attempt.counted);
-        return { ok: false, refusal: 'expired', notice: { key: 'enroll.expired', error: true } };
-      }
-      const kept = open.secret_sealed ? box.openText(open.secret_sealed, AAD.enrollmentSecret(enrollmentId)) : null;
-      const result = await factor.enroll.confirm({ ...ctx, kept }, input);
-      if (!result.ok) {
-        await r.audit.record({ type: 'signin.factor_failed', accountId, ip: requester.ip, detail: { factor: factor.id, purpose: 'enroll', reason: result.notice.key } }, now);
-        return { ok: false, refusal: 'wrong_answer', notice: { ...result.notice, error: true } };
-      }
-      await r.enrollments.confirm(enrollmentId, now);
-      await throttle.succeeded(r.throttle, attempt);
-      await r.audit.record({ type: 'factor.enrolled', accountId, ip: requester.ip, detail: { factor: factor.id, by: 'citizen' } }, now);
-      return { ok: true };
+      const account = await accountOf(r, accountId);
+      return account ? this.confirmWith(r, account, enrollmentId, form, attempt, requester) : EXPIRED;
     });
+  }
+
+  /**
+   * `confirm`, inside the caller's unit of work, with the guess already counted (`attempt`):
+   * the enrollment row stays locked to the end of that unit of work, so of two confirmations
+   * racing, one confirms.
+   */
+  async confirmWith(r: Repos, account: FactorAccount, enrollmentId: string, form: FormFields, attempt: Attempt, requester: { ip: string; lang: Lang }): Promise<EnrollmentConfirmed> {
+    const { throttle, clock } = this.#deps;
+    const open = await this.#open(r, account, enrollmentId, requester.lang);
+    const input = open?.factor.parse(form);
+    if (!open || input === undefined) {
+      await r.throttle.settle([], attempt.counted);
+      return open ? { ok: false, refusal: 'invalid_input', notice: { key: 'code.format', error: true } } : EXPIRED;
+    }
+    const { factor, ctx } = open;
+    const now = clock.now();
+    const result = await factor.enroll.confirm(ctx, input);
+    if (!result.ok) {
+      await r.audit.record({ type: 'signin.factor_failed', accountId: account.id, ip: requester.ip, detail: { factor: factor.id, purpose: 'enroll', reason: result.notice.key } }, now);
+      return { ok: false, refusal: 'wrong_answer', notice: { ...result.notice, error: true } };
+    }
+    await r.enrollments.confirm(enrollmentId, now);
+    await throttle.succeeded(r.throttle, attempt);
+    await r.audit.record({ type: 'factor.enrolled', accountId: account.id, ip: requester.ip, detail: { factor: factor.id, by: 'citizen' } }, now);
+    return { ok: true, factor, shownOnce: result.shownOnce ?? null };
   }
 
   /** Removes one of the account's factors. */
-  async remove(accountId: string, factorId: string, lang: Lang): Promise<boolean> {
+  async remove(r: Repos, account: FactorAccount, factorId: string, lang: Lang, how: string): Promise<boolean> {
     const factor = this.#deps.factors.get(factorId);
-    if (!factor) return false;
-    return this.#deps.uow.transaction(async (r) => {
-      const ctx = await this.#context(r, accountId, accountId, lang);
-      if (!ctx || !(await factor.remove(ctx))) return false;
-      await r.audit.record({ type: 'factor.removed', accountId, detail: { factor: factor.id } }, this.#deps.clock.now());
-      return true;
-    });
+    if (!factor || !(await factor.remove({ flowId: account.id, account, lang, repos: r }))) return false;
+    await r.audit.record({ type: 'factor.removed', accountId: account.id, detail: { factor: factor.id, by: how } }, this.#deps.clock.now());
+    return true;
   }
 
-  async #context(repos: Repos, accountId: string, flowId: string, lang: Lang): Promise<FactorContext | undefined> {
-    const account = await repos.accounts.findById(accountId);
-    return account && { flowId, account: { id: account.id, username: account.username, name: account.name, email: account.email }, lang, repos };
+  /** The account's open enrollment `id`, locked, with its factor and what it keeps. */
+  async #open(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang): Promise<{ factor: Factor; ctx: EnrollContext } | undefined> {
+    const open = await r.enrollments.findOpen(enrollmentId, account.id, this.#deps.clock.now());
+    const factor = this.#deps.factors.get(open?.factor);
+    if (!open || !factor) return undefined;
+    const kept = open.secret_sealed ? this.#deps.box.openText(open.secret_sealed, AAD.enrollmentSecret(enrollmentId)) : null;
+    return { factor, ctx: { flowId: enrollmentId, account, lang, repos: r, kept } };
   }
+}
+
+async function accountOf(r: Repos, accountId: string): Promise<FactorAccount | undefined> {
+  const account = await r.accounts.findById(accountId);
+  return account && { id: account.id, username: account.username, name: account.name, email: account.email };
 }

@@ -4,13 +4,16 @@
  *
  *   choose_method ⇄ password → done                 (password only, while allowed)
  *                             → factor ⇄ choose_factor → done
- *                             → upgrade               (no second factor where one is needed)
+ *                             → upgrade → enroll → done   (no second factor where one is needed:
+ *                                                          set one up right there)
  *
+ * A flow signs in at an RP (kind 'rp', behind an oidc-provider interaction) or at kapu's own
+ * account portal (kind 'portal', ending in a portal session).
  * A flow's row exists from the first view of its interaction; every step names the states it
  * accepts, and runs with the row locked (or as one conditional update), so a stale or replayed
  * form can neither skip a step nor interleave with another.
  */
-export const FLOW_STATES = ['choose_method', 'password', 'choose_factor', 'factor', 'upgrade', 'done'] as const;
+export const FLOW_STATES = ['choose_method', 'password', 'choose_factor', 'factor', 'upgrade', 'enroll', 'done'] as const;
 
 export type FlowState = (typeof FLOW_STATES)[number];
 

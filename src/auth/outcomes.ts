@@ -12,7 +12,8 @@ export interface Shown {
   /** The account the sign-in has identified, if any (for the request's log line). */
   accountId: string | null;
   lang: Lang;
-  client: { id: string; name: string | null };
+  /** The RP that asked; null at the account portal. */
+  client: { id: string; name: string | null } | null;
   /** Where the RP receives the result: forms on the page may end up at its origin. */
   redirectUri: string | undefined;
   page: SignInPage;
@@ -36,8 +37,17 @@ export type Outcome =
   | { kind: 'show'; shown: Shown; notice: Notice | null }
   /** The step moved the flow on: the browser is sent to its page (post/redirect/get). */
   | { kind: 'advanced'; uid: string; notice: Notice | null }
-  /** The sign-in is over: the browser resumes at the provider, which answers the RP. */
-  | { kind: 'finished'; returnTo: string; accountId: string | null }
+  /**
+   * The sign-in is over: the browser resumes at the provider, which answers the RP, or lands
+   * at the portal with its new session. `shownOnce`: a törlőkód to show before going on.
+   */
+  | {
+      kind: 'finished';
+      returnTo: string;
+      accountId: string | null;
+      portalSession?: { token: string; expiresAt: Date };
+      shownOnce?: Record<string, string>;
+    }
   /** The step was refused: its page again (with what was typed, but never a password), saying why. */
   | { kind: 'refused'; refusal: Refusal; shown: Shown; notice: Notice }
   /** Not a sign-in step but the provider's consent prompt (handled by the consent route). */

@@ -27,4 +27,7 @@ export type SignInPage =
   | { state: 'password'; method: Option; username: string }
   | { state: 'choose_factor'; factors: Option[]; chosenMissing: boolean }
   | { state: 'factor'; factor: Option; view: FactorView; others: Option[]; canResend: boolean }
-  | { state: 'upgrade'; reason: UpgradeReason };
+  /** No second factor where one is needed: set one up here, or (where allowed) go on without. */
+  | { state: 'upgrade'; reason: UpgradeReason; setUp: Option[]; passwordOnly: boolean }
+  /** A factor being set up inline: its setup page (a QR code, the mailed code's tag). */
+  | { state: 'enroll'; factor: Option; view: FactorView; canResend: boolean };

@@ -9,7 +9,7 @@
  * sign-in can never both move it on. A finished sign-in stores the interaction's result for
  * oidc-provider in that same unit of work: accountId, acr (the level reached) and amr.
  */
-import type { Clock } from '../clock.ts';
+import type { Clock, Random } from '../clock.ts';
 import type { AuditEvent } from '../db/repositories/audit.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import type { Candidate, SignInRow } from '../db/repositories/sign-ins.ts';
@@ -21,17 +21,21 @@ import type { Attempt, Throttle } from '../security/throttle.ts';
 import { DEFAULT_LANG, type Lang, pickLang } from '../views.ts';
 import { type FlowState, LEGACY_METHOD, isFlowState } from './flow.ts';
 import { type AcrPolicy, type Level, amrFor } from './levels.ts';
+import type { EnrollmentService } from './enrollment.ts';
 import type { Outcome, Refusal, Shown } from './outcomes.ts';
 import type { MethodOption, Option, SignInPage } from './pages.ts';
+import type { PortalSessions } from './portal-sessions.ts';
 
 const USERNAME_MAX_LENGTH = 200;
 const CHOICE_MAX_LENGTH = 32;
 
-/** Who is asking: the client address (throttling, audit) and a language the browser chose. */
+/** Who is asking: the client address (throttling, audit), their browser, a language chosen. */
 export interface Requester {
   ip: string;
   /** An explicit choice (a link, a cookie); otherwise the RP's ui_locales, then Hungarian. */
   lang: Lang | null;
+  /** The browser, in a few words (for the citizen's list of sign-ins); never a full header. */
+  browser: string | null;
 }
 
 /** The RPs, as the core needs them. */
@@ -46,19 +50,32 @@ export interface SignInDeps {
   throttle: Throttle;
   acr: AcrPolicy;
   clients: ClientLookup;
+  enrollments: EnrollmentService;
+  portalSessions: PortalSessions;
   clock: Clock;
+  random: Random;
 }
+
+/** How long a portal sign-in may take (an RP's lasts as long as its interaction). */
+const PORTAL_SIGN_IN_SECONDS = 60 * 60;
+/** Where a finished (or cancelled) portal sign-in lands. */
+export const PORTAL_HOME = '/account';
 
 type Account = FactorAccount & { factors: Factor[] };
 
 /** A sign-in as a step sees it. */
 interface SignIn {
   uid: string;
+  /** At an RP, or at kapu's own account portal. */
+  kind: 'rp' | 'portal';
   state: FlowState;
   method: string | null;
   factor: Factor | undefined;
+  /** The factor being set up inline (state `enroll`). */
+  enrollmentId: string | null;
   account: Account | null;
-  client: { id: string; name: string | null };
+  /** The RP; null for the portal. */
+  client: { id: string; name: string | null } | null;
   /** The lowest level this sign-in may end with (the RP's acr_values and minimum). */
   need: Level;
   lang: Lang;
@@ -76,6 +93,15 @@ export class SignInService {
 
   constructor(deps: SignInDeps) {
     this.#deps = deps;
+  }
+
+  /** Starts a sign-in at the account portal: its flow's uid (the browser is sent to its page). */
+  async startPortal(): Promise<string> {
+    const { uow, clock, random } = this.#deps;
+    const uid = random.uuid();
+    const now = clock.now();
+    await uow.repos.signIns.openPortal(uid, now, new Date(now.getTime() + PORTAL_SIGN_IN_SECONDS * 1000));
+    return uid;
   }
 
   /** The flow's current page. */
@@ -126,7 +152,7 @@ export class SignInService {
     if (!attempt || !candidate || !check.ok) {
       // A refused (locked) attempt is not checked against any account: it names none.
       const accountId = (attempt && candidate?.id) || null;
-      const events: AuditEvent[] = [{ type: 'signin.password_failed', accountId, clientId: signIn.client.id, ip: requester.ip, detail: { locked: !attempt } }];
+      const events: AuditEvent[] = [{ type: 'signin.password_failed', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { locked: !attempt } }];
       if (attempt?.locked) events.push({ type: 'signin.locked', accountId, ip: requester.ip });
       await uow.repos.audit.record(events, now);
       return this.#refused(signIn, 'wrong_credentials', { key: 'password.failed' }, username);
@@ -139,14 +165,14 @@ export class SignInService {
       const elsewhere = await this.#lock(r, signIn, ['password']);
       if (elsewhere) return elsewhere;
       if (check.rehash) await r.accounts.updatePasswordHash(account.id, check.rehash, now);
-      const events: AuditEvent[] = [{ type: 'signin.password_ok', accountId: account.id, clientId: signIn.client.id, ip: requester.ip }];
+      const events: AuditEvent[] = [{ type: 'signin.password_ok', accountId: account.id, clientId: signIn.client?.id ?? null, ip: requester.ip }];
       const identified = { ...signIn, account };
-      if (signIn.method === LEGACY_METHOD && signIn.need === 'password' && this.#deps.acr.legacyAllowed(now)) {
-        return this.#finish(r, identified, 'password', null, requester, events);
-      }
+      if (this.#passwordIsEnough(identified, now)) return this.#finish(r, identified, 'password', null, requester, events);
       await r.audit.record(events, now);
       const chosen = account.factors.find((f) => f.id === signIn.method);
-      const target = chosen ?? (account.factors.length === 1 && signIn.method === LEGACY_METHOD ? account.factors[0] : undefined);
+      // "Ügyfélkapuval" at the portal, for an account that has a factor: that factor.
+      const fallback = account.factors.length === 1 && signIn.method === LEGACY_METHOD ? account.factors[0] : undefined;
+      const target = chosen ?? fallback;
       const state = target ? 'factor' : account.factors.length > 0 ? 'choose_factor' : 'upgrade';
       await r.signIns.update(uid, { state, accountId: account.id, factor: target?.id ?? null }, now);
       return target ? this.#begin(r, { ...identified, state, factor: target }) : this.#advanced(signIn, null);
@@ -169,10 +195,11 @@ export class SignInService {
     });
   }
 
-  /** Checks the citizen's answer for the current factor. */
+  /** Checks the citizen's answer for the current factor (or for the factor being set up). */
   async verify(uid: string, requester: Requester, form: FormFields): Promise<Outcome> {
     const signIn = (await this.#load(uid, requester))?.signIn;
     if (!signIn) return EXPIRED;
+    if (signIn.state === 'enroll') return this.#confirmSetUp(signIn, requester, form);
     const off = this.#offState(signIn, ['factor']);
     if (off) return off;
     const { factor, account } = signIn;
@@ -202,10 +229,11 @@ export class SignInService {
     });
   }
 
-  /** Asks the current factor for a fresh challenge (a new email). */
+  /** Asks the current factor (or the one being set up) for a fresh challenge (a new email). */
   async resend(uid: string, requester: Requester): Promise<Outcome> {
     const signIn = (await this.#load(uid, requester))?.signIn;
     if (!signIn) return EXPIRED;
+    if (signIn.state === 'enroll') return this.#resendSetUp(signIn);
     const off = this.#offState(signIn, ['factor']);
     if (off) return off;
     const { factor, account } = signIn;
@@ -225,6 +253,42 @@ export class SignInService {
     const { factor, account } = signIn;
     if (signIn.state !== 'factor' || !factor?.status || !account) return { kind: 'status', status: 'none' };
     return { kind: 'status', status: await factor.status(this.#context(this.#deps.uow.repos, signIn, account)) };
+  }
+
+  /**
+   * A password-only account, where a second factor is needed (the RP asks for it, or password
+   * sign-in has ended), sets one up right here (SPEC §4) — an emailed code or the app — and then
+   * goes on to the RP with the higher level.
+   */
+  async setUp(uid: string, requester: Requester, factorId: unknown): Promise<Outcome> {
+    const signIn = (await this.#load(uid, requester))?.signIn;
+    if (!signIn) return EXPIRED;
+    const off = this.#offState(signIn, ['upgrade', 'enroll']);
+    if (off) return off;
+    const factor = typeof factorId === 'string' ? this.#deps.factors.get(factorId) : undefined;
+    const account = signIn.account;
+    if (!factor || !account) return { kind: 'bad_request', code: 'unknown_factor' };
+    return this.#deps.uow.transaction(async (r) => {
+      const elsewhere = await this.#lock(r, signIn, ['upgrade', 'enroll']);
+      if (elsewhere) return elsewhere;
+      const begun = await this.#deps.enrollments.beginWith(r, account, factor.id, signIn.lang);
+      if (!begun.ok) return this.#refused(signIn, 'rate_limited', begun.notice, undefined, r);
+      await r.signIns.update(uid, { state: 'enroll', factor: factor.id, enrollmentId: begun.enrollmentId }, this.#deps.clock.now());
+      return this.#advanced(signIn, begun.notice);
+    });
+  }
+
+  /** From the upgrade page: password only after all, where the RP and the cut-off allow it. */
+  async continueWithPassword(uid: string, requester: Requester): Promise<Outcome> {
+    const signIn = (await this.#load(uid, requester))?.signIn;
+    if (!signIn) return EXPIRED;
+    const off = this.#offState(signIn, ['upgrade', 'enroll']);
+    if (off) return off;
+    if (!signIn.account || !this.#passwordAllowed(signIn, this.#deps.clock.now())) return { kind: 'wrong_step', uid };
+    return this.#deps.uow.transaction(async (r) => {
+      const elsewhere = await this.#lock(r, signIn, ['upgrade', 'enroll']);
+      return elsewhere ?? this.#finish(r, signIn, 'password', null, requester, []);
+    });
   }
 
   /**
@@ -250,10 +314,12 @@ export class SignInService {
         : ['access_denied', 'the citizen cancelled the sign-in'];
     const now = this.#deps.clock.now();
     return this.#deps.uow.transaction(async (r) => {
-      const returnTo = await r.signIns.setResult(uid, { error, error_description: description }, now);
+      // A portal sign-in has no RP to tell: the citizen is back at the portal.
+      const returnTo = signIn.kind === 'portal' ? PORTAL_HOME : await r.signIns.setResult(uid, { error, error_description: description }, now);
       if (!returnTo) return EXPIRED;
       const accountId = signIn.account?.id ?? null;
-      await r.audit.record({ type: 'signin.aborted', accountId, clientId: signIn.client.id, ip: requester.ip, detail: { error } }, now);
+      if (signIn.kind === 'portal') await r.signIns.update(uid, { state: 'done' }, now);
+      await r.audit.record({ type: 'signin.aborted', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { error } }, now);
       return { kind: 'finished', returnTo, accountId };
     });
   }
@@ -266,17 +332,27 @@ export class SignInService {
     const loaded = await uow.repos.signIns.load(uid, clock.now(), 'choose_method', candidate);
     if (!loaded) return undefined;
     const row: SignInRow = loaded.signIn;
+    const account = row.account && { ...accountOf(row.account), factors: factors.pick(row.account.factorKinds) };
+    const flow = {
+      uid,
+      kind: row.kind,
+      state: isFlowState(row.state) ? row.state : ('choose_method' as const),
+      method: row.method,
+      factor: factors.get(row.factor),
+      enrollmentId: row.enrollmentId,
+      account,
+    };
+    if (row.kind === 'portal' || !row.interaction) {
+      // The portal asks for no level: an account signs in with what it has (SPEC §2).
+      const signIn = { ...flow, client: null, need: 'password' as const, lang: requester.lang ?? DEFAULT_LANG, redirectUri: undefined, prompt: 'login' };
+      return { signIn, candidate: loaded.candidate };
+    }
     const params = (row.interaction['params'] ?? {}) as Record<string, unknown>;
     const client = await clients.find(String(params['client_id'] ?? ''));
     if (!client) return undefined;
-    const account = row.account && { ...accountOf(row.account), factors: factors.pick(row.account.factorKinds) };
     return {
       signIn: {
-        uid,
-        state: isFlowState(row.state) ? row.state : 'choose_method',
-        method: row.method,
-        factor: factors.get(row.factor),
-        account,
+        ...flow,
         client: { id: client.clientId, name: client.name },
         need: acr.required(stringParam(params['acr_values']), client.minAcr),
         lang: requester.lang ?? pickLang(stringParam(params['ui_locales'])) ?? DEFAULT_LANG,
@@ -285,6 +361,59 @@ export class SignInService {
       },
       candidate: loaded.candidate,
     };
+  }
+
+  /**
+   * May this sign-in end with the password alone? At an RP: the "Ügyfélkapuval" method, while
+   * the cut-off allows it and the RP accepts the level. At the portal: an account that has no
+   * second factor, at any time (after the cut-off it is where such an account gets one).
+   */
+  #passwordIsEnough(signIn: SignIn & { account: Account }, now: Date): boolean {
+    if (signIn.kind === 'portal') return signIn.account.factors.length === 0;
+    return signIn.method === LEGACY_METHOD && this.#passwordAllowed(signIn, now);
+  }
+
+  /** An RP sign-in may end at the password level: the RP accepts it and the cut-off allows it. */
+  #passwordAllowed(signIn: SignIn, now: Date): boolean {
+    return signIn.kind === 'rp' && signIn.need === 'password' && this.#deps.acr.legacyAllowed(now);
+  }
+
+  /** The proof for the factor being set up: once confirmed, the sign-in goes on with it. */
+  async #confirmSetUp(signIn: SignIn, requester: Requester, form: FormFields): Promise<Outcome> {
+    const { account, enrollmentId, factor } = signIn;
+    if (!account || !enrollmentId || !factor) return { kind: 'wrong_step', uid: signIn.uid };
+    if (factor.parse(form) === undefined) return this.#refused(signIn, 'invalid_input', { key: 'code.format' });
+    const { uow, throttle, enrollments } = this.#deps;
+    const attempt = await throttle.factor(uow.repos.throttle, account.id, requester.ip);
+    if (!attempt) return this.#refused(signIn, 'locked', { key: 'throttle.locked' });
+    return uow.transaction(async (r) => {
+      const elsewhere = await this.#lock(r, signIn, ['enroll'], factor.id);
+      if (elsewhere) {
+        await r.throttle.settle([], attempt.counted);
+        return elsewhere;
+      }
+      const confirmed = await enrollments.confirmWith(r, account, enrollmentId, form, attempt, { ip: requester.ip, lang: signIn.lang });
+      if (!confirmed.ok) {
+        if (confirmed.refusal === 'expired') {
+          // The setup took too long: back to the choice, to begin again.
+          await r.signIns.update(signIn.uid, { state: 'upgrade', factor: null, enrollmentId: null }, this.#deps.clock.now());
+          return this.#refused({ ...signIn, state: 'upgrade', factor: undefined, enrollmentId: null }, 'wrong_answer', confirmed.notice, undefined, r);
+        }
+        return this.#refused(signIn, confirmed.refusal, confirmed.notice, undefined, r);
+      }
+      const withFactor = { ...signIn, account: { ...account, factors: [...account.factors, confirmed.factor] } };
+      return this.#finish(r, withFactor, 'two_factor', confirmed.factor, requester, [], confirmed.shownOnce);
+    });
+  }
+
+  async #resendSetUp(signIn: SignIn): Promise<Outcome> {
+    const { account, enrollmentId } = signIn;
+    if (!account || !enrollmentId) return { kind: 'wrong_step', uid: signIn.uid };
+    return this.#deps.uow.transaction(async (r) => {
+      const notice = await this.#deps.enrollments.resend(r, account, enrollmentId, signIn.lang);
+      if (!notice) return { kind: 'bad_request', code: 'nothing_to_resend' };
+      return notice.error ? this.#refused(signIn, 'rate_limited', notice, undefined, r) : this.#advanced(signIn, notice);
+    });
   }
 
   /** The outcome for a step posted in a state it does not accept, or null when it fits. */
@@ -323,23 +452,32 @@ export class SignInService {
   }
 
   /**
-   * Ends the sign-in: the flow is done and the interaction's result stored, in the caller's
-   * unit of work, with the audit events of the step.
+   * Ends the sign-in, in the caller's unit of work with the step's audit events: the flow is
+   * done, and the RP's interaction gets its result (accountId, acr, amr) — or, at the portal,
+   * a portal session is opened. `shownOnce`: what a factor set up inline shows once (the
+   * törlőkód) before the browser goes on.
    */
-  async #finish(r: Repos, signIn: SignIn, level: Level, factor: Factor | null, requester: Requester, events: AuditEvent[]): Promise<Outcome> {
-    const { acr, clock } = this.#deps;
+  async #finish(r: Repos, signIn: SignIn, level: Level, factor: Factor | null, requester: Requester, events: AuditEvent[], shownOnce: Record<string, string> | null = null): Promise<Outcome> {
+    const { acr, clock, portalSessions } = this.#deps;
     const accountId = signIn.account!.id;
     const now = clock.now();
-    const returnTo = await r.signIns.setResult(signIn.uid, { login: { accountId, acr: acr.acrOf(level), amr: amrFor(factor?.amr ?? null), remember: false } }, now);
-    if (!returnTo) return EXPIRED;
+    let returnTo: string | undefined = PORTAL_HOME;
+    let session: { token: string; expiresAt: Date } | undefined;
+    if (signIn.kind === 'portal') {
+      session = await portalSessions.open(r, accountId, { ip: requester.ip, browser: requester.browser });
+    } else {
+      returnTo = await r.signIns.setResult(signIn.uid, { login: { accountId, acr: acr.acrOf(level), amr: amrFor(factor?.amr ?? null), remember: false } }, now);
+      if (!returnTo) return EXPIRED;
+    }
     await r.signIns.update(signIn.uid, { state: 'done', accountId }, now);
-    events.push({ type: 'signin.succeeded', accountId, clientId: signIn.client.id, ip: requester.ip, detail: { method: factor?.id ?? 'password', acr: acr.acrOf(level) } });
+    const detail = { method: factor?.id ?? 'password', acr: acr.acrOf(level), ...(requester.browser && { browser: requester.browser }), ...(signIn.kind === 'portal' && { portal: true }) };
+    events.push({ type: 'signin.succeeded', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail });
     await r.audit.record(events, now);
-    return { kind: 'finished', returnTo, accountId };
+    return { kind: 'finished', returnTo, accountId, ...(session && { portalSession: session }), ...(shownOnce && { shownOnce }) };
   }
 
   #factorFailure(signIn: SignIn, account: Account, factor: Factor, attempt: Attempt, requester: Requester, notice: Notice): AuditEvent[] {
-    const failed: AuditEvent = { type: 'signin.factor_failed', accountId: account.id, clientId: signIn.client.id, ip: requester.ip, detail: { factor: factor.id, reason: notice.key } };
+    const failed: AuditEvent = { type: 'signin.factor_failed', accountId: account.id, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { factor: factor.id, reason: notice.key } };
     return attempt.locked ? [{ type: 'signin.locked', accountId: account.id, ip: requester.ip, detail: { factor: factor.id } }, failed] : [failed];
   }
 
@@ -377,8 +515,10 @@ export class SignInService {
       case 'choose_method':
       case 'done': {
         const methods: MethodOption[] = factors.all().map(option);
-        // Password-only sign-in is offered while the cut-off allows it and the RP accepts it.
-        if (acr.legacyAllowed(clock.now()) && signIn.need === 'password') methods.push({ id: LEGACY_METHOD, labelKey: 'method.legacy', legacy: { until: acr.legacyUntil } });
+        // Password-only sign-in is offered while the cut-off allows it and the RP accepts it;
+        // at the portal always (an account with a factor goes on to it).
+        if (signIn.kind === 'portal') methods.push({ id: LEGACY_METHOD, labelKey: 'method.legacy' });
+        else if (this.#passwordAllowed(signIn, clock.now())) methods.push({ id: LEGACY_METHOD, labelKey: 'method.legacy', legacy: { until: acr.legacyUntil } });
         return { state: 'choose_method', methods };
       }
       case 'password':
@@ -398,7 +538,18 @@ export class SignInService {
       case 'choose_factor':
         return this.#factorChoice(signIn);
       case 'upgrade':
-        return { state: 'upgrade', reason: signIn.need === 'two_factor' ? 'required' : signIn.method !== LEGACY_METHOD ? 'not_enrolled' : 'cutoff' };
+        return {
+          state: 'upgrade',
+          reason: signIn.need === 'two_factor' ? 'required' : signIn.method !== LEGACY_METHOD ? 'not_enrolled' : 'cutoff',
+          setUp: factors.all().map(option),
+          passwordOnly: this.#passwordAllowed(signIn, clock.now()),
+        };
+      case 'enroll': {
+        const { account, enrollmentId, factor } = signIn;
+        const shown = account && enrollmentId ? await this.#deps.enrollments.view(repos, account, enrollmentId, signIn.lang) : undefined;
+        if (!shown || !factor) return { state: 'upgrade', reason: 'cutoff', setUp: factors.all().map(option), passwordOnly: false };
+        return { state: 'enroll', factor: option(factor), view: shown.view, canResend: factor.enroll.resend !== undefined };
+      }
     }
   }
 }

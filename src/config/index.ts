@@ -81,6 +81,12 @@ const schema = z.object({
   CODE_MAX_ATTEMPTS: int(1, 10).default(5),
   CODE_RESEND_SECONDS: int(10, 600).default(60),
   CODE_MAX_PER_HOUR: int(1, 30).default(10),
+  /**
+   * The account portal's sessions: over after this many idle minutes (a shared computer left
+   * signed in), and after this many hours in any case.
+   */
+  PORTAL_IDLE_MINUTES: int(5, 60).default(15),
+  PORTAL_SESSION_HOURS: int(1, 24).default(8),
   /** argon2id cost; OWASP's minimum for argon2id is m=19 MiB, t=2, p=1. */
   ARGON2_MEMORY_KIB: int(19456, 1048576).default(19456),
   ARGON2_TIME_COST: int(2, 10).default(2),
@@ -138,6 +144,7 @@ function finish(env: z.infer<typeof schema>) {
       resendSeconds: env.CODE_RESEND_SECONDS,
       maxPerHour: env.CODE_MAX_PER_HOUR,
     },
+    portal: { idleMinutes: env.PORTAL_IDLE_MINUTES, sessionHours: env.PORTAL_SESSION_HOURS },
     argon2: {
       memoryCost: env.ARGON2_MEMORY_KIB,
       timeCost: env.ARGON2_TIME_COST,

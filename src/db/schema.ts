@@ -44,9 +44,13 @@ export interface LoginFlowTable {
   uid: string;
   /** One of FLOW_STATES (src/auth/flow.ts); a CHECK constraint holds the database to it. */
   state: string;
+  /** 'rp': behind an oidc-provider interaction; 'portal': kapu's own account portal. */
+  kind: ColumnType<string, string | undefined, string>;
   method: string | null;
   account_id: string | null;
   factor: string | null;
+  /** The factor being set up inline (state `enroll`). */
+  enrollment_id: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
   expires_at: Timestamp;
@@ -70,6 +74,8 @@ export interface FactorTable {
   last_time_step: ColumnType<string | null, number | null, number | null>;
   created_at: Timestamp;
   last_used_at: Timestamp | null;
+  /** The törlőkód (removal code) of an app factor: argon2id hash only. */
+  recovery_hash: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface OneTimeCodeTable {
@@ -108,6 +114,28 @@ export interface EnrollmentTable {
   confirmed_at: Timestamp | null;
 }
 
+/** A portal session: the id is the SHA-256 of the token in the citizen's cookie. */
+export interface PortalSessionTable {
+  id: string;
+  account_id: string;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Timestamp;
+  ip: string | null;
+  browser: string | null;
+}
+
+/** A change that waits for a proof: a new email address, a forgotten password. */
+export interface PendingChangeTable {
+  id: string;
+  account_id: string;
+  kind: 'email' | 'reset';
+  value: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  done_at: Timestamp | null;
+}
+
 export interface AuthThrottleTable {
   key: string;
   failures: number;
@@ -127,6 +155,8 @@ export interface Database {
   audit_event: AuditEventTable;
   factor: FactorTable;
   enrollment: EnrollmentTable;
+  portal_session: PortalSessionTable;
+  pending_change: PendingChangeTable;
   one_time_code: OneTimeCodeTable;
   mail_outbox: MailOutboxTable;
 }

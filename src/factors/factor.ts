@@ -48,8 +48,11 @@ export interface Notice {
   vars?: Record<string, string | number>;
 }
 
-/** The outcome of checking what the person gave (a code, an approval). */
-export type Verification = { ok: true } | { ok: false; notice: Notice };
+/**
+ * The outcome of checking what the person gave (a code, an approval). `shownOnce`: what a
+ * confirmed setup shows the person once and never again (the app's törlőkód).
+ */
+export type Verification = { ok: true; shownOnce?: Record<string, string> } | { ok: false; notice: Notice };
 
 /** Where an out-of-band challenge (an approval on a phone) stands. */
 export type ChallengeStatus = 'pending' | 'approved' | 'refused' | 'expired';
@@ -65,8 +68,6 @@ export interface FactorView {
 export interface EnrollmentStart {
   /** A secret to keep until `confirm` (sealed at rest by the caller), e.g. a new TOTP key. */
   keep?: string;
-  /** What to show the person once: e.g. the otpauth:// URI to scan and the key as text. */
-  show?: Record<string, string>;
   /** What to tell the person (e.g. "a code was sent"); an error when refused. */
   notice?: Notice;
 }
@@ -109,6 +110,10 @@ export interface Factor<Input = unknown> {
   readonly enroll: {
     /** Starts setting up this factor for `ctx.account` (`ctx.flowId` is the enrollment). */
     begin(ctx: FactorContext): Promise<EnrollmentStart>;
+    /** What the setup page shows while it waits for the proof (a QR code, a code's tag). */
+    view(ctx: EnrollContext): Promise<FactorView>;
+    /** A fresh proof on request (a new code mail); absent when there is nothing to resend. */
+    resend?(ctx: EnrollContext): Promise<Notice>;
     /** Checks the person's proof; a right one makes the factor active. */
     confirm(ctx: EnrollContext, input: Input): Promise<Verification>;
   };

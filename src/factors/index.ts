@@ -3,8 +3,9 @@
  * folder beside these and one line here.
  */
 import type { Clock, Random } from '../clock.ts';
-import type { CodeRules } from '../db/repositories/one-time-codes.ts';
 import type { Mailer } from '../mail/mailer.ts';
+import type { EmailedCodes } from '../security/emailed-codes.ts';
+import type { PasswordHasher } from '../security/passwords.ts';
 import type { SecretBox } from '../security/secret-box.ts';
 import { EmailCodeFactor } from './email-code/index.ts';
 import { FactorRegistry } from './factor.ts';
@@ -13,14 +14,12 @@ import { TotpFactor } from './totp/index.ts';
 export interface FactorDeps {
   box: SecretBox;
   mailer: Mailer;
+  passwords: PasswordHasher;
+  codes: EmailedCodes;
   clock: Clock;
   random: Random;
-  codeRules: CodeRules;
 }
 
 export function createFactors(deps: FactorDeps): FactorRegistry {
-  return new FactorRegistry([
-    new TotpFactor({ ...deps, issuerLabel: 'Ügyfélkapu+' }),
-    new EmailCodeFactor({ ...deps, rules: deps.codeRules }),
-  ]);
+  return new FactorRegistry([new TotpFactor({ ...deps, issuerLabel: 'Ügyfélkapu+' }), new EmailCodeFactor(deps)]);
 }

@@ -1,15 +1,20 @@
-/** The stylesheet, served by kapu itself: pages load nothing from anywhere else. */
+/** The stylesheet and the one small script, served by kapu itself: pages load nothing from elsewhere. */
 import { readFileSync } from 'node:fs';
 import Router from '@koa/router';
 
-const CSS = readFileSync(new URL('../../views/assets/kapu.css', import.meta.url));
+const ASSETS = {
+  '/assets/kapu.css': { type: 'text/css; charset=utf-8', body: readFileSync(new URL('../../views/assets/kapu.css', import.meta.url)) },
+  '/assets/kapu.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(new URL('../../views/assets/kapu.js', import.meta.url)) },
+};
 
 export function assetRoutes(): Router {
   const router = new Router();
-  router.get('/assets/kapu.css', (ctx) => {
-    ctx.type = 'text/css; charset=utf-8';
-    ctx.set('Cache-Control', 'public, max-age=3600');
-    ctx.body = CSS;
-  });
+  for (const [path, asset] of Object.entries(ASSETS)) {
+    router.get(path, (ctx) => {
+      ctx.type = asset.type;
+      ctx.set('Cache-Control', 'public, max-age=3600');
+      ctx.body = asset.body;
+    });
+  }
   return router;
 }

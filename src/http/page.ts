@@ -24,15 +24,17 @@ export function chosenLang(ctx: Context): Lang | null {
 }
 
 /**
- * CSP for kapu's pages: nothing external, no scripts at all. `form-action` lists the origins a
+ * CSP for kapu's pages: nothing external, no script but kapu's own where a page asks for it. `form-action` lists the origins a
  * form on the page may end up at: a sign-in form's POST is redirected on to the RP's
  * redirect_uri, and browsers check every hop of that chain against form-action.
  */
-export function contentSecurityPolicy(formTargets: string[] = []): string {
+export function contentSecurityPolicy(formTargets: string[] = [], scripts = false): string {
   const formAction = ["'self'", ...new Set(formTargets)].join(' ');
   return [
     "default-src 'none'",
     "style-src 'self'",
+    // Only kapu's own script, only on the pages that use it (progressive enhancement).
+    ...(scripts ? ["script-src 'self'"] : []),
     "img-src 'self' data:",
     `form-action ${formAction}`,
     "frame-ancestors 'none'",
@@ -44,14 +46,16 @@ export interface PageOptions {
   status?: number;
   lang: Lang;
   formTargets?: string[];
+  /** The page loads /assets/kapu.js. */
+  scripts?: boolean;
 }
 
 export function renderPage(ctx: Context, views: Views, template: string, data: Record<string, unknown>, options: PageOptions): void {
   ctx.status = options.status ?? 200;
   ctx.type = 'text/html; charset=utf-8';
-  ctx.set('Content-Security-Policy', contentSecurityPolicy(options.formTargets));
+  ctx.set('Content-Security-Policy', contentSecurityPolicy(options.formTargets, options.scripts));
   ctx.set('Cache-Control', 'no-store');
-  ctx.body = views.render(template, options.lang, { ...data, requestId: ctx.state['reqId'] });
+  ctx.body = views.render(template, options.lang, { ...data, scripts: options.scripts === true, requestId: ctx.state['reqId'] });
 }
 
 /** The origin of a URL, or nothing for a URL that does not parse. */

@@ -10,6 +10,8 @@ import type { Requester } from '../auth/sign-in.ts';
 import type { Deps } from '../deps.ts';
 import { CsrfFailed, SessionExpired } from '../errors.ts';
 import type { FormFields } from '../factors/factor.ts';
+import { browserOf } from '../http/browser.ts';
+import { FLOW_COOKIE, getCookie } from '../http/cookies.ts';
 import { chosenLang } from '../http/page.ts';
 
 export interface InteractionEnv {
@@ -17,10 +19,14 @@ export interface InteractionEnv {
   provider: Provider;
 }
 
-/** The interaction uid of the request, once the browser has shown it owns it. */
+/**
+ * The sign-in uid of the request, once the browser has shown it owns it: oidc-provider's
+ * interaction cookie for a sign-in at an RP, kapu's flow cookie for one at the portal; both
+ * are signed and scoped to the sign-in's path.
+ */
 export function ownedInteraction(ctx: Context, env: InteractionEnv): string {
   const uid = ctx.params['uid'];
-  const owned = ctx.cookies.get(env.provider.cookieName('interaction'), { signed: true });
+  const owned = ctx.cookies.get(env.provider.cookieName('interaction'), { signed: true }) ?? getCookie(ctx, FLOW_COOKIE);
   if (typeof uid !== 'string' || !owned || owned !== uid) throw new SessionExpired();
   ctx.state['interactionUid'] = uid;
   return uid;
@@ -45,5 +51,5 @@ export function checkedForm(ctx: Context, env: InteractionEnv, uid: string): For
 }
 
 export function requester(ctx: Context): Requester {
-  return { ip: ctx.ip, lang: chosenLang(ctx) };
+  return { ip: ctx.ip, lang: chosenLang(ctx), browser: browserOf(ctx.get('User-Agent')) };
 }

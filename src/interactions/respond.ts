@@ -3,22 +3,17 @@
  * page that shows it, or where the browser goes next. Handlers never pick a status themselves.
  */
 import type { Context } from 'koa';
-import type { Outcome, Refusal, Shown } from '../auth/outcomes.ts';
+import type { Outcome, Shown } from '../auth/outcomes.ts';
 import type { SignInPage, UpgradeReason } from '../auth/pages.ts';
 import { BadRequest, SessionExpired, WrongStep } from '../errors.ts';
 import type { Notice } from '../factors/factor.ts';
 import { showConsent } from './consent.ts';
+import { PORTAL_SESSION_COOKIE, setCookie } from '../http/cookies.ts';
+import { REFUSAL_STATUS } from '../http/refusals.ts';
+import { chosenLang, renderPage } from '../http/page.ts';
+import { DEFAULT_LANG } from '../views.ts';
 import { renderSignInPage, seeOther } from './render.ts';
 import type { InteractionEnv } from './request.ts';
-
-/** The status of a page refusing a step, by why it was refused. */
-const REFUSAL_STATUS: Record<Refusal, number> = {
-  invalid_input: 400,
-  wrong_credentials: 401,
-  wrong_answer: 401,
-  locked: 429,
-  rate_limited: 429,
-};
 
 /**
  * Notices a redirect may carry (?notice=…): informational messages from a fixed list — never
@@ -38,6 +33,9 @@ export async function respond(ctx: Context, env: InteractionEnv, outcome: Outcom
     }
     case 'finished':
       if (outcome.accountId) ctx.state['accountId'] = outcome.accountId;
+      if (outcome.portalSession) setCookie(ctx, PORTAL_SESSION_COOKIE, outcome.portalSession.token, { path: '/account', expires: outcome.portalSession.expiresAt });
+      // A törlőkód made while setting the app up inline is shown once, before going on.
+      if (outcome.shownOnce) return renderShownOnce(ctx, env, outcome.shownOnce, outcome.returnTo);
       return seeOther(ctx, outcome.returnTo);
     case 'already_finished':
       // Not a failure: the browser resumes where the sign-in ended, which completes it once.
@@ -51,6 +49,10 @@ export async function respond(ctx: Context, env: InteractionEnv, outcome: Outcom
     case 'expired':
       throw new SessionExpired();
   }
+}
+
+function renderShownOnce(ctx: Context, env: InteractionEnv, shownOnce: Record<string, string>, next: string): void {
+  renderPage(ctx, env.deps.views, 'recovery-code', { titleKey: 'recovery.title', recoveryCode: shownOnce['recoveryCode'], next }, { lang: chosenLang(ctx) ?? DEFAULT_LANG });
 }
 
 /** The notice a GET brings over a redirect, if it is one of those a redirect may carry. */
@@ -105,6 +107,14 @@ function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: N
         },
       };
     case 'upgrade':
-      return { template: 'upgrade', data: { titleKey: 'upgrade.title', reasonKey: UPGRADE_REASON_KEYS[page.reason], notice } };
+      return {
+        template: 'upgrade',
+        data: { titleKey: 'upgrade.title', reasonKey: UPGRADE_REASON_KEYS[page.reason], setUp: page.setUp, passwordOnly: page.passwordOnly, notice },
+      };
+    case 'enroll':
+      return {
+        template: 'enroll',
+        data: { titleKey: 'enroll.title', factor: page.factor, enrollTemplate: page.view.template, view: page.view.data, canResend: page.canResend, notice: notice ?? page.view.notice ?? null },
+      };
   }
 }

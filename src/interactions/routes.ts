@@ -40,6 +40,8 @@ export function interactionRoutes(deps: Deps, provider: Provider): Router {
   router.post('/factor', form, post((s, uid, who, f) => s.chooseFactor(uid, who, f['factor'])));
   router.post('/verify', form, post((s, uid, who, f) => s.verify(uid, who, f)));
   router.post('/resend', form, post((s, uid, who) => s.resend(uid, who)));
+  router.post('/setup', form, post((s, uid, who, f) => s.setUp(uid, who, f['factor'])));
+  router.post('/continue', form, post((s, uid, who) => s.continueWithPassword(uid, who)));
   router.post('/abort', form, post((s, uid, who) => s.abort(uid, who)));
   router.post('/consent', form, async (ctx) => {
     const uid = ownedInteraction(ctx, env);

@@ -4,6 +4,7 @@
  * may hold a one-time code) is sealed at rest and dropped once sent.
  */
 import type { MailOutboxRepository } from '../db/repositories/mail-outbox.ts';
+import type { CodePurpose } from '../db/repositories/one-time-codes.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
 import type { Lang, Views } from '../views.ts';
 
@@ -14,9 +15,9 @@ export interface MailMessage {
   html: string;
 }
 
-/** A one-time code mail (sign-in or enrollment): what the code is for decides its wording. */
+/** A one-time code mail: what the code is for decides its wording. */
 export interface CodeMail {
-  kind: 'signin' | 'enroll';
+  kind: CodePurpose;
   name: string;
   username: string;
   tag: string;
@@ -29,6 +30,8 @@ export interface NoticeMail {
   /** Locale key prefix: `<key>.subject` and `<key>.body`. */
   key: string;
   name: string;
+  /** Values for the body's placeholders. */
+  vars?: Record<string, string>;
 }
 
 export class Mailer {
@@ -46,6 +49,11 @@ export class Mailer {
 
   notice(to: string, lang: Lang, mail: NoticeMail): MailMessage {
     return this.#compose(to, lang, `${mail.key}.subject`, 'mail/notice', { ...mail });
+  }
+
+  /** A message of the locale files, in `lang` (for values that go into a mail). */
+  translate(lang: Lang, key: string): string {
+    return this.#views.translator(lang)(key);
   }
 
   async queue(outbox: MailOutboxRepository, message: MailMessage, now: Date): Promise<void> {

@@ -49,6 +49,28 @@ export class AccountsRepository {
       .executeTakeFirst();
   }
 
+  /**
+   * What removing the app with its törlőkód checks, by username, in one query (the same work
+   * for a name that matches no account): the password hash and the app's törlőkód hash.
+   */
+  async recoveryCredentials(username: string) {
+    return this.#db
+      .selectFrom('account')
+      .leftJoin('factor', (join) => join.onRef('factor.account_id', '=', 'account.id').on('factor.kind', '=', 'totp'))
+      .select(['account.id', 'account.password_hash', 'factor.recovery_hash'])
+      .where('account.username', '=', normalizeUsername(username))
+      .executeTakeFirst();
+  }
+
+  /** An account's password hash, to check a password typed again before a change. */
+  async passwordHashOf(id: string): Promise<string | undefined> {
+    return (await this.#db.selectFrom('account').select('password_hash').where('id', '=', id).executeTakeFirst())?.password_hash;
+  }
+
+  async updateEmail(id: string, email: string, now: Date): Promise<void> {
+    await this.#db.updateTable('account').set({ email, updated_at: now }).where('id', '=', id).execute();
+  }
+
   async updatePasswordHash(id: string, passwordHash: string, now: Date): Promise<void> {
     await this.#db.updateTable('account').set({ password_hash: passwordHash, updated_at: now }).where('id', '=', id).execute();
   }

@@ -12,6 +12,10 @@ export type AuditEventType =
   | 'code.exhausted'
   | 'factor.enrolled'
   | 'factor.removed'
+  | 'password.changed'
+  | 'password.reset'
+  | 'email.changed'
+  | 'sessions.ended'
   | 'account.created'
   | 'account.unlocked'
   | 'client.updated'
@@ -62,7 +66,7 @@ export class AuditRepository {
     });
   }
 
-  async list(filter: { accountId?: string; type?: string; limit: number }) {
+  async list(filter: { accountId?: string; type?: string; types?: readonly string[]; limit: number }) {
     let query = this.#db
       .selectFrom('audit_event')
       .select(['id', 'at', 'type', 'account_id', 'client_id', 'ip', 'detail'])
@@ -70,6 +74,7 @@ export class AuditRepository {
       .limit(filter.limit);
     if (filter.accountId) query = query.where('account_id', '=', filter.accountId);
     if (filter.type) query = query.where('type', '=', filter.type);
+    if (filter.types) query = query.where('type', 'in', filter.types);
     return query.execute();
   }
 }

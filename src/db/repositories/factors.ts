@@ -17,6 +17,16 @@ export class FactorsRepository {
     return rows.map((r) => r.kind);
   }
 
+  /** The account's factors with when they were set up and last used, oldest first. */
+  async list(accountId: string) {
+    return this.#db
+      .selectFrom('factor')
+      .select(['kind', 'created_at', 'last_used_at'])
+      .where('account_id', '=', accountId)
+      .orderBy('created_at')
+      .execute();
+  }
+
   async findSecret(accountId: string, kind: string) {
     return this.#db
       .selectFrom('factor')
@@ -29,9 +39,17 @@ export class FactorsRepository {
   /**
    * Adds or replaces the account's factor of this kind (a new phone replaces the old secret).
    * `lastTimeStep`: a TOTP step already used (the code that confirmed the setup).
+   * `recoveryHash`: the hash of the factor's törlőkód; replacing a factor replaces it too.
    */
-  async put(factor: { id: string; accountId: string; kind: string; secretSealed: string | null; lastTimeStep?: number; now: Date }): Promise<void> {
-    const replaced = { id: factor.id, secret_sealed: factor.secretSealed, last_time_step: factor.lastTimeStep ?? null, created_at: factor.now, last_used_at: null };
+  async put(factor: { id: string; accountId: string; kind: string; secretSealed: string | null; lastTimeStep?: number; recoveryHash?: string | null; now: Date }): Promise<void> {
+    const replaced = {
+      id: factor.id,
+      secret_sealed: factor.secretSealed,
+      last_time_step: factor.lastTimeStep ?? null,
+      recovery_hash: factor.recoveryHash ?? null,
+      created_at: factor.now,
+      last_used_at: null,
+    };
     await this.#db
       .insertInto('factor')
       .values({ ...replaced, account_id: factor.accountId, kind: factor.kind })

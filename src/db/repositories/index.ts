@@ -13,6 +13,8 @@ import { FactorsRepository } from './factors.ts';
 import { MailOutboxRepository } from './mail-outbox.ts';
 import { OidcPayloadsRepository } from './oidc-payloads.ts';
 import { OneTimeCodesRepository } from './one-time-codes.ts';
+import { PendingChangesRepository } from './pending-changes.ts';
+import { PortalSessionsRepository } from './portal-sessions.ts';
 import { SealedValuesRepository } from './sealed-values.ts';
 import { SignInsRepository } from './sign-ins.ts';
 import { SigningKeysRepository } from './signing-keys.ts';
@@ -33,6 +35,8 @@ export function repositories(db: Db, effects: Effects, hooks: RepositoryHooks = 
     factors: new FactorsRepository(db),
     outbox: new MailOutboxRepository(db, effects, hooks.onMailQueued),
     payloads: new OidcPayloadsRepository(db),
+    pendingChanges: new PendingChangesRepository(db),
+    portalSessions: new PortalSessionsRepository(db),
     sealed: new SealedValuesRepository(db),
     signIns: new SignInsRepository(db),
     signingKeys: new SigningKeysRepository(db),

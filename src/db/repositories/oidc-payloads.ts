@@ -145,6 +145,15 @@ export class OidcPayloadsRepository {
     await this.#db.deleteFrom('oidc_payload').where('grant_id', '=', grantId).execute();
   }
 
+  /**
+   * Every session, grant and token of an account, across RPs: what "sign out everywhere" and a
+   * new password end.
+   */
+  async revokeByAccountId(accountId: string): Promise<number> {
+    const result = await this.#db.deleteFrom('oidc_payload').where(sql<string>`payload->>'accountId'`, '=', accountId).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   /** Every artefact issued to a client (used when the client is removed). */
   async revokeByClientId(clientId: string): Promise<void> {
     await this.#db.deleteFrom('oidc_payload').where(sql<string>`payload->>'clientId'`, '=', clientId).execute();

@@ -20,8 +20,8 @@ export type CheckResult =
   | { ok: false; reason: 'invalid'; attemptsLeft: number }
   | { ok: false; reason: 'superseded' | 'exhausted' | 'expired' | 'none' | 'used' };
 
-/** What a code unlocks: a sign-in, or the enrollment of a factor. */
-export type CodePurpose = 'signin' | 'enroll';
+/** What a code proves: a sign-in, a factor being set up, a forgotten password, a new address. */
+export type CodePurpose = 'signin' | 'enroll' | 'reset' | 'email_change';
 
 /** A code belongs to one flow (interaction or enrollment) and one account, for one purpose. */
 export interface CodeScope {

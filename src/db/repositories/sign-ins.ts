@@ -3,16 +3,18 @@ import type { Db } from '../database.ts';
 import { normalizeUsername } from './accounts.ts';
 
 /**
- * A sign-in as kapu stores it: oidc-provider's Interaction (the RP's request, read-only here
- * except for its result) and kapu's own flow row (`login_flow`), keyed by the interaction uid.
+ * A sign-in as kapu stores it: kapu's own flow row (`login_flow`), and for a sign-in at an RP
+ * oidc-provider's Interaction (the RP's request, read-only here except for its result), keyed
+ * by the interaction uid. A sign-in at kapu's own portal has no interaction.
  */
 export interface SignInRow {
-  /** The provider's interaction payload (params, prompt, returnTo, …). */
-  interaction: Record<string, unknown>;
-  expiresAt: Date;
+  kind: 'rp' | 'portal';
+  /** The provider's interaction payload (params, prompt, returnTo, …); null for the portal. */
+  interaction: Record<string, unknown> | null;
   state: string;
   method: string | null;
   factor: string | null;
+  enrollmentId: string | null;
   /** The account the flow has identified (after a right password), with its factor kinds. */
   account: { id: string; username: string; name: string; email: string; factorKinds: string[] } | null;
 }
@@ -32,14 +34,16 @@ export interface FlowChange {
   method?: string | null;
   accountId?: string | null;
   factor?: string | null;
+  enrollmentId?: string | null;
 }
 
 interface LoadedRow {
-  payload: Record<string, unknown>;
-  expires_at: Date;
+  kind: 'rp' | 'portal';
+  payload: Record<string, unknown> | null;
   state: string;
   method: string | null;
   factor: string | null;
+  enrollment_id: string | null;
   account_id: string | null;
   account_username: string | null;
   account_name: string | null;
@@ -60,10 +64,11 @@ export class SignInsRepository {
   }
 
   /**
-   * Everything a sign-in step starts from, in one statement: the live interaction, its flow
-   * (opened in its first state on first sight, only for an interaction that exists), the
-   * flow's account with its factor kinds, and — with `candidate` — the account that username
-   * names, with its password hash (the one read of a password hash in kapu).
+   * Everything a sign-in step starts from, in one statement: the flow, the live interaction
+   * behind it (an RP's flow is opened in its first state on the interaction's first view; a
+   * flow without a live interaction is over), the flow's account with its factor kinds, and —
+   * with `candidate` — the account that username names, with its password hash (the one read
+   * of a password hash in kapu).
    */
   async load(uid: string, now: Date, initialState: string, candidate?: string): Promise<{ signIn: SignInRow; candidate: Candidate | null } | undefined> {
     const candidateJoin = candidate === undefined ? sql`` : sql`left join account c on c.username = ${normalizeUsername(candidate)}`;
@@ -82,30 +87,32 @@ export class SignInsRepository {
         insert into login_flow (uid, state, created_at, updated_at, expires_at)
         select ${uid}, ${initialState}, ${now}, ${now}, expires_at from interaction
         on conflict (uid) do nothing
-        returning state, method, account_id, factor
+        returning kind, state, method, account_id, factor, enrollment_id
       ),
       flow as (
-        select state, method, account_id, factor from opened
+        select kind, state, method, account_id, factor, enrollment_id from opened
         union all
-        select state, method, account_id, factor from login_flow where uid = ${uid}
+        select kind, state, method, account_id, factor, enrollment_id from login_flow where uid = ${uid} and expires_at > ${now}
       )
-      select i.payload, i.expires_at, f.state, f.method, f.factor, f.account_id,
+      select f.kind, i.payload, f.state, f.method, f.factor, f.enrollment_id, f.account_id,
              a.username as account_username, a.name as account_name, a.email as account_email,
              case when a.id is null then null else array(select k.kind from factor k where k.account_id = a.id order by k.created_at) end as account_factor_kinds
              ${candidateColumns}
-      from interaction i
-      cross join lateral (select * from flow limit 1) f
+      from (select * from flow limit 1) f
+      left join interaction i on true
       left join account a on a.id = f.account_id
       ${candidateJoin}`.execute(this.#db);
     const row = result.rows[0];
-    if (!row) return undefined;
+    // An RP's sign-in lives as long as its interaction.
+    if (!row || (row.kind === 'rp' && !row.payload)) return undefined;
     return {
       signIn: {
+        kind: row.kind,
         interaction: row.payload,
-        expiresAt: row.expires_at,
         state: row.state,
         method: row.method,
         factor: row.factor,
+        enrollmentId: row.enrollment_id,
         account: row.account_id
           ? { id: row.account_id, username: row.account_username!, name: row.account_name!, email: row.account_email!, factorKinds: row.account_factor_kinds ?? [] }
           : null,
@@ -123,6 +130,14 @@ export class SignInsRepository {
     };
   }
 
+  /** A sign-in at the account portal: a flow of its own, with no interaction behind it. */
+  async openPortal(uid: string, now: Date, expiresAt: Date): Promise<void> {
+    await this.#db
+      .insertInto('login_flow')
+      .values({ uid, kind: 'portal', state: 'choose_method', method: null, account_id: null, factor: null, enrollment_id: null, created_at: now, updated_at: now, expires_at: expiresAt })
+      .execute();
+  }
+
   /**
    * Locks the flow row for the rest of the caller's transaction and returns its state: a step
    * runs with its flow locked, so no other step of the same sign-in interleaves with it.
@@ -130,7 +145,7 @@ export class SignInsRepository {
   async lock(uid: string) {
     return this.#db
       .selectFrom('login_flow')
-      .select(['state', 'method', 'account_id', 'factor'])
+      .select(['state', 'method', 'account_id', 'factor', 'enrollment_id'])
       .where('uid', '=', uid)
       .forUpdate()
       .executeTakeFirst();
@@ -179,6 +194,7 @@ function flowChange(change: FlowChange, now: Date) {
     ...(change.method !== undefined && { method: change.method }),
     ...(change.accountId !== undefined && { account_id: change.accountId }),
     ...(change.factor !== undefined && { factor: change.factor }),
+    ...(change.enrollmentId !== undefined && { enrollment_id: change.enrollmentId }),
     updated_at: now,
   };
 }

@@ -3,15 +3,19 @@
  * The 160-bit secret is sealed at rest (AES-256-GCM, bound to its account). Each time step is
  * accepted at most once per account: the replay guard is one conditional UPDATE.
  *
- * Setting it up: `enroll.begin` makes a new secret (kept, sealed, by the enrollment) and shows
- * it as an otpauth:// URI and as text; `enroll.confirm` takes the first code the app shows and
- * makes that secret the account's, replacing any older one (a new phone).
+ * Setting it up: `enroll.begin` makes a new secret (kept, sealed, by the enrollment), shown as a
+ * QR code drawn here (SVG, no external service) and as text; `enroll.confirm` takes the first
+ * code the app shows and makes that secret the account's, replacing any older one (a new
+ * phone). It also makes a törlőkód (removal code), shown once and stored only as an argon2id
+ * hash: with it, username and password, a citizen who lost the phone removes the app.
  */
 import { generateSecret, generateURI, verify } from 'otplib';
+import QRCode from 'qrcode';
 import type { Clock, Random } from '../../clock.ts';
 import type { Mailer } from '../../mail/mailer.ts';
+import type { PasswordHasher } from '../../security/passwords.ts';
 import { AAD, type SecretBox } from '../../security/secret-box.ts';
-import { type EnrollContext, type EnrollmentStart, type Factor, type FactorContext, type Verification, parseCode } from '../factor.ts';
+import { type EnrollContext, type EnrollmentStart, type Factor, type FactorContext, type FactorView, type Verification, parseCode } from '../factor.ts';
 
 export const TOTP_FACTOR_ID = 'totp';
 const PERIOD = 30;
@@ -19,6 +23,7 @@ const PERIOD = 30;
 export interface TotpDeps {
   box: SecretBox;
   mailer: Mailer;
+  passwords: PasswordHasher;
   clock: Clock;
   random: Random;
   issuerLabel: string;
@@ -60,21 +65,27 @@ export class TotpFactor implements Factor<CodeInput> {
   }
 
   readonly enroll = {
-    begin: async (ctx: FactorContext): Promise<EnrollmentStart> => {
-      const secret = generateSecret({ length: 20 });
-      return { keep: secret, show: { uri: this.#uri(ctx.account.username, secret), secret } };
+    begin: async (): Promise<EnrollmentStart> => ({ keep: generateSecret({ length: 20 }) }),
+    view: async (ctx: EnrollContext): Promise<FactorView> => {
+      if (!ctx.kept) return { template: 'enroll/totp', data: {} };
+      const uri = this.#uri(ctx.account.username, ctx.kept);
+      // An image of kapu's own making (pages load nothing from elsewhere); the key as text too.
+      const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+      return { template: 'enroll/totp', data: { uri, secret: groups(ctx.kept, 4), qr: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` } };
     },
     confirm: async (ctx: EnrollContext, input: CodeInput): Promise<Verification> => {
       if (!ctx.kept) return REFUSED;
       const timeStep = await this.#timeStep(ctx.kept, input.code);
       if (timeStep === null) return REFUSED;
       const now = this.#deps.clock.now();
+      const recoveryCode = newRecoveryCode(this.#deps.random);
       await ctx.repos.factors.put({
         id: this.#deps.random.uuid(),
         accountId: ctx.account.id,
         kind: this.id,
         secretSealed: this.#deps.box.seal(ctx.kept, AAD.factorSecret(ctx.account.id, this.id)),
         lastTimeStep: timeStep,
+        recoveryHash: await this.#deps.passwords.hash(normalizeRecoveryCode(recoveryCode)),
         now,
       });
       await this.#deps.mailer.queue(
@@ -82,7 +93,7 @@ export class TotpFactor implements Factor<CodeInput> {
         this.#deps.mailer.notice(ctx.account.email, ctx.lang, { key: 'mail.enrolled_totp', name: ctx.account.name }),
         now,
       );
-      return { ok: true };
+      return { ok: true, shownOnce: { recoveryCode } };
     },
   };
 
@@ -112,4 +123,23 @@ export class TotpFactor implements Factor<CodeInput> {
   #uri(username: string, secret: string): string {
     return generateURI({ issuer: this.#deps.issuerLabel, label: username, secret, period: PERIOD });
   }
+}
+
+/** 31 symbols without look-alikes (no 0/O, 1/I/L): 16 of them are 79 random bits. */
+const RECOVERY_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
+
+/** A new törlőkód: 16 symbols in groups of four, easy to write down and type back. */
+function newRecoveryCode(random: Random): string {
+  let code = '';
+  for (let i = 0; i < 16; i += 1) code += RECOVERY_ALPHABET[random.int(RECOVERY_ALPHABET.length)];
+  return groups(code, 4);
+}
+
+/** A törlőkód as typed: case, spaces and dashes do not matter. */
+export function normalizeRecoveryCode(typed: string): string {
+  return typed.toUpperCase().replace(/[\s-]/g, '');
+}
+
+function groups(text: string, size: number): string {
+  return text.match(new RegExp(`.{1,${size}}`, 'g'))!.join('-');
 }

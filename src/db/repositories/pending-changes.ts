@@ -1,0 +1,43 @@
+import type { Db } from '../database.ts';
+
+/**
+ * Changes that wait for a proof: a new email address (proven by a code sent to it) and a
+ * password reset (proven by a code to the account's address, and the app's code when the
+ * account has the app). Each belongs to one account, lives ten minutes, and is done once.
+ */
+export class PendingChangesRepository {
+  readonly #db: Db;
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  async create(change: { id: string; accountId: string; kind: 'email' | 'reset'; value: string | null; now: Date; expiresAt: Date }): Promise<void> {
+    await this.#db
+      .insertInto('pending_change')
+      .values({ id: change.id, account_id: change.accountId, kind: change.kind, value: change.value, created_at: change.now, expires_at: change.expiresAt })
+      .execute();
+  }
+
+  /** The open change `id` of this kind, with its account, locked for the caller's transaction. */
+  async findOpen(id: string, kind: 'email' | 'reset', now: Date) {
+    return this.#db
+      .selectFrom('pending_change')
+      .select(['id', 'account_id', 'value'])
+      .where('id', '=', id)
+      .where('kind', '=', kind)
+      .where('done_at', 'is', null)
+      .where('expires_at', '>', now)
+      .forUpdate()
+      .executeTakeFirst();
+  }
+
+  async done(id: string, now: Date): Promise<boolean> {
+    const result = await this.#db.updateTable('pending_change').set({ done_at: now }).where('id', '=', id).where('done_at', 'is', null).executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async deleteExpired(now: Date): Promise<number> {
+    const result = await this.#db.deleteFrom('pending_change').where('expires_at', '<', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}

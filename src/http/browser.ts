@@ -1,0 +1,19 @@
+/**
+ * A browser named in a few words ("Firefox 133, Linux"), for the citizen's list of sign-ins and
+ * the mails that say where something happened. Never the whole User-Agent header: it is long,
+ * made up by the client, and nothing to keep.
+ */
+import Bowser from 'bowser';
+
+const MAX_LENGTH = 80;
+
+export function browserOf(userAgent: string | undefined): string | null {
+  if (!userAgent || userAgent.length > 1024) return null;
+  const parsed = Bowser.parse(userAgent);
+  const name = parsed.browser.name;
+  if (!name) return null;
+  const major = parsed.browser.version?.split('.')[0];
+  const os = parsed.os.name;
+  // Only printable characters: the words go into pages and mails.
+  return `${name}${major ? ` ${major}` : ''}${os ? `, ${os}` : ''}`.replace(/[^\p{L}\p{N} .,()/_-]/gu, '').slice(0, MAX_LENGTH);
+}

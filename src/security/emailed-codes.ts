@@ -1,0 +1,113 @@
+/**
+ * One-time codes sent by email (SPEC §3), for whatever they prove: a sign-in, a factor being set
+ * up, a forgotten password, a new email address. A code is 6 digits from a CSPRNG, mailed with
+ * a 3-digit tag, stored only as a keyed hash bound to its purpose, flow and account, and checked
+ * by the rules in OneTimeCodesRepository. The mail is queued in the caller's unit of work.
+ */
+import { type Clock, type Random, digits } from '../clock.ts';
+import type { Repos } from '../db/repositories/index.ts';
+import type { CodePurpose, CodeRules, CodeScope } from '../db/repositories/one-time-codes.ts';
+import type { Notice, Verification } from '../factors/factor.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import type { Lang } from '../views.ts';
+import type { SecretBox } from './secret-box.ts';
+
+export interface CodeRecipient {
+  id: string;
+  username: string;
+  name: string;
+  /** Where the code goes: the account's address, or (a change of address) the new one. */
+  email: string;
+}
+
+export interface EmailedCodesDeps {
+  mailer: Mailer;
+  box: SecretBox;
+  clock: Clock;
+  random: Random;
+  rules: CodeRules;
+}
+
+export class EmailedCodes {
+  readonly #deps: EmailedCodesDeps;
+
+  constructor(deps: EmailedCodesDeps) {
+    this.#deps = deps;
+  }
+
+  get rules(): CodeRules {
+    return this.#deps.rules;
+  }
+
+  /** The live code of a flow, if any: its tag and expiry. */
+  live(repos: Repos, purpose: CodePurpose, flowId: string, accountId: string) {
+    return repos.codes.live({ purpose, flowId, accountId });
+  }
+
+  /**
+   * Issues a code and queues its mail. Refused by the cool-down, the hourly cap, or a flow
+   * whose tries are used up: the notice says which (never "sent").
+   */
+  async send(repos: Repos, purpose: CodePurpose, flowId: string, to: CodeRecipient, lang: Lang): Promise<Notice> {
+    const { clock, random, rules, mailer, box } = this.#deps;
+    const now = clock.now();
+    const scope: CodeScope = { purpose, flowId, accountId: to.id };
+    const previous = await repos.codes.live(scope);
+    const tag = newTag(random, previous?.tag);
+    const code = digits(random, 6);
+    const result = await repos.codes.issue({ id: random.uuid(), ...scope, tag, codeHash: box.mac('otp', hashInput(scope, code)), now, rules });
+    if (!result.ok) {
+      switch (result.reason) {
+        case 'cooldown':
+          return { key: 'code.cooldown', vars: { seconds: result.retryAfterSeconds }, error: true };
+        case 'cap':
+          return { key: 'code.cap', error: true };
+        case 'exhausted':
+          return { key: 'code.exhausted', error: true };
+      }
+    }
+    const mail = mailer.code(to.email, lang, { kind: purpose, name: to.name, username: to.username, tag, code, minutes: Math.round(rules.ttlSeconds / 60) });
+    await mailer.queue(repos.outbox, mail, now);
+    await repos.audit.record({ type: 'code.sent', accountId: to.id, detail: { purpose, tag } }, now);
+    return { key: previous ? 'email.resent' : 'email.sent' };
+  }
+
+  /** Checks a typed code against the flow's live code; a right one is used up. */
+  async check(repos: Repos, purpose: CodePurpose, flowId: string, accountId: string, code: string): Promise<Verification> {
+    const scope: CodeScope = { purpose, flowId, accountId };
+    const now = this.#deps.clock.now();
+    const result = await repos.codes.check({ ...scope, codeHashes: this.#deps.box.macs('otp', hashInput(scope, code)), now, maxAttempts: this.#deps.rules.maxAttempts });
+    if (result.ok) return { ok: true };
+    switch (result.reason) {
+      case 'invalid':
+        return refused('code.invalid', { left: result.attemptsLeft });
+      case 'superseded':
+        return refused('code.superseded', { tag: (await repos.codes.live(scope))?.tag ?? '' });
+      case 'exhausted':
+        await repos.audit.record({ type: 'code.exhausted', accountId, detail: { purpose } }, now);
+        return refused('code.exhausted');
+      case 'expired':
+        return refused('code.expired');
+      case 'used':
+      case 'none':
+        return refused('code.none');
+    }
+  }
+}
+
+function refused(key: string, vars?: Record<string, string | number>): Verification {
+  return { ok: false, notice: { key, ...(vars && { vars }) } };
+}
+
+/** What is hashed: the code bound to its purpose, flow and account, worth nothing anywhere else. */
+function hashInput(scope: CodeScope, code: string): string {
+  return `${scope.purpose}:${scope.flowId}:${scope.accountId}:${code}`;
+}
+
+/** Three random digits, never the same as the flow's previous tag. */
+export function newTag(random: Random, previous: string | undefined): string {
+  for (;;) {
+    const tag = digits(random, 3);
+    if (tag !== previous) return tag;
+  }
+}
