@@ -36,6 +36,7 @@ class PhoneApproval implements Factor<Record<string, never>> {
   }
   readonly enroll = {
     begin: async () => ({}),
+    view: async () => ({ template: 'factors/totp', data: {} }),
     confirm: async () => ({ ok: true }) as const,
   };
   async remove(ctx: FactorContext) {
@@ -83,7 +84,7 @@ describe('an out-of-band factor behind the same contract', () => {
 });
 
 /** Who confirms an enrollment: the portal's requester, with a settled language. */
-const WHO = { ip: FROM.ip, lang: 'hu' as const };
+const WHO = { ip: FROM.ip, lang: 'hu' as const, browser: null };
 
 describe('setting up a factor (enrollment)', () => {
   let core: CoreHarness;
@@ -109,7 +110,7 @@ describe('setting up a factor (enrollment)', () => {
     expect(wrong).toEqual({ ok: false, refusal: 'wrong_answer', notice: { key: 'code.invalid', vars: { left: 4 }, error: true } });
     expect(await kinds(account.id)).toEqual([]);
 
-    expect(await core.deps.enrollments.confirm(account.id, begun.enrollmentId, { code }, WHO)).toEqual({ ok: true });
+    expect(await core.deps.enrollments.confirm(account.id, begun.enrollmentId, { code }, WHO)).toMatchObject({ ok: true });
     expect(await kinds(account.id)).toEqual(['email']);
     const [done] = await core.deliver();
     expect(done!.subject).toBe('Sikeres Ügyfélkapu+ igénylés');
@@ -130,19 +131,24 @@ describe('setting up a factor (enrollment)', () => {
     expect(await kinds(anna.id)).toEqual([]);
   });
 
-  test('authenticator app: the key is shown once, the first code activates it, and that code cannot sign in again', async () => {
+  test('authenticator app: the key is shown as a QR code and text, the first code activates it, and that code cannot sign in again', async () => {
     const account = await core.account('uj.telefon', ['email']);
     const begun = await core.deps.enrollments.begin(account.id, 'totp', 'hu');
-    if (!begun.ok || !begun.show) throw new Error('not begun');
-    const uri = new URL(begun.show['uri']!);
+    if (!begun.ok) throw new Error('not begun');
+    const page = await core.deps.uow.transaction((r) => core.deps.enrollments.view(r, { ...account, name: 'x' }, begun.enrollmentId, 'hu'));
+    const data = page!.view.data as { uri: string; secret: string; qr: string };
+    const uri = new URL(data.uri);
     expect(uri.protocol).toBe('otpauth:');
-    expect(uri.searchParams.get('secret')).toBe(begun.show['secret']);
+    const secret = uri.searchParams.get('secret')!;
+    expect(data.secret.replace(/-/g, '')).toBe(secret);
+    expect(data.qr).toMatch(/^data:image\/svg\+xml;base64,/);
     // Kept sealed meanwhile: the secret is nowhere in the database in the clear.
     const stored = await core.deps.db.selectFrom('enrollment').select('secret_sealed').where('id', '=', begun.enrollmentId).executeTakeFirstOrThrow();
-    expect(stored.secret_sealed).not.toContain(begun.show['secret']);
+    expect(stored.secret_sealed).not.toContain(secret);
 
-    const code = await generate({ secret: begun.show['secret']!, epoch: Math.floor(core.clock.now().getTime() / 1000) });
-    expect(await core.deps.enrollments.confirm(account.id, begun.enrollmentId, { code }, WHO)).toEqual({ ok: true });
+    const code = await generate({ secret, epoch: Math.floor(core.clock.now().getTime() / 1000) });
+    const confirmed = await core.deps.enrollments.confirm(account.id, begun.enrollmentId, { code }, WHO);
+    expect(confirmed).toMatchObject({ ok: true, shownOnce: { recoveryCode: expect.stringMatching(/^[A-Z2-9]{4}(-[A-Z2-9]{4}){3}$/) } });
     expect(await kinds(account.id)).toEqual(['email', 'totp']);
 
     const uid = await core.interaction();
@@ -150,7 +156,8 @@ describe('setting up a factor (enrollment)', () => {
     await core.deps.signIns.password(uid, FROM, { username: 'uj.telefon', password: PASSWORD });
     expect(await core.deps.signIns.verify(uid, FROM, { code })).toMatchObject({ kind: 'refused', notice: { key: 'totp.invalid' } });
 
-    expect(await core.deps.enrollments.remove(account.id, 'totp', 'hu')).toBe(true);
+    const owner = { id: account.id, username: account.username, name: 'x', email: account.email };
+    expect(await core.deps.uow.transaction((r) => core.deps.enrollments.remove(r, owner, 'totp', 'hu', 'citizen'))).toBe(true);
     expect(await kinds(account.id)).toEqual(['email']);
   });
 

@@ -128,14 +128,30 @@ describe('the sign-in core', () => {
     expect({ refusal: replay.refusal, key: replay.notice.key }).toEqual({ refusal: 'wrong_answer', key: 'totp.invalid' });
   });
 
-  test('an RP that demands substantial never gets low: a password-only account reaches the upgrade page', async () => {
+  test('an RP that demands substantial never gets low: a password-only account is offered a factor, or the way back', async () => {
     await core.account('csak.jelszo');
     const uid = await atPassword('legacy', { acr_values: SUBSTANTIAL });
     expectKind(await core.deps.signIns.password(uid, FROM, { username: 'csak.jelszo', password: PASSWORD }), 'advanced');
     const shown = expectKind(await core.deps.signIns.show(uid, FROM, null), 'show');
-    expect(shown.shown.page).toEqual({ state: 'upgrade', reason: 'required' });
+    expect(shown.shown.page).toMatchObject({ state: 'upgrade', reason: 'required', passwordOnly: false, setUp: [{ id: 'totp' }, { id: 'email' }] });
+    expectKind(await core.deps.signIns.continueWithPassword(uid, FROM), 'wrong_step');
     expectKind(await core.deps.signIns.abort(uid, FROM), 'finished');
     expect(await core.result(uid)).toMatchObject({ error: 'unmet_authentication_requirements' });
+  });
+
+  test('…and one that sets an emailed code up right there goes on to the RP at substantial, with the new factor kept', async () => {
+    const account = await core.account('most.allitja');
+    const uid = await atPassword('email', { acr_values: SUBSTANTIAL });
+    await core.deps.signIns.password(uid, FROM, { username: 'most.allitja', password: PASSWORD });
+    expectKind(await core.deps.signIns.setUp(uid, FROM, 'email'), 'advanced');
+    const [mail] = await core.deliver();
+    expect(mail!.subject).toBe('Ügyfélkapu+ igénylés – Megerősítő kód');
+    const shown = expectKind(await core.deps.signIns.show(uid, FROM, null), 'show');
+    expect(shown.shown.page).toMatchObject({ state: 'enroll', factor: { id: 'email' }, view: { data: { tag: codeOf(mail!).tag } } });
+
+    expectKind(await core.deps.signIns.verify(uid, FROM, { code: codeOf(mail!).code }), 'finished');
+    expect(await core.result(uid)).toEqual({ login: { accountId: account.id, acr: SUBSTANTIAL, amr: ['pwd', 'email', 'mfa'], remember: false } });
+    expect(await core.deps.repos.factors.kinds(account.id)).toEqual(['email']);
   });
 
   test('the flow states in code are exactly the ones the database allows', async () => {

@@ -18,7 +18,7 @@ import { PASSWORD, freshDatabase } from './kapu.ts';
 
 export const CLIENT_ID = 'core-rp';
 export const ISSUER = 'https://kapu.example.hu';
-export const FROM: Requester = { ip: '192.0.2.10', lang: 'hu' };
+export const FROM: Requester = { ip: '192.0.2.10', lang: 'hu', browser: 'Firefox 133, Linux' };
 
 export interface CoreHarness {
   deps: Deps;
@@ -52,8 +52,10 @@ export async function startCore(options: { env?: Record<string, string>; minAcr?
     // folder and one line in src/factors/index.ts would register it.
     const factors = new FactorRegistry([...deps.factors.all(), ...options.extraFactors]);
     const { SignInService } = await import('../../src/auth/sign-in.ts');
-    const { uow, passwords, throttle, acr, clients } = deps;
-    deps = { ...deps, factors, signIns: new SignInService({ uow, factors, passwords, throttle, acr, clients, clock }) };
+    const { EnrollmentService } = await import('../../src/auth/enrollment.ts');
+    const { uow, passwords, throttle, acr, clients, portalSessions, box, random } = deps;
+    const enrollments = new EnrollmentService({ uow, factors, throttle, box, clock, random });
+    deps = { ...deps, factors, enrollments, signIns: new SignInService({ uow, factors, passwords, throttle, acr, clients, enrollments, portalSessions, clock, random }) };
   }
   await deps.repos.clients.create({
     clientId: CLIENT_ID,
