@@ -364,12 +364,14 @@ export class SignInService {
   }
 
   /**
-   * May this sign-in end with the password alone? At an RP: the "Ügyfélkapuval" method, while
-   * the cut-off allows it and the RP accepts the level. At the portal: an account that has no
-   * second factor, at any time (after the cut-off it is where such an account gets one).
+   * May this sign-in end with the password alone? Only for an account that has no second factor:
+   * once it has one, a stolen password alone opens nothing. At an RP: the "Ügyfélkapuval" method,
+   * while the cut-off allows it and the RP accepts the level. At the portal: at any time (after
+   * the cut-off it is where such an account gets one).
    */
   #passwordIsEnough(signIn: SignIn & { account: Account }, now: Date): boolean {
-    if (signIn.kind === 'portal') return signIn.account.factors.length === 0;
+    if (signIn.account.factors.length > 0) return false;
+    if (signIn.kind === 'portal') return true;
     return signIn.method === LEGACY_METHOD && this.#passwordAllowed(signIn, now);
   }
 

@@ -128,6 +128,19 @@ describe('the sign-in core', () => {
     expect({ refusal: replay.refusal, key: replay.notice.key }).toEqual({ refusal: 'wrong_answer', key: 'totp.invalid' });
   });
 
+  test('an account with a second factor never gets in with the password alone: "Ügyfélkapuval" asks for its factor', async () => {
+    await core.account('ketlepcsos.kata', ['email']);
+    const uid = await atPassword('legacy');
+    expectKind(await core.deps.signIns.password(uid, FROM, { username: 'ketlepcsos.kata', password: PASSWORD }), 'advanced');
+    expect(await core.result(uid)).toBeUndefined();
+    const shown = expectKind(await core.deps.signIns.show(uid, FROM, null), 'show');
+    expect(shown.shown.page).toMatchObject({ state: 'factor', factor: { id: 'email' } });
+    expectKind(await core.deps.signIns.continueWithPassword(uid, FROM), 'wrong_step');
+    const [mail] = await core.deliver();
+    expectKind(await core.deps.signIns.verify(uid, FROM, { code: codeOf(mail!).code }), 'finished');
+    expect(await core.result(uid)).toMatchObject({ login: { acr: SUBSTANTIAL, amr: ['pwd', 'email', 'mfa'] } });
+  });
+
   test('an RP that demands substantial never gets low: a password-only account is offered a factor, or the way back', async () => {
     await core.account('csak.jelszo');
     const uid = await atPassword('legacy', { acr_values: SUBSTANTIAL });
