@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig } from '../src/config/index.ts';
+import { readFileSync } from 'node:fs';
+import { ConfigError, loadConfig, schema } from '../src/config/index.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -123,5 +124,12 @@ describe('configuration from the environment', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/\bPORT\b/);
     expect(stdout).toBe('');
+  });
+
+  test('every variable kapu reads is in the README table and in config/example.env', () => {
+    const readme = readFileSync(`${ROOT}/README.md`, 'utf8');
+    const example = readFileSync(`${ROOT}/config/example.env`, 'utf8');
+    const missing = Object.keys(schema.shape).filter((name) => !readme.includes(`\`${name}\``) || !new RegExp(`^# ${name}=`, 'm').test(example));
+    expect(missing).toEqual([]);
   });
 });

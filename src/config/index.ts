@@ -25,7 +25,8 @@ const key32 = z.string().refine((s) => Buffer.from(s, 'base64').length === 32, {
   message: 'each key must be 32 bytes, base64-encoded (openssl rand -base64 32)',
 });
 
-const schema = z.object({
+/** Every variable kapu reads; each one is documented in README.md and config/example.env. */
+export const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   /** TCP port of the HTTP server. */
   PORT: int(0, 65535).default(3000),
