@@ -8,9 +8,12 @@ import type Provider from 'oidc-provider';
 import type { Deps } from './deps.ts';
 import { assetRoutes } from './http/assets.ts';
 import { demoRoutes } from './demo/routes.ts';
+import { developerRoutes } from './http/developers.ts';
 import { devMailboxRoutes } from './http/dev-mailbox.ts';
 import { errorHandler } from './http/errors.ts';
 import { healthRoutes } from './http/health.ts';
+import { guardProviderRequest, guardRequestLine } from './http/input-guard.ts';
+import { pinToIssuer, providerPageHeaders } from './http/issuer.ts';
 import { metricsRoutes } from './http/metrics.ts';
 import { requestContext } from './http/request.ts';
 import { interactionRoutes } from './interactions/routes.ts';
@@ -24,7 +27,8 @@ export function buildApp(deps: Deps, provider: Provider): Koa {
   app.silent = true;
 
   app.use(requestContext(deps.log, (ctx, seconds) => deps.metrics.observeRequest(ctx, seconds)));
-  const routers = [healthRoutes(deps), metricsRoutes(deps.metrics), assetRoutes(), interactionRoutes(deps, provider), accountRoutes(deps)];
+  app.use(pinToIssuer(deps.config));
+  const routers = [healthRoutes(deps), metricsRoutes(deps.metrics), assetRoutes(), developerRoutes(deps), interactionRoutes(deps, provider), accountRoutes(deps)];
   if (deps.devMailbox) routers.push(devMailboxRoutes(deps.devMailbox, deps.views));
   if (deps.config.demo) routers.push(demoRoutes(deps));
 
@@ -33,7 +37,15 @@ export function buildApp(deps: Deps, provider: Provider): Koa {
   // A path is kapu's when one of its routers has a route for it (any method: a wrong one gets
   // kapu's 405); everything else is the provider's.
   const isOwn = (path: string) => routers.some((r) => r.match(path, 'GET').path.length > 0);
-  const handleOwn = compose([errorHandler(deps), ...ownRoutes]);
+  const handleOwn = compose([errorHandler(deps), guardRequestLine(), ...ownRoutes]);
+  // Bad input for the provider is refused before the provider (and so the database) sees it.
+  const guardProvider = compose([
+    errorHandler(deps),
+    async (ctx: Koa.Context, next: Koa.Next) => {
+      await guardProviderRequest(ctx);
+      await next();
+    },
+  ]);
   // The provider runs in a Koa context of its own: it gets this request's id (its error pages
   // show it), and a path it has no route for gets kapu's 404 page, not a bare "Not Found".
   const notFound = errorHandler(deps);
@@ -42,11 +54,21 @@ export function buildApp(deps: Deps, provider: Provider): Koa {
     await next();
     if (ctx.status === 404 && ctx.body == null) await notFound(ctx, async () => {});
   });
+  provider.use(providerPageHeaders());
+  // Every 500 the provider answers is logged with its error (its own log stays silent).
+  provider.on('server_error', (ctx: Koa.Context, err: unknown) => {
+    deps.log.error({ err, reqId: ctx.state['reqId'], path: ctx.path }, 'provider server error');
+  });
   const handleProvider = provider.callback();
 
   app.use(async (ctx, next) => {
     if (isOwn(ctx.path)) return handleOwn(ctx, next);
     // oidc-provider answers everything else (discovery, /auth, /token, /jwks, /me, …).
+    let refused = true;
+    await guardProvider(ctx, async () => {
+      refused = false;
+    });
+    if (refused) return;
     ctx.respond = false;
     await handleProvider(ctx.req, ctx.res);
   });

@@ -37,7 +37,16 @@ export function demoRoutes(deps: Deps): Router {
   router.get('/demo/login', async (ctx) => {
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
-    const url = client.buildAuthorizationUrl(await rp(), {
+    let configuration: client.Configuration;
+    try {
+      configuration = await rp();
+    } catch (err) {
+      // Not seeded (yet): the demo page says so instead of a 500.
+      const message = err instanceof Error ? err.message : String(err);
+      renderPage(ctx, deps.views, 'demo', { titleKey: 'demo.title', claims: null, error: message }, { lang: resolveLang(ctx), status: 503 });
+      return;
+    }
+    const url = client.buildAuthorizationUrl(configuration, {
       redirect_uri: redirectUri,
       scope: 'openid profile email',
       code_challenge: await client.calculatePKCECodeChallenge(verifier),

@@ -5,6 +5,7 @@
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Next } from 'koa';
 import { KapuError } from '../errors.ts';
+import { BadInput, findNul } from './input-guard.ts';
 
 const FORM_LIMIT = '16kb';
 
@@ -34,6 +35,7 @@ export function formBody() {
     await parse(ctx, async () => {});
     const body = (ctx.request as { body?: unknown }).body;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new KapuError('bad_request', 400, 'error.bad_request');
+    if (findNul(body)) throw new BadInput('form: NUL character');
     await next();
   };
 }

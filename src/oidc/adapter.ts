@@ -21,6 +21,7 @@ import type { Context, Next } from 'koa';
 import { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
 import type { AccountWithFactors, OidcPayloadsRepository, PayloadWrite, StoredPayload } from '../db/repositories/oidc-payloads.ts';
+import { hasNul } from '../http/input-guard.ts';
 import type { ClientDirectory } from './client-directory.ts';
 
 export interface AdapterDeps {
@@ -101,6 +102,8 @@ class PayloadAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
+    // An id no row can have (a NUL from a Basic header or a JWT claim) is not asked about.
+    if (hasNul(id)) return undefined;
     const scope = requests.getStore();
     const key = `${this.#model}:${id}`;
     if (scope?.known.has(key)) return asPayload(scope.known.get(key) ?? undefined);
@@ -108,6 +111,7 @@ class PayloadAdapter implements Adapter {
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    if (hasNul(uid)) return undefined;
     const scope = requests.getStore();
     const id = scope?.uids.get(`${this.#model}:${uid}`);
     if (scope && id !== undefined) return asPayload(scope.known.get(`${this.#model}:${id}`) ?? undefined);
@@ -115,6 +119,7 @@ class PayloadAdapter implements Adapter {
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    if (hasNul(userCode)) return undefined;
     return asPayload(await this.#deps.payloads.find(this.#model, 'user_code', userCode, this.#deps.clock.now()));
   }
 
@@ -204,6 +209,7 @@ class ClientAdapter implements Adapter {
   }
 
   async find(clientId: string): Promise<AdapterPayload | undefined> {
+    if (hasNul(clientId)) return undefined;
     return (await this.#clients.find(clientId))?.metadata as AdapterPayload | undefined;
   }
 

@@ -8,6 +8,8 @@ import type { Deps } from '../deps.ts';
 import { accountOfRequest, createAdapterFactory, providerUnitOfWork } from './adapter.ts';
 import { isFirstParty } from './client-directory.ts';
 import { loadSigningKeys } from './keys.ts';
+import { AUTH_METHODS } from '../admin/clients.ts';
+import { DEVELOPERS_PATH } from '../http/developers.ts';
 import { renderProviderError, renderLogout, renderLogoutSuccess } from './pages.ts';
 
 export const SCOPES = ['openid', 'profile', 'email', 'offline_access'];
@@ -54,6 +56,8 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
       profile: ['name', 'preferred_username'],
       email: ['email', 'email_verified'],
     },
+    // Discovery advertises exactly the methods a client can be registered with (src/admin).
+    clientAuthMethods: [...AUTH_METHODS],
     responseTypes: ['code'],
     pkce: { required: () => true },
     clientDefaults: {
@@ -134,7 +138,7 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
     },
     renderError: renderProviderError(deps),
     // Hide the library's name and version from clients' error pages and responses.
-    discovery: { service_documentation: `${config.issuer}/`, ui_locales_supported: ['hu', 'en'] },
+    discovery: { service_documentation: `${config.issuer}${DEVELOPERS_PATH}`, ui_locales_supported: ['hu', 'en'] },
     clockTolerance: 5,
   };
 

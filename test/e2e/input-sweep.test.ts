@@ -1,0 +1,166 @@
+/**
+ * No input gives a 500 (issue 9, item 1): every route of kapu's and of the provider's, swept
+ * with a NUL character, percent-encoding that is not UTF-8, oversized and duplicated values in
+ * the path, the query, a form body, a JSON body and a Basic client header. Bad values are
+ * refused as a 4xx before any database statement. A 500 that still happens is logged with its
+ * error.
+ */
+import { Writable } from 'node:stream';
+import Router from '@koa/router';
+import { accountRoutes } from '../../src/account/routes.ts';
+import { demoRoutes } from '../../src/demo/routes.ts';
+import { seedDemo } from '../../src/demo/seed.ts';
+import { assetRoutes } from '../../src/http/assets.ts';
+import { healthRoutes } from '../../src/http/health.ts';
+import { metricsRoutes } from '../../src/http/metrics.ts';
+import { interactionRoutes } from '../../src/interactions/routes.ts';
+import { createLogger } from '../../src/log.ts';
+import { Browser } from '../helpers/browser.ts';
+import { type TestKapu, beginSignIn, startTestKapu } from '../helpers/kapu.ts';
+
+const FIELDS = [
+  'client_id', 'code', 'refresh_token', 'token', 'token_type_hint', 'grant_type', 'redirect_uri', 'code_verifier',
+  'response_type', 'scope', 'state', 'nonce', 'request_uri', 'id_token_hint', 'post_logout_redirect_uri', 'logout',
+  'xsrf', 'username', 'password', 'csrf', 'method', 'factor', 'email', 'lang', 'notice',
+];
+
+/** Encoded values, as they appear in a query or form body. */
+const BAD = {
+  nul: 'a%00b',
+  notUtf8: '%FF%FEx%C3',
+  oversized: 'x'.repeat(70 * 1024),
+  duplicated: 'a&{field}=b',
+};
+
+/** Every route the provider serves. */
+const PROVIDER_ROUTES = [
+  '/.well-known/openid-configuration', '/jwks', '/auth', '/auth/:uid', '/token', '/me', '/request', '/token/introspection',
+  '/token/revocation', '/session/end', '/session/end/confirm', '/session/end/success', '/backchannel',
+];
+
+/** A capturing log: every line kapu writes, parsed. */
+function captureLog() {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { lines, log: createLogger('info', stream) };
+}
+
+describe('bad input sweep', () => {
+  let kapu: TestKapu;
+  let uid: string;
+  const captured = captureLog();
+  beforeAll(async () => {
+    // No mail polling: every statement counted during the sweep is the request's.
+    kapu = await startTestKapu({ overrides: { log: captured.log, mailPollMs: 3_600_000 } });
+    // The demo RP (served on the embedded database) is swept as it runs: seeded.
+    if (kapu.deps.config.demo) await seedDemo(kapu.deps, kapu.provider);
+    const { rp } = await kapu.client();
+    const page = await new Browser(kapu.url).go((await beginSignIn(rp)).url);
+    uid = /^\/interaction\/([^/]+)$/.exec(page.url.pathname)![1]!;
+  });
+  afterAll(async () => {
+    await kapu?.close();
+  });
+
+  /** kapu's own routes, read from its routers. */
+  function ownRoutes(): Array<{ path: string; methods: string[] }> {
+    const deps = kapu.deps;
+    const routers: Router[] = [healthRoutes(deps), metricsRoutes(deps.metrics), assetRoutes(), interactionRoutes(deps, kapu.provider), accountRoutes(deps), demoRoutes(deps)];
+    return routers.flatMap((r) => r.stack.map((layer) => ({ path: layer.path as string, methods: layer.methods.filter((m) => m !== 'HEAD') })));
+  }
+
+  function fill(path: string, value: string): string {
+    return path.replace(/:[a-z]+/gi, value);
+  }
+
+  test('no route answers 5xx, and no bad value reaches the database', async () => {
+    const routes = [...ownRoutes(), ...PROVIDER_ROUTES.map((path) => ({ path, methods: ['GET', 'POST'] }))];
+    expect(routes.length).toBeGreaterThan(40);
+    const failures: string[] = [];
+    for (const { path, methods } of routes) {
+      for (const [kind, bad] of Object.entries(BAD)) {
+        const value = (field: string) => bad.replace('{field}', field);
+        const query = FIELDS.map((f) => `${f}=${value(f)}`).join('&');
+        const targets = [fill(path, uid), ...(path.includes(':') && kind !== 'duplicated' ? [fill(path, value('uid'))] : [])];
+        for (const target of targets) {
+          for (const method of methods) {
+            const requests: RequestInit[] =
+              method === 'GET'
+                ? [{ method }]
+                : [
+                    { method, body: query, headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+                    { method, body: query, headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('a\0b:secret').toString('base64')}` } },
+                    { method, body: JSON.stringify(Object.fromEntries(FIELDS.map((f) => [f, kind === 'nul' ? 'a\0b' : value(f)]))), headers: { 'content-type': 'application/json' } },
+                  ];
+            for (const init of requests) {
+              const url = `${kapu.url}${target}${method === 'GET' || kind !== 'oversized' ? `?${query}` : ''}`;
+              const before = kapu.deps.dbStats.statements;
+              const res = await fetch(url, { ...init, redirect: 'manual' });
+              await res.arrayBuffer();
+              if (res.status >= 500) failures.push(`${method} ${target.slice(0, 60)} (${kind}): ${res.status}`);
+              // A NUL or a broken encoding is refused before any statement is sent.
+              const queried = kapu.deps.dbStats.statements - before;
+              if ((kind === 'nul' || kind === 'notUtf8') && queried > 0) failures.push(`${method} ${target.slice(0, 60)} (${kind}): ${queried} statements`);
+            }
+          }
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(captured.lines.filter((l) => (l['level'] as number) >= 50)).toEqual([]);
+  }, 120_000);
+
+  test.each([
+    ['/auth?client_id=a%00b', 'GET', ''],
+    ['/token', 'POST', 'grant_type=authorization_code&code=a%00b&client_id=rp-1'],
+    ['/token', 'POST', 'grant_type=refresh_token&refresh_token=a%00b&client_id=rp-1'],
+    ['/token/introspection', 'POST', 'token=a%00b&client_id=rp-1'],
+    ['/token/revocation', 'POST', 'token=a%00b&client_id=rp-1'],
+    ['/request', 'POST', 'client_id=a%00b&response_type=code'],
+    ['/session/end?id_token_hint=a%00b', 'GET', ''],
+  ])('%s %s with a NUL is an OAuth 400', async (path, method, body) => {
+    const res = await fetch(`${kapu.url}${path}`, {
+      method,
+      headers: { accept: 'application/json', ...(body && { 'content-type': 'application/x-www-form-urlencoded' }) },
+      ...(body && { body }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'invalid_request' });
+  });
+
+  test('the username on the password step with a NUL is a 400 that stores nothing', async () => {
+    const browser = new Browser(kapu.url);
+    const { rp } = await kapu.client();
+    const chooser = await browser.go((await beginSignIn(rp)).url);
+    const passwordPage = await browser.submit(chooser, '/method', {}, { name: 'method', value: 'legacy' });
+    const csrf = passwordPage.value('input[name="csrf"]')!;
+    const before = kapu.deps.dbStats.statements;
+    const res = await browser.post(`${passwordPage.url.pathname}/password`, `csrf=${csrf}&username=kov%00acs&password=x`);
+    expect(res.status).toBe(400);
+    expect(kapu.deps.dbStats.statements - before).toBe(0);
+    expect(await kapu.deps.db.selectFrom('auth_throttle').select('key').execute()).toEqual([]);
+  });
+});
+
+describe('a 500 that still happens', () => {
+  test("is logged with its error, the provider's too", async () => {
+    const captured = captureLog();
+    const kapu = await startTestKapu({ overrides: { log: captured.log, mailPollMs: 3_600_000 } });
+    try {
+      const { rp } = await kapu.client();
+      const url = (await beginSignIn(rp)).url;
+      await kapu.deps.db.destroy();
+      const res = await fetch(url, { redirect: 'manual' });
+      expect(res.status).toBe(500);
+      const errors = captured.lines.filter((l) => l['level'] === 50 && l['msg'] === 'provider server error');
+      expect(errors).toEqual([expect.objectContaining({ reqId: res.headers.get('x-request-id'), err: expect.objectContaining({ message: expect.any(String) }) })]);
+    } finally {
+      await kapu.close();
+    }
+  });
+});
