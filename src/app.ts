@@ -28,7 +28,9 @@ export function buildApp(deps: Deps, provider: Provider): Koa {
 
   app.use(requestContext(deps.log, (ctx, seconds) => deps.metrics.observeRequest(ctx, seconds)));
   app.use(pinToIssuer(deps.config));
-  const routers = [healthRoutes(deps), metricsRoutes(deps.metrics), assetRoutes(), developerRoutes(deps), interactionRoutes(deps, provider), accountRoutes(deps)];
+  const routers = [healthRoutes(deps), assetRoutes(), developerRoutes(deps), interactionRoutes(deps, provider), accountRoutes(deps)];
+  // With METRICS_PORT, /metrics lives on its own listener (src/http/metrics-server.ts) only.
+  if (deps.config.metricsPort === null) routers.push(metricsRoutes(deps.metrics));
   if (deps.devMailbox) routers.push(devMailboxRoutes(deps.devMailbox, deps.views));
   if (deps.config.demo) routers.push(demoRoutes(deps));
 

@@ -14,7 +14,7 @@ import { RecoveryService } from './auth/recovery.ts';
 import { SignInService } from './auth/sign-in.ts';
 import { type Clock, type Random, cryptoRandom, systemClock } from './clock.ts';
 import type { Config } from './config/index.ts';
-import { type Db, openDatabase } from './db/database.ts';
+import { type Db, type OpenDatabase, openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { type Repos, repositories } from './db/repositories/index.ts';
 import { UnitOfWork } from './db/unit-of-work.ts';
@@ -39,6 +39,8 @@ export interface DepsOverrides {
   mailTransport?: Transporter;
   /** Poll interval of the mail sender; it is also woken whenever mail is queued. */
   mailPollMs?: number;
+  /** A database already opened (with this config's settings); closed with the deps. */
+  database?: OpenDatabase;
 }
 
 export type Deps = Awaited<ReturnType<typeof buildDeps>>;
@@ -49,7 +51,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const random = overrides.random ?? cryptoRandom;
   const keys = developmentKeys(config, log);
   const box = new SecretBox(keys.encryptionKeys);
-  const database = await openDatabase(config.database, log);
+  const database = overrides.database ?? (await openDatabase(config.database, log));
   const { db } = database;
   try {
     const applied = await migrateToLatest(db);

@@ -20,7 +20,10 @@ async function main(): Promise<void> {
 
   // Signal handlers come first: until a process listens for SIGTERM, the signal kills it on
   // the spot, and an orchestrator may send it at any moment, even during start-up.
-  const starting = startKapu(config, { log });
+  const starting = startKapu(config, { log }, {
+    // The port answers from now on (503 until ready), so probes never hang during start-up.
+    onListening: (port) => log.info({ port }, 'kapu accepting connections, starting'),
+  });
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -30,6 +30,11 @@ export const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   /** TCP port of the HTTP server. */
   PORT: int(0, 65535).default(3000),
+  /**
+   * A separate port for /metrics (e.g. 9100): the public listener then never serves it. Unset:
+   * /metrics is served on PORT, to be restricted at the load balancer.
+   */
+  METRICS_PORT: int(0, 65535).optional(),
   /** Public URL of kapu as relying parties see it; defaults to http://localhost:PORT. */
   ISSUER: z.url({ error: 'must be an absolute URL such as https://login.example.hu' }).optional(),
   /** Postgres connection string; unset means the embedded PGlite database in DATA_DIR. */
@@ -88,6 +93,12 @@ export const schema = z.object({
    */
   PORTAL_IDLE_MINUTES: int(5, 60).default(15),
   PORTAL_SESSION_HOURS: int(1, 24).default(8),
+  /**
+   * The sign-in session at kapu (single sign-on for RPs): over after this many minutes without
+   * use, and this many hours after the sign-in in any case (a shared computer left signed in).
+   */
+  SESSION_IDLE_MINUTES: int(5, 120).default(30),
+  SESSION_HOURS: int(1, 24).default(12),
   /** argon2id cost; OWASP's minimum for argon2id is m=19 MiB, t=2, p=1. */
   ARGON2_MEMORY_KIB: int(19456, 1048576).default(19456),
   ARGON2_TIME_COST: int(2, 10).default(2),
@@ -125,6 +136,7 @@ function finish(env: z.infer<typeof schema>) {
     env: env.NODE_ENV,
     production,
     port: env.PORT,
+    metricsPort: env.METRICS_PORT ?? null,
     issuer,
     database: env.DATABASE_URL
       ? { kind: 'postgres' as const, url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE }
@@ -145,6 +157,7 @@ function finish(env: z.infer<typeof schema>) {
       resendSeconds: env.CODE_RESEND_SECONDS,
       maxPerHour: env.CODE_MAX_PER_HOUR,
     },
+    session: { idleSeconds: env.SESSION_IDLE_MINUTES * 60, lifetimeSeconds: env.SESSION_HOURS * 3600 },
     portal: { idleMinutes: env.PORTAL_IDLE_MINUTES, sessionHours: env.PORTAL_SESSION_HOURS },
     argon2: {
       memoryCost: env.ARGON2_MEMORY_KIB,
@@ -170,6 +183,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   const config = finish(parsed.data);
   if (config.production) refuseUnsafeProduction(config);
+  if (config.metricsPort !== null && config.metricsPort !== 0 && config.metricsPort === config.port) {
+    throw new ConfigError('METRICS_PORT', 'must differ from PORT (it keeps /metrics off the public listener)');
+  }
   if (config.acr.passwordOnly === config.acr.twoFactor) {
     throw new ConfigError('ACR_TWO_FACTOR', 'must differ from ACR_PASSWORD_ONLY');
   }

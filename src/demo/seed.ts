@@ -23,14 +23,17 @@ export async function seedDemo(deps: Deps, provider: Provider): Promise<DemoInfo
     await addFactor(deps, DEMO_USER.username, 'email');
     totpUri = (await addFactor(deps, DEMO_USER.username, 'totp')).secretForDisplay ?? null;
   }
-  if (!(await deps.repos.clients.find(DEMO_CLIENT_ID))) {
-    await registerClient(deps, provider, {
-      clientId: DEMO_CLIENT_ID,
-      clientName: 'Demo szolgáltatás',
-      redirectUris: [`${deps.config.issuer}/demo/callback`],
-      postLogoutRedirectUris: [`${deps.config.issuer}/demo`],
-      authMethod: 'client_secret_basic',
-    });
+  const redirectUris = [`${deps.config.issuer}/demo/callback`];
+  const postLogoutRedirectUris = [`${deps.config.issuer}/demo`];
+  const existing = await deps.repos.clients.find(DEMO_CLIENT_ID);
+  if (!existing) {
+    await registerClient(deps, provider, { clientId: DEMO_CLIENT_ID, clientName: 'Demo szolgáltatás', redirectUris, postLogoutRedirectUris, authMethod: 'client_secret_basic' });
+  } else if (
+    JSON.stringify(existing.metadata['redirect_uris']) !== JSON.stringify(redirectUris) ||
+    JSON.stringify(existing.metadata['post_logout_redirect_uris']) !== JSON.stringify(postLogoutRedirectUris)
+  ) {
+    // PORT or ISSUER changed since the first start: the demo RP lives at the new address now.
+    await deps.repos.clients.updateMetadata(DEMO_CLIENT_ID, { ...existing.metadata, redirect_uris: redirectUris, post_logout_redirect_uris: postLogoutRedirectUris });
   }
   return { username: DEMO_USER.username, password: DEMO_USER.password, totpUri };
 }

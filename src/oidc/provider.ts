@@ -21,9 +21,23 @@ const TTL = {
   IdToken: 60 * 60,
   RefreshToken: 14 * 24 * 60 * 60,
   Interaction: 60 * 60,
-  Session: 8 * 60 * 60,
+  // Session: see sessionTtl (idle timeout and absolute lifetime from config).
   Grant: 14 * 24 * 60 * 60,
 };
+/**
+ * The sign-in session at kapu (single sign-on): saved again on every request that uses it, each
+ * time for the idle timeout, but never past its absolute lifetime counted from the sign-in.
+ * Its row's expiry is kept by the adapter on kapu's clock, so every replica agrees at once;
+ * the start is the provider's `loginTs` (real time, which kapu's clock is in production).
+ */
+function sessionTtl(clock: Deps['clock'], times: Deps['config']['session']) {
+  return (_ctx: KoaContextWithOIDC, session: { loginTs?: number }) => {
+    const now = Math.floor(clock.now().getTime() / 1000);
+    const left = (session.loginTs ?? now) + times.lifetimeSeconds - now;
+    return Math.max(1, Math.min(times.idleSeconds, left));
+  };
+}
+
 export async function buildProvider(deps: Deps): Promise<Provider> {
   const { config, repos, box, clock, acr } = deps;
   const jwks = { keys: await loadSigningKeys(deps.uow, box, clock) };
@@ -97,7 +111,7 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
       dPoP: { enabled: true },
       resourceIndicators: { enabled: false },
     },
-    ttl: TTL,
+    ttl: { ...TTL, Session: sessionTtl(clock, config.session) },
     rotateRefreshToken: () => true,
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,

@@ -1,0 +1,91 @@
+/**
+ * Issue 9, items 7 and 10 (the server's part): kapu restarted on the same data with another
+ * PORT/ISSUER keeps its demo RP working; restarted with keys that do not open the data it says
+ * exactly that; /metrics can live on a port of its own, away from the public listener.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { loadConfig } from '../../src/config/index.ts';
+import { seedDemo } from '../../src/demo/seed.ts';
+import { createLogger } from '../../src/log.ts';
+import { startKapu } from '../../src/server.ts';
+import { Browser } from '../helpers/browser.ts';
+import { freshDatabase, startTestKapu } from '../helpers/kapu.ts';
+
+describe('restarting on the same data', () => {
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let dataDir: string;
+  const keys = { COOKIE_KEYS: randomBytes(32).toString('base64url'), ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}` };
+  beforeAll(async () => {
+    database = await freshDatabase();
+    dataDir = mkdtempSync(join(tmpdir(), 'kapu-restart-'));
+  });
+  afterAll(async () => {
+    rmSync(dataDir, { recursive: true, force: true });
+    await database.drop();
+  });
+
+  /** kapu on this test's data (embedded folder or Postgres database), its issuer on its own port. */
+  function start(env: Record<string, string> = {}) {
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      PORT: '0',
+      DATA_DIR: dataDir,
+      DEMO: 'true',
+      ...keys,
+      ...(database.url && { DATABASE_URL: database.url }),
+      ...env,
+    });
+    return startKapu(config, { log: createLogger('silent') }, { issuerFromPort: true, host: '127.0.0.1' });
+  }
+
+  test('the demo RP follows a new PORT/ISSUER: its sign-in reaches the method chooser', async () => {
+    const first = await start();
+    await seedDemo(first.deps, first.provider);
+    await first.stop();
+
+    const second = await start();
+    try {
+      expect(second.url).not.toBe(first.url);
+      await seedDemo(second.deps, second.provider);
+      const page = await new Browser(second.url).go('/demo/login');
+      expect(page.status).toBe(200);
+      expect(page.url.pathname).toMatch(/^\/interaction\//);
+      expect(page.hasForm('/method')).toBe(true);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  test('keys that do not open the data stop the start with an error that says so', async () => {
+    const other = `k2:${randomBytes(32).toString('base64')}`;
+    await expect(start({ ENCRYPTION_KEYS: other })).rejects.toThrow(/^the encryption keys do not open what the database holds \(its signing keys are sealed with key "k1"/);
+    // The right keys still start it: nothing was changed by the refused start.
+    const again = await start();
+    await again.stop();
+  });
+});
+
+describe('METRICS_PORT', () => {
+  test('serves /metrics on its own listener only, never on the public one', async () => {
+    const kapu = await startTestKapu({ env: { METRICS_PORT: '0' } });
+    try {
+      expect((await fetch(`${kapu.url}/metrics`)).status).toBe(404);
+      const port = (kapu.metrics!.address() as AddressInfo).port;
+      expect(port).not.toBe(new URL(kapu.url).port);
+      const scraped = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(scraped.status).toBe(200);
+      expect(await scraped.text()).toMatch(/^# HELP kapu_/m);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(404);
+    } finally {
+      await kapu.close();
+    }
+  });
+
+  test('METRICS_PORT equal to PORT is refused, naming the variable', () => {
+    expect(() => loadConfig({ PORT: '3000', METRICS_PORT: '3000' })).toThrow(/^METRICS_PORT: must differ from PORT/);
+  });
+});
