@@ -15,6 +15,7 @@ import type { Repos } from '../db/repositories/index.ts';
 import type { Candidate, SignInRow } from '../db/repositories/sign-ins.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
 import type { ChallengeStatus, Factor, FactorAccount, FactorContext, FactorRegistry, FormFields, Notice } from '../factors/factor.ts';
+import type { Mailer } from '../mail/mailer.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
 import { PASSWORD_MAX_LENGTH } from '../security/passwords.ts';
 import type { Attempt, Throttle } from '../security/throttle.ts';
@@ -36,6 +37,8 @@ export interface Requester {
   lang: Lang | null;
   /** The browser, in a few words (for the citizen's list of sign-ins); never a full header. */
   browser: string | null;
+  /** This browser's signed device cookie: it signed in to this account before. */
+  device?: { accountId: string; id: string } | null;
 }
 
 /** The RPs, as the core needs them. */
@@ -54,6 +57,8 @@ export interface SignInDeps {
   portalSessions: PortalSessions;
   clock: Clock;
   random: Random;
+  /** Tells the citizen when failures pile up on the account (optional for core-only tests). */
+  mailer?: Mailer;
 }
 
 /** How long a portal sign-in may take (an RP's lasts as long as its interaction). */
@@ -146,7 +151,9 @@ export class SignInService {
     if (!username || !password) return this.#refused(signIn, 'invalid_input', { key: 'password.missing' }, username);
 
     const { uow, throttle, passwords, clock } = this.#deps;
-    const attempt = await throttle.password(uow.repos.throttle, username, requester.ip);
+    // A browser that signed in to this account before is not locked out by guesses from elsewhere.
+    const knownDevice = requester.device && candidate && requester.device.accountId === candidate.id ? requester.device.id : null;
+    const attempt = await throttle.password(uow.repos.throttle, username, requester.ip, knownDevice);
     const check = await passwords.verify(attempt ? candidate?.passwordHash : undefined, password);
     const now = clock.now();
     if (!attempt || !candidate || !check.ok) {
@@ -154,7 +161,8 @@ export class SignInService {
       const accountId = (attempt && candidate?.id) || null;
       const events: AuditEvent[] = [{ type: 'signin.password_failed', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { locked: !attempt } }];
       if (attempt?.locked) events.push({ type: 'signin.locked', accountId, ip: requester.ip });
-      await uow.repos.audit.record(events, now);
+      if (attempt?.tell && candidate && this.#deps.mailer) await this.#tellFailures(candidate, attempt.tell, events, now);
+      else await uow.repos.audit.record(events, now);
       return this.#refused(signIn, 'wrong_credentials', { key: 'password.failed' }, username);
     }
 
@@ -176,6 +184,17 @@ export class SignInService {
       const state = target ? 'factor' : account.factors.length > 0 ? 'choose_factor' : 'upgrade';
       await r.signIns.update(uid, { state, accountId: account.id, factor: target?.id ?? null }, now);
       return target ? this.#begin(r, { ...identified, state, factor: target }) : this.#advanced(signIn, null);
+    });
+  }
+
+  /** Failures piled up on the account: the citizen is told when and how many (no codes). */
+  async #tellFailures(account: { name: string; email: string }, failures: number, events: AuditEvent[], now: Date): Promise<void> {
+    const mailer = this.#deps.mailer!;
+    const lang = DEFAULT_LANG;
+    const when = now.toLocaleString('hu-HU', { timeZone: 'Europe/Budapest', dateStyle: 'short', timeStyle: 'short' });
+    await this.#deps.uow.transaction(async (r) => {
+      await r.audit.record(events, now);
+      await mailer.queue(r.outbox, mailer.notice(account.email, lang, { key: 'mail.failed_signins', name: account.name, vars: { count: String(failures), when } }), now);
     });
   }
 

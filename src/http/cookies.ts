@@ -6,6 +6,21 @@ import type { Context } from 'koa';
 
 /** The account portal's session: the token whose hash names the session row. */
 export const PORTAL_SESSION_COOKIE = 'kapu_account';
+/**
+ * A browser that signed in to an account: `<accountId>.<random id>`, signed. Its password
+ * guesses are counted on their own, so strangers' failures never lock it out.
+ */
+export const DEVICE_COOKIE = 'kapu_device';
+const DEVICE_VALUE = /^([0-9a-f-]{36})\.([A-Za-z0-9_-]{22,64})$/;
+/** Kept for half a year after each sign-in. */
+export const DEVICE_COOKIE_MS = 180 * 24 * 3600 * 1000;
+
+/** The account and id this browser's device cookie names, when the cookie is kapu's. */
+export function deviceOf(ctx: Context): { accountId: string; id: string } | null {
+  const match = DEVICE_VALUE.exec(getCookie(ctx, DEVICE_COOKIE) ?? '');
+  return match ? { accountId: match[1]!, id: match[2]! } : null;
+}
+
 /** Who owns a portal sign-in flow (an RP's flow is owned through oidc-provider's cookie). */
 export const FLOW_COOKIE = 'kapu_flow';
 

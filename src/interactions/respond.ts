@@ -8,7 +8,7 @@ import type { SignInPage, UpgradeReason } from '../auth/pages.ts';
 import { BadRequest, SessionExpired, WrongStep } from '../errors.ts';
 import type { Notice } from '../factors/factor.ts';
 import { showConsent } from './consent.ts';
-import { PORTAL_SESSION_COOKIE, setCookie } from '../http/cookies.ts';
+import { DEVICE_COOKIE, DEVICE_COOKIE_MS, PORTAL_SESSION_COOKIE, deviceOf, setCookie } from '../http/cookies.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
 import { chosenLang, renderPage } from '../http/page.ts';
 import { DEFAULT_LANG } from '../views.ts';
@@ -32,7 +32,13 @@ export async function respond(ctx: Context, env: InteractionEnv, outcome: Outcom
       return seeOther(ctx, `/interaction/${outcome.uid}${carried}`);
     }
     case 'finished':
-      if (outcome.accountId) ctx.state['accountId'] = outcome.accountId;
+      if (outcome.accountId) {
+        ctx.state['accountId'] = outcome.accountId;
+        // This browser is now known to the account: strangers' guesses never lock it out.
+        const known = deviceOf(ctx);
+        const id = known?.accountId === outcome.accountId ? known.id : env.deps.random.bytes(18).toString('base64url');
+        setCookie(ctx, DEVICE_COOKIE, `${outcome.accountId}.${id}`, { path: '/', maxAgeMs: DEVICE_COOKIE_MS });
+      }
       if (outcome.portalSession) setCookie(ctx, PORTAL_SESSION_COOKIE, outcome.portalSession.token, { path: '/account', expires: outcome.portalSession.expiresAt });
       // A törlőkód made while setting the app up inline is shown once, before going on.
       if (outcome.shownOnce) return renderShownOnce(ctx, env, outcome.shownOnce, outcome.returnTo);

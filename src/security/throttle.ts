@@ -10,7 +10,13 @@
  * count on while each comes within the window (30 min) of the one before; from the last free
  * one on, each failure locks the key for a doubling delay (30 s, 60 s, … up to 15 min, which
  * the window outlasts, so the locks keep their length). 100 failures in a row on a username or
- * a factor lock it until an operator unlocks it (NIST SP 800-63B §5.2.2).
+ * a factor lock it for 24 hours (NIST SP 800-63B §5.2.2 caps guessing; the lock ends by itself,
+ * or earlier by an operator's unlock), and every failure after that locks it again.
+ *
+ * No stranger can lock a citizen out with it: a browser that signed in to the account before
+ * (kapu's signed device cookie) has a count of its own, which failures from elsewhere never
+ * touch (and which is capped the same way). IPv6 addresses are counted per /64, the block one
+ * customer gets, so that rotating addresses within it gains nothing.
  */
 import type { Clock } from '../clock.ts';
 import { normalizeUsername } from '../db/repositories/accounts.ts';
@@ -34,8 +40,8 @@ export const USER_POLICY: ThrottlePolicy = { windowSeconds: 30 * 60, freeFailure
 export const FACTOR_POLICY: ThrottlePolicy = { windowSeconds: 30 * 60, freeFailures: 10, baseLockSeconds: 30, maxLockSeconds: 15 * 60, maxConsecutive: MAX_CONSECUTIVE_FAILURES };
 /** Generous: many citizens share one address behind carrier-grade NAT. */
 export const IP_POLICY: ThrottlePolicy = { windowSeconds: 15 * 60, freeFailures: 100, baseLockSeconds: 30, maxLockSeconds: 15 * 60, maxConsecutive: null };
-/** "Until an operator unlocks it." */
-const HARD_LOCK = new Date('9999-12-31T00:00:00Z');
+/** How long the cap on failures in a row locks a key (unless an operator unlocks it sooner). */
+export const HARD_LOCK_SECONDS = 24 * 60 * 60;
 
 export function userKey(username: string): string {
   return `user:${normalizeUsername(username)}`;
@@ -45,8 +51,35 @@ export function factorKey(accountId: string): string {
   return `factor:${accountId}`;
 }
 
+/** The count of a browser that signed in to the account before (its device cookie's id). */
+export function deviceKey(deviceId: string): string {
+  return `device:${deviceId}`;
+}
+
+/** IPv4 as it is; IPv6 by its /64 (an IPv4-mapped IPv6 address is its IPv4 address). */
 export function ipKey(ip: string): string {
-  return `ip:${ip}`;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return `ip:${mapped[1]}`;
+  if (!ip.includes(':')) return `ip:${ip}`;
+  return `ip:${ipv6Prefix64(ip) ?? ip}`;
+}
+
+/** The first four groups of an IPv6 address, as `a:b:c:d::/64`; null when it does not parse. */
+function ipv6Prefix64(ip: string): string | null {
+  const address = ip.replace(/%.*$/, '').toLowerCase();
+  const halves = address.split('::');
+  if (halves.length > 2) return null;
+  const head = halves[0] ? halves[0].split(':') : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  // An embedded IPv4 tail counts as two groups.
+  const groups = (parts: string[]) => parts.flatMap((p) => (p.includes('.') ? ['0', '0'] : [p]));
+  const h = groups(head);
+  const t = groups(tail);
+  const missing = 8 - h.length - t.length;
+  if (missing < 0 || (halves.length === 1 && missing !== 0)) return null;
+  const all = [...h, ...Array<string>(missing).fill('0'), ...t];
+  if (!all.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null;
+  return `${all.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
 /** An admitted attempt: already counted as a failure on each of its keys. */
@@ -55,6 +88,12 @@ export interface Attempt {
   readonly principal: string;
   /** True when this attempt's count locked the principal (worth an audit event if it fails). */
   readonly locked: boolean;
+  /**
+   * The principal's failures so far (this one included) when this attempt locked it for the
+   * first time in a run of failures, or hit the cap on failures in a row: worth a mail to the
+   * citizen if it fails. Null otherwise.
+   */
+  readonly tell: number | null;
   readonly counted: readonly Counted[];
 }
 
@@ -65,9 +104,13 @@ export class Throttle {
     this.#clock = clock;
   }
 
-  /** Counts a password guess for `username` from `ip`; null when locked: refuse it unchecked. */
-  password(repo: ThrottleRepository, username: string, ip: string): Promise<Attempt | null> {
-    return this.#admit(repo, userKey(username), USER_POLICY, ip);
+  /**
+   * Counts a password guess for `username` from `ip`; null when locked: refuse it unchecked.
+   * `knownDevice`: the id of this browser's device cookie, when it signed in to this very
+   * account before; its guesses are counted apart from everyone else's.
+   */
+  password(repo: ThrottleRepository, username: string, ip: string, knownDevice: string | null = null): Promise<Attempt | null> {
+    return this.#admit(repo, knownDevice ? deviceKey(knownDevice) : userKey(username), USER_POLICY, ip);
   }
 
   /** Counts a second-factor guess for an account from `ip`; null when locked. */
@@ -104,7 +147,10 @@ export class Throttle {
       if (counted.length > 0) await repo.settle([], counted);
       return null;
     }
-    return { principal, locked: counted.find((c) => c.key === principal)?.lockedNow ?? false, counted };
+    const mine = counted.find((c) => c.key === principal);
+    const capped = policy.maxConsecutive !== null && mine?.consecutive === policy.maxConsecutive;
+    const firstLock = mine?.lockedNow === true && mine.failures === policy.freeFailures;
+    return { principal, locked: mine?.lockedNow ?? false, tell: mine && (capped || firstLock) ? mine.consecutive : null, counted };
   }
 
   #rule(policy: ThrottlePolicy, now: Date): CountRule {
@@ -114,7 +160,7 @@ export class Throttle {
       baseLockSeconds: policy.baseLockSeconds,
       maxLockSeconds: policy.maxLockSeconds,
       maxConsecutive: policy.maxConsecutive,
-      hardLockUntil: HARD_LOCK,
+      hardLockUntil: new Date(now.getTime() + HARD_LOCK_SECONDS * 1000),
     };
   }
 }

@@ -17,6 +17,9 @@ export interface CountRule {
 export interface Counted {
   key: string;
   lockedNow: boolean;
+  /** The key's failures in this window, and in a row, this attempt included. */
+  failures: number;
+  consecutive: number;
 }
 
 export class ThrottleRepository {
@@ -56,7 +59,7 @@ export class ThrottleRepository {
     const stale = sql`c.updated_at < ${rule('window_start')}`;
     const failures = sql`(case when ${stale} then 1 else c.failures + 1 end)`;
     const lockSeconds = sql`least(${rule('max_lock')}, ${rule('base')} * power(2, ${failures} - ${rule('free')}))`;
-    const result = await sql<{ key: string; locked_until: Date | null }>`
+    const result = await sql<{ key: string; locked_until: Date | null; failures: number; consecutive: number }>`
       with rule (key, window_start, free, base, max_lock, max_consecutive, hard_until) as (values ${rules})
       insert into auth_throttle as c (key, failures, consecutive, window_start, locked_until, updated_at)
       select key, 1, 1, ${now}, null, ${now} from rule
@@ -70,8 +73,8 @@ export class ThrottleRepository {
           else null end,
         updated_at = ${now}
       where c.locked_until is null or c.locked_until <= ${now}
-      returning c.key, c.locked_until`.execute(this.#db);
-    return result.rows.map((r) => ({ key: r.key, lockedNow: r.locked_until !== null && r.locked_until > now }));
+      returning c.key, c.locked_until, c.failures, c.consecutive`.execute(this.#db);
+    return result.rows.map((r) => ({ key: r.key, lockedNow: r.locked_until !== null && r.locked_until > now, failures: Number(r.failures), consecutive: Number(r.consecutive) }));
   }
 
   /**
