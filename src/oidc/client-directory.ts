@@ -8,6 +8,7 @@
  * the feed is down nothing is answered from memory, and what was cached is dropped, because
  * notices may have been missed.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ChangeFeed } from '../db/change-feed.ts';
 import type { ClientsRepository } from '../db/repositories/clients.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
@@ -21,6 +22,8 @@ export interface ClientRecord {
   firstParty: boolean;
   /** The metadata oidc-provider is given: stored metadata, client_id, the opened secret. */
   metadata: Record<string, unknown>;
+  /** After a secret rotation: the old secret, accepted until `until`. */
+  previousSecret: { secret: string; until: Date } | null;
 }
 
 /** Registered government RPs are first-party (no consent screen) unless registered to ask. */
@@ -53,6 +56,17 @@ export class ClientDirectory {
     });
   }
 
+  /**
+   * Does `actual` match the client's previous secret, still in its grace period? Compared as
+   * hashes in constant time, like the provider compares the current one.
+   */
+  async matchesPreviousSecret(clientId: string, actual: string, now: Date): Promise<boolean> {
+    const previous = (await this.find(clientId))?.previousSecret;
+    if (!previous || previous.until <= now) return false;
+    const digest = (s: string) => createHash('sha256').update(s).digest();
+    return timingSafeEqual(digest(previous.secret), digest(actual));
+  }
+
   async find(clientId: string): Promise<ClientRecord | undefined> {
     const live = this.#changes.live;
     if (live) {
@@ -70,6 +84,10 @@ export class ClientDirectory {
       minAcr: typeof metadata['min_acr'] === 'string' ? metadata['min_acr'] : undefined,
       firstParty: isFirstParty(metadata),
       metadata,
+      previousSecret:
+        row.previous_secret_sealed && row.previous_secret_expires_at
+          ? { secret: this.#box.openText(row.previous_secret_sealed, AAD.clientSecret(row.client_id)), until: row.previous_secret_expires_at }
+          : null,
     };
     if (live && this.#changes.live && generation === this.#generation) this.#cache.set(clientId, record);
     return record;
