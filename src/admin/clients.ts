@@ -121,7 +121,8 @@ export async function registerClient(deps: Deps, provider: Provider, input: NewC
     ...(input.jwksUri && { jwks_uri: input.jwksUri }),
     ...(input.minAcr && { min_acr: input.minAcr }),
     ...(input.consentRequired !== undefined && { consent_required: input.consentRequired }),
-    ...(input.backchannelLogoutUri && { backchannel_logout_uri: input.backchannelLogoutUri }),
+    // With sid in ID and logout tokens, the RP can end exactly the session that signed out.
+    ...(input.backchannelLogoutUri && { backchannel_logout_uri: input.backchannelLogoutUri, backchannel_logout_session_required: true }),
     ...input.lifetimes,
   };
   await validate(deps, provider, input.clientId, metadata, clientSecret);
@@ -158,6 +159,7 @@ export async function updateClient(deps: Deps, provider: Provider, clientId: str
   set('min_acr', update.minAcr);
   set('consent_required', update.consentRequired);
   set('backchannel_logout_uri', update.backchannelLogoutUri);
+  if (update.backchannelLogoutUri !== undefined) set('backchannel_logout_session_required', update.backchannelLogoutUri === null ? null : true);
   for (const [key, value] of Object.entries(update.lifetimes ?? {})) set(key, value);
   if (Array.isArray(metadata['redirect_uris']) && metadata['redirect_uris'].length === 0) throw new AdminError('at least one redirect URI is required');
   // A placeholder secret: validation wants one for secret-based methods; the stored one is kept.

@@ -20,8 +20,8 @@ export const IMPORT_COLUMNS = ['username', 'name', 'email', 'password_hash'] as 
 const REQUIRED = ['username', 'name', 'email'] as const;
 const BATCH = 1000;
 
-/** argon2id in PHC string form: $argon2id$v=19$m=…,t=…,p=…$salt$hash. */
-const ARGON2ID_PHC = /^\$argon2id\$v=19\$m=\d{1,7},t=\d{1,3},p=\d{1,3}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/;
+/** argon2id in PHC string form: $argon2id$v=19$m=…,t=…,p=…$salt$hash (parameters in any order). */
+const ARGON2ID_PHC = /^\$argon2id\$v=19\$(?=[^$]*\bm=\d{1,7}\b)(?=[^$]*\bt=\d{1,3}\b)(?=[^$]*\bp=\d{1,3}\b)[mtp]=\d+,[mtp]=\d+,[mtp]=\d+\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/;
 
 const AccountRow = NewAccountInput.omit({ password: true });
 
@@ -58,11 +58,9 @@ export async function importAccounts(deps: Deps, input: NodeJS.ReadableStream, o
     info: true,
     max_record_size: 64 * 1024,
   });
-  input.on('data', (chunk: Buffer | string) => {
-    bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-  });
   input.on('error', (err) => parser.destroy(err));
-  input.pipe(parser);
+  // The loop below sees the parser's errors; this keeps one that comes first from being unhandled.
+  parser.on('error', () => {});
 
   // Accounts imported without a password get this hash of a random password nobody keeps: it
   // verifies as slowly as any other (no timing difference tells such accounts apart), never true.
@@ -87,6 +85,11 @@ export async function importAccounts(deps: Deps, input: NodeJS.ReadableStream, o
         progress();
       };
       let header: string[] | null = null;
+      // Counted and piped only now: a stream that flows earlier would lose what it read meanwhile.
+      input.on('data', (chunk: Buffer | string) => {
+        bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+      });
+      input.pipe(parser);
       for await (const { record: fields, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
         if (!header) {
           header = checkHeader(fields);

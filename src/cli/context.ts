@@ -105,10 +105,11 @@ export class Cli {
 
   /**
    * Logs go to stderr, so stdout stays the command's output. Only warnings by default (a
-   * command's "database migrated" is noise); LOG_LEVEL, when set, wins.
+   * command's "database migrated" is noise), none with --json; LOG_LEVEL, when set, wins.
    */
   #logger() {
-    const level = this.io.env['LOG_LEVEL'] ? this.config.logLevel : 'warn';
+    // With --json, stderr carries only the error document, unless logs are asked for.
+    const level = this.io.env['LOG_LEVEL'] ? this.config.logLevel : this.jsonMode ? 'silent' : 'warn';
     const stderr = this.io.stderr;
     return createLogger(
       level,

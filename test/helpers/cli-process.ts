@@ -17,7 +17,7 @@ export function spawnCli(argv: string[], env: Record<string, string>, stdin = ''
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['src/cli/main.ts', ...argv], {
       cwd: ROOT,
-      env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'warn', ...env },
+      env: { PATH: process.env['PATH'] ?? '', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
