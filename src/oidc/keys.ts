@@ -170,6 +170,7 @@ export class SigningKeyRing {
   /** Loads (making them on a first start) the keys; returns the JWKS to configure the provider with. */
   async jwks(): Promise<{ keys: JWK[] }> {
     const rows = await ensureKeys(this.#uow, this.#box, this.#clock);
+    this.#stale = false;
     this.#remember(rows);
     return { keys: this.#ordered() };
   }
