@@ -11,10 +11,12 @@
  *   - p50/p99 latency at peak (closed loop) and p99 at 70 % of that peak (open loop),
  *   - kapu's peak RSS over the whole run.
  * Discovery + JWKS is also run against a bare oidc-provider in the same run, as a ratio.
+ * Bulk import (bench/import.ts) runs the CLI's `account import` on a database of its own.
  *
  *   npm run bench                                   # local Postgres at 127.0.0.1:5432
  *   DATABASE_URL=postgres://…/postgres npm run bench
  *   BENCH_N=300 BENCH_CONCURRENCY=6 npm run bench
+ *   BENCH_ONLY=import BENCH_IMPORT_N=20000 npm run bench
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -6,8 +6,8 @@ import { type Kysely, sql } from 'kysely';
  * - a client secret can be rotated with a grace period: the previous secret keeps working until
  *   `previous_secret_expires_at`;
  * - signing keys rotate: a key is published from `created_at` and signs from `signs_from`
- *   (the next key waits in JWKS until RPs' caches have it); `retired_at` is when an old key
- *   leaves JWKS (once every token it signed has expired).
+ *   (the next key waits in JWKS until RPs' caches have it); an old key leaves JWKS once every
+ *   token it signed has expired (derived from the times, see src/oidc/keys.ts).
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('account').addColumn('disabled_at', 'timestamptz').execute();

@@ -127,14 +127,16 @@ export async function registerClient(deps: Deps, provider: Provider, input: NewC
   };
   await validate(deps, provider, input.clientId, metadata, clientSecret);
   const now = deps.clock.now();
-  const created = await deps.repos.clients.create({
-    clientId: input.clientId,
-    secretSealed: clientSecret ? deps.box.seal(clientSecret, AAD.clientSecret(input.clientId)) : null,
-    metadata,
-    now,
+  await deps.uow.transaction(async (r) => {
+    const created = await r.clients.create({
+      clientId: input.clientId,
+      secretSealed: clientSecret ? deps.box.seal(clientSecret, AAD.clientSecret(input.clientId)) : null,
+      metadata,
+      now,
+    });
+    if (!created) throw new AdminError(`client "${input.clientId}" exists`);
+    await r.audit.record({ type: 'client.created', clientId: input.clientId }, now);
   });
-  if (!created) throw new AdminError(`client "${input.clientId}" exists`);
-  await deps.repos.audit.record({ type: 'client.created', clientId: input.clientId }, now);
   return { clientId: input.clientId, clientSecret };
 }
 
@@ -168,8 +170,11 @@ export async function updateClient(deps: Deps, provider: Provider, clientId: str
     (k) => JSON.stringify(metadata[k]) !== JSON.stringify(row.metadata[k]),
   );
   if (changed.length === 0) return [];
-  await deps.repos.clients.updateMetadata(clientId, metadata);
-  await deps.repos.audit.record({ type: 'client.updated', clientId, detail: { changed: changed.join(',') } }, deps.clock.now());
+  const now = deps.clock.now();
+  await deps.uow.transaction(async (r) => {
+    await r.clients.updateMetadata(clientId, metadata);
+    await r.audit.record({ type: 'client.updated', clientId, detail: { changed: changed.join(',') } }, now);
+  });
   return changed;
 }
 
@@ -207,7 +212,11 @@ export async function rotateClientSecret(deps: Deps, clientId: string, graceSeco
 
 /** Removes a relying party and everything the provider issued to it (grants, tokens, codes). */
 export async function removeClient(deps: Deps, clientId: string): Promise<void> {
-  if (!(await deps.repos.clients.remove(clientId))) throw new AdminError(`no client "${clientId}"`);
-  await deps.repos.payloads.revokeByClientId(clientId);
-  await deps.repos.audit.record({ type: 'client.removed', clientId }, deps.clock.now());
+  const now = deps.clock.now();
+  // One transaction: a client is never gone while its tokens still work, nor the reverse.
+  await deps.uow.transaction(async (r) => {
+    if (!(await r.clients.remove(clientId))) throw new AdminError(`no client "${clientId}"`);
+    await r.payloads.revokeByClientId(clientId);
+    await r.audit.record({ type: 'client.removed', clientId }, now);
+  });
 }

@@ -33,7 +33,7 @@ export interface SigningKeyTable {
   /** Published in JWKS from created_at; signs from signs_from (see src/oidc/keys.ts). */
   created_at: Timestamp;
   signs_from: Timestamp;
-  /** Left JWKS: every token it signed had expired. */
+  /** Taken out of JWKS for good (a key's normal end is derived from the times: src/oidc/keys.ts). */
   retired_at: Timestamp | null;
 }
 

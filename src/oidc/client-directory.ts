@@ -22,8 +22,6 @@ export interface ClientRecord {
   firstParty: boolean;
   /** The metadata oidc-provider is given: stored metadata, client_id, the opened secret. */
   metadata: Record<string, unknown>;
-  /** After a secret rotation: the old secret, accepted until `until`. */
-  previousSecret: { secret: string; until: Date } | null;
 }
 
 /** Registered government RPs are first-party (no consent screen) unless registered to ask. */
@@ -57,14 +55,24 @@ export class ClientDirectory {
   }
 
   /**
-   * Does `actual` match the client's previous secret, still in its grace period? Compared as
-   * hashes in constant time, like the provider compares the current one.
+   * A secret the cached copy did not accept: is it the client's current secret or its previous
+   * one still in its grace period, as the database has them now? (A rotation made a moment ago
+   * on another machine may not have reached this replica's cache yet.) Compared as hashes in
+   * constant time, like the provider compares the current one.
    */
-  async matchesPreviousSecret(clientId: string, actual: string, now: Date): Promise<boolean> {
-    const previous = (await this.find(clientId))?.previousSecret;
-    if (!previous || previous.until <= now) return false;
+  async secretMatchesStored(clientId: string, actual: string, now: Date): Promise<boolean> {
+    const row = await this.#repo.find(clientId);
+    if (!row) return false;
     const digest = (s: string) => createHash('sha256').update(s).digest();
-    return timingSafeEqual(digest(previous.secret), digest(actual));
+    const given = digest(actual);
+    const candidates: string[] = [];
+    if (row.secret_sealed) candidates.push(this.#box.openText(row.secret_sealed, AAD.clientSecret(row.client_id)));
+    if (row.previous_secret_sealed && row.previous_secret_expires_at && row.previous_secret_expires_at > now) {
+      candidates.push(this.#box.openText(row.previous_secret_sealed, AAD.clientSecret(row.client_id)));
+    }
+    let matched = false;
+    for (const secret of candidates) matched = timingSafeEqual(digest(secret), given) || matched;
+    return matched;
   }
 
   async find(clientId: string): Promise<ClientRecord | undefined> {
@@ -84,10 +92,6 @@ export class ClientDirectory {
       minAcr: typeof metadata['min_acr'] === 'string' ? metadata['min_acr'] : undefined,
       firstParty: isFirstParty(metadata),
       metadata,
-      previousSecret:
-        row.previous_secret_sealed && row.previous_secret_expires_at
-          ? { secret: this.#box.openText(row.previous_secret_sealed, AAD.clientSecret(row.client_id)), until: row.previous_secret_expires_at }
-          : null,
     };
     if (live && this.#changes.live && generation === this.#generation) this.#cache.set(clientId, record);
     return record;

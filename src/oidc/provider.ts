@@ -159,11 +159,12 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
 
   const provider = new Provider(config.issuer, configuration);
   keyRing.install(provider);
-  // After `client rotate-secret` the old secret works until its grace period ends.
+  // After `client rotate-secret` the old secret works until its grace period ends, and the new
+  // one at once, even before this replica's cache has heard of the rotation.
   const compareClientSecret = provider.Client.prototype.compareClientSecret;
   provider.Client.prototype.compareClientSecret = async function (this: InstanceType<Provider['Client']>, actual: string) {
     if (await compareClientSecret.call(this, actual)) return true;
-    return deps.clients.matchesPreviousSecret(this.clientId, actual, clock.now());
+    return deps.clients.secretMatchesStored(this.clientId, actual, clock.now());
   };
   provider.use(providerUnitOfWork(repos.payloads));
   provider.proxy = config.trustProxy;

@@ -14,8 +14,13 @@ export interface Run {
 }
 
 export function spawnCli(argv: string[], env: Record<string, string>, stdin = ''): Promise<Run> {
+  return spawnProcess(process.execPath, ['src/cli/main.ts', ...argv], env, stdin);
+}
+
+/** Any program, run in the checkout with only `env` (and PATH, which reaches Node 22). */
+export function spawnProcess(program: string, argv: string[], env: Record<string, string>, stdin = ''): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['src/cli/main.ts', ...argv], {
+    const child = spawn(program, argv, {
       cwd: ROOT,
       env: { PATH: process.env['PATH'] ?? '', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -49,10 +49,4 @@ export class SigningKeysRepository {
       .execute();
     await notifyChange(this.#db, SIGNING_KEYS_CHANGE);
   }
-
-  /** Marks keys as gone from JWKS (every token they signed has expired). */
-  async retire(kids: string[], now: Date): Promise<void> {
-    if (kids.length === 0) return;
-    await this.#db.updateTable('signing_key').set({ retired_at: now }).where('kid', 'in', kids).where('retired_at', 'is', null).execute();
-  }
 }
