@@ -24,6 +24,8 @@ const TTL = {
   Session: 8 * 60 * 60,
   Grant: 14 * 24 * 60 * 60,
 };
+
+/** A lifetime the RP was registered with (`client update --access-token-ttl …`), if any. */
 function clientLifetime(client: unknown, key: TokenLifetime): number | undefined {
   const value = (client as Record<string, unknown> | undefined)?.[key];
   return typeof value === 'number' ? value : undefined;

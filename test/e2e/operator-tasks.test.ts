@@ -117,6 +117,16 @@ test('back-channel logout: an RP that registered for it receives a signed logout
   }
 });
 
+test("an RP's own token lifetimes (within bounds) are what its tokens get", async () => {
+  const { rp } = await kapu.client({ lifetimes: { access_token_ttl: 120, id_token_ttl: 300 } });
+  const account = await kapu.account('rovid.reka');
+  const { tokens } = await signIn(rp, account.username);
+  expect(tokens!.expires_in).toBe(120);
+  const claims = tokens!.claims()!;
+  expect(claims.exp - claims.iat).toBe(300);
+  await expect(kapu.client({ clientId: 'hosszu-rp', lifetimes: { access_token_ttl: 86_400 } })).rejects.toThrow(/access_token_ttl must be a whole number of seconds from 60 to 3600/);
+});
+
 test('in production, http:// redirect URIs and invisible characters in client names are refused', async () => {
   const production = { ...kapu.deps, config: { ...kapu.deps.config, production: true } };
   const base = { authMethod: 'client_secret_basic' as const };
