@@ -122,7 +122,8 @@ export async function setPassword(deps: Deps, username: string, password: string
   await deps.uow.transaction(async (r) => {
     await r.accounts.updatePasswordHash(account.id, hash, now);
     await endEverything(r, account.id);
-    await r.audit.record({ type: 'password.reset', accountId: account.id, detail: { by: 'operator' } }, now);
+    // "Jelszó módosítva" in the citizen's own event list at the portal.
+    await r.audit.record({ type: 'password.changed', accountId: account.id, detail: { by: 'operator' } }, now);
   });
   await deps.throttle.unlock(deps.repos.throttle, account.username, account.id);
 }

@@ -217,6 +217,9 @@ describe('migrate and accounts', () => {
       return (await deps.passwords.verify(row.password_hash, 'Új jelszó Bélának')).ok;
     });
     expect(ok).toBe(true);
+    // The citizen sees it among their own events at the portal ("Jelszó módosítva").
+    const events = json<Array<{ detail: Record<string, unknown> }>>(await cli(['audit', 'list', '--account', 'nagy.bela', '--type', 'password.changed', '--json']));
+    expect(events.map((e) => e.detail)).toEqual([{ by: 'operator' }]);
   });
 
   test('disable, enable and unlock; the list shows the state', async () => {
