@@ -15,6 +15,10 @@ import { rotateSigningKeys } from '../src/oidc/keys.ts';
 import { Browser } from './helpers/browser.ts';
 import { type TestKapu, beginSignIn, freshDatabase, signInWithPassword, startTestKapu } from './helpers/kapu.ts';
 import { type Replicas, startReplicas } from './helpers/replicas.ts';
+import { jest } from '@jest/globals';
+
+// Several openings of the database and argon2 hashing: slow when the whole suite runs beside it.
+jest.setTimeout(180_000);
 
 const key = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
 

@@ -14,6 +14,11 @@ import { loadConfig } from '../../src/config/index.ts';
 import { type Deps, buildDeps, closeDeps } from '../../src/deps.ts';
 import { type Run, json, spawnCli, spawnProcess } from '../helpers/cli-process.ts';
 import { freshDatabase } from '../helpers/kapu.ts';
+import { jest } from '@jest/globals';
+
+// Each command is a real process that starts Node and opens the database: a test that runs a
+// dozen of them needs minutes when the machine is busy (the whole suite runs beside it).
+jest.setTimeout(600_000);
 
 const PASSWORD = 'Titkos jelszó 42';
 

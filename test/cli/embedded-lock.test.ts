@@ -8,6 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { json, spawnCli, startServerProcess } from '../helpers/cli-process.ts';
+import { jest } from '@jest/globals';
+
+// Real server and CLI processes: minutes when the machine is busy.
+jest.setTimeout(300_000);
 
 let dataDir: string;
 beforeAll(() => {
