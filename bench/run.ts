@@ -11,10 +11,12 @@
  *   - p50/p99 latency at peak (closed loop) and p99 at 70 % of that peak (open loop),
  *   - kapu's peak RSS over the whole run.
  * Discovery + JWKS is also run against a bare oidc-provider in the same run, as a ratio.
+ * Bulk import (bench/import.ts) runs the CLI's `account import` on a database of its own.
  *
  *   npm run bench                                   # local Postgres at 127.0.0.1:5432
  *   DATABASE_URL=postgres://…/postgres npm run bench
  *   BENCH_N=300 BENCH_CONCURRENCY=6 npm run bench
+ *   BENCH_ONLY=import BENCH_IMPORT_N=20000 npm run bench
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -31,14 +33,17 @@ import { createLogger } from '../src/log.ts';
 import { buildProvider } from '../src/oidc/provider.ts';
 import { AAD } from '../src/security/secret-box.ts';
 import { MailSink, readCodeMail } from '../test/helpers/mail-sink.ts';
+import { benchImport } from './import.ts';
 import { LeanBrowser } from './lib/citizen.ts';
 import { cpuSeconds, peakRssMiB, postgresCpu, postgresCpuSince, rssMiB, threadCpu } from './lib/system.ts';
 
 const N = Number(process.env['BENCH_N'] ?? 300);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 6);
 const LATENCY_SECONDS = Number(process.env['BENCH_LATENCY_SECONDS'] ?? 8);
-/** Scenarios to run (comma-separated: password,email,totp,refresh,discovery); default all. */
-const ONLY = new Set((process.env['BENCH_ONLY'] ?? 'password,email,totp,refresh,discovery').split(','));
+/** Scenarios to run (comma-separated: password,email,totp,refresh,discovery,import); default all. */
+const ONLY = new Set((process.env['BENCH_ONLY'] ?? 'password,email,totp,refresh,discovery,import').split(','));
+/** Accounts in the bulk-import scenario's CSV. */
+const IMPORT_N = Number(process.env['BENCH_IMPORT_N'] ?? 20_000);
 /** Profile kapu (node --cpu-prof) into this folder. */
 const PROFILE_DIR = process.env['BENCH_PROFILE_DIR'];
 /** Also read pg_stat_database (Postgres's own count; needs quiet periods of 11 s around each run). */
@@ -249,6 +254,25 @@ async function measure(
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 
+// Bulk import (the CLI, no server): on a database of its own, before the server scenarios.
+let importLine: string | null = null;
+if (ONLY.has('import')) {
+  const name = `kapu_bench_import_${randomBytes(4).toString('hex')}`;
+  await adminQuery(`create database ${name}`);
+  try {
+    process.stderr.write(`importing ${IMPORT_N} accounts with the CLI…\n`);
+    const result = await benchImport(adminUrl(name), IMPORT_N);
+    importLine = `bulk import (\`account import\`, ${result.accounts} accounts, half with an argon2id hash): ${result.seconds.toFixed(1)} s, **${Math.round(result.perMinute)} accounts/minute** (target ≥ 10,000); a re-run imported none`;
+    process.stderr.write(`  ${importLine}\n`);
+  } finally {
+    await adminQuery(`drop database if exists ${name} with (force)`);
+  }
+  if ([...ONLY].every((s) => s === 'import')) {
+    process.stdout.write(`${importLine}\n`);
+    process.exit(0);
+  }
+}
+
 const mail = await new MailSink().start();
 const databaseName = `kapu_bench_${randomBytes(4).toString('hex')}`;
 await adminQuery(`create database ${databaseName}`);
@@ -423,6 +447,7 @@ try {
     '',
     `discovery + JWKS, kapu / bare oidc-provider per vCPU: **${f(discoveryRatio, 2)}×** (target ≥ 0.8×)`,
     `kapu peak RSS over the run: **${f(rss)} MiB** (target < 250 MiB)`,
+    ...(importLine ? [importLine] : []),
     ...notes,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -10,7 +10,15 @@ import { loadConfig } from '../src/config/index.ts';
 import { type Deps, buildDeps, closeDeps } from '../src/deps.ts';
 import { createLogger } from '../src/log.ts';
 import { buildProvider } from '../src/oidc/provider.ts';
-import { freshDatabase } from './helpers/kapu.ts';
+import * as oidc from 'openid-client';
+import { rotateSigningKeys } from '../src/oidc/keys.ts';
+import { Browser } from './helpers/browser.ts';
+import { type TestKapu, beginSignIn, freshDatabase, signInWithPassword, startTestKapu } from './helpers/kapu.ts';
+import { type Replicas, startReplicas } from './helpers/replicas.ts';
+import { jest } from '@jest/globals';
+
+// Several openings of the database and argon2 hashing: slow when the whole suite runs beside it.
+jest.setTimeout(180_000);
 
 const key = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
 
@@ -74,3 +82,67 @@ describe('rotating ENCRYPTION_KEYS', () => {
     }
   });
 });
+
+describe('rotating the signing keys (keys rotate)', () => {
+  const HOUR = 60 * 60;
+  let kapu: TestKapu;
+  let replicas: Replicas | undefined;
+  beforeAll(async () => {
+    kapu = await startTestKapu();
+    if (kapu.deps.config.database.kind === 'postgres') replicas = await startReplicas(kapu, 1);
+  });
+  afterAll(async () => {
+    await replicas?.close();
+    await kapu?.close();
+  });
+
+  const kidsAt = async (base: string) => {
+    const jwks = (await (await fetch(`${base}/jwks`)).json()) as { keys: Array<{ kid: string; alg: string; d?: string }> };
+    expect(jwks.keys.every((k) => k.d === undefined)).toBe(true);
+    return jwks.keys.map((k) => k.kid).sort();
+  };
+  const signingKid = async (rp: oidc.Configuration, username: string) => {
+    const browser = new Browser(kapu.url);
+    const signIn = await beginSignIn(rp);
+    await signInWithPassword(browser, signIn.url, 'legacy', username);
+    const tokens = await signIn.finish(browser.exitUrl!);
+    return JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString()).kid as string;
+  };
+  test('the next key is published at once, signs only after the delay, and the old one stays published until its tokens expired', async () => {
+    const { rp } = await kapu.client();
+    await kapu.account('forgo.kulcs');
+    const before = await kidsAt(kapu.url);
+    expect(before).toHaveLength(2);
+    const oldKid = await signingKid(rp, 'forgo.kulcs');
+    expect(before).toContain(oldKid);
+
+    const { rotated } = await rotateSigningKeys(kapu.deps.uow, kapu.deps.box, kapu.deps.clock, 24 * HOUR);
+    const newRsa = rotated.find((k) => k.alg === 'RS256')!.kid;
+    // Published at once, here and (with Postgres) on the other replica without a restart.
+    expect(await kidsAt(kapu.url)).toEqual([...before, ...rotated.map((k) => k.kid)].sort());
+    if (replicas) await waitFor(async () => (await kidsAt(replicas!.url)).length === 4);
+    // Not signing yet: an RP that fetched JWKS before the rotation must still know the signer.
+    expect(await signingKid(rp, 'forgo.kulcs')).toBe(oldKid);
+
+    // A second rotation while one is pending is refused.
+    expect((await rotateSigningKeys(kapu.deps.uow, kapu.deps.box, kapu.deps.clock, 24 * HOUR)).rotated).toEqual([]);
+
+    kapu.clock.advance(24 * HOUR + 1);
+    expect(await signingKid(rp, 'forgo.kulcs')).toBe(newRsa);
+    // The old key is still published: ID tokens it signed in the last hour are still valid.
+    expect(await kidsAt(kapu.url)).toContain(oldKid);
+
+    kapu.clock.advance(HOUR + 1);
+    const after = await kidsAt(kapu.url);
+    expect(after).not.toContain(oldKid);
+    expect(after).toEqual(rotated.map((k) => k.kid).sort());
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}

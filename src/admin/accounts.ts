@@ -1,8 +1,16 @@
 /** Account administration shared by the CLI and the demo seed. */
+import type { Repos } from '../db/repositories/index.ts';
 import type { Deps } from '../deps.ts';
 import { PASSWORD_MAX_LENGTH } from '../security/passwords.ts';
 import { z } from 'zod';
 import { DEFAULT_LANG } from '../views.ts';
+
+/**
+ * Characters that change how text shows without showing themselves: control characters (Cc),
+ * format characters (Cf: bidirectional embeddings, overrides and isolates, zero-width spaces and
+ * joiners, soft hyphen, BOM), line and paragraph separators.
+ */
+export const INVISIBLE = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
 
 export const NewAccountInput = z.object({
   username: z
@@ -16,8 +24,10 @@ export const NewAccountInput = z.object({
     .trim()
     .min(1, 'name is required')
     .max(200, 'name must be at most 200 characters')
-    // Names go into mails and ID tokens: no control characters or line breaks.
-    .regex(/^[^\p{Cc}]*$/u, 'name must not contain control characters or line breaks'),
+    // Names go into mails, pages and ID tokens: no control characters or line breaks, and no
+    // invisible formatting characters (bidirectional overrides could show "Kovács Anna" for a
+    // name that reads otherwise; zero-width characters make look-alike names).
+    .refine((name) => !INVISIBLE.test(name), 'name must not contain control characters, line breaks or invisible formatting characters (e.g. bidirectional overrides)'),
   email: z.email('email must be an email address').max(254),
   password: z
     .string()
@@ -57,4 +67,87 @@ export async function addFactor(deps: Deps, username: string, factorId: string) 
     return enrolled;
   });
   return { account, ...result };
+}
+
+async function accountNamed(deps: Deps, username: string) {
+  const account = await deps.repos.accounts.findByUsername(username);
+  if (!account) throw new AdminError(`no account "${username}"`);
+  return account;
+}
+
+/**
+ * Everything that lets an account act now ends at once: its sessions at kapu and at the portal,
+ * its grants and tokens at every RP, its sign-ins in progress.
+ */
+async function endEverything(r: Repos, accountId: string): Promise<number> {
+  const ended = await r.payloads.revokeByAccountId(accountId);
+  await r.portalSessions.removeForAccount(accountId);
+  await r.signIns.removeForAccount(accountId);
+  return ended;
+}
+
+/** A disabled account cannot sign in anywhere; its sessions and tokens end at once. */
+export async function disableAccount(deps: Deps, username: string): Promise<{ changed: boolean; ended: number }> {
+  const account = await accountNamed(deps, username);
+  const now = deps.clock.now();
+  return deps.uow.transaction(async (r) => {
+    const changed = await r.accounts.setDisabled(account.id, now, now);
+    // Even when it already was disabled: whatever exists now ends.
+    const ended = await endEverything(r, account.id);
+    if (changed) await r.audit.record({ type: 'account.disabled', accountId: account.id, detail: { by: 'operator' } }, now);
+    return { changed, ended };
+  });
+}
+
+export async function enableAccount(deps: Deps, username: string): Promise<{ changed: boolean }> {
+  const account = await accountNamed(deps, username);
+  const now = deps.clock.now();
+  return deps.uow.transaction(async (r) => {
+    const changed = await r.accounts.setDisabled(account.id, null, now);
+    if (changed) await r.audit.record({ type: 'account.enabled', accountId: account.id, detail: { by: 'operator' } }, now);
+    return { changed };
+  });
+}
+
+/**
+ * Sets a new password as an operator (a support-desk reset): like the citizen's own change, every
+ * session and token of the account ends, and the sign-in locks of the username are lifted.
+ */
+export async function setPassword(deps: Deps, username: string, password: string): Promise<void> {
+  const checked = NewAccountInput.shape.password.safeParse(password);
+  if (!checked.success) throw new AdminError(checked.error.issues[0]!.message);
+  const account = await accountNamed(deps, username);
+  const hash = await deps.passwords.hash(password);
+  const now = deps.clock.now();
+  await deps.uow.transaction(async (r) => {
+    await r.accounts.updatePasswordHash(account.id, hash, now);
+    await endEverything(r, account.id);
+    // "Jelszó módosítva" in the citizen's own event list at the portal.
+    await r.audit.record({ type: 'password.changed', accountId: account.id, detail: { by: 'operator' } }, now);
+  });
+  await deps.throttle.unlock(deps.repos.throttle, account.username, account.id);
+}
+
+/** Removes one second factor of an account (the phone was lost, the address is gone). */
+export async function removeFactor(deps: Deps, username: string, kind: string): Promise<void> {
+  const account = await accountNamed(deps, username);
+  const now = deps.clock.now();
+  await deps.uow.transaction(async (r) => {
+    if (!(await r.factors.remove(account.id, kind))) throw new AdminError(`${username} has no factor "${kind}"`);
+    await r.audit.record({ type: 'factor.removed', accountId: account.id, detail: { factor: kind, by: 'operator' } }, now);
+  });
+}
+
+/**
+ * Removes an account with everything it has (factors, codes, flows, sessions, grants, tokens);
+ * the audit trail stays, with an event saying who it was.
+ */
+export async function removeAccount(deps: Deps, username: string): Promise<void> {
+  const account = await accountNamed(deps, username);
+  const now = deps.clock.now();
+  await deps.uow.transaction(async (r) => {
+    await endEverything(r, account.id);
+    if (!(await r.accounts.remove(account.id))) throw new AdminError(`no account "${username}"`);
+    await r.audit.record({ type: 'account.removed', accountId: account.id, detail: { username: account.username, by: 'operator' } }, now);
+  });
 }

@@ -1,8 +1,21 @@
 /** `kapu client …`: relying parties (government services) registered with kapu. */
 import { readFileSync } from 'node:fs';
-import { AUTH_METHODS, type NewClientInput, registerClient, removeClient, setClientMinAcr } from '../admin/clients.ts';
+import {
+  AUTH_METHODS,
+  type ClientUpdate,
+  MAX_SECRET_GRACE_SECONDS,
+  type NewClientInput,
+  TOKEN_LIFETIMES,
+  type TokenLifetime,
+  registerClient,
+  removeClient,
+  rotateClientSecret,
+  setClientMinAcr,
+  updateClient,
+} from '../admin/clients.ts';
 import type { Config } from '../config/index.ts';
-import { UsageError, parse, printable, required, url } from './args.ts';
+import { CliFailure, UsageError, integer, parse, printable, required, url } from './args.ts';
+import { INVISIBLE } from '../admin/accounts.ts';
 import { type Cli, type Command, isoTime } from './context.ts';
 
 type AuthMethod = (typeof AUTH_METHODS)[number];
@@ -50,6 +63,9 @@ function clientInput(cli: Cli, command: string, args: string[]): NewClientInput 
     'min-acr': { type: 'string' },
     'consent-required': { type: 'boolean' },
     'backchannel-logout-uri': { type: 'string' },
+    'logo-uri': { type: 'string' },
+    'client-uri': { type: 'string' },
+    ...LIFETIME_OPTIONS,
   });
   const clientId = required(command, values.id, '--id');
   if (!/^[A-Za-z0-9._-]{3,64}$/.test(clientId)) throw new UsageError(`${command}: --id must be 3–64 characters: letters, digits, . _ -`);
@@ -58,8 +74,7 @@ function clientInput(cli: Cli, command: string, args: string[]): NewClientInput 
   const postLogoutRedirectUris = (values['post-logout-uri'] ?? []).map((u) => url(command, u, '--post-logout-uri'));
   const authMethod = (values['auth-method'] ?? 'client_secret_basic') as AuthMethod;
   if (!AUTH_METHODS.includes(authMethod)) throw new UsageError(`${command}: --auth-method must be one of ${AUTH_METHODS.join(', ')}`);
-  const name = values.name?.trim();
-  if (name !== undefined && (name === '' || name.length > 200)) throw new UsageError(`${command}: --name must be 1–200 characters`);
+  const name = values.name === undefined ? undefined : clientName(command, values.name);
 
   if (values['jwks-uri'] !== undefined && values['jwks-file'] !== undefined) {
     throw new UsageError(`${command}: give --jwks-uri or --jwks-file, not both`);
@@ -83,6 +98,66 @@ function clientInput(cli: Cli, command: string, args: string[]): NewClientInput 
     ...(values['min-acr'] !== undefined && { minAcr: acrArgument(command, values['min-acr'], cli.config) }),
     ...(values['consent-required'] && { consentRequired: true }),
     ...(backchannelLogoutUri !== undefined && { backchannelLogoutUri }),
+    ...(values['logo-uri'] !== undefined && { logoUri: url(command, values['logo-uri'], '--logo-uri') }),
+    ...(values['client-uri'] !== undefined && { clientUri: url(command, values['client-uri'], '--client-uri') }),
+    lifetimes: lifetimes(command, values),
+  };
+}
+
+const LIFETIME_OPTIONS = {
+  'access-token-ttl': { type: 'string' },
+  'id-token-ttl': { type: 'string' },
+  'refresh-token-ttl': { type: 'string' },
+} as const;
+
+const LIFETIME_FLAGS: Record<keyof typeof LIFETIME_OPTIONS, TokenLifetime> = {
+  'access-token-ttl': 'access_token_ttl',
+  'id-token-ttl': 'id_token_ttl',
+  'refresh-token-ttl': 'refresh_token_ttl',
+};
+
+/** Token lifetimes in seconds, within TOKEN_LIFETIMES' bounds. */
+function lifetimes(command: string, values: Partial<Record<keyof typeof LIFETIME_OPTIONS, string | undefined>>): Partial<Record<TokenLifetime, number>> {
+  const out: Partial<Record<TokenLifetime, number>> = {};
+  for (const [flag, key] of Object.entries(LIFETIME_FLAGS) as Array<[keyof typeof LIFETIME_OPTIONS, TokenLifetime]>) {
+    const value = values[flag];
+    if (value !== undefined) out[key] = integer(command, value, `--${flag}`, TOKEN_LIFETIMES[key].min, TOKEN_LIFETIMES[key].max, 0);
+  }
+  return out;
+}
+
+function clientName(command: string, value: string): string {
+  const name = value.trim();
+  if (name === '' || name.length > 200) throw new UsageError(`${command}: --name must be 1–200 characters`);
+  if (INVISIBLE.test(name)) {
+    throw new UsageError(`${command}: --name must not contain control characters or invisible formatting characters (e.g. bidirectional overrides)`);
+  }
+  return name;
+}
+
+/** A client as operators see it: explicit fields, never a secret. */
+function described(c: { client_id: string; metadata: Record<string, unknown>; created_at: Date; previous_secret_expires_at: Date | null }, now: Date) {
+  const m = c.metadata;
+  const text = (v: unknown) => (typeof v === 'string' ? v : null);
+  const texts = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+  const seconds = (v: unknown) => (typeof v === 'number' ? v : null);
+  return {
+    clientId: c.client_id,
+    name: text(m['client_name']),
+    logoUri: text(m['logo_uri']),
+    clientUri: text(m['client_uri']),
+    redirectUris: texts(m['redirect_uris']),
+    postLogoutRedirectUris: texts(m['post_logout_redirect_uris']),
+    authMethod: text(m['token_endpoint_auth_method']),
+    minAcr: text(m['min_acr']),
+    consentRequired: m['consent_required'] === true,
+    backchannelLogoutUri: text(m['backchannel_logout_uri']),
+    jwksUri: text(m['jwks_uri']),
+    accessTokenTtl: seconds(m['access_token_ttl']),
+    idTokenTtl: seconds(m['id_token_ttl']),
+    refreshTokenTtl: seconds(m['refresh_token_ttl']),
+    previousSecretValidUntil: c.previous_secret_expires_at && c.previous_secret_expires_at > now ? c.previous_secret_expires_at : null,
+    createdAt: c.created_at,
   };
 }
 
@@ -98,11 +173,13 @@ const add: Command = {
     const input = clientInput(cli, this.name, args);
     await cli.withProvider(async (deps, provider) => {
       const { clientId, clientSecret } = await registerClient(deps, provider, input);
-      cli.out(`client_id:     ${clientId}`);
-      if (clientSecret) {
-        cli.out(`client_secret: ${clientSecret}`);
-        cli.out('The secret is shown only this once: kapu stores it encrypted and cannot show it again. Hand it to the service over a safe channel.');
-      }
+      cli.result({ clientId, clientSecret }, () => {
+        cli.out(`client_id:     ${clientId}`);
+        if (clientSecret) {
+          cli.out(`client_secret: ${clientSecret}`);
+          cli.out('The secret is shown only this once: kapu stores it encrypted and cannot show it again. Hand it to the service over a safe channel.');
+        }
+      });
     });
   },
 };
@@ -112,39 +189,134 @@ const list: Command = {
   synopsis: '[--json]',
   summary: 'list relying parties (never their secrets)',
   async run(cli, args) {
-    const { values } = parse(this.name, args, { json: { type: 'boolean' } });
+    parse(this.name, args, {});
     await cli.withDeps(async (deps) => {
-      // Explicit fields: nothing from the stored metadata is printed by accident.
-      const clients = (await deps.repos.clients.list()).map((c) => {
-        const m = c.metadata;
-        const text = (v: unknown) => (typeof v === 'string' ? v : null);
-        const texts = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
-        return {
-          clientId: c.client_id,
-          name: text(m['client_name']),
-          redirectUris: texts(m['redirect_uris']),
-          postLogoutRedirectUris: texts(m['post_logout_redirect_uris']),
-          authMethod: text(m['token_endpoint_auth_method']),
-          minAcr: text(m['min_acr']),
-          consentRequired: m['consent_required'] === true,
-          backchannelLogoutUri: text(m['backchannel_logout_uri']),
-          createdAt: c.created_at,
-        };
+      const now = deps.clock.now();
+      const clients = (await deps.repos.clients.list()).map((c) => described(c, now));
+      cli.result(clients, () => {
+        if (clients.length === 0) return cli.out('no clients');
+        cli.table(
+          ['ID', 'NAME', 'AUTH METHOD', 'MIN ACR', 'CONSENT', 'CREATED', 'REDIRECT URIS'],
+          clients.map((c) => [
+            c.clientId,
+            c.name ?? '-',
+            c.authMethod ?? '-',
+            c.minAcr ?? '-',
+            c.consentRequired ? 'asked' : 'no',
+            isoTime(c.createdAt),
+            c.redirectUris.join(' '),
+          ]),
+        );
       });
-      if (values.json) return cli.json(clients);
-      if (clients.length === 0) return cli.out('no clients');
-      cli.table(
-        ['ID', 'NAME', 'AUTH METHOD', 'MIN ACR', 'CONSENT', 'CREATED', 'REDIRECT URIS'],
-        clients.map((c) => [
-          c.clientId,
-          c.name ?? '-',
-          c.authMethod ?? '-',
-          c.minAcr ?? '-',
-          c.consentRequired ? 'asked' : 'no',
-          isoTime(c.createdAt),
-          c.redirectUris.join(' '),
-        ]),
+    });
+  },
+};
+
+const show: Command = {
+  name: 'client show',
+  synopsis: 'ID [--json]',
+  summary: 'show one relying party (never its secret)',
+  async run(cli, args) {
+    const { positionals } = parse(this.name, args, {}, ['ID']);
+    const clientId = positionals[0]!;
+    await cli.withDeps(async (deps) => {
+      const row = await deps.repos.clients.find(clientId);
+      if (!row) throw new CliFailure(`no client "${printable(clientId)}"`);
+      const client = described(row, deps.clock.now());
+      cli.result(client, () => {
+        for (const [key, value] of Object.entries(client)) {
+          const shown = value instanceof Date ? isoTime(value) : Array.isArray(value) ? value.join(' ') || '-' : (value ?? '-');
+          cli.out(printable(`${key.padEnd(26)}${String(shown)}`));
+        }
+      });
+    });
+  },
+};
+
+/** `URI` or `none` (removes it). */
+function uriOrNone(command: string, value: string | undefined, flag: string): string | null | undefined {
+  if (value === undefined) return undefined;
+  return value === 'none' ? null : url(command, value, flag);
+}
+
+const update: Command = {
+  name: 'client update',
+  synopsis:
+    'ID [--name NAME|none] [--redirect-uri URI …] [--post-logout-uri URI …|--no-post-logout-uris] [--logo-uri URI|none]\n' +
+    '        [--client-uri URI|none] [--min-acr low|substantial|ACR|none] [--consent-required|--no-consent-required]\n' +
+    '        [--backchannel-logout-uri URI|none] [--access-token-ttl S|default] [--id-token-ttl S|default] [--refresh-token-ttl S|default]',
+  summary: 'change a relying party (given lists replace the stored ones); every replica sees it at once',
+  async run(cli, args) {
+    const { values, positionals } = parse(
+      this.name,
+      args,
+      {
+        name: { type: 'string' },
+        'redirect-uri': { type: 'string', multiple: true },
+        'post-logout-uri': { type: 'string', multiple: true },
+        'no-post-logout-uris': { type: 'boolean' },
+        'logo-uri': { type: 'string' },
+        'client-uri': { type: 'string' },
+        'min-acr': { type: 'string' },
+        'consent-required': { type: 'boolean' },
+        'no-consent-required': { type: 'boolean' },
+        'backchannel-logout-uri': { type: 'string' },
+        ...LIFETIME_OPTIONS,
+      },
+      ['ID'],
+    );
+    const command = this.name;
+    const clientId = positionals[0]!;
+    if (values['consent-required'] && values['no-consent-required']) throw new UsageError(`${command}: give --consent-required or --no-consent-required, not both`);
+    if (values['post-logout-uri'] && values['no-post-logout-uris']) throw new UsageError(`${command}: give --post-logout-uri or --no-post-logout-uris, not both`);
+    const change: ClientUpdate = {};
+    if (values.name !== undefined) change.clientName = values.name === 'none' ? null : clientName(command, values.name);
+    if (values['redirect-uri']) change.redirectUris = values['redirect-uri'].map((u) => url(command, u, '--redirect-uri'));
+    if (values['post-logout-uri']) change.postLogoutRedirectUris = values['post-logout-uri'].map((u) => url(command, u, '--post-logout-uri'));
+    if (values['no-post-logout-uris']) change.postLogoutRedirectUris = [];
+    const logo = uriOrNone(command, values['logo-uri'], '--logo-uri');
+    if (logo !== undefined) change.logoUri = logo;
+    const home = uriOrNone(command, values['client-uri'], '--client-uri');
+    if (home !== undefined) change.clientUri = home;
+    const logout = uriOrNone(command, values['backchannel-logout-uri'], '--backchannel-logout-uri');
+    if (logout !== undefined) change.backchannelLogoutUri = logout;
+    if (values['min-acr'] !== undefined) change.minAcr = values['min-acr'] === 'none' ? null : acrArgument(command, values['min-acr'], cli.config);
+    if (values['consent-required']) change.consentRequired = true;
+    if (values['no-consent-required']) change.consentRequired = false;
+    const ttl: Partial<Record<TokenLifetime, number | null>> = {};
+    for (const [flag, key] of Object.entries(LIFETIME_FLAGS) as Array<[keyof typeof LIFETIME_OPTIONS, TokenLifetime]>) {
+      const value = values[flag];
+      if (value === 'default') ttl[key] = null;
+      else if (value !== undefined) ttl[key] = lifetimes(command, { [flag]: value })[key]!;
+    }
+    if (Object.keys(ttl).length > 0) change.lifetimes = ttl;
+    if (Object.keys(change).length === 0) throw new UsageError(`${command}: nothing to change: give at least one option`);
+    await cli.withProvider(async (deps, provider) => {
+      const changed = await updateClient(deps, provider, clientId, change);
+      cli.result({ clientId, changed }, () =>
+        cli.out(changed.length === 0 ? `client ${printable(clientId)}: nothing changed` : `client ${printable(clientId)} updated: ${changed.join(', ')}`),
       );
+    });
+  },
+};
+
+const rotateSecret: Command = {
+  name: 'client rotate-secret',
+  synopsis: 'ID [--grace-hours N]   (default 24; 0 ends the old secret at once)',
+  summary: 'give a relying party a new secret (printed once); the old one works for the grace period',
+  async run(cli, args) {
+    const { values, positionals } = parse(this.name, args, { 'grace-hours': { type: 'string' } }, ['ID']);
+    const clientId = positionals[0]!;
+    const graceHours = integer(this.name, values['grace-hours'], '--grace-hours', 0, MAX_SECRET_GRACE_SECONDS / 3600, 24);
+    cli.requirePersistentKeys();
+    await cli.withDeps(async (deps) => {
+      const { clientSecret, previousValidUntil } = await rotateClientSecret(deps, clientId, graceHours * 3600);
+      cli.result({ clientId, clientSecret, previousSecretValidUntil: previousValidUntil }, () => {
+        cli.out(`client_id:     ${clientId}`);
+        cli.out(`client_secret: ${clientSecret}`);
+        cli.out('The new secret is shown only this once. Hand it to the service over a safe channel.');
+        cli.out(previousValidUntil ? `The old secret keeps working until ${isoTime(previousValidUntil)}.` : 'The old secret no longer works.');
+      });
     });
   },
 };
@@ -158,7 +330,7 @@ const remove: Command = {
     const clientId = positionals[0]!;
     await cli.withDeps(async (deps) => {
       await removeClient(deps, clientId);
-      cli.out(`client ${printable(clientId)} removed`);
+      cli.result({ clientId, removed: true }, () => cli.out(`client ${printable(clientId)} removed`));
     });
   },
 };
@@ -173,9 +345,11 @@ const setMinAcr: Command = {
     const minAcr = value === 'none' ? null : acrArgument(this.name, value, cli.config);
     await cli.withProvider(async (deps, provider) => {
       await setClientMinAcr(deps, provider, clientId, minAcr);
-      cli.out(minAcr ? `client ${printable(clientId)}: min acr ${minAcr}` : `client ${printable(clientId)}: no min acr`);
+      cli.result({ clientId, minAcr }, () =>
+        cli.out(minAcr ? `client ${printable(clientId)}: min acr ${minAcr}` : `client ${printable(clientId)}: no min acr`),
+      );
     });
   },
 };
 
-export const clientCommands: Command[] = [add, list, remove, setMinAcr];
+export const clientCommands: Command[] = [add, show, list, update, rotateSecret, setMinAcr, remove];

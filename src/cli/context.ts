@@ -17,27 +17,48 @@ export interface CliIo {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
   env: Record<string, string | undefined>;
+  /** A terminal to draw progress bars on (stderr, when it is one). */
+  progress?: NodeJS.WritableStream;
 }
 
 export class Cli {
   readonly io: CliIo;
+  /** `--json` was given: `result` prints JSON, text lines are dropped. */
+  readonly jsonMode: boolean;
+  /** A command that finished but must report failure (e.g. rows rejected) sets this. */
+  exitCode = 0;
   #config: Config | undefined;
 
-  constructor(io: CliIo) {
+  constructor(io: CliIo, options: { json?: boolean } = {}) {
     this.io = io;
+    this.jsonMode = options.json === true;
   }
 
-  /** One line of output on stdout. */
+  /** One line of output for people on stdout (nothing in --json mode). */
   out(line = ''): void {
+    if (this.jsonMode) return;
     this.io.stdout(`${line}\n`);
+  }
+
+  /** Extra text for people on stderr (progress, notes): never mixed into stdout. */
+  note(line: string): void {
+    if (this.jsonMode) return;
+    this.io.stderr(`${line}\n`);
   }
 
   json(value: unknown): void {
     this.io.stdout(`${JSON.stringify(value, null, 2)}\n`);
   }
 
+  /** A command's result: `value` as JSON with --json, else what `text` prints. */
+  result(value: unknown, text: () => void): void {
+    if (this.jsonMode) this.json(value);
+    else text();
+  }
+
   /** Rows as aligned columns; every cell made safe for a terminal. */
   table(header: string[], rows: string[][]): void {
+    if (this.jsonMode) return;
     const cells = [header, ...rows.map((r) => r.map(printable))];
     const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
     for (const row of cells) {
@@ -84,10 +105,11 @@ export class Cli {
 
   /**
    * Logs go to stderr, so stdout stays the command's output. Only warnings by default (a
-   * command's "database migrated" is noise); LOG_LEVEL, when set, wins.
+   * command's "database migrated" is noise), none with --json; LOG_LEVEL, when set, wins.
    */
   #logger() {
-    const level = this.io.env['LOG_LEVEL'] ? this.config.logLevel : 'warn';
+    // With --json, stderr carries only the error document, unless logs are asked for.
+    const level = this.io.env['LOG_LEVEL'] ? this.config.logLevel : this.jsonMode ? 'silent' : 'warn';
     const stderr = this.io.stderr;
     return createLogger(
       level,

@@ -11,6 +11,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { AdminError } from '../admin/accounts.ts';
 import { ConfigError } from '../config/index.ts';
+import { DataDirInUse } from '../db/data-dir-lock.ts';
 import { accountCommands } from './accounts.ts';
 import { CliFailure, Interrupted, UsageError, printable, refusePasswordFlag } from './args.ts';
 import { auditCommands } from './audit.ts';
@@ -34,6 +35,7 @@ export function usage(commands: Command[] = COMMANDS): string {
   lines.push(
     '',
     'The CLI reads the same environment as the server (DATABASE_URL or DATA_DIR, ENCRYPTION_KEYS, ACR_…).',
+    'Every command takes --json: one JSON document on stdout; errors as {"error": {"code", "message"}} on stderr.',
     'Passwords are never taken from the command line. Exit codes: 0 done, 1 failed, 2 wrong usage or configuration.',
   );
   return `${lines.join('\n')}\n`;
@@ -54,8 +56,22 @@ function findCommand(argv: string[]): { command: Command; args: string[] } | und
   return undefined;
 }
 
-export async function runCli(argv: string[], io: CliIo): Promise<number> {
-  const fail = (message: string) => io.stderr(`kapu: ${message}\n`);
+/**
+ * `--json` anywhere before `--` asks for machine output: the command prints one JSON document
+ * on stdout, and an error is one JSON document on stderr, `{"error": {"code", "message"}}`,
+ * with the same exit codes as in text mode.
+ */
+function takeJsonFlag(argv: string[]): { json: boolean; argv: string[] } {
+  const end = argv.indexOf('--');
+  const options = end === -1 ? argv : argv.slice(0, end);
+  if (!options.includes('--json')) return { json: false, argv };
+  return { json: true, argv: [...options.filter((a) => a !== '--json'), ...(end === -1 ? [] : argv.slice(end))] };
+}
+
+export async function runCli(rawArgv: string[], io: CliIo): Promise<number> {
+  const { json, argv } = takeJsonFlag(rawArgv);
+  const fail = (message: string, code = 'failed') =>
+    json ? io.stderr(`${JSON.stringify({ error: { code, message } })}\n`) : io.stderr(`kapu: ${message}\n`);
   try {
     if (argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
       io.stdout(usage());
@@ -69,31 +85,37 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         group.length > 0
           ? `${printable(argv[0]!)}: ${argv[1] === undefined ? 'missing subcommand' : `unknown subcommand "${printable(argv[1])}"`}`
           : `unknown command "${printable(argv[0]!)}"`,
+        'usage',
       );
-      io.stderr(usage(group.length > 0 ? group : COMMANDS));
+      if (!json) io.stderr(usage(group.length > 0 ? group : COMMANDS));
       return EXIT.usage;
     }
     if (wantsHelp(found.args)) {
       io.stdout(usage([found.command]));
       return EXIT.ok;
     }
-    await found.command.run(new Cli(io), found.args);
-    return EXIT.ok;
+    const cli = new Cli(io, { json });
+    await found.command.run(cli, found.args);
+    return cli.exitCode === 0 ? EXIT.ok : EXIT.failed;
   } catch (err) {
     if (err instanceof UsageError) {
-      fail(err.message);
+      fail(err.message, 'usage');
       return EXIT.usage;
     }
     if (err instanceof ConfigError) {
-      fail(`configuration error: ${err.message}`);
+      fail(`configuration error: ${err.message}`, 'configuration');
       return EXIT.usage;
+    }
+    if (err instanceof DataDirInUse) {
+      fail(err.message, 'data_dir_in_use');
+      return EXIT.failed;
     }
     if (err instanceof AdminError || err instanceof CliFailure) {
       fail(err.message);
       return EXIT.failed;
     }
     if (err instanceof Interrupted) {
-      fail(err.message);
+      fail(err.message, 'interrupted');
       return EXIT.interrupted;
     }
     // Unexpected (database unreachable, …): the message, and the stack only when asked for.
@@ -124,6 +146,7 @@ if (isProgram()) {
     stdout: (s) => process.stdout.write(s),
     stderr: (s) => process.stderr.write(s),
     env: process.env,
+    ...(process.stderr.isTTY && { progress: process.stderr }),
   }).then((code) => {
     // Let stdout drain and the event loop empty on its own; exit() could cut output short.
     process.exitCode = code;

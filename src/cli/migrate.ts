@@ -15,8 +15,10 @@ const migrate: Command = {
     const database = await openDatabase(cli.config.database, createLogger('silent'));
     try {
       const applied = await migrateToLatest(database.db);
-      if (applied.length === 0) cli.out('database is up to date: no migrations to apply');
-      for (const name of applied) cli.out(`applied ${name}`);
+      cli.result({ applied }, () => {
+        if (applied.length === 0) cli.out('database is up to date: no migrations to apply');
+        for (const name of applied) cli.out(`applied ${name}`);
+      });
     } finally {
       await database.close();
     }

@@ -99,6 +99,11 @@ export const schema = z.object({
    */
   SESSION_IDLE_MINUTES: int(5, 120).default(30),
   SESSION_HOURS: int(1, 24).default(12),
+  /**
+   * After `keys rotate`, how long the next signing key is only published before it signs: longer
+   * than any RP caches kapu's JWKS (a day is common), so no RP meets a key it has not fetched.
+   */
+  SIGNING_KEY_DELAY_HOURS: int(1, 720).default(24),
   /** argon2id cost; OWASP's minimum for argon2id is m=19 MiB, t=2, p=1. */
   ARGON2_MEMORY_KIB: int(19456, 1048576).default(19456),
   ARGON2_TIME_COST: int(2, 10).default(2),
@@ -159,6 +164,7 @@ function finish(env: z.infer<typeof schema>) {
     },
     session: { idleSeconds: env.SESSION_IDLE_MINUTES * 60, lifetimeSeconds: env.SESSION_HOURS * 3600 },
     portal: { idleMinutes: env.PORTAL_IDLE_MINUTES, sessionHours: env.PORTAL_SESSION_HOURS },
+    signingKeyDelayHours: env.SIGNING_KEY_DELAY_HOURS,
     argon2: {
       memoryCost: env.ARGON2_MEMORY_KIB,
       timeCost: env.ARGON2_TIME_COST,

@@ -9,6 +9,7 @@ import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../log.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { type ChangeFeed, PgliteChangeFeed, PostgresChangeFeed } from './change-feed.ts';
 import { DbStats, instrumentDialect } from './instrumented-dialect.ts';
 import type { Database } from './schema.ts';
@@ -44,15 +45,32 @@ export async function openDatabase(database: Config['database'], log: Logger): P
   }
   const { PGlite } = await import('@electric-sql/pglite');
   let pglite;
+  let release = () => {};
   if (database.dataDir === 'memory://') {
     pglite = new PGlite();
   } else {
     mkdirSync(database.dataDir, { recursive: true });
+    // Only one process may open an embedded database (see data-dir-lock.ts).
+    release = lockDataDir(database.dataDir);
     pglite = new PGlite(database.dataDir);
   }
-  await pglite.waitReady;
+  try {
+    await pglite.waitReady;
+  } catch (err) {
+    release();
+    throw err;
+  }
   const db = new Kysely<Database>({ dialect: instrumentDialect(new PGliteDialect({ pglite }), stats, { singleConnection: true }) });
   const changes = new PgliteChangeFeed();
   await changes.start(pglite);
-  return { db, stats, changes, close: async () => (await changes.close(), await db.destroy()) };
+  return {
+    db,
+    stats,
+    changes,
+    close: async () => {
+      await changes.close();
+      await db.destroy();
+      release();
+    },
+  };
 }

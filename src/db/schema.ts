@@ -12,6 +12,8 @@ export interface AccountTable {
   password_hash: string;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Set by an operator: the account is kept but cannot sign in. */
+  disabled_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface OidcClientTable {
@@ -19,13 +21,19 @@ export interface OidcClientTable {
   secret_sealed: string | null;
   metadata: Json<Record<string, unknown>>;
   created_at: Timestamp;
+  /** After `client rotate-secret`: the old secret, accepted until its grace period ends. */
+  previous_secret_sealed: ColumnType<string | null, string | null | undefined, string | null>;
+  previous_secret_expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface SigningKeyTable {
   kid: string;
   alg: string;
   private_jwk_sealed: string;
+  /** Published in JWKS from created_at; signs from signs_from (see src/oidc/keys.ts). */
   created_at: Timestamp;
+  signs_from: Timestamp;
+  /** Taken out of JWKS for good (a key's normal end is derived from the times: src/oidc/keys.ts). */
   retired_at: Timestamp | null;
 }
 

@@ -8,6 +8,7 @@
  * the feed is down nothing is answered from memory, and what was cached is dropped, because
  * notices may have been missed.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ChangeFeed } from '../db/change-feed.ts';
 import type { ClientsRepository } from '../db/repositories/clients.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
@@ -51,6 +52,27 @@ export class ClientDirectory {
         this.#cache.clear();
       },
     });
+  }
+
+  /**
+   * A secret the cached copy did not accept: is it the client's current secret or its previous
+   * one still in its grace period, as the database has them now? (A rotation made a moment ago
+   * on another machine may not have reached this replica's cache yet.) Compared as hashes in
+   * constant time, like the provider compares the current one.
+   */
+  async secretMatchesStored(clientId: string, actual: string, now: Date): Promise<boolean> {
+    const row = await this.#repo.find(clientId);
+    if (!row) return false;
+    const digest = (s: string) => createHash('sha256').update(s).digest();
+    const given = digest(actual);
+    const candidates: string[] = [];
+    if (row.secret_sealed) candidates.push(this.#box.openText(row.secret_sealed, AAD.clientSecret(row.client_id)));
+    if (row.previous_secret_sealed && row.previous_secret_expires_at && row.previous_secret_expires_at > now) {
+      candidates.push(this.#box.openText(row.previous_secret_sealed, AAD.clientSecret(row.client_id)));
+    }
+    let matched = false;
+    for (const secret of candidates) matched = timingSafeEqual(digest(secret), given) || matched;
+    return matched;
   }
 
   async find(clientId: string): Promise<ClientRecord | undefined> {

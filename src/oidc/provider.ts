@@ -4,10 +4,11 @@
  * and its own pages for errors and logout.
  */
 import Provider, { type Configuration, type KoaContextWithOIDC, errors, interactionPolicy } from 'oidc-provider';
+import { TOKEN_LIFETIMES, type TokenLifetime } from '../admin/clients.ts';
 import type { Deps } from '../deps.ts';
 import { accountOfRequest, createAdapterFactory, providerUnitOfWork } from './adapter.ts';
 import { isFirstParty } from './client-directory.ts';
-import { loadSigningKeys } from './keys.ts';
+import { LONGEST_SIGNED_TOKEN_SECONDS, SigningKeyRing } from './keys.ts';
 import { AUTH_METHODS } from '../admin/clients.ts';
 import { DEVELOPERS_PATH } from '../http/developers.ts';
 import { renderProviderError, renderLogout, renderLogoutSuccess } from './pages.ts';
@@ -18,7 +19,8 @@ export const SCOPES = ['openid', 'profile', 'email', 'offline_access'];
 const TTL = {
   AccessToken: 10 * 60,
   AuthorizationCode: 60,
-  IdToken: 60 * 60,
+  // Signing keys stay published this long after a rotation (src/oidc/keys.ts).
+  IdToken: LONGEST_SIGNED_TOKEN_SECONDS,
   RefreshToken: 14 * 24 * 60 * 60,
   Interaction: 60 * 60,
   // Session: see sessionTtl (idle timeout and absolute lifetime from config).
@@ -38,9 +40,17 @@ function sessionTtl(clock: Deps['clock'], times: Deps['config']['session']) {
   };
 }
 
+/** A lifetime the RP was registered with (`client update --access-token-ttl …`), if any. */
+function clientLifetime(client: unknown, key: TokenLifetime): number | undefined {
+  const value = (client as Record<string, unknown> | undefined)?.[key];
+  return typeof value === 'number' ? value : undefined;
+}
+
 export async function buildProvider(deps: Deps): Promise<Provider> {
   const { config, repos, box, clock, acr } = deps;
-  const jwks = { keys: await loadSigningKeys(deps.uow, box, clock) };
+  // The signing keys, kept in step with rotations on every replica (src/oidc/keys.ts).
+  const keyRing = new SigningKeyRing({ uow: deps.uow, box, clock, changes: deps.database.changes });
+  const jwks = await keyRing.jwks();
 
   const policy = interactionPolicy.base();
   // A session signed in at a lower level than this request needs must sign in again.
@@ -81,9 +91,14 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
       id_token_signed_response_alg: 'RS256',
     },
     extraClientMetadata: {
-      // min_acr: the lowest acr this RP accepts; consent_required: ask the citizen (default: no).
-      properties: ['min_acr', 'consent_required'],
+      // min_acr: the lowest acr this RP accepts; consent_required: ask the citizen (default: no);
+      // *_token_ttl: this RP's token lifetimes, within TOKEN_LIFETIMES' bounds.
+      properties: ['min_acr', 'consent_required', ...Object.keys(TOKEN_LIFETIMES)],
       validator(_ctx, key, value) {
+        const bounds = TOKEN_LIFETIMES[key as TokenLifetime];
+        if (bounds && value !== undefined && (!Number.isInteger(value) || (value as number) < bounds.min || (value as number) > bounds.max)) {
+          throw new Error(`${key} must be a whole number of seconds from ${bounds.min} to ${bounds.max}`);
+        }
         if (key === 'min_acr' && value !== undefined && !acr.levelOf(value as string)) {
           throw new Error(`min_acr must be one of ${acr.values.join(', ')}`);
         }
@@ -111,7 +126,13 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
       dPoP: { enabled: true },
       resourceIndicators: { enabled: false },
     },
-    ttl: { ...TTL, Session: sessionTtl(clock, config.session) },
+    ttl: {
+      ...TTL,
+      Session: sessionTtl(clock, config.session),
+      AccessToken: (_ctx, _token, client) => clientLifetime(client, 'access_token_ttl') ?? TTL.AccessToken,
+      IdToken: (_ctx, _token, client) => clientLifetime(client, 'id_token_ttl') ?? TTL.IdToken,
+      RefreshToken: (_ctx, _token, client) => clientLifetime(client, 'refresh_token_ttl') ?? TTL.RefreshToken,
+    },
     rotateRefreshToken: () => true,
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
@@ -157,6 +178,14 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
   };
 
   const provider = new Provider(config.issuer, configuration);
+  keyRing.install(provider);
+  // After `client rotate-secret` the old secret works until its grace period ends, and the new
+  // one at once, even before this replica's cache has heard of the rotation.
+  const compareClientSecret = provider.Client.prototype.compareClientSecret;
+  provider.Client.prototype.compareClientSecret = async function (this: InstanceType<Provider['Client']>, actual: string) {
+    if (await compareClientSecret.call(this, actual)) return true;
+    return deps.clients.secretMatchesStored(this.clientId, actual, clock.now());
+  };
   provider.use(providerUnitOfWork(repos.payloads));
   provider.proxy = config.trustProxy;
   provider.maxIpsCount = config.proxyHops;

@@ -31,13 +31,17 @@ export class AccountsRepository {
     return this.#db.selectFrom('account').select(ACCOUNT_COLUMNS).where('id', '=', id).executeTakeFirst();
   }
 
-  /** The account and the kinds of factor it has (oldest first), in one query. */
+  /**
+   * The account and the kinds of factor it has (oldest first), in one query: what the provider
+   * asks for a token's or session's subject. A disabled account is not found.
+   */
   async findWithFactorKinds(id: string) {
     return this.#db
       .selectFrom('account')
       .select(ACCOUNT_COLUMNS)
       .select(factorKinds('account.id').as('factor_kinds'))
       .where('id', '=', id)
+      .where('disabled_at', 'is', null)
       .executeTakeFirst();
   }
 
@@ -77,6 +81,81 @@ export class AccountsRepository {
 
   async list(limit = 1000) {
     return this.#db.selectFrom('account').select(ACCOUNT_COLUMNS).orderBy('username').limit(limit).execute();
+  }
+
+  /**
+   * A page of accounts for operators, in username order: `after` is the last username of the
+   * previous page (keyset paging: stable while accounts are added). `search` matches a part of
+   * the username, name or email, case-insensitively.
+   */
+  async page(filter: { search?: string; disabled?: boolean; factor?: string; after?: string; limit: number }) {
+    let query = this.#db
+      .selectFrom('account')
+      .select([...ACCOUNT_COLUMNS, 'disabled_at'])
+      .select(factorKinds('account.id').as('factor_kinds'))
+      .orderBy('username')
+      .limit(filter.limit);
+    if (filter.search) {
+      const pattern = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      query = query.where((eb) => eb.or([eb('username', 'ilike', pattern), eb('name', 'ilike', pattern), eb('email', 'ilike', pattern)]));
+    }
+    if (filter.disabled !== undefined) query = query.where('disabled_at', filter.disabled ? 'is not' : 'is', null);
+    if (filter.factor === 'none') query = query.where(sql<boolean>`not exists (select 1 from factor f where f.account_id = account.id)`);
+    else if (filter.factor) query = query.where(sql<boolean>`exists (select 1 from factor f where f.account_id = account.id and f.kind = ${filter.factor})`);
+    if (filter.after) query = query.where('username', '>', normalizeUsername(filter.after));
+    return query.execute();
+  }
+
+  /** One account for an operator: with its state and factors (never the password hash). */
+  async detailByUsername(username: string) {
+    return this.#db
+      .selectFrom('account')
+      .select([...ACCOUNT_COLUMNS, 'disabled_at', 'updated_at'])
+      .select(factorKinds('account.id').as('factor_kinds'))
+      .where('username', '=', normalizeUsername(username))
+      .executeTakeFirst();
+  }
+
+  /** Disables (a date) or enables (null) an account; false when it was already so. */
+  async setDisabled(id: string, disabledAt: Date | null, now: Date): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('account')
+      .set({ disabled_at: disabledAt, updated_at: now })
+      .where('id', '=', id)
+      .where('disabled_at', disabledAt ? 'is' : 'is not', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** Deletes an account; its factors, codes, flows and sessions go with it (foreign keys). */
+  async remove(id: string): Promise<boolean> {
+    const result = await this.#db.deleteFrom('account').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  /**
+   * Bulk import: inserts the accounts whose username is free, in one statement; returns the
+   * usernames inserted (taken ones are skipped, so a re-run adds only what is missing).
+   */
+  async createMany(accounts: Array<{ id: string; username: string; name: string; email: string; passwordHash: string }>, now: Date) {
+    if (accounts.length === 0) return [];
+    const rows = await this.#db
+      .insertInto('account')
+      .values(
+        accounts.map((a) => ({
+          id: a.id,
+          username: normalizeUsername(a.username),
+          name: a.name,
+          email: a.email,
+          password_hash: a.passwordHash,
+          created_at: now,
+          updated_at: now,
+        })),
+      )
+      .onConflict((oc) => oc.column('username').doNothing())
+      .returning(['id', 'username'])
+      .execute();
+    return rows;
   }
 }
 

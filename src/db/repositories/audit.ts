@@ -18,6 +18,12 @@ export type AuditEventType =
   | 'sessions.ended'
   | 'account.created'
   | 'account.unlocked'
+  | 'account.disabled'
+  | 'account.enabled'
+  | 'account.removed'
+  | 'account.imported'
+  | 'client.secret_rotated'
+  | 'key.rotated'
   | 'client.updated'
   | 'client.created'
   | 'client.removed';
@@ -66,15 +72,29 @@ export class AuditRepository {
     });
   }
 
-  async list(filter: { accountId?: string; type?: string; types?: readonly string[]; limit: number }) {
+  async list(filter: {
+    accountId?: string;
+    clientId?: string;
+    type?: string;
+    types?: readonly string[];
+    since?: Date;
+    until?: Date;
+    /** Older than this event id (paging backwards through the log). */
+    before?: string;
+    limit: number;
+  }) {
     let query = this.#db
       .selectFrom('audit_event')
       .select(['id', 'at', 'type', 'account_id', 'client_id', 'ip', 'detail'])
       .orderBy('id', 'desc')
       .limit(filter.limit);
     if (filter.accountId) query = query.where('account_id', '=', filter.accountId);
+    if (filter.clientId) query = query.where('client_id', '=', filter.clientId);
     if (filter.type) query = query.where('type', '=', filter.type);
     if (filter.types) query = query.where('type', 'in', filter.types);
+    if (filter.since) query = query.where('at', '>=', filter.since);
+    if (filter.until) query = query.where('at', '<', filter.until);
+    if (filter.before) query = query.where('id', '<', filter.before);
     return query.execute();
   }
 }

@@ -37,13 +37,40 @@ export class ClientsRepository {
   async find(clientId: string) {
     return this.#db
       .selectFrom('oidc_client')
-      .select(['client_id', 'secret_sealed', 'metadata'])
+      .select(['client_id', 'secret_sealed', 'metadata', 'created_at', 'previous_secret_sealed', 'previous_secret_expires_at'])
       .where('client_id', '=', clientId)
       .executeTakeFirst();
   }
 
   async list() {
-    return this.#db.selectFrom('oidc_client').select(['client_id', 'metadata', 'created_at']).orderBy('client_id').execute();
+    return this.#db
+      .selectFrom('oidc_client')
+      .select(['client_id', 'metadata', 'created_at', 'previous_secret_expires_at'])
+      .orderBy('client_id')
+      .execute();
+  }
+
+  /**
+   * Replaces the secret, if it is still `expected` (two rotations at once: one wins), keeping
+   * the old one as the previous secret until `previousExpiresAt` (or not at all).
+   */
+  async rotateSecret(
+    clientId: string,
+    change: { expected: string; secretSealed: string; previousSealed: string | null; previousExpiresAt: Date | null },
+  ): Promise<boolean> {
+    const row = await this.#db
+      .with('written', (db) =>
+        db
+          .updateTable('oidc_client')
+          .set({ secret_sealed: change.secretSealed, previous_secret_sealed: change.previousSealed, previous_secret_expires_at: change.previousExpiresAt })
+          .where('client_id', '=', clientId)
+          .where('secret_sealed', '=', change.expected)
+          .returning('client_id'),
+      )
+      .selectFrom('written')
+      .select(notified)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   async remove(clientId: string): Promise<boolean> {

@@ -68,10 +68,11 @@ export class SignInsRepository {
    * behind it (an RP's flow is opened in its first state on the interaction's first view; a
    * flow without a live interaction is over), the flow's account with its factor kinds, and —
    * with `candidate` — the account that username names, with its password hash (the one read
-   * of a password hash in kapu).
+   * of a password hash in kapu). A disabled account is no candidate: it fails like an unknown
+   * username.
    */
   async load(uid: string, now: Date, initialState: string, candidate?: string): Promise<{ signIn: SignInRow; candidate: Candidate | null } | undefined> {
-    const candidateJoin = candidate === undefined ? sql`` : sql`left join account c on c.username = ${normalizeUsername(candidate)}`;
+    const candidateJoin = candidate === undefined ? sql`` : sql`left join account c on c.username = ${normalizeUsername(candidate)} and c.disabled_at is null`;
     const candidateColumns =
       candidate === undefined
         ? sql``
@@ -180,6 +181,11 @@ export class SignInsRepository {
       .returning(sql<string>`payload->>'returnTo'`.as('return_to'))
       .executeTakeFirst();
     return row?.return_to;
+  }
+
+  /** An account's sign-ins in progress (it was disabled or removed). */
+  async removeForAccount(accountId: string): Promise<void> {
+    await this.#db.deleteFrom('login_flow').where('account_id', '=', accountId).execute();
   }
 
   async deleteExpired(now: Date): Promise<number> {
