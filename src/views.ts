@@ -19,6 +19,11 @@ const DATE_TIME: Record<Lang, Intl.DateTimeFormat> = {
   en: new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeStyle: 'short', timeZone: 'Europe/Budapest' }),
 };
 
+const DATE: Record<Lang, Intl.DateTimeFormat> = {
+  hu: new Intl.DateTimeFormat('hu-HU', { dateStyle: 'long', timeZone: 'Europe/Budapest' }),
+  en: new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'Europe/Budapest' }),
+};
+
 export function isLang(value: unknown): value is Lang {
   return typeof value === 'string' && (LANGUAGES as readonly string[]).includes(value);
 }
@@ -54,6 +59,16 @@ export class Views {
       if (template === undefined) throw new Error(`missing message "${key}"`);
       return vars ? template.replace(/\{(\w+)\}/g, (m, name: string) => String(vars[name] ?? m)) : template;
     };
+  }
+
+  /** Is there a message `key` (in the default language, which every key has)? */
+  has(key: string): boolean {
+    return key in this.#messages[DEFAULT_LANG];
+  }
+
+  /** A day as people of `lang` write it ("2027. január 16.", "16 January 2027"), in Hungary's time zone. */
+  date(lang: Lang): (date: Date) => string {
+    return DATE[lang].format.bind(DATE[lang]);
   }
 
   /** A date and time as people of `lang` write it, in Hungary's time zone. */

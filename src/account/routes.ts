@@ -15,9 +15,9 @@ import type { FormFields, Notice } from '../factors/factor.ts';
 import { formBody } from '../http/body.ts';
 import { browserOf } from '../http/browser.ts';
 import { FLOW_COOKIE, PORTAL_SESSION_COOKIE, getCookie, setCookie } from '../http/cookies.ts';
-import { chosenLang, renderPage } from '../http/page.ts';
+import { renderPage, resolveLang } from '../http/page.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
-import { DEFAULT_LANG, type Lang } from '../views.ts';
+import type { Lang } from '../views.ts';
 
 /** A per-browser random value; the forms' CSRF token is its keyed hash. */
 const FORM_COOKIE = 'kapu_form';
@@ -73,7 +73,7 @@ export function accountRoutes(deps: Deps): Router {
   async function page(ctx: Context): Promise<Page> {
     const session = await portalSessions.resolve(getCookie(ctx, PORTAL_SESSION_COOKIE));
     if (session) ctx.state['accountId'] = session.account.id;
-    return { ctx, lang: chosenLang(ctx) ?? DEFAULT_LANG, csrf: formToken(ctx), session };
+    return { ctx, lang: resolveLang(ctx), csrf: formToken(ctx), session };
   }
 
   function who(p: Page): Who {

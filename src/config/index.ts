@@ -67,10 +67,13 @@ export const schema = z.object({
         .min(1),
     )
     .optional(),
-  /** Until this date a password-only account may sign in at LoA low; unset: no cut-off yet. */
+  /**
+   * The first day on which a password-only account may no longer sign in at LoA low: from 00:00
+   * Hungarian time that day (the day before is the last one allowed); unset: no cut-off yet.
+   */
   LEGACY_LOGIN_UNTIL: z.iso
     .date({ error: 'must be a date like 2025-01-16' })
-    .transform((d) => new Date(`${d}T00:00:00Z`))
+    .transform(hungarianMidnight)
     .optional(),
   ACR_PASSWORD_ONLY: z.string().min(1).default(EIDAS_LOW),
   ACR_TWO_FACTOR: z.string().min(1).default(EIDAS_SUBSTANTIAL),
@@ -108,6 +111,15 @@ export const schema = z.object({
 });
 
 export type Config = ReturnType<typeof finish>;
+
+/** 00:00 in Hungary (Europe/Budapest, CET or CEST) on the day `date` (YYYY-MM-DD). */
+export function hungarianMidnight(date: string): Date {
+  const utcMidnight = new Date(`${date}T00:00:00Z`);
+  // Budapest's offset from UTC at that moment, in minutes (60 in winter, 120 in summer).
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Budapest', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(utcMidnight);
+  const offsetMinutes = Number(parts.find((p) => p.type === 'hour')?.value) * 60 + Number(parts.find((p) => p.type === 'minute')?.value);
+  return new Date(utcMidnight.getTime() - offsetMinutes * 60_000);
+}
 
 export class ConfigError extends Error {
   readonly variable: string;

@@ -10,8 +10,7 @@ import type { Notice } from '../factors/factor.ts';
 import { showConsent } from './consent.ts';
 import { PORTAL_SESSION_COOKIE, setCookie } from '../http/cookies.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
-import { chosenLang, renderPage } from '../http/page.ts';
-import { DEFAULT_LANG } from '../views.ts';
+import { renderPage, resolveLang } from '../http/page.ts';
 import { renderSignInPage, seeOther } from './render.ts';
 import type { InteractionEnv } from './request.ts';
 
@@ -52,13 +51,18 @@ export async function respond(ctx: Context, env: InteractionEnv, outcome: Outcom
 }
 
 function renderShownOnce(ctx: Context, env: InteractionEnv, shownOnce: Record<string, string>, next: string): void {
-  renderPage(ctx, env.deps.views, 'recovery-code', { titleKey: 'recovery.title', recoveryCode: shownOnce['recoveryCode'], next }, { lang: chosenLang(ctx) ?? DEFAULT_LANG });
+  renderPage(ctx, env.deps.views, 'recovery-code', { titleKey: 'recovery.title', recoveryCode: shownOnce['recoveryCode'], next }, { lang: resolveLang(ctx) });
 }
 
 /** The notice a GET brings over a redirect, if it is one of those a redirect may carry. */
 export function carriedNotice(ctx: Context): Notice | null {
   const asked = ctx.query['notice'];
   return typeof asked === 'string' && REDIRECT_NOTICES.has(asked) ? { key: asked } : null;
+}
+
+/** The last day password-only sign-in is allowed: the cut-off is 00:00 Hungarian time of the day after. */
+function lastDayBefore(cutoff: Date): Date {
+  return new Date(cutoff.getTime() - 60_000);
 }
 
 const UPGRADE_REASON_KEYS: Record<UpgradeReason, string> = {
@@ -78,11 +82,12 @@ function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: N
   switch (page.state) {
     case 'choose_method': {
       const t = env.deps.views.translator(shown.lang);
+      const date = env.deps.views.date(shown.lang);
       const methods = page.methods.map((m) => ({
         id: m.id,
         labelKey: m.labelKey,
         legacy: m.legacy !== undefined,
-        hint: m.legacy && (m.legacy.until ? t('method.legacy_hint', { date: m.legacy.until.toISOString().slice(0, 10) }) : t('method.legacy_hint_open')),
+        hint: m.legacy && (m.legacy.until ? t('method.legacy_hint', { date: date(lastDayBefore(m.legacy.until)) }) : t('method.legacy_hint_open')),
       }));
       return { template: 'method', data: { titleKey: 'method.title', methods, notice } };
     }
@@ -93,12 +98,14 @@ function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: N
         template: 'factor-choice',
         data: { titleKey: 'factor.choose_title', introKey: page.chosenMissing ? 'factor.choose_intro' : 'factor.choose_intro_plain', factors: page.factors, notice },
       };
-    case 'factor':
+    case 'factor': {
+      // "Bejelentkezés – e-mailes kód": where the citizen is; a factor without words of its own gets its name.
+      const stepKey = `step.${page.factor.id}`;
+      const t = env.deps.views.translator(shown.lang);
       return {
         template: 'factor',
         data: {
-          titleKey: page.factor.labelKey,
-          factorTitleKey: page.factor.labelKey,
+          title: env.deps.views.has(stepKey) ? t(stepKey) : t('step.factor', { factor: t(page.factor.labelKey) }),
           factorTemplate: page.view.template,
           factor: page.view.data,
           canResend: page.canResend,
@@ -106,6 +113,7 @@ function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: N
           notice: notice ?? page.view.notice ?? null,
         },
       };
+    }
     case 'upgrade':
       return {
         template: 'upgrade',

@@ -59,7 +59,7 @@ describe('Ügyfélkapu+ with an emailed code', () => {
     const { browser, signIn, page, sent } = await toCodePage('email.anna');
 
     expect(page.status).toBe(200);
-    expect(page.text('h1')).toBe('Ügyfélkapu+ e-mailes kóddal');
+    expect(page.text('h1')).toBe('Bejelentkezés – e\u2011mailes kód');
     expect(statusOn(page)).toContain('Elküldtük a hitelesítő kódot a fiókjához tartozó e-mail-címre.');
     const username = fieldLabelled(page, 'Felhasználónév');
     expect(username?.getAttribute('value')).toBe('email.anna');
@@ -95,7 +95,7 @@ describe('Ügyfélkapu+ with an emailed code', () => {
     const { browser, signIn, page, sent } = await toCodePage('email.bela', { ui_locales: 'en' });
 
     expect(page.doc.querySelector('html')?.getAttribute('lang')).toBe('en');
-    expect(page.text('h1')).toBe('Ügyfélkapu+ with an emailed code');
+    expect(page.text('h1')).toBe('Sign in – emailed code');
     expect(statusOn(page)).toContain('We sent a sign-in code to the email address of your account.');
     expect(fieldLabelled(page, 'Username')?.getAttribute('value')).toBe('email.bela');
     expect(fieldLabelled(page, 'Session ID')?.getAttribute('value')).toBe(sent.tag);
@@ -130,7 +130,7 @@ describe('Ügyfélkapu+ with an emailed code', () => {
     const passwordPage = await browser.submit(english, '/method', {}, { name: 'method', value: 'email' });
     expect(fieldLabelled(passwordPage, 'Password')).toBeDefined();
     const page = await browser.submit(passwordPage, '/password', { username: 'email.bori', password: PASSWORD });
-    expect(page.text('h1')).toBe('Ügyfélkapu+ with an emailed code');
+    expect(page.text('h1')).toBe('Sign in – emailed code');
     const sent = await nextCodeMail(mail, since, 'email.bori@example.hu');
     expect(sent.mail.subject).toBe('Ügyfélkapu+ sign-in code');
     expect(fieldLabelled(page, 'Session ID')?.getAttribute('value')).toBe(sent.tag);
