@@ -82,6 +82,8 @@ interface SignIn {
   /** The lowest level this sign-in may end with (the RP's acr_values and minimum). */
   need: Level;
   lang: Lang;
+  /** The browser, in a few words (for mails: "asked from Chrome 131, Linux"). */
+  browser: string | null;
   /** The language of mails sent in this sign-in: one chosen in it, else the citizen's own, else the page's. */
   mailLang: Lang;
   redirectUri: string | undefined;
@@ -350,7 +352,7 @@ export class SignInService {
     if (row.kind === 'portal' || !row.interaction) {
       // The portal asks for no level: an account signs in with what it has (SPEC §2).
       const lang = requester.lang ?? requester.preferred ?? DEFAULT_LANG;
-      const signIn = { ...flow, client: null, need: 'password' as const, lang, mailLang: mailLang(requester, account, lang), redirectUri: undefined, prompt: 'login' };
+      const signIn = { ...flow, client: null, need: 'password' as const, lang, browser: requester.browser, mailLang: mailLang(requester, account, lang), redirectUri: undefined, prompt: 'login' };
       return { signIn, candidate: loaded.candidate };
     }
     const params = (row.interaction['params'] ?? {}) as Record<string, unknown>;
@@ -363,6 +365,7 @@ export class SignInService {
         client: { id: client.clientId, name: client.name },
         need: acr.required(stringParam(params['acr_values']), client.minAcr),
         lang,
+        browser: requester.browser,
         mailLang: mailLang(requester, account, lang),
         redirectUri: stringParam(params['redirect_uri']),
         prompt: String((row.interaction['prompt'] as { name?: unknown } | undefined)?.name ?? 'login'),
@@ -494,7 +497,7 @@ export class SignInService {
 
   #context(repos: Repos, signIn: SignIn, account: FactorAccount): FactorContext {
     // A factor's words go into mails: the citizen's language, not only the page's.
-    return { flowId: signIn.uid, account, lang: signIn.mailLang, repos };
+    return { flowId: signIn.uid, account, lang: signIn.mailLang, repos, request: { service: signIn.client ? (signIn.client.name ?? signIn.client.id) : null, browser: signIn.browser } };
   }
 
   #advanced(signIn: SignIn, notice: Notice | null): Outcome {

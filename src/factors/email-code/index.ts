@@ -83,7 +83,7 @@ export class EmailCodeFactor implements Factor<CodeInput> {
   }
 
   #send(ctx: FactorContext, purpose: CodePurpose): Promise<Notice> {
-    return this.#deps.codes.send(ctx.repos, purpose, ctx.flowId, ctx.account, ctx.lang);
+    return this.#deps.codes.send(ctx.repos, purpose, ctx.flowId, ctx.account, ctx.lang, ctx.request);
   }
 
   async #view(ctx: FactorContext, purpose: CodePurpose, template: string): Promise<FactorView> {
