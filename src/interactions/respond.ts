@@ -3,12 +3,12 @@
  * page that shows it, or where the browser goes next. Handlers never pick a status themselves.
  */
 import type { Context } from 'koa';
-import type { Outcome, Shown } from '../auth/outcomes.ts';
+import type { Outcome, Refusal, Shown } from '../auth/outcomes.ts';
 import type { SignInPage, UpgradeReason } from '../auth/pages.ts';
 import { BadRequest, SessionExpired, WrongStep } from '../errors.ts';
 import type { Notice } from '../factors/factor.ts';
 import { showConsent } from './consent.ts';
-import { PORTAL_SESSION_COOKIE, setCookie } from '../http/cookies.ts';
+import { PORTAL_SESSION_COOKIE, getCookie, setCookie } from '../http/cookies.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
 import { renderPage, resolveLang } from '../http/page.ts';
 import { renderSignInPage, seeOther } from './render.ts';
@@ -25,7 +25,11 @@ export async function respond(ctx: Context, env: InteractionEnv, outcome: Outcom
     case 'show':
       return renderSignIn(ctx, env, outcome.shown, outcome.notice, 200);
     case 'refused':
-      return renderSignIn(ctx, env, outcome.shown, outcome.notice, REFUSAL_STATUS[outcome.refusal]);
+      // Post/redirect/get: the refusal is said on the step's own page (its address can be
+      // reloaded or bookmarked), carried there once in a short-lived cookie of this sign-in.
+      if (ctx.method !== 'POST') return renderSignIn(ctx, env, outcome.shown, outcome.notice, REFUSAL_STATUS[outcome.refusal]);
+      keepRefusal(ctx, outcome);
+      return seeOther(ctx, `/interaction/${outcome.shown.uid}`);
     case 'advanced': {
       const carried = outcome.notice && !outcome.notice.error && REDIRECT_NOTICES.has(outcome.notice.key) ? `?notice=${encodeURIComponent(outcome.notice.key)}` : '';
       return seeOther(ctx, `/interaction/${outcome.uid}${carried}`);
@@ -52,6 +56,45 @@ export async function respond(ctx: Context, env: InteractionEnv, outcome: Outcom
 
 function renderShownOnce(ctx: Context, env: InteractionEnv, shownOnce: Record<string, string>, next: string): void {
   renderPage(ctx, env.deps.views, 'recovery-code', { titleKey: 'recovery.title', recoveryCode: shownOnce['recoveryCode'], next }, { lang: resolveLang(ctx) });
+}
+
+/** A refusal on its way to the page that says it: its notice, status and the username typed (never a password). */
+interface KeptRefusal {
+  refusal: Refusal;
+  notice: Notice;
+  username?: string;
+}
+
+const REFUSED_COOKIE = 'kapu_refused';
+const REFUSED_MAX_AGE_MS = 60_000;
+
+function keepRefusal(ctx: Context, outcome: Extract<Outcome, { kind: 'refused' }>): void {
+  const page = outcome.shown.page;
+  const kept: KeptRefusal = { refusal: outcome.refusal, notice: outcome.notice, ...(page.state === 'password' && page.username && { username: page.username }) };
+  setCookie(ctx, REFUSED_COOKIE, Buffer.from(JSON.stringify(kept)).toString('base64url'), { path: `/interaction/${outcome.shown.uid}`, maxAgeMs: REFUSED_MAX_AGE_MS });
+}
+
+/**
+ * The refusal the last POST of this sign-in left for its page, read once. It only ever holds
+ * what kapu wrote (the cookie is signed); anything else is ignored.
+ */
+export function takeRefusal(ctx: Context, uid: string): KeptRefusal | null {
+  const raw = getCookie(ctx, REFUSED_COOKIE);
+  if (raw === undefined) return null;
+  setCookie(ctx, REFUSED_COOKIE, null, { path: `/interaction/${uid}` });
+  try {
+    const kept = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as KeptRefusal;
+    return kept && typeof kept.notice?.key === 'string' && kept.refusal in REFUSAL_STATUS ? kept : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The current page of a sign-in, saying the refusal a POST left for it, with that refusal's status. */
+export async function respondAfterRefusal(ctx: Context, env: InteractionEnv, outcome: Outcome, kept: KeptRefusal): Promise<void> {
+  if (outcome.kind !== 'show') return respond(ctx, env, outcome);
+  const page = outcome.shown.page.state === 'password' && kept.username ? { ...outcome.shown.page, username: kept.username } : outcome.shown.page;
+  return renderSignIn(ctx, env, { ...outcome.shown, page }, { ...kept.notice, error: true }, REFUSAL_STATUS[kept.refusal]);
 }
 
 /** The notice a GET brings over a redirect, if it is one of those a redirect may carry. */

@@ -13,7 +13,7 @@ import type { FormFields } from '../factors/factor.ts';
 import { formBody } from '../http/body.ts';
 import { grantConsent } from './consent.ts';
 import { type InteractionEnv, checkedForm, ownedInteraction, requester } from './request.ts';
-import { carriedNotice, respond } from './respond.ts';
+import { carriedNotice, respond, respondAfterRefusal, takeRefusal } from './respond.ts';
 
 type Step = (signIns: SignInService, uid: string, who: Requester, form: FormFields) => Promise<Outcome>;
 
@@ -32,7 +32,9 @@ export function interactionRoutes(deps: Deps, provider: Provider): Router {
 
   router.get('/', async (ctx) => {
     const uid = ownedInteraction(ctx, env);
-    await respond(ctx, env, await signIns.show(uid, requester(ctx), carriedNotice(ctx)));
+    const refused = takeRefusal(ctx, uid);
+    const outcome = await signIns.show(uid, requester(ctx), refused ? null : carriedNotice(ctx));
+    await (refused ? respondAfterRefusal(ctx, env, outcome, refused) : respond(ctx, env, outcome));
   });
   router.post('/method', form, post((s, uid, who, f) => s.chooseMethod(uid, who, f['method'])));
   router.post('/restart', form, post((s, uid, who) => s.restart(uid, who)));
