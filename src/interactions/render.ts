@@ -2,10 +2,13 @@
 import type { Context } from 'koa';
 import type { Shown } from '../auth/outcomes.ts';
 import { originOf, renderPage } from '../http/page.ts';
+import { rememberService } from './ended.ts';
 import { type InteractionEnv, csrfToken } from './request.ts';
 
 /** Renders `template` as a page of the sign-in `shown`: its uid, CSRF token, RP and language. */
 export function renderSignInPage(ctx: Context, env: InteractionEnv, shown: Pick<Shown, 'uid' | 'lang' | 'client' | 'redirectUri'>, template: string, data: Record<string, unknown>, status = 200): void {
+  // Should this sign-in's pages outlive it (Back, an old tab), they can still name the service.
+  if (shown.client) rememberService(ctx, shown.uid, shown.client.id);
   renderPage(
     ctx,
     env.deps.views,

@@ -11,6 +11,7 @@ import { showConsent } from './consent.ts';
 import { PORTAL_SESSION_COOKIE, getCookie, setCookie } from '../http/cookies.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
 import { renderPage, resolveLang } from '../http/page.ts';
+import { rememberEnding } from './ended.ts';
 import { renderSignInPage, seeOther } from './render.ts';
 import type { InteractionEnv } from './request.ts';
 
@@ -36,6 +37,7 @@ export async function respond(ctx: Context, env: InteractionEnv, outcome: Outcom
     }
     case 'finished':
       if (outcome.accountId) ctx.state['accountId'] = outcome.accountId;
+      if (typeof ctx.state['interactionUid'] === 'string') rememberEnding(ctx, ctx.state['interactionUid'], 'done');
       if (outcome.portalSession) setCookie(ctx, PORTAL_SESSION_COOKIE, outcome.portalSession.token, { path: '/account', expires: outcome.portalSession.expiresAt });
       // A törlőkód made while setting the app up inline is shown once, before going on.
       if (outcome.shownOnce) return renderShownOnce(ctx, env, outcome.shownOnce, outcome.returnTo);
