@@ -41,11 +41,23 @@ export function pickLang(...candidates: Array<string | undefined | null>): Lang 
 
 export type Translate = (key: string, vars?: Record<string, string | number>) => string;
 
+/** What every page's footer shows: who runs this kapu, and its help, privacy and contact pages. */
+export interface Site {
+  operator: string;
+  helpUrl: string | null;
+  privacyUrl: string | null;
+  contactUrl: string | null;
+}
+
+const NO_SITE: Site = { operator: 'kapu', helpUrl: null, privacyUrl: null, contactUrl: null };
+
 export class Views {
+  readonly #site: Site;
   readonly #eta = new Eta({ views: VIEWS_DIR, autoEscape: true, cache: true, autoTrim: false });
   readonly #messages: Record<Lang, Messages>;
 
-  constructor() {
+  constructor(site: Site = NO_SITE) {
+    this.#site = site;
     this.#messages = Object.fromEntries(
       LANGUAGES.map((lang) => [lang, JSON.parse(readFileSync(`${VIEWS_DIR}locales/${lang}.json`, 'utf8')) as Messages]),
     ) as Record<Lang, Messages>;
@@ -78,6 +90,6 @@ export class Views {
 
   /** Renders views/<name>.eta; `t`, `dateTime` and `lang` are always available to the template. */
   render(name: string, lang: Lang, data: Record<string, unknown>): string {
-    return this.#eta.render(name, { ...data, lang, t: this.translator(lang), dateTime: this.dateTime(lang) });
+    return this.#eta.render(name, { ...data, lang, site: this.#site, t: this.translator(lang), dateTime: this.dateTime(lang) });
   }
 }

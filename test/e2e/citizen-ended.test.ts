@@ -22,8 +22,8 @@ const SAYS = {
   },
   en: {
     done: ['You are already signed in', `Your sign-in to ${SERVICE} is complete.`],
-    cancelled: ['You cancelled the sign-in', `You cancelled signing in to ${SERVICE}.`],
-    expired: ['The sign-in has expired', `The sign-in to ${SERVICE} waited too long`],
+    cancelled: ['You cancelled the sign\u2011in', `You cancelled signing in to ${SERVICE}.`],
+    expired: ['The sign\u2011in has expired', `The sign-in to ${SERVICE} waited too long`],
     back: `Back to ${SERVICE}`,
     details: 'Details for the helpdesk',
     unknown: 'Something went wrong',
