@@ -26,7 +26,7 @@ export async function seedDemo(deps: Deps, provider: Provider): Promise<DemoInfo
   if (!(await deps.repos.clients.find(DEMO_CLIENT_ID))) {
     await registerClient(deps, provider, {
       clientId: DEMO_CLIENT_ID,
-      clientName: 'Demo szolgáltatás',
+      clientName: 'Minta Hivatal',
       redirectUris: [`${deps.config.issuer}/demo/callback`],
       postLogoutRedirectUris: [`${deps.config.issuer}/demo`],
       authMethod: 'client_secret_basic',
