@@ -16,6 +16,8 @@ const SAYS = {
     wrongCode: 'A kód nem megfelelő. Még 4 próbálkozása van.',
     wait: (s: number) => `Új kódot ${s} másodperc múlva kérhet.`,
     dead: 'Ezzel a kóddal túl sokszor próbálkozott',
+    wrongCurrent: 'A jelszó nem megfelelő.',
+    recoveryFailed: 'A felhasználónév, a jelszó vagy a törlőkód nem megfelelő.',
     app: 'Ügyfélkapu+ hitelesítő alkalmazással',
     cancel: 'Mégsem, visszatérek a szolgáltatóhoz',
   },
@@ -24,6 +26,8 @@ const SAYS = {
     wrongCode: 'That code is not right. You have 4 tries left.',
     wait: (s: number) => `You can ask for a new code in ${s} seconds.`,
     dead: 'This code was tried too many times',
+    wrongCurrent: 'The password is not right.',
+    recoveryFailed: 'The username, the password or the removal code is not right.',
     app: 'Ügyfélkapu+ with an authenticator app',
     cancel: 'Cancel and return to the service',
   },
@@ -127,5 +131,43 @@ describe.each(['hu', 'en'] as const)('a sign-in with no dead ends (%s)', (lang) 
 
     // The same after a reload.
     expect(buttons(await browser.go(current.url))).toEqual([says.app, says.cancel]);
+  });
+});
+
+describe.each(['hu', 'en'] as const)('the account portal answers its forms the same way (%s)', (lang) => {
+  let kapu: TestKapu;
+  const says = SAYS[lang];
+
+  beforeAll(async () => {
+    kapu = await startTestKapu();
+  });
+  afterAll(() => kapu?.close());
+
+  test('a refused password change is said on /account/password itself, once', async () => {
+    const { username } = await kapu.account(`${lang}.portal.jelszo`);
+    const browser = new Browser(kapu.url, { 'accept-language': lang });
+    const chooser = await browser.submit(await browser.go('/account'), '/account/sign-in');
+    const passwordPage = await browser.submit(chooser, '/method', {}, { name: 'method', value: 'legacy' });
+    expect((await browser.submit(passwordPage, '/password', { username, password: PASSWORD })).url.pathname).toBe('/account');
+
+    const form = await browser.go('/account/password');
+    // The POST is answered with a redirect to the page, never with the page itself.
+    const answer = await browser.post('/account/password', new URLSearchParams({ csrf: form.value('input[name="csrf"]') ?? '', current: 'not the password' }).toString());
+    expect([answer.status, answer.headers.get('location')]).toEqual([303, '/account/password']);
+    const refused = await browser.go('/account/password');
+    expect([refused.url.pathname, refused.status, refused.text('[role="alert"]')]).toEqual(['/account/password', 401, says.wrongCurrent]);
+    expect(refused.html).not.toContain('not the password');
+    const reloaded = await browser.go(refused.url);
+    expect([reloaded.status, reloaded.text('[role="alert"]')]).toEqual([200, '']);
+  });
+
+  test('a refused törlőkód keeps the username on the GET of /account/lost-phone', async () => {
+    const browser = new Browser(kapu.url, { 'accept-language': lang });
+    const form = await browser.go('/account/lost-phone');
+    const fields = { csrf: form.value('input[name="csrf"]') ?? '', username: 'senki.sem', password: 'x'.repeat(10), recovery_code: 'ABCD-EFGH-JKMN-PQRS' };
+    expect((await browser.post('/account/lost-phone', new URLSearchParams(fields).toString())).status).toBe(303);
+    const refused = await browser.go('/account/lost-phone');
+    expect([refused.url.pathname, refused.status, refused.text('[role="alert"]')]).toEqual(['/account/lost-phone', 401, says.recoveryFailed]);
+    expect(refused.value('#username')).toBe('senki.sem');
   });
 });
