@@ -7,7 +7,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { type TestKapu, PASSWORD, beginSignIn, startTestKapu } from '../helpers/kapu.ts';
 import { MailSink, readCodeMail } from '../helpers/mail-sink.ts';
-import { describeWithChromium, launchChromium, screenshot } from '../helpers/chromium.ts';
+import { axeContext, describeWithChromium, launchChromium, screenshot, seriousViolations } from '../helpers/chromium.ts';
 
 const RP_ORIGIN = 'https://rp.example.hu';
 const SITE = { OPERATOR_NAME: 'Minta Hivatal', HELP_URL: 'https://help.example.hu/', PRIVACY_URL: 'https://example.hu/adatvedelem', CONTACT_URL: 'mailto:ugyfel@example.hu' };
@@ -112,8 +112,10 @@ describeWithChromium('the sign-in pages at 320 px', () => {
     await mail?.stop();
   });
 
-  async function phone(lang: 'hu' | 'en'): Promise<Page> {
-    context = await browser.newContext({ viewport: { width: 320, height: 640 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: lang === 'hu' ? 'hu-HU' : 'en-GB' });
+  /** A 320 px phone; `axe`: its pages can run axe (CSP bypassed, so not for the countdown). */
+  async function phone(lang: 'hu' | 'en', axe = false): Promise<Page> {
+    const options = { viewport: { width: 320, height: 640 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: lang === 'hu' ? 'hu-HU' : 'en-GB' };
+    context = axe ? await axeContext(browser, options) : await browser.newContext(options);
     await context.route(`${RP_ORIGIN}/**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'rp callback' }));
     return context.newPage();
   }
@@ -128,6 +130,7 @@ describeWithChromium('the sign-in pages at 320 px', () => {
     // Full-width buttons share both edges with the text column; link buttons start where the text starts.
     expect(layout.full.filter((b) => b.left !== layout.contentLeft || b.right !== layout.contentRight)).toEqual([]);
     expect(layout.links.filter((l) => l.left !== layout.contentLeft || !['left', 'start'].includes(l.align))).toEqual([]);
+    expect({ page: name, violations: await seriousViolations(page) }).toEqual({ page: name, violations: [] });
     return layout;
   }
 
@@ -146,7 +149,7 @@ describeWithChromium('the sign-in pages at 320 px', () => {
 
   test.each(['hu', 'en'] as const)('(%s) chooser, password with an error, code page, dead code, ended sign-in: the layout holds', async (lang) => {
     const words = WORDS[lang];
-    const page = await phone(lang);
+    const page = await phone(lang, true);
     await page.goto((await beginSignIn(rp)).url.href);
     const chooser = await expectHolds(page, `${lang}-chooser`);
     expect(chooser.full.map((b) => b.text)).toContain(words.legacy);
