@@ -73,7 +73,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     { repo: uow.repos.outbox, transport, box, clock, log: log.child({ component: 'mail' }) },
     { from: config.mail.from, pollMs: overrides.mailPollMs ?? 5_000, leaseSeconds: 60, lanes: 4 },
   );
-  const views = new Views();
+  const views = new Views(config.site);
   const mailer = new Mailer(box, views);
   const passwords = new PasswordHasher(config.argon2);
   const throttle = new Throttle(clock);

@@ -19,6 +19,11 @@ const DATE_TIME: Record<Lang, Intl.DateTimeFormat> = {
   en: new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeStyle: 'short', timeZone: 'Europe/Budapest' }),
 };
 
+const DATE: Record<Lang, Intl.DateTimeFormat> = {
+  hu: new Intl.DateTimeFormat('hu-HU', { dateStyle: 'long', timeZone: 'Europe/Budapest' }),
+  en: new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'Europe/Budapest' }),
+};
+
 export function isLang(value: unknown): value is Lang {
   return typeof value === 'string' && (LANGUAGES as readonly string[]).includes(value);
 }
@@ -36,11 +41,23 @@ export function pickLang(...candidates: Array<string | undefined | null>): Lang 
 
 export type Translate = (key: string, vars?: Record<string, string | number>) => string;
 
+/** What every page's footer shows: who runs this kapu, and its help, privacy and contact pages. */
+export interface Site {
+  operator: string;
+  helpUrl: string | null;
+  privacyUrl: string | null;
+  contactUrl: string | null;
+}
+
+const NO_SITE: Site = { operator: 'kapu', helpUrl: null, privacyUrl: null, contactUrl: null };
+
 export class Views {
+  readonly #site: Site;
   readonly #eta = new Eta({ views: VIEWS_DIR, autoEscape: true, cache: true, autoTrim: false });
   readonly #messages: Record<Lang, Messages>;
 
-  constructor() {
+  constructor(site: Site = NO_SITE) {
+    this.#site = site;
     this.#messages = Object.fromEntries(
       LANGUAGES.map((lang) => [lang, JSON.parse(readFileSync(`${VIEWS_DIR}locales/${lang}.json`, 'utf8')) as Messages]),
     ) as Record<Lang, Messages>;
@@ -56,6 +73,16 @@ export class Views {
     };
   }
 
+  /** Is there a message `key` (in the default language, which every key has)? */
+  has(key: string): boolean {
+    return key in this.#messages[DEFAULT_LANG];
+  }
+
+  /** A day as people of `lang` write it ("2027. január 16.", "16 January 2027"), in Hungary's time zone. */
+  date(lang: Lang): (date: Date) => string {
+    return DATE[lang].format.bind(DATE[lang]);
+  }
+
   /** A date and time as people of `lang` write it, in Hungary's time zone. */
   dateTime(lang: Lang): (date: Date) => string {
     return DATE_TIME[lang].format.bind(DATE_TIME[lang]);
@@ -63,6 +90,6 @@ export class Views {
 
   /** Renders views/<name>.eta; `t`, `dateTime` and `lang` are always available to the template. */
   render(name: string, lang: Lang, data: Record<string, unknown>): string {
-    return this.#eta.render(name, { ...data, lang, t: this.translator(lang), dateTime: this.dateTime(lang) });
+    return this.#eta.render(name, { ...data, lang, site: this.#site, t: this.translator(lang), dateTime: this.dateTime(lang) });
   }
 }

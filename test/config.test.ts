@@ -49,6 +49,17 @@ describe('configuration from the environment', () => {
     });
   });
 
+  test('the footer settings: operator name and help, privacy and contact addresses (contact may be mailto:)', () => {
+    expect(loadConfig({}).site).toEqual({ operator: 'kapu', helpUrl: null, privacyUrl: null, contactUrl: null });
+    const config = loadConfig({ OPERATOR_NAME: 'Minta Hivatal', HELP_URL: 'https://help.example.hu/', PRIVACY_URL: 'https://example.hu/adatvedelem', CONTACT_URL: 'mailto:ugyfel@example.hu' });
+    expect(config.site).toEqual({ operator: 'Minta Hivatal', helpUrl: 'https://help.example.hu/', privacyUrl: 'https://example.hu/adatvedelem', contactUrl: 'mailto:ugyfel@example.hu' });
+  });
+
+  test('LEGACY_LOGIN_UNTIL is the first refused day, from 00:00 Hungarian time (winter and summer)', () => {
+    expect(loadConfig({ LEGACY_LOGIN_UNTIL: '2025-01-16' }).legacyLoginUntil?.toISOString()).toBe('2025-01-15T23:00:00.000Z');
+    expect(loadConfig({ LEGACY_LOGIN_UNTIL: '2025-07-16' }).legacyLoginUntil?.toISOString()).toBe('2025-07-15T22:00:00.000Z');
+  });
+
   test('a trailing slash on ISSUER is dropped, and an empty variable counts as unset', () => {
     const config = loadConfig({ ISSUER: 'https://login.example.hu/', PORT: '' });
     expect(config.issuer).toBe('https://login.example.hu');
@@ -71,6 +82,10 @@ describe('configuration from the environment', () => {
     ['ARGON2_TIME_COST', '1'],
     ['TRUST_PROXY', 'maybe'],
     ['LOG_LEVEL', 'loud'],
+    ['HELP_URL', 'javascript:alert(1)'],
+    ['PRIVACY_URL', 'not-a-url'],
+    ['CONTACT_URL', 'ftp://example.hu/contact'],
+    ['OPERATOR_NAME', ' '],
   ])('%s=%s is refused, and the error names the variable', (variable, value) => {
     const error = refusal({ [variable]: value });
     expect(error.variable).toBe(variable);

@@ -15,12 +15,16 @@ import type { FormFields, Notice } from '../factors/factor.ts';
 import { formBody } from '../http/body.ts';
 import { browserOf } from '../http/browser.ts';
 import { FLOW_COOKIE, PORTAL_SESSION_COOKIE, getCookie, setCookie } from '../http/cookies.ts';
-import { chosenLang, renderPage } from '../http/page.ts';
+import { renderPage, resolveLang } from '../http/page.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
-import { DEFAULT_LANG, type Lang } from '../views.ts';
+import type { Lang } from '../views.ts';
 
 /** A per-browser random value; the forms' CSRF token is its keyed hash. */
 const FORM_COOKIE = 'kapu_form';
+/** A refusal on its way from a form's POST to the GET of the same page (post/redirect/get). */
+const REFUSED_COOKIE = 'kapu_account_refused';
+/** Typed values a refused page shows again. */
+const KEPT_FIELDS = ['email', 'username'];
 const ID = /^[0-9a-f-]{36}$/;
 const FACTORS = ['email', 'totp'];
 
@@ -73,15 +77,50 @@ export function accountRoutes(deps: Deps): Router {
   async function page(ctx: Context): Promise<Page> {
     const session = await portalSessions.resolve(getCookie(ctx, PORTAL_SESSION_COOKIE));
     if (session) ctx.state['accountId'] = session.account.id;
-    return { ctx, lang: chosenLang(ctx) ?? DEFAULT_LANG, csrf: formToken(ctx), session };
+    return { ctx, lang: resolveLang(ctx), csrf: formToken(ctx), session };
   }
 
   function who(p: Page): Who {
     return { ip: p.ctx.ip, lang: p.lang, browser: browserOf(p.ctx.get('User-Agent')) };
   }
 
+  /**
+   * Renders a portal page. A refusal answering a form (status ≥ 400 on a POST) is not rendered
+   * at the POST address: it is carried once, in a short-lived cookie of that path, to a GET of
+   * the same address (post/redirect/get), whose page then says it — so a reload never asks to
+   * send the form again.
+   */
   function render(p: Page, template: string, titleKey: string, data: Record<string, unknown> = {}, status = 200, scripts = false): void {
+    if (p.ctx.method === 'POST' && status >= 400) {
+      keepRefusal(p.ctx, status, data);
+      return seeOther(p.ctx, p.ctx.path);
+    }
+    const kept = p.ctx.method === 'GET' ? takeRefusal(p.ctx) : null;
+    if (kept) {
+      data = { ...data, ...kept.fields, notice: kept.notice };
+      status = kept.status;
+    }
     renderPage(p.ctx, deps.views, template, { titleKey, csrf: p.csrf, account: p.session?.account ?? null, notice: null, langHere: p.ctx.path, ...data }, { lang: p.lang, status, scripts });
+  }
+
+  function keepRefusal(ctx: Context, status: number, data: Record<string, unknown>): void {
+    // What the citizen typed that the page shows again (never a password or a code).
+    const fields = Object.fromEntries(KEPT_FIELDS.filter((f) => typeof data[f] === 'string').map((f) => [f, (data[f] as string).slice(0, 200)]));
+    const value = Buffer.from(JSON.stringify({ status, notice: data['notice'], fields })).toString('base64url');
+    setCookie(ctx, REFUSED_COOKIE, value, { path: ctx.path, maxAgeMs: 60_000 });
+  }
+
+  function takeRefusal(ctx: Context): { status: number; notice: Notice; fields: Record<string, string> } | null {
+    const raw = getCookie(ctx, REFUSED_COOKIE);
+    if (raw === undefined) return null;
+    setCookie(ctx, REFUSED_COOKIE, null, { path: ctx.path });
+    try {
+      const kept = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as { status: number; notice: Notice; fields: Record<string, string> };
+      const valid = Number.isInteger(kept.status) && kept.status >= 400 && kept.status < 500 && typeof kept.notice?.key === 'string';
+      return valid ? { status: kept.status, notice: { ...kept.notice, error: true }, fields: kept.fields ?? {} } : null;
+    } catch {
+      return null;
+    }
   }
 
   function seeOther(ctx: Context, location: string): void {

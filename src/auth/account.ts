@@ -155,7 +155,7 @@ export class AccountService {
     return this.#deps.uow.transaction(async (r) => {
       const changeId = await this.#pending(r, account.id, 'reset', proof);
       if (proof === 'email') {
-        const sent = await this.#deps.codes.send(r, 'reset', changeId, account, who.lang);
+        const sent = await this.#deps.codes.send(r, 'reset', changeId, account, who.lang, { service: null, browser: who.browser });
         if (sent.error) return { ok: false, refusal: 'rate_limited', notice: sent };
       }
       return { ok: true, changeId, proof };
@@ -230,7 +230,7 @@ export class AccountService {
     if (!(await this.#passwordAgain(session, password, who))) return WRONG_PASSWORD;
     return this.#deps.uow.transaction(async (r) => {
       const changeId = await this.#pending(r, session.account.id, 'email', email.data);
-      const sent = await this.#deps.codes.send(r, 'email_change', changeId, { ...session.account, email: email.data }, who.lang);
+      const sent = await this.#deps.codes.send(r, 'email_change', changeId, { ...session.account, email: email.data }, who.lang, { service: null, browser: who.browser });
       if (sent.error) return { ok: false, refusal: 'rate_limited', notice: sent };
       return { ok: true, changeId };
     });

@@ -19,7 +19,7 @@ import type { Mailer } from '../mail/mailer.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
 import { PASSWORD_MAX_LENGTH } from '../security/passwords.ts';
 import type { Attempt, Throttle } from '../security/throttle.ts';
-import { DEFAULT_LANG, type Lang, pickLang } from '../views.ts';
+import { DEFAULT_LANG, type Lang, isLang, pickLang } from '../views.ts';
 import { type FlowState, LEGACY_METHOD, isFlowState } from './flow.ts';
 import { type AcrPolicy, type Level, amrFor } from './levels.ts';
 import type { EnrollmentService } from './enrollment.ts';
@@ -33,8 +33,10 @@ const CHOICE_MAX_LENGTH = 32;
 /** Who is asking: the client address (throttling, audit), their browser, a language chosen. */
 export interface Requester {
   ip: string;
-  /** An explicit choice (a link, a cookie); otherwise the RP's ui_locales, then Hungarian. */
+  /** A choice made in this sign-in (the language link); it outranks the RP's ui_locales. */
   lang: Lang | null;
+  /** Otherwise, after the RP's ui_locales: a remembered choice, or the browser's Accept-Language. */
+  preferred?: Lang | null;
   /** The browser, in a few words (for the citizen's list of sign-ins); never a full header. */
   browser: string | null;
   /** This browser's signed device cookie: it signed in to this account before. */
@@ -66,7 +68,8 @@ const PORTAL_SIGN_IN_SECONDS = 60 * 60;
 /** Where a finished (or cancelled) portal sign-in lands. */
 export const PORTAL_HOME = '/account';
 
-type Account = FactorAccount & { factors: Factor[] };
+/** `lang`: the citizen's own language (their last finished sign-in's), which their mails use. */
+type Account = FactorAccount & { factors: Factor[]; lang?: Lang | null };
 
 /** A sign-in as a step sees it. */
 interface SignIn {
@@ -84,6 +87,10 @@ interface SignIn {
   /** The lowest level this sign-in may end with (the RP's acr_values and minimum). */
   need: Level;
   lang: Lang;
+  /** The browser, in a few words (for mails: "asked from Chrome 131, Linux"). */
+  browser: string | null;
+  /** The language of mails sent in this sign-in: one chosen in it, else the citizen's own, else the page's. */
+  mailLang: Lang;
   redirectUri: string | undefined;
   /** The provider's prompt: 'login', or 'consent' for a signed-in citizen and a new RP. */
   prompt: string;
@@ -166,7 +173,7 @@ export class SignInService {
       return this.#refused(signIn, 'wrong_credentials', { key: 'password.failed' }, username);
     }
 
-    const account: Account = { ...accountOf(candidate), factors: this.#deps.factors.pick(candidate.factorKinds) };
+    const account: Account = { ...accountOf(candidate), factors: this.#deps.factors.pick(candidate.factorKinds), lang: isLang(candidate.lang) ? candidate.lang : null };
     return uow.transaction(async (r) => {
       // The right password is no failure, whatever happens next.
       await throttle.succeeded(r.throttle, attempt);
@@ -174,7 +181,7 @@ export class SignInService {
       if (elsewhere) return elsewhere;
       if (check.rehash) await r.accounts.updatePasswordHash(account.id, check.rehash, now);
       const events: AuditEvent[] = [{ type: 'signin.password_ok', accountId: account.id, clientId: signIn.client?.id ?? null, ip: requester.ip }];
-      const identified = { ...signIn, account };
+      const identified = { ...signIn, account, mailLang: mailLang(requester, account, signIn.lang) };
       if (this.#passwordIsEnough(identified, now)) return this.#finish(r, identified, 'password', null, requester, events);
       await r.audit.record(events, now);
       const chosen = account.factors.find((f) => f.id === signIn.method);
@@ -290,7 +297,7 @@ export class SignInService {
     return this.#deps.uow.transaction(async (r) => {
       const elsewhere = await this.#lock(r, signIn, ['upgrade', 'enroll']);
       if (elsewhere) return elsewhere;
-      const begun = await this.#deps.enrollments.beginWith(r, account, factor.id, signIn.lang);
+      const begun = await this.#deps.enrollments.beginWith(r, account, factor.id, signIn.mailLang);
       if (!begun.ok) return this.#refused(signIn, 'rate_limited', begun.notice, undefined, r);
       await r.signIns.update(uid, { state: 'enroll', factor: factor.id, enrollmentId: begun.enrollmentId }, this.#deps.clock.now());
       return this.#advanced(signIn, begun.notice);
@@ -351,7 +358,7 @@ export class SignInService {
     const loaded = await uow.repos.signIns.load(uid, clock.now(), 'choose_method', candidate);
     if (!loaded) return undefined;
     const row: SignInRow = loaded.signIn;
-    const account = row.account && { ...accountOf(row.account), factors: factors.pick(row.account.factorKinds) };
+    const account = row.account && { ...accountOf(row.account), factors: factors.pick(row.account.factorKinds), lang: isLang(row.account.lang) ? row.account.lang : null };
     const flow = {
       uid,
       kind: row.kind,
@@ -363,18 +370,22 @@ export class SignInService {
     };
     if (row.kind === 'portal' || !row.interaction) {
       // The portal asks for no level: an account signs in with what it has (SPEC §2).
-      const signIn = { ...flow, client: null, need: 'password' as const, lang: requester.lang ?? DEFAULT_LANG, redirectUri: undefined, prompt: 'login' };
+      const lang = requester.lang ?? requester.preferred ?? DEFAULT_LANG;
+      const signIn = { ...flow, client: null, need: 'password' as const, lang, browser: requester.browser, mailLang: mailLang(requester, account, lang), redirectUri: undefined, prompt: 'login' };
       return { signIn, candidate: loaded.candidate };
     }
     const params = (row.interaction['params'] ?? {}) as Record<string, unknown>;
     const client = await clients.find(String(params['client_id'] ?? ''));
     if (!client) return undefined;
+    const lang = requester.lang ?? pickLang(stringParam(params['ui_locales'])) ?? requester.preferred ?? DEFAULT_LANG;
     return {
       signIn: {
         ...flow,
         client: { id: client.clientId, name: client.name },
         need: acr.required(stringParam(params['acr_values']), client.minAcr),
-        lang: requester.lang ?? pickLang(stringParam(params['ui_locales'])) ?? DEFAULT_LANG,
+        lang,
+        browser: requester.browser,
+        mailLang: mailLang(requester, account, lang),
         redirectUri: stringParam(params['redirect_uri']),
         prompt: String((row.interaction['prompt'] as { name?: unknown } | undefined)?.name ?? 'login'),
       },
@@ -413,7 +424,7 @@ export class SignInService {
         await r.throttle.settle([], attempt.counted);
         return elsewhere;
       }
-      const confirmed = await enrollments.confirmWith(r, account, enrollmentId, form, attempt, { ip: requester.ip, lang: signIn.lang });
+      const confirmed = await enrollments.confirmWith(r, account, enrollmentId, form, attempt, { ip: requester.ip, lang: signIn.mailLang });
       if (!confirmed.ok) {
         if (confirmed.refusal === 'expired') {
           // The setup took too long: back to the choice, to begin again.
@@ -431,7 +442,7 @@ export class SignInService {
     const { account, enrollmentId } = signIn;
     if (!account || !enrollmentId) return { kind: 'wrong_step', uid: signIn.uid };
     return this.#deps.uow.transaction(async (r) => {
-      const notice = await this.#deps.enrollments.resend(r, account, enrollmentId, signIn.lang);
+      const notice = await this.#deps.enrollments.resend(r, account, enrollmentId, signIn.mailLang);
       if (!notice) return { kind: 'bad_request', code: 'nothing_to_resend' };
       return notice.error ? this.#refused(signIn, 'rate_limited', notice, undefined, r) : this.#advanced(signIn, notice);
     });
@@ -490,7 +501,8 @@ export class SignInService {
       returnTo = await r.signIns.setResult(signIn.uid, { login: { accountId, acr: acr.acrOf(level), amr: amrFor(factor?.amr ?? null), remember: false } }, now);
       if (!returnTo) return EXPIRED;
     }
-    await r.signIns.update(signIn.uid, { state: 'done', accountId }, now);
+    // The language the citizen finished in becomes theirs: later mails are written in it.
+    await r.signIns.markDone(signIn.uid, accountId, signIn.lang, now);
     const detail = { method: factor?.id ?? 'password', acr: acr.acrOf(level), ...(requester.browser && { browser: requester.browser }), ...(signIn.kind === 'portal' && { portal: true }) };
     events.push({ type: 'signin.succeeded', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail });
     await r.audit.record(events, now);
@@ -503,7 +515,8 @@ export class SignInService {
   }
 
   #context(repos: Repos, signIn: SignIn, account: FactorAccount): FactorContext {
-    return { flowId: signIn.uid, account, lang: signIn.lang, repos };
+    // A factor's words go into mails: the citizen's language, not only the page's.
+    return { flowId: signIn.uid, account, lang: signIn.mailLang, repos, request: { service: signIn.client ? (signIn.client.name ?? signIn.client.id) : null, browser: signIn.browser } };
   }
 
   #advanced(signIn: SignIn, notice: Notice | null): Outcome {
@@ -577,6 +590,11 @@ export class SignInService {
 
 function option(f: Factor): Option {
   return { id: f.id, labelKey: f.labelKey };
+}
+
+/** A choice made in this sign-in, else the citizen's own language, else the page's. */
+function mailLang(requester: Requester, account: { lang?: Lang | null } | null, pageLang: Lang): Lang {
+  return requester.lang ?? account?.lang ?? pageLang;
 }
 
 function accountOf(row: { id: string; username: string; name: string; email: string }): FactorAccount {

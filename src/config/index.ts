@@ -25,6 +25,9 @@ const key32 = z.string().refine((s) => Buffer.from(s, 'base64').length === 32, {
   message: 'each key must be 32 bytes, base64-encoded (openssl rand -base64 32)',
 });
 
+/** A page of the operator's site that citizens open from the footer. */
+const webAddress = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+
 /** Every variable kapu reads; each one is documented in README.md and config/example.env. */
 export const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -72,10 +75,13 @@ export const schema = z.object({
         .min(1),
     )
     .optional(),
-  /** Until this date a password-only account may sign in at LoA low; unset: no cut-off yet. */
+  /**
+   * The first day on which a password-only account may no longer sign in at LoA low: from 00:00
+   * Hungarian time that day (the day before is the last one allowed); unset: no cut-off yet.
+   */
   LEGACY_LOGIN_UNTIL: z.iso
     .date({ error: 'must be a date like 2025-01-16' })
-    .transform((d) => new Date(`${d}T00:00:00Z`))
+    .transform(hungarianMidnight)
     .optional(),
   ACR_PASSWORD_ONLY: z.string().min(1).default(EIDAS_LOW),
   ACR_TWO_FACTOR: z.string().min(1).default(EIDAS_SUBSTANTIAL),
@@ -118,12 +124,28 @@ export const schema = z.object({
    * one the outermost of them added: entries further left are the client's own claims.
    */
   PROXY_HOPS: int(1, 5).default(1),
+  /** Who runs this kapu, named in every page's footer and mail (e.g. the ministry's office). */
+  OPERATOR_NAME: z.string().trim().min(2, 'must be at least 2 characters').max(120, 'must be at most 120 characters').default('kapu'),
+  /** The operator's help, privacy notice and contact pages, linked from every page's footer (unset: no link). */
+  HELP_URL: webAddress.optional(),
+  PRIVACY_URL: webAddress.optional(),
+  /** A page, or a mailto: address. */
+  CONTACT_URL: webAddress.or(z.string().regex(/^mailto:[^\s@]+@[^\s@]+$/, 'must be an http(s):// URL or mailto:address')).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Seed the demo citizen and demo RP (refused in production; default: on with the embedded database). */
   DEMO: bool.optional(),
 });
 
 export type Config = ReturnType<typeof finish>;
+
+/** 00:00 in Hungary (Europe/Budapest, CET or CEST) on the day `date` (YYYY-MM-DD). */
+export function hungarianMidnight(date: string): Date {
+  const utcMidnight = new Date(`${date}T00:00:00Z`);
+  // Budapest's offset from UTC at that moment, in minutes (60 in winter, 120 in summer).
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Budapest', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(utcMidnight);
+  const offsetMinutes = Number(parts.find((p) => p.type === 'hour')?.value) * 60 + Number(parts.find((p) => p.type === 'minute')?.value);
+  return new Date(utcMidnight.getTime() - offsetMinutes * 60_000);
+}
 
 export class ConfigError extends Error {
   readonly variable: string;
@@ -169,6 +191,12 @@ function finish(env: z.infer<typeof schema>) {
       memoryCost: env.ARGON2_MEMORY_KIB,
       timeCost: env.ARGON2_TIME_COST,
       parallelism: env.ARGON2_PARALLELISM,
+    },
+    site: {
+      operator: env.OPERATOR_NAME,
+      helpUrl: env.HELP_URL ?? null,
+      privacyUrl: env.PRIVACY_URL ?? null,
+      contactUrl: env.CONTACT_URL ?? null,
     },
     trustProxy: env.TRUST_PROXY,
     proxyHops: env.PROXY_HOPS,

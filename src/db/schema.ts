@@ -10,6 +10,8 @@ export interface AccountTable {
   name: string;
   email: string;
   password_hash: string;
+  /** The language of the citizen's last finished sign-in ('hu' | 'en'); their mails use it. */
+  lang: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
   /** Set by an operator: the account is kept but cannot sign in. */

@@ -3,13 +3,29 @@
  * way a government site would be, that signs in at this kapu and shows the ID token claims.
  */
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import * as client from 'openid-client';
+import { generateURI } from 'otplib';
+import QRCode from 'qrcode';
 import type { Deps } from '../deps.ts';
 import { renderPage, resolveLang } from '../http/page.ts';
 import { AAD } from '../security/secret-box.ts';
-import { DEMO_CLIENT_ID } from './seed.ts';
+import { DEMO_CLIENT_ID, DEMO_USER } from './seed.ts';
 
 const COOKIE = 'kapu_demo_rp';
+
+/** What the demo says when kapu sends the citizen back without a sign-in, by OAuth error code. */
+const EXPLAINED: Record<string, string> = {
+  access_denied: 'demo.cancelled',
+  unmet_authentication_requirements: 'demo.level',
+};
+
+interface Outcome {
+  key: string;
+  error: boolean;
+  code?: string;
+  description?: string;
+}
 
 export function demoRoutes(deps: Deps): Router {
   const router = new Router();
@@ -30,9 +46,27 @@ export function demoRoutes(deps: Deps): Router {
     return configuration;
   };
 
-  router.get('/demo', (ctx) => {
-    renderPage(ctx, deps.views, 'demo', { titleKey: 'demo.title', claims: null, error: null }, { lang: resolveLang(ctx) });
-  });
+  /**
+   * The demo citizen's authenticator app as a QR code, in development only (never in tests or
+   * production): the seeded secret, read back the way the factor stores it.
+   */
+  const demoTotp = async () => {
+    if (deps.config.env !== 'development') return null;
+    const account = await deps.repos.accounts.findByUsername(DEMO_USER.username);
+    const sealed = account && (await deps.repos.factors.findSecret(account.id, 'totp'))?.secret_sealed;
+    if (!account || !sealed) return null;
+    const secret = deps.box.openText(sealed, AAD.factorSecret(account.id, 'totp'));
+    const uri = generateURI({ issuer: 'Ügyfélkapu+', label: account.username, secret, period: 30 });
+    const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+    return { uri, qr: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`, username: DEMO_USER.username, password: DEMO_USER.password };
+  };
+
+  const show = async (ctx: Context, data: Record<string, unknown>, status = 200) => {
+    const lang = resolveLang(ctx);
+    renderPage(ctx, deps.views, 'demo', { titleKey: 'demo.title', claims: null, outcome: null, totp: await demoTotp(), ...data }, { lang, status, formTargets: [deps.config.issuer] });
+  };
+
+  router.get('/demo', (ctx) => show(ctx, {}));
 
   router.get('/demo/login', async (ctx) => {
     const verifier = client.randomPKCECodeVerifier();
@@ -60,9 +94,15 @@ export function demoRoutes(deps: Deps): Router {
   });
 
   router.get('/demo/callback', async (ctx) => {
-    const lang = resolveLang(ctx);
     const saved = ctx.cookies.get(COOKIE, { signed: true });
     ctx.cookies.set(COOKIE, null);
+    // kapu sent the citizen back without a sign-in (cancelled, level not reached): say so in words.
+    const refused = ctx.query['error'];
+    if (typeof refused === 'string') {
+      const description = typeof ctx.query['error_description'] === 'string' ? ctx.query['error_description'] : undefined;
+      const outcome: Outcome = { key: EXPLAINED[refused] ?? 'demo.failed', error: !(refused in EXPLAINED), code: refused.slice(0, 64), ...(description && { description: description.slice(0, 200) }) };
+      return show(ctx, { outcome });
+    }
     try {
       if (!saved) throw new Error('no sign-in in progress');
       const { verifier, state } = JSON.parse(saved) as { verifier: string; state: string };
@@ -70,10 +110,12 @@ export function demoRoutes(deps: Deps): Router {
       const claims = tokens.claims();
       if (!claims) throw new Error('no ID token');
       const userinfo = await client.fetchUserInfo(await rp(), tokens.access_token, String(claims.sub));
-      renderPage(ctx, deps.views, 'demo', { titleKey: 'demo.title', claims, userinfo, idToken: tokens.id_token, issuer: deps.config.issuer, error: null }, { lang, formTargets: [deps.config.issuer] });
+      await show(ctx, { claims, userinfo, idToken: tokens.id_token, issuer: deps.config.issuer, outcome: { key: 'demo.signed_in', error: false } });
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      renderPage(ctx, deps.views, 'demo', { titleKey: 'demo.title', claims: null, error: message }, { lang, status: 400 });
+      // A library's message is for developers: folded away under the helpdesk details.
+      const code = err instanceof Error ? ((err as { error?: unknown }).error as string | undefined) ?? err.name : 'error';
+      const description = err instanceof Error ? err.message.slice(0, 200) : undefined;
+      await show(ctx, { outcome: { key: 'demo.failed', error: true, code, ...(description && { description }) } }, 400);
     }
   });
   return router;

@@ -27,7 +27,7 @@ export async function seedDemo(deps: Deps, provider: Provider): Promise<DemoInfo
   const postLogoutRedirectUris = [`${deps.config.issuer}/demo`];
   const existing = await deps.repos.clients.find(DEMO_CLIENT_ID);
   if (!existing) {
-    await registerClient(deps, provider, { clientId: DEMO_CLIENT_ID, clientName: 'Demo szolgáltatás', redirectUris, postLogoutRedirectUris, authMethod: 'client_secret_basic' });
+    await registerClient(deps, provider, { clientId: DEMO_CLIENT_ID, clientName: 'Minta Hivatal', redirectUris, postLogoutRedirectUris, authMethod: 'client_secret_basic' });
   } else if (
     JSON.stringify(existing.metadata['redirect_uris']) !== JSON.stringify(redirectUris) ||
     JSON.stringify(existing.metadata['post_logout_redirect_uris']) !== JSON.stringify(postLogoutRedirectUris)

@@ -33,6 +33,16 @@ export interface FactorContext {
   lang: Lang;
   /** The unit of work's repositories. */
   repos: Repos;
+  /** Who asked, for the words of a mail: the service (RP) signed into and the browser. */
+  request?: MailRequest;
+}
+
+/** What a code mail says about the request behind it, so the citizen can tell it is theirs. */
+export interface MailRequest {
+  /** The RP's name (null: kapu's own account portal). */
+  service: string | null;
+  /** The browser in a few words ("Chrome 131, Linux"), if known. */
+  browser: string | null;
 }
 
 /** An enrollment's context: what `enroll.begin` asked to keep, opened again. */

@@ -1,26 +1,66 @@
 /**
  * Rendering a page: language choice, a strict Content-Security-Policy, no caching.
- * Language: ?lang= (remembered in a cookie) → cookie → the RP's ui_locales → Hungarian.
+ *
+ * Language, first that applies: a choice made in this sign-in (the language link: ?lang=,
+ * then kept for the sign-in in a cookie scoped to its path) → the RP's ui_locales → the
+ * remembered choice of an earlier visit (a cookie) → the browser's Accept-Language → Hungarian.
  */
 import type { Context } from 'koa';
 import type { Views } from '../views.ts';
 import { DEFAULT_LANG, type Lang, isLang, pickLang } from '../views.ts';
 
+/** The remembered choice (a year, every path). */
 export const LANG_COOKIE = 'kapu_lang';
+/** The choice made during one sign-in, scoped to its /interaction/<uid> path (a session cookie). */
+export const FLOW_LANG_COOKIE = 'kapu_lang_flow';
+const REMEMBER_MS = 365 * 24 * 3600 * 1000;
+const INTERACTION_PATH = /^\/interaction\/[^/]+/;
 
 export function resolveLang(ctx: Context, uiLocales?: string | null): Lang {
-  return chosenLang(ctx) ?? pickLang(uiLocales) ?? DEFAULT_LANG;
+  return chosenLang(ctx) ?? pickLang(uiLocales) ?? preferredLang(ctx) ?? DEFAULT_LANG;
 }
 
-/** A language the person chose: ?lang= (remembered in a cookie), or the remembered one. */
+/**
+ * A language the person chose for what they are doing now: ?lang= (remembered in cookies), or
+ * the one chosen earlier in this sign-in. It outranks the RP's ui_locales.
+ */
 export function chosenLang(ctx: Context): Lang | null {
   const asked = ctx.query['lang'];
   if (typeof asked === 'string' && isLang(asked)) {
-    ctx.cookies.set(LANG_COOKIE, asked, { httpOnly: true, sameSite: 'lax', maxAge: 365 * 24 * 3600 * 1000, signed: false });
+    const options = { httpOnly: true, sameSite: 'lax' as const, secure: ctx.protocol === 'https', signed: false, overwrite: true };
+    ctx.cookies.set(LANG_COOKIE, asked, { ...options, maxAge: REMEMBER_MS });
+    const flowPath = INTERACTION_PATH.exec(ctx.path)?.[0];
+    if (flowPath) ctx.cookies.set(FLOW_LANG_COOKIE, asked, { ...options, path: flowPath });
     return asked;
   }
+  const inFlow = INTERACTION_PATH.test(ctx.path) ? ctx.cookies.get(FLOW_LANG_COOKIE, { signed: false }) : undefined;
+  return isLang(inFlow) ? inFlow : null;
+}
+
+/** What the person prefers when nothing more specific says: the remembered choice, then the browser's languages. */
+export function preferredLang(ctx: Context): Lang | null {
   const saved = ctx.cookies.get(LANG_COOKIE, { signed: false });
-  return isLang(saved) ? saved : null;
+  if (isLang(saved)) return saved;
+  return acceptedLang(ctx.get('Accept-Language'));
+}
+
+/** The supported language the Accept-Language header ranks highest (en-GB counts as en). */
+export function acceptedLang(header: string | undefined): Lang | null {
+  if (!header || header.length > 512) return null;
+  const ranked = header
+    .split(',')
+    .map((part, index) => {
+      const [tag = '', ...params] = part.trim().split(';');
+      const q = params.map((p) => /^\s*q=([01](?:\.\d{0,3})?)\s*$/.exec(p)?.[1]).find((v) => v !== undefined);
+      return { tag: tag.trim(), q: q === undefined ? 1 : Number(q), index };
+    })
+    .filter((entry) => entry.q > 0)
+    .sort((a, b) => b.q - a.q || a.index - b.index);
+  for (const { tag } of ranked) {
+    const lang = pickLang(tag);
+    if (lang) return lang;
+  }
+  return null;
 }
 
 /**

@@ -5,8 +5,7 @@
  */
 import type { Context } from 'koa';
 import { SessionExpired } from '../errors.ts';
-import { chosenLang } from '../http/page.ts';
-import { DEFAULT_LANG, pickLang } from '../views.ts';
+import { resolveLang } from '../http/page.ts';
 import type { InteractionEnv } from './request.ts';
 import { renderSignInPage, seeOther } from './render.ts';
 
@@ -30,7 +29,7 @@ export async function showConsent(ctx: Context, env: InteractionEnv, uid: string
   const scopes = String(params['scope'] ?? 'openid')
     .split(' ')
     .filter((s) => SHOWN_SCOPES.includes(s));
-  const lang = chosenLang(ctx) ?? pickLang(params['ui_locales']) ?? DEFAULT_LANG;
+  const lang = resolveLang(ctx, params['ui_locales']);
   renderSignInPage(ctx, env, { uid, lang, client: { id: client.clientId, name: client.name }, redirectUri: params['redirect_uri'] }, 'consent', { titleKey: 'consent.title', scopes });
 }
 

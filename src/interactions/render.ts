@@ -2,17 +2,21 @@
 import type { Context } from 'koa';
 import type { Shown } from '../auth/outcomes.ts';
 import { originOf, renderPage } from '../http/page.ts';
+import { rememberService } from './ended.ts';
 import { type InteractionEnv, csrfToken } from './request.ts';
 
 /** Renders `template` as a page of the sign-in `shown`: its uid, CSRF token, RP and language. */
 export function renderSignInPage(ctx: Context, env: InteractionEnv, shown: Pick<Shown, 'uid' | 'lang' | 'client' | 'redirectUri'>, template: string, data: Record<string, unknown>, status = 200): void {
+  // Should this sign-in's pages outlive it (Back, an old tab), they can still name the service.
+  if (shown.client) rememberService(ctx, shown.uid, shown.client.id);
   renderPage(
     ctx,
     env.deps.views,
     template,
     { uid: shown.uid, csrf: csrfToken(env, shown.uid), client: shown.client ? (shown.client.name ?? shown.client.id) : null, notice: null, ...data },
     // A sign-in form's POST ends, through redirects, at the RP's redirect_uri.
-    { lang: shown.lang, status, formTargets: originOf(shown.redirectUri) },
+    // kapu.js counts a resend button's wait down (the page says the seconds without it).
+    { lang: shown.lang, status, formTargets: originOf(shown.redirectUri), scripts: template === 'factor' || template === 'enroll' },
   );
 }
 

@@ -12,7 +12,7 @@ import { CsrfFailed, SessionExpired } from '../errors.ts';
 import type { FormFields } from '../factors/factor.ts';
 import { browserOf } from '../http/browser.ts';
 import { FLOW_COOKIE, deviceOf, getCookie } from '../http/cookies.ts';
-import { chosenLang } from '../http/page.ts';
+import { chosenLang, preferredLang } from '../http/page.ts';
 
 export interface InteractionEnv {
   deps: Deps;
@@ -51,5 +51,5 @@ export function checkedForm(ctx: Context, env: InteractionEnv, uid: string): For
 }
 
 export function requester(ctx: Context): Requester {
-  return { ip: ctx.ip, lang: chosenLang(ctx), browser: browserOf(ctx.get('User-Agent')), device: deviceOf(ctx) };
+  return { ip: ctx.ip, lang: chosenLang(ctx), preferred: preferredLang(ctx), browser: browserOf(ctx.get('User-Agent')), device: deviceOf(ctx) };
 }

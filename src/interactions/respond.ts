@@ -3,15 +3,15 @@
  * page that shows it, or where the browser goes next. Handlers never pick a status themselves.
  */
 import type { Context } from 'koa';
-import type { Outcome, Shown } from '../auth/outcomes.ts';
+import type { Outcome, Refusal, Shown } from '../auth/outcomes.ts';
 import type { SignInPage, UpgradeReason } from '../auth/pages.ts';
 import { BadRequest, SessionExpired, WrongStep } from '../errors.ts';
 import type { Notice } from '../factors/factor.ts';
 import { showConsent } from './consent.ts';
-import { DEVICE_COOKIE, DEVICE_COOKIE_MS, PORTAL_SESSION_COOKIE, deviceOf, setCookie } from '../http/cookies.ts';
+import { DEVICE_COOKIE, DEVICE_COOKIE_MS, PORTAL_SESSION_COOKIE, deviceOf, getCookie, setCookie } from '../http/cookies.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
-import { chosenLang, renderPage } from '../http/page.ts';
-import { DEFAULT_LANG } from '../views.ts';
+import { renderPage, resolveLang } from '../http/page.ts';
+import { rememberEnding } from './ended.ts';
 import { renderSignInPage, seeOther } from './render.ts';
 import type { InteractionEnv } from './request.ts';
 
@@ -26,7 +26,11 @@ export async function respond(ctx: Context, env: InteractionEnv, outcome: Outcom
     case 'show':
       return renderSignIn(ctx, env, outcome.shown, outcome.notice, 200);
     case 'refused':
-      return renderSignIn(ctx, env, outcome.shown, outcome.notice, REFUSAL_STATUS[outcome.refusal]);
+      // Post/redirect/get: the refusal is said on the step's own page (its address can be
+      // reloaded or bookmarked), carried there once in a short-lived cookie of this sign-in.
+      if (ctx.method !== 'POST') return renderSignIn(ctx, env, outcome.shown, outcome.notice, REFUSAL_STATUS[outcome.refusal]);
+      keepRefusal(ctx, outcome);
+      return seeOther(ctx, `/interaction/${outcome.shown.uid}`);
     case 'advanced': {
       const carried = outcome.notice && !outcome.notice.error && REDIRECT_NOTICES.has(outcome.notice.key) ? `?notice=${encodeURIComponent(outcome.notice.key)}` : '';
       return seeOther(ctx, `/interaction/${outcome.uid}${carried}`);
@@ -39,6 +43,7 @@ export async function respond(ctx: Context, env: InteractionEnv, outcome: Outcom
         const id = known?.accountId === outcome.accountId ? known.id : env.deps.random.bytes(18).toString('base64url');
         setCookie(ctx, DEVICE_COOKIE, `${outcome.accountId}.${id}`, { path: '/', maxAgeMs: DEVICE_COOKIE_MS });
       }
+      if (typeof ctx.state['interactionUid'] === 'string') rememberEnding(ctx, ctx.state['interactionUid'], 'done');
       if (outcome.portalSession) setCookie(ctx, PORTAL_SESSION_COOKIE, outcome.portalSession.token, { path: '/account', expires: outcome.portalSession.expiresAt });
       // A törlőkód made while setting the app up inline is shown once, before going on.
       if (outcome.shownOnce) return renderShownOnce(ctx, env, outcome.shownOnce, outcome.returnTo);
@@ -58,13 +63,57 @@ export async function respond(ctx: Context, env: InteractionEnv, outcome: Outcom
 }
 
 function renderShownOnce(ctx: Context, env: InteractionEnv, shownOnce: Record<string, string>, next: string): void {
-  renderPage(ctx, env.deps.views, 'recovery-code', { titleKey: 'recovery.title', recoveryCode: shownOnce['recoveryCode'], next }, { lang: chosenLang(ctx) ?? DEFAULT_LANG });
+  renderPage(ctx, env.deps.views, 'recovery-code', { titleKey: 'recovery.title', recoveryCode: shownOnce['recoveryCode'], next }, { lang: resolveLang(ctx) });
+}
+
+/** A refusal on its way to the page that says it: its notice, status and the username typed (never a password). */
+interface KeptRefusal {
+  refusal: Refusal;
+  notice: Notice;
+  username?: string;
+}
+
+const REFUSED_COOKIE = 'kapu_refused';
+const REFUSED_MAX_AGE_MS = 60_000;
+
+function keepRefusal(ctx: Context, outcome: Extract<Outcome, { kind: 'refused' }>): void {
+  const page = outcome.shown.page;
+  const kept: KeptRefusal = { refusal: outcome.refusal, notice: outcome.notice, ...(page.state === 'password' && page.username && { username: page.username }) };
+  setCookie(ctx, REFUSED_COOKIE, Buffer.from(JSON.stringify(kept)).toString('base64url'), { path: `/interaction/${outcome.shown.uid}`, maxAgeMs: REFUSED_MAX_AGE_MS });
+}
+
+/**
+ * The refusal the last POST of this sign-in left for its page, read once. It only ever holds
+ * what kapu wrote (the cookie is signed); anything else is ignored.
+ */
+export function takeRefusal(ctx: Context, uid: string): KeptRefusal | null {
+  const raw = getCookie(ctx, REFUSED_COOKIE);
+  if (raw === undefined) return null;
+  setCookie(ctx, REFUSED_COOKIE, null, { path: `/interaction/${uid}` });
+  try {
+    const kept = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as KeptRefusal;
+    return kept && typeof kept.notice?.key === 'string' && kept.refusal in REFUSAL_STATUS ? kept : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The current page of a sign-in, saying the refusal a POST left for it, with that refusal's status. */
+export async function respondAfterRefusal(ctx: Context, env: InteractionEnv, outcome: Outcome, kept: KeptRefusal): Promise<void> {
+  if (outcome.kind !== 'show') return respond(ctx, env, outcome);
+  const page = outcome.shown.page.state === 'password' && kept.username ? { ...outcome.shown.page, username: kept.username } : outcome.shown.page;
+  return renderSignIn(ctx, env, { ...outcome.shown, page }, { ...kept.notice, error: true }, REFUSAL_STATUS[kept.refusal]);
 }
 
 /** The notice a GET brings over a redirect, if it is one of those a redirect may carry. */
 export function carriedNotice(ctx: Context): Notice | null {
   const asked = ctx.query['notice'];
   return typeof asked === 'string' && REDIRECT_NOTICES.has(asked) ? { key: asked } : null;
+}
+
+/** The last day password-only sign-in is allowed: the cut-off is 00:00 Hungarian time of the day after. */
+function lastDayBefore(cutoff: Date): Date {
+  return new Date(cutoff.getTime() - 60_000);
 }
 
 const UPGRADE_REASON_KEYS: Record<UpgradeReason, string> = {
@@ -84,11 +133,12 @@ function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: N
   switch (page.state) {
     case 'choose_method': {
       const t = env.deps.views.translator(shown.lang);
+      const date = env.deps.views.date(shown.lang);
       const methods = page.methods.map((m) => ({
         id: m.id,
         labelKey: m.labelKey,
         legacy: m.legacy !== undefined,
-        hint: m.legacy && (m.legacy.until ? t('method.legacy_hint', { date: m.legacy.until.toISOString().slice(0, 10) }) : t('method.legacy_hint_open')),
+        hint: m.legacy && (m.legacy.until ? t('method.legacy_hint', { date: date(lastDayBefore(m.legacy.until)) }) : t('method.legacy_hint_open')),
       }));
       return { template: 'method', data: { titleKey: 'method.title', methods, notice } };
     }
@@ -99,12 +149,14 @@ function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: N
         template: 'factor-choice',
         data: { titleKey: 'factor.choose_title', introKey: page.chosenMissing ? 'factor.choose_intro' : 'factor.choose_intro_plain', factors: page.factors, notice },
       };
-    case 'factor':
+    case 'factor': {
+      // "Bejelentkezés – e-mailes kód": where the citizen is; a factor without words of its own gets its name.
+      const stepKey = `step.${page.factor.id}`;
+      const t = env.deps.views.translator(shown.lang);
       return {
         template: 'factor',
         data: {
-          titleKey: page.factor.labelKey,
-          factorTitleKey: page.factor.labelKey,
+          title: env.deps.views.has(stepKey) ? t(stepKey) : t('step.factor', { factor: t(page.factor.labelKey) }),
           factorTemplate: page.view.template,
           factor: page.view.data,
           canResend: page.canResend,
@@ -112,6 +164,7 @@ function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: N
           notice: notice ?? page.view.notice ?? null,
         },
       };
+    }
     case 'upgrade':
       return {
         template: 'upgrade',

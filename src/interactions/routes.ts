@@ -12,8 +12,9 @@ import type { Deps } from '../deps.ts';
 import type { FormFields } from '../factors/factor.ts';
 import { formBody } from '../http/body.ts';
 import { grantConsent } from './consent.ts';
+import { explainEnded, rememberEnding } from './ended.ts';
 import { type InteractionEnv, checkedForm, ownedInteraction, requester } from './request.ts';
-import { carriedNotice, respond } from './respond.ts';
+import { carriedNotice, respond, respondAfterRefusal, takeRefusal } from './respond.ts';
 
 type Step = (signIns: SignInService, uid: string, who: Requester, form: FormFields) => Promise<Outcome>;
 
@@ -22,6 +23,7 @@ export function interactionRoutes(deps: Deps, provider: Provider): Router {
   const { signIns } = deps;
   const router = new Router({ prefix: '/interaction/:uid' });
   const form = formBody();
+  router.use(explainEnded(env));
 
   /** A form step: owned interaction, CSRF, then the core. */
   const post = (step: Step) => async (ctx: Context) => {
@@ -32,7 +34,9 @@ export function interactionRoutes(deps: Deps, provider: Provider): Router {
 
   router.get('/', async (ctx) => {
     const uid = ownedInteraction(ctx, env);
-    await respond(ctx, env, await signIns.show(uid, requester(ctx), carriedNotice(ctx)));
+    const refused = takeRefusal(ctx, uid);
+    const outcome = await signIns.show(uid, requester(ctx), refused ? null : carriedNotice(ctx));
+    await (refused ? respondAfterRefusal(ctx, env, outcome, refused) : respond(ctx, env, outcome));
   });
   router.post('/method', form, post((s, uid, who, f) => s.chooseMethod(uid, who, f['method'])));
   router.post('/restart', form, post((s, uid, who) => s.restart(uid, who)));
@@ -42,7 +46,11 @@ export function interactionRoutes(deps: Deps, provider: Provider): Router {
   router.post('/resend', form, post((s, uid, who) => s.resend(uid, who)));
   router.post('/setup', form, post((s, uid, who, f) => s.setUp(uid, who, f['factor'])));
   router.post('/continue', form, post((s, uid, who) => s.continueWithPassword(uid, who)));
-  router.post('/abort', form, post((s, uid, who) => s.abort(uid, who)));
+  router.post('/abort', form, async (ctx) => {
+    await post((s, uid, who) => s.abort(uid, who))(ctx);
+    // Back on one of its pages later, the citizen is told they cancelled (not that it "expired").
+    if (ctx.status === 303) rememberEnding(ctx, ownedInteraction(ctx, env), 'cancelled');
+  });
   router.post('/consent', form, async (ctx) => {
     const uid = ownedInteraction(ctx, env);
     checkedForm(ctx, env, uid);

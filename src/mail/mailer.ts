@@ -23,6 +23,11 @@ export interface CodeMail {
   tag: string;
   code: string;
   minutes: number;
+  /** When it was asked for, and from where: the citizen can tell a request of their own. */
+  at: Date;
+  /** The service signed into (the RP's name); null: kapu's own account portal. */
+  service: string | null;
+  browser: string | null;
 }
 
 /** A mail that tells the citizen something happened to the account: no code, no secret. */

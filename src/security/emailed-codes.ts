@@ -7,7 +7,7 @@
 import { type Clock, type Random, digits } from '../clock.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import type { CodePurpose, CodeRules, CodeScope } from '../db/repositories/one-time-codes.ts';
-import type { Notice, Verification } from '../factors/factor.ts';
+import type { MailRequest, Notice, Verification } from '../factors/factor.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { Lang } from '../views.ts';
 import type { SecretBox } from './secret-box.ts';
@@ -48,7 +48,7 @@ export class EmailedCodes {
    * Issues a code and queues its mail. Refused by the cool-down, the hourly cap, or a flow
    * whose tries are used up: the notice says which (never "sent").
    */
-  async send(repos: Repos, purpose: CodePurpose, flowId: string, to: CodeRecipient, lang: Lang): Promise<Notice> {
+  async send(repos: Repos, purpose: CodePurpose, flowId: string, to: CodeRecipient, lang: Lang, request?: MailRequest): Promise<Notice> {
     const { clock, random, rules, mailer, box } = this.#deps;
     const now = clock.now();
     const scope: CodeScope = { purpose, flowId, accountId: to.id };
@@ -66,7 +66,17 @@ export class EmailedCodes {
           return { key: 'code.exhausted', error: true };
       }
     }
-    const mail = mailer.code(to.email, lang, { kind: purpose, name: to.name, username: to.username, tag, code, minutes: Math.round(rules.ttlSeconds / 60) });
+    const mail = mailer.code(to.email, lang, {
+      kind: purpose,
+      name: to.name,
+      username: to.username,
+      tag,
+      code,
+      minutes: Math.round(rules.ttlSeconds / 60),
+      at: now,
+      service: request?.service ?? null,
+      browser: request?.browser ?? null,
+    });
     await mailer.queue(repos.outbox, mail, now);
     await repos.audit.record({ type: 'code.sent', accountId: to.id, detail: { purpose, tag } }, now);
     return { key: previous ? 'email.resent' : 'email.sent' };

@@ -188,7 +188,7 @@ describeWithChromium('signing in with a real browser', () => {
       // An app user who picked the emailed code is offered what the account has.
       await toPasswordPage(page, 'Ügyfélkapu+ e-mailes kóddal');
       await submitPassword(page, appUser.username);
-      expect(await heading(page)).toBe('Válasszon azonosítási módot');
+      expect(await heading(page)).toBe('Bejelentkezés – azonosítási mód');
       await axe.check(page, 'factor choice');
 
       // A password-only account cannot reach Ügyfélkapu+ yet.
@@ -319,7 +319,7 @@ describeWithChromium('signing in with a real browser', () => {
     await measure('totp');
     await toPasswordPage(page, 'Ügyfélkapu+ e-mailes kóddal');
     await submitPassword(page, appUser.username);
-    await page.getByText('Válasszon azonosítási módot').waitFor();
+    await page.getByText('Bejelentkezés – azonosítási mód').waitFor();
     await measure('factor-choice');
     await page.goto(new URL('/interaction/unknown', kapu.url).href);
     await measure('error');

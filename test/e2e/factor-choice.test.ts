@@ -41,7 +41,7 @@ describe('choosing and switching the second factor', () => {
     const since = mail.received.length;
     const { browser, signIn, page: choice } = await signInWith(APP, 'csak.email');
     expect(choice.status).toBe(200);
-    expect(choice.text('h1')).toBe('Válasszon azonosítási módot');
+    expect(choice.text('h1')).toBe('Bejelentkezés – azonosítási mód');
     expect(buttonTexts(choice, '/factor')).toEqual([EMAIL]);
     expect(mail.received.length).toBe(since);
 
@@ -63,7 +63,7 @@ describe('choosing and switching the second factor', () => {
     expect(mail.received.length).toBe(since);
 
     const codePage = await press(browser, appPage, '/factor', EMAIL);
-    expect(codePage.text('h1')).toBe(EMAIL);
+    expect(codePage.text('h1')).toBe('Bejelentkezés – e\u2011mailes kód');
     const { code } = await mailedCode(email, since);
     await browser.submit(codePage, '/verify', { code });
     const claims = (await signIn.finish(browser.exitUrl!)).claims()!;
@@ -76,7 +76,7 @@ describe('choosing and switching the second factor', () => {
     const since = mail.received.length;
     const { browser, signIn, page: codePage } = await signInWith(EMAIL, 'mindketto.bori');
     await mailedCode(email, since);
-    expect(codePage.text('h1')).toBe(EMAIL);
+    expect(codePage.text('h1')).toBe('Bejelentkezés – e\u2011mailes kód');
 
     toMiddleOfStep(kapu.clock);
     const appPage = await press(browser, codePage, '/factor', APP);
@@ -117,7 +117,7 @@ describe('choosing and switching the second factor', () => {
     expect(forged.headers.get('location')).toBeNull();
 
     const again = await browser.go(choice.url);
-    expect(again.text('h1')).toBe('Válasszon azonosítási módot');
+    expect(again.text('h1')).toBe('Bejelentkezés – azonosítási mód');
     expect(buttonTexts(again, '/factor')).toEqual([EMAIL]);
     expect(browser.exitUrl).toBeUndefined();
     expect(mail.received.length).toBe(since);

@@ -33,7 +33,9 @@ describe('operations endpoints', () => {
     const failure = 'method="password",outcome="failure"';
     expect(counter(after.text, 'kapu_signins_total', success) - counter(before, 'kapu_signins_total', success)).toBe(1);
     expect(counter(after.text, 'kapu_signins_total', failure) - counter(before, 'kapu_signins_total', failure)).toBe(1);
-    expect(after.text).toMatch(/kapu_http_request_duration_seconds_count\{method="POST",route="\/interaction\/:uid",status="401"\} [1-9]/);
+    // The refused form is answered by a redirect, and the step's page says why with the status (post/redirect/get).
+    expect(after.text).toMatch(/kapu_http_request_duration_seconds_count\{method="POST",route="\/interaction\/:uid",status="303"\} [1-9]/);
+    expect(after.text).toMatch(/kapu_http_request_duration_seconds_count\{method="GET",route="\/interaction\/:uid",status="401"\} [1-9]/);
     // Interaction ids never become label values: they would make the series unbounded.
     expect(after.text).not.toMatch(/route="\/interaction\/[A-Za-z0-9_-]{20,}/);
     expect(after.text).toMatch(/^kapu_mail_outbox_pending 0$/m);

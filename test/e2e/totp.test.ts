@@ -34,7 +34,7 @@ describe('Ügyfélkapu+ with the authenticator app (TOTP)', () => {
     toMiddleOfStep(kapu.clock);
     const { browser, signIn, page } = await toCodePage('app.anna');
     expect(page.status).toBe(200);
-    expect(page.text('h1')).toBe('Ügyfélkapu+ hitelesítő alkalmazással');
+    expect(page.text('h1')).toBe('Bejelentkezés – hitelesítő alkalmazás');
     expect(fieldLabelled(page, 'Azonosító')?.getAttribute('name')).toBe('code');
 
     await enterCode(browser, page, await appCode(totpSecret!, kapu.clock));

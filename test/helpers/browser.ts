@@ -54,11 +54,14 @@ export class Page {
 export class Browser {
   readonly #cookies = new Map<string, Cookie>();
   readonly #home: string;
+  /** Headers this browser sends with every request (e.g. its Accept-Language). */
+  readonly #defaults: Record<string, string>;
   /** Where the last redirect chain left kapu (the RP's callback). */
   exitUrl: URL | undefined;
 
-  constructor(kapuUrl: string) {
+  constructor(kapuUrl: string, defaultHeaders: Record<string, string> = {}) {
     this.#home = new URL(kapuUrl).origin;
+    this.#defaults = defaultHeaders;
   }
 
   /** Follows redirects within kapu; stops at the first hop to another origin (the RP). */
@@ -112,7 +115,7 @@ export class Browser {
 
   #headers(url: URL): Record<string, string> {
     const cookies = [...this.#cookies.values()].filter((c) => url.pathname.startsWith(c.path));
-    return cookies.length ? { cookie: cookies.map((c) => `${c.name}=${c.value}`).join('; ') } : {};
+    return { ...this.#defaults, ...(cookies.length && { cookie: cookies.map((c) => `${c.name}=${c.value}`).join('; ') }) };
   }
 
   #store(headers: Headers): void {

@@ -16,7 +16,7 @@ export interface SignInRow {
   factor: string | null;
   enrollmentId: string | null;
   /** The account the flow has identified (after a right password), with its factor kinds. */
-  account: { id: string; username: string; name: string; email: string; factorKinds: string[] } | null;
+  account: { id: string; username: string; name: string; email: string; lang: string | null; factorKinds: string[] } | null;
 }
 
 /** The account a typed username names, with what the password check needs. */
@@ -25,6 +25,8 @@ export interface Candidate {
   username: string;
   name: string;
   email: string;
+  /** The citizen's language ('hu' | 'en'), null until their first finished sign-in. */
+  lang: string | null;
   passwordHash: string;
   factorKinds: string[];
 }
@@ -48,11 +50,13 @@ interface LoadedRow {
   account_username: string | null;
   account_name: string | null;
   account_email: string | null;
+  account_lang: string | null;
   account_factor_kinds: string[] | null;
   candidate_id?: string | null;
   candidate_username?: string | null;
   candidate_name?: string | null;
   candidate_email?: string | null;
+  candidate_lang?: string | null;
   candidate_password_hash?: string | null;
   candidate_factor_kinds?: string[] | null;
 }
@@ -76,7 +80,7 @@ export class SignInsRepository {
     const candidateColumns =
       candidate === undefined
         ? sql``
-        : sql`, c.id as candidate_id, c.username as candidate_username, c.name as candidate_name, c.email as candidate_email,
+        : sql`, c.id as candidate_id, c.username as candidate_username, c.name as candidate_name, c.email as candidate_email, c.lang as candidate_lang,
               c.password_hash as candidate_password_hash,
               array(select f.kind from factor f where f.account_id = c.id order by f.created_at) as candidate_factor_kinds`;
     const result = await sql<LoadedRow>`
@@ -96,7 +100,7 @@ export class SignInsRepository {
         select kind, state, method, account_id, factor, enrollment_id from login_flow where uid = ${uid} and expires_at > ${now}
       )
       select f.kind, i.payload, f.state, f.method, f.factor, f.enrollment_id, f.account_id,
-             a.username as account_username, a.name as account_name, a.email as account_email,
+             a.username as account_username, a.name as account_name, a.email as account_email, a.lang as account_lang,
              case when a.id is null then null else array(select k.kind from factor k where k.account_id = a.id order by k.created_at) end as account_factor_kinds
              ${candidateColumns}
       from (select * from flow limit 1) f
@@ -115,7 +119,7 @@ export class SignInsRepository {
         factor: row.factor,
         enrollmentId: row.enrollment_id,
         account: row.account_id
-          ? { id: row.account_id, username: row.account_username!, name: row.account_name!, email: row.account_email!, factorKinds: row.account_factor_kinds ?? [] }
+          ? { id: row.account_id, username: row.account_username!, name: row.account_name!, email: row.account_email!, lang: row.account_lang, factorKinds: row.account_factor_kinds ?? [] }
           : null,
       },
       candidate: row.candidate_id
@@ -124,6 +128,7 @@ export class SignInsRepository {
             username: row.candidate_username!,
             name: row.candidate_name!,
             email: row.candidate_email!,
+            lang: row.candidate_lang ?? null,
             passwordHash: row.candidate_password_hash!,
             factorKinds: row.candidate_factor_kinds ?? [],
           }
@@ -164,6 +169,19 @@ export class SignInsRepository {
 
   async update(uid: string, change: FlowChange, now: Date): Promise<void> {
     await this.#db.updateTable('login_flow').set(flowChange(change, now)).where('uid', '=', uid).execute();
+  }
+
+  /**
+   * Marks the flow done for `accountId` and keeps `lang` as the account's language (its mails
+   * follow it), in one statement: finishing a sign-in costs no extra round trip for it.
+   */
+  async markDone(uid: string, accountId: string, lang: string, now: Date): Promise<void> {
+    await sql`
+      with account_lang as (
+        update account set lang = ${lang} where id = ${accountId} and lang is distinct from ${lang}
+      )
+      update login_flow set state = 'done', account_id = ${accountId}, updated_at = ${now}
+      where uid = ${uid}`.execute(this.#db);
   }
 
   /**

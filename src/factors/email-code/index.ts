@@ -83,16 +83,28 @@ export class EmailCodeFactor implements Factor<CodeInput> {
   }
 
   #send(ctx: FactorContext, purpose: CodePurpose): Promise<Notice> {
-    return this.#deps.codes.send(ctx.repos, purpose, ctx.flowId, ctx.account, ctx.lang);
+    return this.#deps.codes.send(ctx.repos, purpose, ctx.flowId, ctx.account, ctx.lang, ctx.request);
   }
 
+  /**
+   * The page around the code: the field only while a code can still be typed; otherwise what
+   * can be done (a new code where the rules allow one, another factor, starting over). The
+   * resend button's wait is given in seconds (the page's script counts it down).
+   */
   async #view(ctx: FactorContext, purpose: CodePurpose, template: string): Promise<FactorView> {
     const live = await this.#deps.codes.live(ctx.repos, purpose, ctx.flowId, ctx.account.id);
+    const { rules } = this.#deps.codes;
+    const now = this.#deps.clock.now().getTime();
+    // Tries used up: a new code would inherit them, so no new code in this sign-in either.
+    const dead = live !== undefined && live.attempts >= rules.maxAttempts;
+    const expired = live !== undefined && !dead && live.expires_at.getTime() <= now;
+    const resendIn = live && !dead ? Math.max(0, Math.ceil((live.created_at.getTime() + rules.resendSeconds * 1000 - now) / 1000)) : 0;
+    // No code yet (the first one was refused, e.g. by the hourly cap): say how to get one.
+    const notice = dead ? { key: 'code.exhausted', error: true } : expired ? { key: 'code.expired' } : !live ? { key: 'code.none' } : undefined;
     return {
       template,
-      data: { username: ctx.account.username, email: ctx.account.email, tag: live?.tag ?? '' },
-      // No code yet (the first one was refused, e.g. by the hourly cap): say how to get one.
-      ...(!live && { notice: { key: 'code.none' } }),
+      data: { username: ctx.account.username, email: ctx.account.email, tag: live?.tag ?? '', closed: !live || dead || expired, resendAllowed: !dead, resendIn },
+      ...(notice && { notice }),
     };
   }
 }
