@@ -62,7 +62,11 @@ export class AcrPolicy {
   }
 }
 
-/** RFC 8176 `amr` of a finished sign-in: the password's, and the factor's with `mfa`. */
-export function amrFor(factorAmr: readonly string[] | null): string[] {
-  return factorAmr ? ['pwd', ...factorAmr, 'mfa'] : ['pwd'];
+/**
+ * RFC 8176 `amr` of a finished sign-in: the password's, and the factor's with `mfa`. A
+ * passwordless factor (the phone app: key + PIN) is two factors without the password.
+ */
+export function amrFor(factorAmr: readonly string[] | null, withPassword = true): string[] {
+  if (!factorAmr) return ['pwd'];
+  return withPassword ? ['pwd', ...factorAmr, 'mfa'] : [...factorAmr, 'mfa'];
 }

@@ -12,7 +12,7 @@ export function renderSignInPage(ctx: Context, env: InteractionEnv, shown: Pick<
     template,
     { uid: shown.uid, csrf: csrfToken(env, shown.uid), client: shown.client ? (shown.client.name ?? shown.client.id) : null, notice: null, ...data },
     // A sign-in form's POST ends, through redirects, at the RP's redirect_uri.
-    { lang: shown.lang, status, formTargets: originOf(shown.redirectUri) },
+    { lang: shown.lang, status, formTargets: originOf(shown.redirectUri), scripts: data['scripts'] === true },
   );
 }
 
