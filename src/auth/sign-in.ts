@@ -473,6 +473,9 @@ export class SignInService {
     const { acr, clock, portalSessions } = this.#deps;
     const accountId = signIn.account!.id;
     const now = clock.now();
+    if (level === 'two_factor' && factor?.level) level = factor.level;
+    // Never a lower level than the RP asked for (a level only the phone app reaches).
+    if (signIn.kind === 'rp' && !acr.satisfies(level, signIn.need)) return this.#refused(signIn, 'wrong_answer', { key: 'level.too_low' }, undefined, r);
     let returnTo: string | undefined = PORTAL_HOME;
     let session: { token: string; expiresAt: Date } | undefined;
     if (signIn.kind === 'portal') {

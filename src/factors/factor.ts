@@ -93,6 +93,8 @@ export interface Factor<Input = unknown> {
   readonly amr: readonly string[];
   /** Locale key of the factor's name (method chooser, factor choice). */
   readonly labelKey: string;
+  /** A level of its own (the phone app: ACR_APP) instead of the usual second factor's. */
+  readonly level?: 'app';
 
   /**
    * Reads the factor's own fields of a submitted form; undefined when they could not be an

@@ -9,6 +9,7 @@ import { Browser, type Page } from '../helpers/browser.ts';
 import { type TestKapu, PASSWORD, beginSignIn, startTestKapu } from '../helpers/kapu.ts';
 import { MailSink } from '../helpers/mail-sink.ts';
 import { API, type ChallengeInfo, PIN, Phone } from '../helpers/phone.ts';
+import { appCode, toMiddleOfStep } from '../helpers/totp.ts';
 
 const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
 
@@ -377,5 +378,52 @@ describe('the DÁP method', () => {
       expect(gone.text).toContain('Anna telefonja');
       expect((await kapu.deps.repos.dap.devices(account.id)).map((d) => d.name)).toEqual(['Tartalék']);
     });
+  });
+});
+
+describe('the DÁP method at a level of its own (ACR_APP)', () => {
+  const HIGH = 'http://eidas.europa.eu/LoA/high';
+  let kapu: TestKapu;
+  let rp: oidc.Configuration;
+
+  beforeAll(async () => {
+    kapu = await startTestKapu({ env: { ACR_APP: HIGH } });
+    ({ rp } = await kapu.client());
+  });
+  afterAll(async () => {
+    await kapu?.close();
+  });
+
+  test('an operator maps the app to LoA high: an RP that asks for high gets it from the app, and never a lower level from another factor', async () => {
+    const discovery = (await (await fetch(new URL('/.well-known/openid-configuration', kapu.url))).json()) as { acr_values_supported: string[] };
+    expect(discovery.acr_values_supported).toContain(HIGH);
+    const account = await kapu.account('magas.szint', ['email']);
+    const begun = await kapu.deps.enrollments.begin(account.id, 'dap', 'hu');
+    if (!begun.ok) throw new Error('not begun');
+    const full = (await kapu.deps.repos.accounts.findById(account.id))!;
+    const shown = await kapu.deps.uow.transaction((r) => kapu.deps.enrollments.view(r, full, begun.enrollmentId, 'hu'));
+    const phone = new Phone(kapu.url);
+    expect((await phone.enroll((shown!.view.data as { link: string }).link)).status).toBe(201);
+
+    const signIn = await beginSignIn(rp, { acr_values: HIGH });
+    const browser = new Browser(kapu.url);
+    const page = await browser.submit(await browser.go(signIn.url), '/method', {}, { name: 'method', value: 'dap' });
+    const info = (await phone.open(page.doc.querySelector('#dap-link')!.getAttribute('href')!)).body;
+    expect((await phone.approve(info.challengeId, phone.approvalBody(info, page.text('#dap-number')))).status).toBe(200);
+    await browser.submit(page, '/verify');
+    const claims = (await signIn.finish(browser.exitUrl!)).claims()!;
+    expect({ acr: claims.acr, amr: claims.amr }).toEqual({ acr: HIGH, amr: ['swk', 'pin', 'mfa'] });
+
+    // The same request answered with the authenticator app instead: refused, not "substantial".
+    const other = await beginSignIn(rp, { acr_values: HIGH });
+    const second = new Browser(kapu.url);
+    const withTotp = await kapu.account('magas.totp', ['totp']);
+    const passwordPage = await second.submit(await second.go(other.url), '/method', {}, { name: 'method', value: 'totp' });
+    const codePage = await second.submit(passwordPage, '/password', { username: withTotp.username, password: PASSWORD });
+    toMiddleOfStep(kapu.clock);
+    const refused = await second.submit(codePage, '/verify', { code: await appCode(withTotp.totpSecret!, kapu.clock) });
+    expect(refused.status).toBe(401);
+    expect(refused.text('#notice')).toContain('DÁP mobilalkalmazással');
+    expect(second.exitUrl).toBeUndefined();
   });
 });

@@ -49,6 +49,8 @@ export class DapFactor implements PasswordlessFactor<Continue> {
   /** RFC 8176: "swk" (a software-secured key), "pin"; the core adds "mfa". */
   readonly amr = ['swk', 'pin'];
   readonly labelKey = 'factor.dap';
+  /** Its `acr` is ACR_APP (substantial unless an operator maps it higher). */
+  readonly level = 'app' as const;
   readonly passwordless = true as const;
   readonly #deps: DapDeps;
 
