@@ -15,6 +15,7 @@ import { metricsRoutes } from './http/metrics.ts';
 import { requestContext } from './http/request.ts';
 import { interactionRoutes } from './interactions/routes.ts';
 import { accountRoutes } from './account/routes.ts';
+import { appRoutes } from './device-api/app.ts';
 import { deviceApiRoutes } from './device-api/routes.ts';
 
 export function buildApp(deps: Deps, provider: Provider): Koa {
@@ -25,7 +26,7 @@ export function buildApp(deps: Deps, provider: Provider): Koa {
   app.silent = true;
 
   app.use(requestContext(deps.log, (ctx, seconds) => deps.metrics.observeRequest(ctx, seconds)));
-  const routers = [healthRoutes(deps), metricsRoutes(deps.metrics), assetRoutes(), interactionRoutes(deps, provider), accountRoutes(deps), deviceApiRoutes(deps)];
+  const routers = [healthRoutes(deps), metricsRoutes(deps.metrics), assetRoutes(), interactionRoutes(deps, provider), accountRoutes(deps), deviceApiRoutes(deps), appRoutes()];
   if (deps.devMailbox) routers.push(devMailboxRoutes(deps.devMailbox, deps.views));
   if (deps.config.demo) routers.push(demoRoutes(deps));
 

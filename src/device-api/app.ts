@@ -33,10 +33,6 @@ const APP_CSP = [
 export function appRoutes(): Router {
   const router = new Router();
   const files = Object.entries(APP_FILES).map(([path, f]) => ({ path, type: f.type, body: readFileSync(new URL(f.file, APP_DIR)) }));
-  router.get('/app', (ctx) => {
-    ctx.status = 301;
-    ctx.redirect('/app/');
-  });
   for (const f of files) {
     router.get(f.path, (ctx) => {
       ctx.type = f.type;
@@ -47,5 +43,11 @@ export function appRoutes(): Router {
       ctx.body = f.body;
     });
   }
+  // Registered after the app's own paths, so that /app/ itself is never redirected.
+  router.get('/app', (ctx, next) => {
+    if (ctx.path !== '/app') return next();
+    ctx.status = 301;
+    ctx.redirect('/app/');
+  });
   return router;
 }

@@ -329,6 +329,27 @@ describe('the DÁP method', () => {
     });
   });
 
+  test('the reference app ships under /app/: installable (manifest, service worker), its own files only, no inline script, Hungarian and English', async () => {
+    const index = await fetch(new URL('/app/', kapu.url));
+    expect(index.status).toBe(200);
+    const csp = index.headers.get('content-security-policy')!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    const html = await index.text();
+    expect(html).toContain('<link rel="manifest" href="/app/manifest.webmanifest">');
+    // Every script is a file of its own; every reference stays on kapu.
+    expect(html.match(/<script[^>]*>/g)).toEqual(['<script src="/app/app.js" defer>']);
+    expect(html).not.toMatch(/(?:src|href)="(?:https?:)?\/\//);
+    const manifest = (await (await fetch(new URL('/app/manifest.webmanifest', kapu.url))).json()) as { start_url: string; display: string; icons: unknown[] };
+    expect(manifest).toMatchObject({ start_url: '/app/', display: 'standalone' });
+    const worker = await fetch(new URL('/app/sw.js', kapu.url));
+    expect({ status: worker.status, type: worker.headers.get('content-type') }).toEqual({ status: 200, type: 'text/javascript; charset=utf-8' });
+    const script = await (await fetch(new URL('/app/app.js', kapu.url))).text();
+    expect(script).toContain("generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false");
+    expect(script).toMatch(/hu: \{[\s\S]*en: \{/);
+    expect((await fetch(new URL('/app', kapu.url), { redirect: 'manual' })).headers.get('location')).toBe('/app/');
+  });
+
   describe('the portal', () => {
     /** Signs a password-only citizen in at the portal. */
     async function portal(username: string): Promise<{ browser: Browser; home: Page }> {
