@@ -17,6 +17,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { Clock, Random } from '../../clock.ts';
+import type { AuditEvent } from '../../db/repositories/audit.ts';
 import type { Repos } from '../../db/repositories/index.ts';
 import type { Counted, CountRule } from '../../db/repositories/throttle.ts';
 import type { UnitOfWork } from '../../db/unit-of-work.ts';
@@ -158,8 +159,9 @@ export class DeviceService {
         const now = clock.now();
         if (!pinOk) {
           const counted = await r.dap.pinFailed(device.id, PIN_MAX_FAILURES, now);
-          const events = [{ type: 'signin.factor_failed' as const, accountId: device.account_id, ip: caller.ip, detail: { factor: DAP_FACTOR_ID, reason: 'wrong_pin', device: device.name } }];
-          if (counted.locked) events.push({ type: 'signin.locked', accountId: device.account_id, ip: caller.ip, detail: { factor: DAP_FACTOR_ID, reason: 'wrong_pin', device: device.name } } as never);
+          const detail = { factor: DAP_FACTOR_ID, reason: 'wrong_pin', device: device.name };
+          const events: AuditEvent[] = [{ type: 'signin.factor_failed', accountId: device.account_id, ip: caller.ip, detail }];
+          if (counted.locked) events.push({ type: 'signin.locked', accountId: device.account_id, ip: caller.ip, detail });
           await r.audit.record(events, now);
           return counted.locked ? DEVICE_LOCKED : refuse(401, 'wrong_pin', { attemptsLeft: PIN_MAX_FAILURES - counted.failures });
         }
