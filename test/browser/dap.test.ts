@@ -112,6 +112,12 @@ describeWithChromium('the DÁP method with the reference app, in a real browser'
     expect(
       await phone.evaluate(`new Promise((ok) => { const r = indexedDB.open('kapu-dap', 1); r.onsuccess = () => { const g = r.result.transaction('devices').objectStore('devices').get(location.origin); g.onsuccess = () => ok({ extractable: g.result.privateKey.extractable, type: g.result.privateKey.type }); }; })`),
     ).toEqual({ extractable: false, type: 'private' });
+    // The service worker keeps the app's files: it opens offline, with its key store.
+    await phone.evaluate('navigator.serviceWorker.ready.then(() => true)');
+    await phone.context().setOffline(true);
+    await phone.reload();
+    await phone.getByText('Ez a telefon be van állítva: Teszt Android.').waitFor();
+    await phone.context().setOffline(false);
 
     await button(desktop, 'Tovább').click();
     await desktop.getByText('Beállította a DÁP mobilalkalmazást').waitFor();

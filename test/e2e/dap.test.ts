@@ -115,6 +115,37 @@ describe('the DÁP method', () => {
     expect(status.status).toBe(400);
   });
 
+  test('after the cut-off a password-only account sets the app up right at the RP (it counts as Ügyfélkapu+) and goes on at substantial', async () => {
+    const account = await citizen();
+    const signIn = await beginSignIn(rp);
+    const browser = new Browser(kapu.url);
+    const chooser = await browser.go(signIn.url);
+    const passwordPage = await browser.submit(chooser, '/method', {}, { name: 'method', value: 'email' });
+    const upgrade = await browser.submit(passwordPage, '/password', { username: account.username, password: PASSWORD });
+    expect(upgrade.doc.querySelectorAll('button[name=factor]').map((b) => b.text.trim())).toContain('Mobilalkalmazás beállítása');
+    const setup = await browser.submit(upgrade, '/setup', {}, { name: 'factor', value: 'dap' });
+    const link = setup.doc.querySelector('#dap-link')!.getAttribute('href')!;
+    expect((await new Phone(kapu.url).enroll(link)).status).toBe(201);
+    const ready = await browser.go(setup.url);
+    await browser.submit(ready, '/verify');
+    const claims = (await signIn.finish(browser.exitUrl!)).claims()!;
+    expect({ acr: claims.acr, amr: claims.amr }).toEqual({ acr: SUBSTANTIAL, amr: ['pwd', 'swk', 'pin', 'mfa'] });
+    expect(await kapu.deps.repos.factors.kinds(account.id)).toEqual(['dap']);
+  });
+
+  test('an approval is collected only by the browser that started the sign-in', async () => {
+    const { phone } = await withPhone();
+    const { page, link, number } = await waitingPage();
+    const info = await opened(phone, link);
+    expect((await phone.approve(info.challengeId, phone.approvalBody(info, number))).status).toBe(200);
+    // Another browser that learnt the sign-in's address and form (but has not its cookie).
+    const other = new Browser(kapu.url);
+    const csrf = page.value('input[name="csrf"]')!;
+    const stolen = await other.post(`${page.url.pathname}/verify`, new URLSearchParams({ csrf }).toString());
+    expect(stolen.status).toBe(400);
+    expect(other.exitUrl).toBeUndefined();
+  });
+
   describe('abuse (issue 8, item 5)', () => {
     test('a stolen enrollment link is useless after its first use', async () => {
       const account = await citizen();

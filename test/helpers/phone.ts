@@ -31,7 +31,6 @@ export class Phone {
   readonly privateKey: KeyObject;
   readonly publicJwk: { kty: string; crv: string; x: string; y: string };
   deviceId: string | null = null;
-  /** The address this phone seems to come from (kapu trusts no proxy in tests: all are 127.0.0.1). */
 
   constructor(kapuUrl: string) {
     this.#kapu = new URL(kapuUrl).origin;
