@@ -154,7 +154,7 @@ describeWithChromium('the DÁP method with the reference app, in a real browser'
     expect(cspErrors).toEqual([]);
     expect(found).toEqual([]);
     // Two browsers, axe on five pages, argon2 for every password and PIN, on a shared machine.
-  }, 180_000);
+  }, 300_000);
 
   test('without JavaScript the waiting page works with "Tovább"; a refusal on the phone is said as such', async () => {
     const context = await browser.newContext({ ...DESKTOP, javaScriptEnabled: false });
@@ -171,6 +171,7 @@ describeWithChromium('the DÁP method with the reference app, in a real browser'
     // The newest phone of the first test refuses it.
     const phone = contexts[1]!.pages()[0]!;
     await phone.goto(await desktop.locator('#dap-link').getAttribute('href') as string);
+    await phone.locator('#numbers button').first().waitFor();
     await button(phone, 'Nem én voltam – elutasítás').click();
     await phone.getByText('Elutasította a bejelentkezést').waitFor();
     await button(desktop, 'Tovább').click();
@@ -185,6 +186,7 @@ describeWithChromium('the DÁP method with the reference app, in a real browser'
     await desktop.goto(signIn.url.href);
     await button(desktop, 'DÁP mobilalkalmazás').click();
     await phone.goto((await desktop.locator('#dap-link').getAttribute('href')) as string);
+    await phone.locator('#numbers button').first().waitFor();
     await button(phone, 'Nem én voltam – elutasítás').click();
     await desktop.getByText('A bejelentkezést a telefonon elutasították').first().waitFor({ timeout: 15_000 });
     await checkAxe(desktop, 'sign-in: refused');

@@ -203,6 +203,7 @@ async function home() {
 
 function enroll(token) {
   show('enroll');
+  $('enroll-form').hidden = false;
   if (!$('device-name').value) $('device-name').value = t('default_name');
   $('enroll-form').onsubmit = async (event) => {
     event.preventDefault();
@@ -233,6 +234,9 @@ function enroll(token) {
 
 async function approve(challengeId) {
   show('approve');
+  // Nothing to decide until the challenge is loaded (and its handlers are in place).
+  $('approve-form').hidden = true;
+  $('refuse').hidden = true;
   const device = await loadDevice().catch(() => null);
   if (!device) {
     $('approve-form').hidden = true;
@@ -247,6 +251,8 @@ async function approve(challengeId) {
     $('refuse').hidden = true;
     return fail(err);
   }
+  $('approve-form').hidden = false;
+  $('refuse').hidden = false;
   $('fact-client').textContent = info.client || t('portal');
   $('fact-browser').textContent = info.browser || t('unknown');
   $('fact-place').textContent = info.place || t('unknown');
