@@ -18,6 +18,7 @@ import { type Db, type OpenDatabase, openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { type Repos, repositories } from './db/repositories/index.ts';
 import { UnitOfWork } from './db/unit-of-work.ts';
+import { DeviceService } from './factors/dap/devices.ts';
 import { createFactors } from './factors/index.ts';
 import { Metrics } from './http/metrics.ts';
 import { type Logger, createLogger } from './log.ts';
@@ -80,7 +81,9 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const acr = new AcrPolicy(config.acr, config.legacyLoginUntil);
   const clients = new ClientDirectory(uow.repos.clients, box, database.changes);
   const codes = new EmailedCodes({ mailer, box, clock, random, rules: config.codes });
-  const factors = createFactors({ box, mailer, passwords, codes, clock, random });
+  const origin = new URL(config.issuer).origin;
+  const factors = createFactors({ box, mailer, passwords, codes, clock, random, origin });
+  const devices = new DeviceService({ uow, box, passwords, mailer, clock, random, origin });
   const enrollments = new EnrollmentService({ uow, factors, throttle, box, clock, random });
   const portalSessions = new PortalSessions({ uow, clock, times: { idleSeconds: config.portal.idleMinutes * 60, lifetimeSeconds: config.portal.sessionHours * 3600 } });
   const signIns = new SignInService({ uow, factors, passwords, throttle, acr, clients, enrollments, portalSessions, clock, random, mailer });
@@ -107,6 +110,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     views,
     mailer,
     factors,
+    devices,
     signIns,
     enrollments,
     portalSessions,

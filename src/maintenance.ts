@@ -9,7 +9,7 @@ import type { Clock } from './clock.ts';
 import type { Repos } from './db/repositories/index.ts';
 
 export interface MaintenanceDeps {
-  repos: Pick<Repos, 'payloads' | 'signIns' | 'enrollments' | 'codes' | 'throttle' | 'portalSessions' | 'pendingChanges'>;
+  repos: Pick<Repos, 'payloads' | 'signIns' | 'enrollments' | 'codes' | 'throttle' | 'portalSessions' | 'pendingChanges' | 'dap'>;
   clock: Clock;
   log: Logger;
   /** Portal sessions idle this long are over (and deleted). */
@@ -54,7 +54,7 @@ export class Maintenance {
     const flows = await repos.signIns.deleteExpired(now);
     const enrollments = (await repos.enrollments.deleteExpired(now)) + (await repos.pendingChanges.deleteExpired(now));
     const sessions = await repos.portalSessions.deleteExpired(now, new Date(now.getTime() - this.#deps.portalIdleSeconds * 1000));
-    const codes = await repos.codes.deleteExpired(new Date(now.getTime() - 3600_000));
+    const codes = (await repos.codes.deleteExpired(new Date(now.getTime() - 3600_000))) + (await repos.dap.deleteExpired(new Date(now.getTime() - 3600_000)));
     // Counters idle for a day are of no use; hard locks stay until an operator lifts them.
     const throttles = await repos.throttle.deleteStale(new Date(now.getTime() - 24 * 3600_000));
     if (payloads + flows + enrollments + sessions + codes + throttles > 0) log.info({ payloads, flows, enrollments, sessions, codes, throttles }, 'expired rows deleted');

@@ -26,7 +26,7 @@ const REFUSED_COOKIE = 'kapu_account_refused';
 /** Typed values a refused page shows again. */
 const KEPT_FIELDS = ['email', 'username'];
 const ID = /^[0-9a-f-]{36}$/;
-const FACTORS = ['email', 'totp'];
+const FACTORS = ['email', 'totp', 'dap'];
 
 /** Messages a redirect to /account may carry (?notice=…), from this fixed list only. */
 const HOME_NOTICES = new Set([
@@ -40,6 +40,8 @@ const HOME_NOTICES = new Set([
   'account.email_changed',
   'account.signed_out_everywhere',
   'account.app_removed',
+  'account.enrolled_dap',
+  'account.device_removed',
 ]);
 
 interface Page {
@@ -203,7 +205,8 @@ export function accountRoutes(deps: Deps): Router {
     signedIn(async (p) => {
       const factor = factorParam(p.ctx);
       const notice = p.ctx.query['expired'] === '1' ? { key: 'enroll.expired', error: true } : null;
-      render(p, 'account/setup-start', `setup.${factor}`, { factor, notice, moving: p.session.account.factorKinds.includes(factor) });
+      // Another phone for the app is one more device, not a move.
+      render(p, 'account/setup-start', `setup.${factor}`, { factor, notice, moving: factor !== 'dap' && p.session.account.factorKinds.includes(factor) });
     }),
   );
 
@@ -282,6 +285,23 @@ export function accountRoutes(deps: Deps): Router {
       const done = await account.removeFactor(p.session, factor, text(fields, 'password'), who(p));
       if (!done.ok) return render(p, 'account/remove', 'account.remove_title', { factor, notice: done.notice }, refusedStatus(done));
       seeOther(p.ctx, '/account?notice=account.factor_removed');
+    }),
+  );
+
+  // ---- the DÁP app's phones: listed, removed one by one (the password again)
+
+  router.get(
+    '/devices',
+    signedIn(async (p) => render(p, 'account/devices', 'account.devices_title', { devices: await account.devices(p.session) })),
+  );
+
+  router.post(
+    '/devices/:id/remove',
+    form,
+    signedIn(async (p, fields) => {
+      const done = await account.removeDevice(p.session, idParam(p.ctx), text(fields, 'password'), who(p));
+      if (!done.ok) return render(p, 'account/devices', 'account.devices_title', { devices: await account.devices(p.session), notice: done.notice }, refusedStatus(done));
+      seeOther(p.ctx, '/account?notice=account.device_removed');
     }),
   );
 

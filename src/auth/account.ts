@@ -142,6 +142,33 @@ export class AccountService {
     });
   }
 
+  // ---- the DÁP app's phones
+
+  async devices(session: PortalSession) {
+    return this.#deps.uow.repos.dap.devices(session.account.id);
+  }
+
+  /**
+   * Removes one phone, after the password again; what it approved and no browser collected
+   * yet stops at once. The last phone of an account that has nothing else stays (as the last
+   * factor does).
+   */
+  async removeDevice(session: PortalSession, deviceId: string, password: string, who: Who): Promise<Done> {
+    const { account } = session;
+    const devices = await this.#deps.uow.repos.dap.devices(account.id);
+    const device = devices.find((d) => d.id === deviceId);
+    if (!device) return refused('invalid_input', 'error.bad_request');
+    if (devices.length === 1 && account.factorKinds.length === 1) return refused('invalid_input', 'account.last_factor');
+    if (!(await this.#passwordAgain(session, password, who))) return WRONG_PASSWORD;
+    return this.#deps.uow.transaction(async (r) => {
+      if ((await r.dap.removeDevices(account.id, deviceId)) === 0) return refused('invalid_input', 'error.bad_request');
+      const now = this.#deps.clock.now();
+      await r.audit.record({ type: 'factor.removed', accountId: account.id, ip: who.ip, detail: { factor: 'dap', device: device.name, by: 'citizen' } }, now);
+      await this.#notify(r, account, who.lang, 'mail.dap_removed', { device: device.name });
+      return { ok: true };
+    });
+  }
+
   // ---- password
 
   /**

@@ -1,31 +1,36 @@
 /**
- * Authentication levels. kapu knows two: password only, and password + a second factor.
- * Their `acr` URIs are configurable (eIDAS LoA low / substantial by default).
+ * Authentication levels. kapu knows password only, password + a second factor, and the phone
+ * app (DÁP: a device key with a PIN). Their `acr` URIs are configurable (eIDAS LoA low /
+ * substantial by default; the app is substantial too unless ACR_APP maps it higher, e.g. to
+ * LoA high, and then it alone reaches that level).
  */
 import type { Config } from '../config/index.ts';
 
-export type Level = 'password' | 'two_factor';
-const RANK: Record<Level, number> = { password: 1, two_factor: 2 };
+export type Level = 'password' | 'two_factor' | 'app';
 
 export class AcrPolicy {
   readonly #acr: Config['acr'];
   readonly #legacyUntil: Date | null;
 
+  readonly #rank: Record<Level, number>;
+
   constructor(acr: Config['acr'], legacyUntil: Date | null) {
     this.#acr = acr;
     this.#legacyUntil = legacyUntil;
+    this.#rank = { password: 1, two_factor: 2, app: acr.app === acr.twoFactor ? 2 : 3 };
   }
 
   get values(): string[] {
-    return [this.#acr.passwordOnly, this.#acr.twoFactor];
+    return [...new Set([this.#acr.passwordOnly, this.#acr.twoFactor, this.#acr.app])];
   }
 
   acrOf(level: Level): string {
-    return level === 'two_factor' ? this.#acr.twoFactor : this.#acr.passwordOnly;
+    return level === 'app' ? this.#acr.app : level === 'two_factor' ? this.#acr.twoFactor : this.#acr.passwordOnly;
   }
 
   levelOf(acr: string | undefined | null): Level | undefined {
     if (acr === this.#acr.twoFactor) return 'two_factor';
+    if (acr === this.#acr.app) return 'app';
     if (acr === this.#acr.passwordOnly) return 'password';
     return undefined;
   }
@@ -38,18 +43,18 @@ export class AcrPolicy {
   required(acrValues: string | undefined, clientMinAcr: unknown): Level {
     let level: Level = 'password';
     const clientMin = typeof clientMinAcr === 'string' ? this.levelOf(clientMinAcr) : undefined;
-    if (clientMin && RANK[clientMin] > RANK[level]) level = clientMin;
+    if (clientMin && this.#rank[clientMin] > this.#rank[level]) level = clientMin;
     const requested = (acrValues ?? '')
       .split(' ')
       .map((v) => this.levelOf(v))
       .filter((l): l is Level => l !== undefined)
-      .sort((a, b) => RANK[a] - RANK[b])[0];
-    if (requested && RANK[requested] > RANK[level]) level = requested;
+      .sort((a, b) => this.#rank[a] - this.#rank[b])[0];
+    if (requested && this.#rank[requested] > this.#rank[level]) level = requested;
     return level;
   }
 
   satisfies(have: Level | undefined, need: Level): boolean {
-    return have !== undefined && RANK[have] >= RANK[need];
+    return have !== undefined && this.#rank[have] >= this.#rank[need];
   }
 
   /** Is password-only sign-in still allowed at `now` (SPEC §4)? */
@@ -62,7 +67,11 @@ export class AcrPolicy {
   }
 }
 
-/** RFC 8176 `amr` of a finished sign-in: the password's, and the factor's with `mfa`. */
-export function amrFor(factorAmr: readonly string[] | null): string[] {
-  return factorAmr ? ['pwd', ...factorAmr, 'mfa'] : ['pwd'];
+/**
+ * RFC 8176 `amr` of a finished sign-in: the password's, and the factor's with `mfa`. A
+ * passwordless factor (the phone app: key + PIN) is two factors without the password.
+ */
+export function amrFor(factorAmr: readonly string[] | null, withPassword = true): string[] {
+  if (!factorAmr) return ['pwd'];
+  return withPassword ? ['pwd', ...factorAmr, 'mfa'] : [...factorAmr, 'mfa'];
 }

@@ -14,7 +14,7 @@ import type { AuditEvent } from '../db/repositories/audit.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import type { Candidate, SignInRow } from '../db/repositories/sign-ins.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
-import type { ChallengeStatus, Factor, FactorAccount, FactorContext, FactorRegistry, FormFields, Notice } from '../factors/factor.ts';
+import { type ChallengeStatus, type Factor, type FactorAccount, type FactorContext, type FactorRegistry, type FlowContext, type FormFields, type Notice, type PasswordlessFactor, isPasswordless } from '../factors/factor.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
 import { PASSWORD_MAX_LENGTH } from '../security/passwords.ts';
@@ -94,6 +94,8 @@ interface SignIn {
   redirectUri: string | undefined;
   /** The provider's prompt: 'login', or 'consent' for a signed-in citizen and a new RP. */
   prompt: string;
+  /** Signed in by a passwordless factor alone (no password typed). */
+  passwordless?: boolean;
 }
 
 export type StatusOutcome = { kind: 'status'; status: ChallengeStatus | 'none' } | { kind: 'expired' };
@@ -132,6 +134,8 @@ export class SignInService {
     if (off) return off;
     const known = typeof method === 'string' && method.length <= CHOICE_MAX_LENGTH && (method === LEGACY_METHOD || this.#deps.factors.get(method) !== undefined);
     if (!known) return { kind: 'bad_request', code: 'unknown_method' };
+    const alone = this.#deps.factors.get(method);
+    if (isPasswordless(alone)) return this.#beginAlone(signIn, requester, alone);
     return this.#advance(signIn, ['choose_method'], { state: 'password', method });
   }
 
@@ -139,7 +143,9 @@ export class SignInService {
   async restart(uid: string, requester: Requester): Promise<Outcome> {
     const signIn = (await this.#load(uid, requester))?.signIn;
     if (!signIn) return EXPIRED;
-    return this.#offState(signIn, ['password']) ?? this.#advance(signIn, ['password'], { state: 'choose_method', method: null });
+    // From a passwordless factor's page too (no account yet): back to the chooser.
+    const from: FlowState[] = signIn.account === null && isPasswordless(signIn.factor) ? ['password', 'factor'] : ['password'];
+    return this.#offState(signIn, from) ?? this.#advance(signIn, from, { state: 'choose_method', method: null, factor: null });
   }
 
   /**
@@ -190,7 +196,7 @@ export class SignInService {
       const target = chosen ?? fallback;
       const state = target ? 'factor' : account.factors.length > 0 ? 'choose_factor' : 'upgrade';
       await r.signIns.update(uid, { state, accountId: account.id, factor: target?.id ?? null }, now);
-      return target ? this.#begin(r, { ...identified, state, factor: target }) : this.#advanced(signIn, null);
+      return target ? this.#begin(r, { ...identified, state, factor: target }, requester) : this.#advanced(signIn, null);
     });
   }
 
@@ -217,7 +223,7 @@ export class SignInService {
       const elsewhere = await this.#lock(r, signIn, ['choose_factor', 'factor']);
       if (elsewhere) return elsewhere;
       await r.signIns.update(uid, { state: 'factor', factor: factor.id }, this.#deps.clock.now());
-      return this.#begin(r, { ...signIn, state: 'factor', factor });
+      return this.#begin(r, { ...signIn, state: 'factor', factor }, requester);
     });
   }
 
@@ -229,6 +235,7 @@ export class SignInService {
     const off = this.#offState(signIn, ['factor']);
     if (off) return off;
     const { factor, account } = signIn;
+    if (factor?.status) return this.#collect(signIn, requester, factor, form);
     if (!factor || !account) return { kind: 'wrong_step', uid };
     const input = factor.parse(form);
     if (input === undefined) return this.#refused(signIn, 'invalid_input', { key: 'code.format' });
@@ -263,11 +270,12 @@ export class SignInService {
     const off = this.#offState(signIn, ['factor']);
     if (off) return off;
     const { factor, account } = signIn;
-    if (!factor?.resend || !account) return { kind: 'bad_request', code: 'nothing_to_resend' };
+    if (!factor?.resend || (!account && !isPasswordless(factor))) return { kind: 'bad_request', code: 'nothing_to_resend' };
     return this.#deps.uow.transaction(async (r) => {
       const elsewhere = await this.#lock(r, signIn, ['factor'], factor.id);
       if (elsewhere) return elsewhere;
-      const notice = await factor.resend!(this.#context(r, signIn, account));
+      const ctx = { ...this.#flowContext(r, signIn), asking: asking(signIn, requester) };
+      const notice = isPasswordless(factor) ? await factor.resend(ctx) : await factor.resend!({ ...ctx, account: account! });
       return notice.error ? this.#refused(signIn, 'rate_limited', notice, undefined, r) : this.#advanced(signIn, notice);
     });
   }
@@ -277,7 +285,9 @@ export class SignInService {
     const signIn = (await this.#load(uid, requester))?.signIn;
     if (!signIn) return { kind: 'expired' };
     const { factor, account } = signIn;
-    if (signIn.state !== 'factor' || !factor?.status || !account) return { kind: 'status', status: 'none' };
+    if (signIn.state !== 'factor' || !factor?.status) return { kind: 'status', status: 'none' };
+    if (isPasswordless(factor)) return { kind: 'status', status: await factor.status(this.#flowContext(this.#deps.uow.repos, signIn)) };
+    if (!account) return { kind: 'status', status: 'none' };
     return { kind: 'status', status: await factor.status(this.#context(this.#deps.uow.repos, signIn, account)) };
   }
 
@@ -468,7 +478,7 @@ export class SignInService {
   }
 
   /** A one-statement move of the flow (from one of `from`); who loses a race is told why. */
-  async #advance(signIn: SignIn, from: FlowState[], change: { state: FlowState; method: string | null }): Promise<Outcome> {
+  async #advance(signIn: SignIn, from: FlowState[], change: { state: FlowState; method: string | null; factor?: null }): Promise<Outcome> {
     const { signIns } = this.#deps.uow.repos;
     if (await signIns.advance(signIn.uid, from, change, this.#deps.clock.now())) return this.#advanced(signIn, null);
     const state = await signIns.state(signIn.uid);
@@ -477,8 +487,8 @@ export class SignInService {
   }
 
   /** Starts the factor the flow just moved to (an emailed code is sent here). */
-  async #begin(r: Repos, signIn: SignIn & { factor: Factor }): Promise<Outcome> {
-    const notice = await signIn.factor.begin(this.#context(r, signIn, signIn.account!));
+  async #begin(r: Repos, signIn: SignIn & { factor: Factor }, requester: Requester): Promise<Outcome> {
+    const notice = await signIn.factor.begin({ ...this.#context(r, signIn, signIn.account!), asking: asking(signIn, requester) });
     // A refused start (the hourly code cap) is said as such: never "sent".
     return notice?.error ? this.#refused(signIn, 'rate_limited', notice, undefined, r) : this.#advanced(signIn, notice);
   }
@@ -493,12 +503,15 @@ export class SignInService {
     const { acr, clock, portalSessions } = this.#deps;
     const accountId = signIn.account!.id;
     const now = clock.now();
+    if (level === 'two_factor' && factor?.level) level = factor.level;
+    // Never a lower level than the RP asked for (a level only the phone app reaches).
+    if (signIn.kind === 'rp' && !acr.satisfies(level, signIn.need)) return this.#refused(signIn, 'wrong_answer', { key: 'level.too_low' }, undefined, r);
     let returnTo: string | undefined = PORTAL_HOME;
     let session: { token: string; expiresAt: Date } | undefined;
     if (signIn.kind === 'portal') {
       session = await portalSessions.open(r, accountId, { ip: requester.ip, browser: requester.browser });
     } else {
-      returnTo = await r.signIns.setResult(signIn.uid, { login: { accountId, acr: acr.acrOf(level), amr: amrFor(factor?.amr ?? null), remember: false } }, now);
+      returnTo = await r.signIns.setResult(signIn.uid, { login: { accountId, acr: acr.acrOf(level), amr: amrFor(factor?.amr ?? null, !signIn.passwordless), remember: false } }, now);
       if (!returnTo) return EXPIRED;
     }
     // The language the citizen finished in becomes theirs: later mails are written in it.
@@ -517,6 +530,52 @@ export class SignInService {
   #context(repos: Repos, signIn: SignIn, account: FactorAccount): FactorContext {
     // A factor's words go into mails: the citizen's language, not only the page's.
     return { flowId: signIn.uid, account, lang: signIn.mailLang, repos, request: { service: signIn.client ? (signIn.client.name ?? signIn.client.id) : null, browser: signIn.browser } };
+  }
+
+  /** A passwordless factor's context: the account, if the sign-in knows it yet. */
+  #flowContext(repos: Repos, signIn: SignIn): FlowContext {
+    return { flowId: signIn.uid, account: signIn.account ? accountOf(signIn.account) : null, lang: signIn.lang, repos };
+  }
+
+  /** A passwordless factor chosen on the method chooser: straight to it, no password. */
+  async #beginAlone(signIn: SignIn, requester: Requester, factor: PasswordlessFactor): Promise<Outcome> {
+    return this.#deps.uow.transaction(async (r) => {
+      const elsewhere = await this.#lock(r, signIn, ['choose_method']);
+      if (elsewhere) return elsewhere;
+      await r.signIns.update(signIn.uid, { state: 'factor', method: factor.id, factor: factor.id }, this.#deps.clock.now());
+      const notice = await factor.begin({ ...this.#flowContext(r, signIn), asking: asking(signIn, requester) });
+      return notice?.error ? this.#refused(signIn, 'rate_limited', notice, undefined, r) : this.#advanced(signIn, null);
+    });
+  }
+
+  /**
+   * An out-of-band factor's answer was given elsewhere (approved on a phone): the browser only
+   * collects it. That is no guess, so it costs no throttle try (the phone's PIN is counted by
+   * the device API); still waiting shows the waiting page again. A passwordless factor's
+   * approval names the account the sign-in ends with.
+   */
+  async #collect(signIn: SignIn, requester: Requester, factor: Factor, form: FormFields): Promise<Outcome> {
+    const input = factor.parse(form);
+    if (input === undefined) return this.#refused(signIn, 'invalid_input', { key: 'code.format' });
+    const alone = !signIn.account && isPasswordless(factor);
+    if (!signIn.account && !alone) return { kind: 'wrong_step', uid: signIn.uid };
+    const { uow, clock } = this.#deps;
+    return uow.transaction(async (r) => {
+      const elsewhere = await this.#lock(r, signIn, ['factor'], factor.id);
+      if (elsewhere) return elsewhere;
+      const result = alone ? await (factor as PasswordlessFactor).verify(this.#flowContext(r, signIn), input) : await factor.verify(this.#context(r, signIn, signIn.account!), input);
+      if (!result.ok) {
+        if (result.notice.key.endsWith('.waiting')) return { kind: 'show', shown: await this.#shown(signIn, r), notice: result.notice };
+        const accountId = signIn.account?.id ?? null;
+        await r.audit.record({ type: 'signin.factor_failed', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { factor: factor.id, reason: result.notice.key } }, clock.now());
+        return this.#refused(signIn, 'wrong_answer', result.notice, undefined, r);
+      }
+      if (!alone) return this.#finish(r, signIn, 'two_factor', factor, requester, []);
+      const found = result.accountId ? await r.accounts.findById(result.accountId) : undefined;
+      if (!found) return this.#refused(signIn, 'wrong_answer', { key: 'error.bad_request' }, undefined, r);
+      const account = { ...accountOf(found), factors: [] };
+      return this.#finish(r, { ...signIn, account, passwordless: true }, 'two_factor', factor, requester, []);
+    });
   }
 
   #advanced(signIn: SignIn, notice: Notice | null): Outcome {
@@ -559,6 +618,9 @@ export class SignInService {
         return { state: 'password', method: { id: signIn.method ?? LEGACY_METHOD, labelKey: factors.get(signIn.method)?.labelKey ?? 'method.legacy' }, username };
       case 'factor': {
         const { factor, account } = signIn;
+        if (!account && isPasswordless(factor)) {
+          return { state: 'factor', factor: option(factor), view: await factor.view(this.#flowContext(repos, signIn)), others: [], canResend: true };
+        }
         // A flow at a factor the registry no longer knows: the citizen chooses again.
         if (!factor || !account) return this.#factorChoice(signIn);
         return {
@@ -586,6 +648,11 @@ export class SignInService {
       }
     }
   }
+}
+
+/** Who asks, for a factor that shows it elsewhere (the phone app). */
+function asking(signIn: SignIn, requester: Requester): { client: string | null; ip: string; browser: string | null } {
+  return { client: signIn.client ? (signIn.client.name ?? signIn.client.id) : null, ip: requester.ip, browser: requester.browser };
 }
 
 function option(f: Factor): Option {

@@ -85,6 +85,8 @@ export const schema = z.object({
     .optional(),
   ACR_PASSWORD_ONLY: z.string().min(1).default(EIDAS_LOW),
   ACR_TWO_FACTOR: z.string().min(1).default(EIDAS_SUBSTANTIAL),
+  /** `acr` of a sign-in with the DÁP phone app; unset: ACR_TWO_FACTOR (an operator may map it to LoA high). */
+  ACR_APP: z.string().min(1).optional(),
   /** SMTP server, e.g. smtps://user:pass@mail.example.hu; unset outside production: dev mailbox. */
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
   MAIL_FROM: z.string().min(3).default('Ügyfélkapu+ <no-reply@localhost>'),
@@ -176,7 +178,7 @@ function finish(env: z.infer<typeof schema>) {
     ),
     generatedEncryptionKeys: env.ENCRYPTION_KEYS === undefined,
     legacyLoginUntil: env.LEGACY_LOGIN_UNTIL ?? null,
-    acr: { passwordOnly: env.ACR_PASSWORD_ONLY, twoFactor: env.ACR_TWO_FACTOR },
+    acr: { passwordOnly: env.ACR_PASSWORD_ONLY, twoFactor: env.ACR_TWO_FACTOR, app: env.ACR_APP ?? env.ACR_TWO_FACTOR },
     mail: { smtpUrl: env.SMTP_URL ?? null, from: env.MAIL_FROM },
     codes: {
       ttlSeconds: env.CODE_TTL_SECONDS,
@@ -222,6 +224,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   if (config.acr.passwordOnly === config.acr.twoFactor) {
     throw new ConfigError('ACR_TWO_FACTOR', 'must differ from ACR_PASSWORD_ONLY');
+  }
+  if (config.acr.app === config.acr.passwordOnly) {
+    throw new ConfigError('ACR_APP', 'must differ from ACR_PASSWORD_ONLY');
   }
   return config;
 }

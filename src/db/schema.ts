@@ -146,6 +146,38 @@ export interface PendingChangeTable {
   done_at: Timestamp | null;
 }
 
+/** A phone enrolled for the DÁP method: its public key and its PIN's hash (SPEC §8). */
+export interface DapDeviceTable {
+  id: string;
+  account_id: string;
+  enrollment_id: string;
+  name: string;
+  public_key: string;
+  pin_hash: string;
+  pin_failures: Generated<number>;
+  locked_at: Timestamp | null;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+}
+
+/** A sign-in waiting for an approval on a phone. */
+export interface DapChallengeTable {
+  id: string;
+  flow_id: string;
+  account_id: string | null;
+  nonce: string;
+  number: string;
+  decoys: string;
+  client: string | null;
+  browser: string | null;
+  ip: string | null;
+  status: 'pending' | 'approved' | 'refused' | 'superseded' | 'used';
+  device_id: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  decided_at: Timestamp | null;
+}
+
 export interface AuthThrottleTable {
   key: string;
   failures: number;
@@ -169,6 +201,8 @@ export interface Database {
   pending_change: PendingChangeTable;
   one_time_code: OneTimeCodeTable;
   mail_outbox: MailOutboxTable;
+  dap_device: DapDeviceTable;
+  dap_challenge: DapChallengeTable;
 }
 
 export type AccountRow = Selectable<AccountTable>;

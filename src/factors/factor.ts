@@ -35,6 +35,8 @@ export interface FactorContext {
   repos: Repos;
   /** Who asked, for the words of a mail: the service (RP) signed into and the browser. */
   request?: MailRequest;
+  /** Who asks, when a sign-in step begins a factor (an approval on a phone shows it). */
+  asking?: { client: string | null; ip: string; browser: string | null };
 }
 
 /** What a code mail says about the request behind it, so the citizen can tell it is theirs. */
@@ -43,6 +45,11 @@ export interface MailRequest {
   service: string | null;
   /** The browser in a few words ("Chrome 131, Linux"), if known. */
   browser: string | null;
+}
+
+/** A sign-in's context for a passwordless factor: before its answer, no account is known. */
+export interface FlowContext extends Omit<FactorContext, 'account'> {
+  account: FactorAccount | null;
 }
 
 /** An enrollment's context: what `enroll.begin` asked to keep, opened again. */
@@ -62,7 +69,7 @@ export interface Notice {
  * The outcome of checking what the person gave (a code, an approval). `shownOnce`: what a
  * confirmed setup shows the person once and never again (the app's törlőkód).
  */
-export type Verification = { ok: true; shownOnce?: Record<string, string> } | { ok: false; notice: Notice };
+export type Verification = { ok: true; shownOnce?: Record<string, string>; accountId?: string } | { ok: false; notice: Notice };
 
 /** Where an out-of-band challenge (an approval on a phone) stands. */
 export type ChallengeStatus = 'pending' | 'approved' | 'refused' | 'expired';
@@ -73,6 +80,8 @@ export interface FactorView {
   data: Record<string, unknown>;
   /** What the page should say when the request brings no message of its own. */
   notice?: Notice;
+  /** The page uses kapu's script (an out-of-band factor's waiting page asks for its status). */
+  scripts?: boolean;
 }
 
 export interface EnrollmentStart {
@@ -94,6 +103,8 @@ export interface Factor<Input = unknown> {
   readonly amr: readonly string[];
   /** Locale key of the factor's name (method chooser, factor choice). */
   readonly labelKey: string;
+  /** A level of its own (the phone app: ACR_APP) instead of the usual second factor's. */
+  readonly level?: 'app';
 
   /**
    * Reads the factor's own fields of a submitted form; undefined when they could not be an
@@ -131,6 +142,26 @@ export interface Factor<Input = unknown> {
   remove(ctx: FactorContext): Promise<boolean>;
   /** An operator gives an account this factor (admin CLI), without a proof. */
   enrollByOperator(ctx: FactorContext): Promise<OperatorEnrollment>;
+}
+
+/**
+ * A factor that finds the account itself and is two factors on its own (the phone app: a
+ * device key that belongs to one account, unlocked by a PIN kapu checks), so a sign-in may
+ * begin with it and skip the password: the method chooser's entry goes straight to it. Its
+ * sign-in methods then get `account: null`, and a right answer names the account
+ * (`accountId`). Its `amr` stands without `pwd` then.
+ */
+export interface PasswordlessFactor<Input = unknown> extends Factor<Input> {
+  readonly passwordless: true;
+  begin(ctx: FlowContext): Promise<Notice | null>;
+  resend(ctx: FlowContext): Promise<Notice>;
+  view(ctx: FlowContext): Promise<FactorView>;
+  verify(ctx: FlowContext, input: Input): Promise<Verification>;
+  status(ctx: FlowContext): Promise<ChallengeStatus>;
+}
+
+export function isPasswordless(factor: Factor | undefined): factor is PasswordlessFactor {
+  return (factor as { passwordless?: unknown } | undefined)?.passwordless === true;
 }
 
 export class FactorRegistry {

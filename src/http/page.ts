@@ -74,7 +74,7 @@ export function contentSecurityPolicy(formTargets: string[] = [], scripts = fals
     "default-src 'none'",
     "style-src 'self'",
     // Only kapu's own script, only on the pages that use it (progressive enhancement).
-    ...(scripts ? ["script-src 'self'"] : []),
+    ...(scripts ? ["script-src 'self'", "connect-src 'self'"] : []),
     "img-src 'self' data:",
     `form-action ${formAction}`,
     "frame-ancestors 'none'",

@@ -15,8 +15,8 @@ export function renderSignInPage(ctx: Context, env: InteractionEnv, shown: Pick<
     template,
     { uid: shown.uid, csrf: csrfToken(env, shown.uid), client: shown.client ? (shown.client.name ?? shown.client.id) : null, notice: null, ...data },
     // A sign-in form's POST ends, through redirects, at the RP's redirect_uri.
-    // kapu.js counts a resend button's wait down (the page says the seconds without it).
-    { lang: shown.lang, status, formTargets: originOf(shown.redirectUri), scripts: template === 'factor' || template === 'enroll' },
+    // kapu.js counts a resend button's wait down (the page says the seconds without it), and asks how a phone's approval stands.
+    { lang: shown.lang, status, formTargets: originOf(shown.redirectUri), scripts: data['scripts'] === true || template === 'factor' || template === 'enroll' },
   );
 }
 

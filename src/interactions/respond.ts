@@ -162,6 +162,7 @@ function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: N
           canResend: page.canResend,
           others: page.others,
           notice: notice ?? page.view.notice ?? null,
+          scripts: page.view.scripts === true,
         },
       };
     }

@@ -250,7 +250,7 @@ describeWithChromium('signing in with a real browser', () => {
       expect(await focused(page)).toBe('#main');
       await page.keyboard.press('Tab');
       expect(await focused(page)).toBe('button');
-      expect(await page.evaluate('document.activeElement.textContent.trim()')).toBe('Ügyfélkapu+ hitelesítő alkalmazással');
+      expect(await page.evaluate('document.activeElement.textContent.trim()')).toBe('DÁP mobilalkalmazás');
     });
 
     test('after a wrong password the focus is on the password field, which the error message describes', async () => {

@@ -157,7 +157,7 @@ describe('bad input', () => {
     test('/method: no method, two methods, or an unknown one is a 400; then choosing a method works', async () => {
       const { browser, page, uid, csrf } = await openFlow();
       const before = await flowRow(uid);
-      for (const body of [`csrf=${csrf}`, `csrf=${csrf}&method[]=legacy&method[]=email`, `csrf=${csrf}&method[x]=legacy`, `csrf=${csrf}&method=dap`, `csrf=${csrf}&method=${'l'.repeat(5000)}`]) {
+      for (const body of [`csrf=${csrf}`, `csrf=${csrf}&method[]=legacy&method[]=email`, `csrf=${csrf}&method[x]=legacy`, `csrf=${csrf}&method=eszemelyi`, `csrf=${csrf}&method=${'l'.repeat(5000)}`]) {
         await expectErrorPage(await post(browser, uid, 'method', body), 400, SAYS.badRequest);
       }
       expect(await flowRow(uid)).toEqual(before);

@@ -8,6 +8,7 @@ import type { Effects } from '../unit-of-work.ts';
 import { AccountsRepository } from './accounts.ts';
 import { type AuditEvent, AuditRepository } from './audit.ts';
 import { ClientsRepository } from './clients.ts';
+import { DapRepository } from './dap.ts';
 import { EnrollmentsRepository } from './enrollments.ts';
 import { FactorsRepository } from './factors.ts';
 import { MailOutboxRepository } from './mail-outbox.ts';
@@ -31,6 +32,7 @@ export function repositories(db: Db, effects: Effects, hooks: RepositoryHooks = 
     audit: new AuditRepository(db, effects, hooks.onAudit),
     clients: new ClientsRepository(db),
     codes: new OneTimeCodesRepository(db),
+    dap: new DapRepository(db),
     enrollments: new EnrollmentsRepository(db),
     factors: new FactorsRepository(db),
     outbox: new MailOutboxRepository(db, effects, hooks.onMailQueued),

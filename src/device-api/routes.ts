@@ -1,0 +1,67 @@
+/**
+ * The device API the phone app speaks, versioned under /api/device/v1 (documented in the
+ * README, so a native app can implement it), and the reference app itself under /app/.
+ * Thin adapters over src/factors/dap/devices.ts: JSON in (8 KiB at most), JSON out; every
+ * refusal is a 4xx with `{ "error": code }`, never a page, never a stack trace.
+ */
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import type { Deps } from '../deps.ts';
+import type { ApiResult, Caller } from '../factors/dap/devices.ts';
+import { DEFAULT_LANG, pickLang } from '../views.ts';
+
+export const API_PREFIX = '/api/device/v1';
+
+/** Errors of the API itself (not of a step): the body could not be read. */
+function jsonError(ctx: Context, status: number, error: string): void {
+  ctx.status = status;
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = { error, request_id: ctx.state['reqId'] };
+}
+
+function jsonBody() {
+  const parse = bodyParser({ enableTypes: ['json'], jsonLimit: '8kb', encoding: 'utf-8' });
+  return async (ctx: Context, next: Next) => {
+    if (!ctx.is('application/json')) return jsonError(ctx, 415, 'unsupported_media_type');
+    try {
+      await parse(ctx, async () => {});
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      return jsonError(ctx, status === 413 ? 413 : 400, status === 413 ? 'payload_too_large' : 'invalid_json');
+    }
+    const body = (ctx.request as { body?: unknown }).body;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) return jsonError(ctx, 400, 'invalid_request');
+    await next();
+  };
+}
+
+function send<T>(ctx: Context, result: ApiResult<T>, okStatus = 200): void {
+  ctx.set('Cache-Control', 'no-store');
+  if (result.ok) {
+    ctx.status = okStatus;
+    ctx.body = result.value;
+    return;
+  }
+  if (result.retryAfter) ctx.set('Retry-After', String(result.retryAfter));
+  ctx.status = result.status;
+  ctx.body = { error: result.error, ...result.detail, request_id: ctx.state['reqId'] };
+}
+
+export function deviceApiRoutes(deps: Deps): Router {
+  const router = new Router({ prefix: API_PREFIX });
+  const { devices } = deps;
+  const caller = (ctx: Context): Caller => ({ ip: ctx.ip, lang: pickLang(ctx.get('Accept-Language')) ?? DEFAULT_LANG });
+  const body = (ctx: Context) => (ctx.request as { body?: Record<string, unknown> }).body ?? {};
+
+  // Whatever goes wrong below is JSON too (kapu's error handler answers JSON to API clients).
+  router.use(async (ctx, next) => {
+    ctx.request.headers['accept'] = 'application/json';
+    await next();
+  });
+  router.post('/devices', jsonBody(), async (ctx) => send(ctx, await devices.enroll(body(ctx), caller(ctx)), 201));
+  router.get('/challenges/:id', async (ctx) => send(ctx, await devices.challenge(String(ctx.params['id']), ctx.query['device'], caller(ctx))));
+  router.post('/challenges/:id/approve', jsonBody(), async (ctx) => send(ctx, await devices.approve(String(ctx.params['id']), body(ctx), caller(ctx))));
+  router.post('/challenges/:id/refuse', jsonBody(), async (ctx) => send(ctx, await devices.refuse(String(ctx.params['id']), body(ctx), caller(ctx))));
+  return router;
+}
