@@ -6,6 +6,7 @@
  * JavaScript (every page checked with axe, and for sideways scrolling) and once without, in
  * Hungarian and English, at phone and desktop widths.
  */
+import { jest } from '@jest/globals';
 import jsqr from 'jsqr';
 import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page } from 'playwright-core';
 import axe from 'axe-core';
@@ -133,6 +134,9 @@ async function violations(page: Page): Promise<Violation[]> {
     rule: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ') + ' → ' + n.failureSummary),
   })))`)) as Violation[];
 }
+
+// Each flow is a dozen keyboard-driven pages, axe on each: on a busy 2-core machine that takes a while.
+jest.setTimeout(180_000);
 
 describeWithChromium('the account portal in a real browser', () => {
   let kapu: TestKapu;
