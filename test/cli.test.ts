@@ -3,18 +3,16 @@
  * DATA_DIR with PGlite, or a fresh database on DATABASE_URL's server), plus one run of the
  * real process to prove the wiring: argv, piped stdin, exit codes.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runCli } from '../src/cli/main.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { type Deps, buildDeps, closeDeps } from '../src/deps.ts';
+import { type Run, spawnCli as runCliProcess } from './helpers/cli-process.ts';
 import { freshDatabase } from './helpers/kapu.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PASSWORD = 'Titkos jelszó 42';
 
 let env: Record<string, string>;
@@ -43,12 +41,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cleanup();
 });
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 async function cli(argv: string[], stdin = '', extraEnv: Record<string, string> = {}): Promise<Run> {
   let stdout = '';
@@ -343,22 +335,7 @@ describe('usage and configuration', () => {
 });
 
 describe('the real process', () => {
-  function spawnCli(argv: string[], stdin: string): Promise<Run> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(join(ROOT, 'node_modules/.bin/node'), ['src/cli/main.ts', ...argv], {
-        cwd: ROOT,
-        env: { PATH: process.env['PATH'] ?? '', ...env },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-      child.stdin.end(stdin);
-    });
-  }
+  const spawnCli = (argv: string[], stdin: string): Promise<Run> => runCliProcess(argv, env, stdin);
 
   test('reads the password from piped stdin, lists accounts, and exits with the right codes', async () => {
     const add = await spawnCli(['account', 'add', '--username', 'nagy.bela', '--name', 'Nagy Béla', '--email', 'bela@example.hu'], `${PASSWORD}\n`);
