@@ -6,6 +6,9 @@
  *                             → factor ⇄ choose_factor → done
  *                             → upgrade → enroll → done   (no second factor where one is needed:
  *                                                          set one up right there)
+ *                             → guarded → done            (strangers' failures locked the username:
+ *                                                          the password and the chosen second
+ *                                                          factor, proved together, still get in)
  *
  * A flow signs in at an RP (kind 'rp', behind an oidc-provider interaction) or at kapu's own
  * account portal (kind 'portal', ending in a portal session).
@@ -13,7 +16,7 @@
  * accepts, and runs with the row locked (or as one conditional update), so a stale or replayed
  * form can neither skip a step nor interleave with another.
  */
-export const FLOW_STATES = ['choose_method', 'password', 'choose_factor', 'factor', 'upgrade', 'enroll', 'done'] as const;
+export const FLOW_STATES = ['choose_method', 'password', 'choose_factor', 'factor', 'guarded', 'upgrade', 'enroll', 'done'] as const;
 
 export type FlowState = (typeof FLOW_STATES)[number];
 

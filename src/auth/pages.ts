@@ -26,7 +26,8 @@ export type SignInPage =
   | { state: 'choose_method'; methods: MethodOption[] }
   | { state: 'password'; method: Option; username: string }
   | { state: 'choose_factor'; factors: Option[]; chosenMissing: boolean }
-  | { state: 'factor'; factor: Option; view: FactorView; others: Option[]; canResend: boolean }
+  /** `guarded`: the username is locked, and this factor's proof (with the password) still gets in. */
+  | { state: 'factor'; factor: Option; view: FactorView; others: Option[]; canResend: boolean; guarded?: true }
   /** No second factor where one is needed: set one up here, or (where allowed) go on without. */
   | { state: 'upgrade'; reason: UpgradeReason; setUp: Option[]; passwordOnly: boolean }
   /** A factor being set up inline: its setup page (a QR code, the mailed code's tag). */

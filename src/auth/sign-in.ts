@@ -12,9 +12,10 @@
 import type { Clock, Random } from '../clock.ts';
 import type { AuditEvent } from '../db/repositories/audit.ts';
 import type { Repos } from '../db/repositories/index.ts';
+import { normalizeUsername } from '../db/repositories/accounts.ts';
 import type { Candidate, SignInRow } from '../db/repositories/sign-ins.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
-import { type ChallengeStatus, type Factor, type FactorAccount, type FactorContext, type FactorRegistry, type FlowContext, type FormFields, type Notice, type PasswordlessFactor, isPasswordless } from '../factors/factor.ts';
+import { type ChallengeStatus, type Factor, type FactorAccount, type FactorContext, type FactorRegistry, type FlowContext, type FormFields, type GuardedProof, type Notice, type PasswordlessFactor, isPasswordless } from '../factors/factor.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
 import { PASSWORD_MAX_LENGTH } from '../security/passwords.ts';
@@ -96,6 +97,14 @@ interface SignIn {
   prompt: string;
   /** Signed in by a passwordless factor alone (no password typed). */
   passwordless?: boolean;
+  /** State `guarded`: the username as typed and the factor's proof state. */
+  guard: Guard | null;
+}
+
+/** What a guarded sign-in keeps on its flow (JSON in `login_flow.guard`). */
+interface Guard {
+  username: string;
+  kept: string;
 }
 
 export type StatusOutcome = { kind: 'status'; status: ChallengeStatus | 'none' } | { kind: 'expired' };
@@ -167,6 +176,12 @@ export class SignInService {
     // A browser that signed in to this account before is not locked out by guesses from elsewhere.
     const knownDevice = requester.device && candidate && requester.device.accountId === candidate.id ? requester.device.id : null;
     const attempt = await throttle.password(uow.repos.throttle, username, requester.ip, knownDevice);
+    // Locked by failures from elsewhere: an Ügyfélkapu+ method's proof may still get in.
+    const chosen = this.#deps.factors.get(signIn.method);
+    const proof = chosen?.guarded;
+    if (!attempt && !knownDevice && chosen && proof && (await throttle.guarded(uow.repos.throttle, requester.ip))) {
+      return this.#guard(signIn, requester, { username, password, candidate }, chosen, proof);
+    }
     const check = await passwords.verify(attempt ? candidate?.passwordHash : undefined, password);
     const now = clock.now();
     if (!attempt || !candidate || !check.ok) {
@@ -200,11 +215,66 @@ export class SignInService {
     });
   }
 
-  /** Failures piled up on the account: the citizen is told when and how many (no codes). */
-  async #tellFailures(account: { name: string; email: string }, failures: number, events: AuditEvent[], now: Date): Promise<void> {
+  /**
+   * The username is locked by failures from elsewhere, and the citizen chose an Ügyfélkapu+
+   * method: the password is checked all the same, and right or wrong the sign-in goes on to that
+   * factor's proof (SPEC §5). With a right password the proof is real (a code is mailed); with a
+   * wrong one it stands in, the same to look at and to answer, and never succeeds. So the lock
+   * tells nobody whether a password was right, and strangers' failures lock out no citizen who
+   * proves both. The step costs a try on the IP (the username's count stands locked).
+   */
+  async #guard(signIn: SignIn, requester: Requester, typed: { username: string; password: string; candidate: Candidate | null }, factor: Factor, proof: GuardedProof<unknown>): Promise<Outcome> {
+    const { uow, passwords, clock } = this.#deps;
+    const { candidate } = typed;
+    const check = await passwords.verify(candidate?.passwordHash, typed.password);
+    const proven = candidate && check.ok && candidate.factorKinds.includes(factor.id) ? candidate : null;
+    const now = clock.now();
+    return uow.transaction(async (r) => {
+      const elsewhere = await this.#lock(r, signIn, ['password']);
+      if (elsewhere) return elsewhere;
+      const ctx = { ...this.#context(r, signIn, proven ? accountOf(proven) : null), username: typed.username };
+      const guard: Guard = { username: typed.username, kept: await proof.begin(ctx) };
+      await r.signIns.update(signIn.uid, { state: 'guarded', accountId: proven?.id ?? null, factor: factor.id, guard: JSON.stringify(guard) }, now);
+      const type = proven ? 'signin.password_ok' : 'signin.password_failed';
+      await r.audit.record({ type, accountId: candidate?.id ?? null, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { guarded: true, locked: true } }, now);
+      return this.#advanced(signIn, null);
+    });
+  }
+
+  /** The answer to a guarded sign-in's proof: counted like any factor's (a stand-in on a key of its own). */
+  async #verifyGuarded(signIn: SignIn, requester: Requester, form: FormFields): Promise<Outcome> {
+    const { factor, guard, account } = signIn;
+    if (!factor?.guarded || !guard) return { kind: 'wrong_step', uid: signIn.uid };
+    const input = factor.parse(form);
+    if (input === undefined) return this.#refused(signIn, 'invalid_input', { key: 'code.format' });
+    const { uow, throttle, clock } = this.#deps;
+    const attempt = await throttle.factor(uow.repos.throttle, account?.id ?? standInKey(guard.username), requester.ip);
+    if (!attempt) return this.#refused(signIn, 'locked', { key: 'throttle.locked' });
+    return uow.transaction(async (r) => {
+      const elsewhere = await this.#lock(r, signIn, ['guarded'], factor.id);
+      if (elsewhere) {
+        await r.throttle.settle([], attempt.counted);
+        return elsewhere;
+      }
+      const ctx = { ...this.#context(r, signIn, account ? accountOf(account) : null), username: guard.username };
+      const { verification, kept } = await factor.guarded!.verify(ctx, guard.kept, input);
+      const now = clock.now();
+      if (!verification.ok || !account) {
+        const notice = verification.ok ? { key: 'code.invalid' } : verification.notice;
+        if (kept !== guard.kept) await r.signIns.update(signIn.uid, { state: 'guarded', guard: JSON.stringify({ ...guard, kept }) }, now);
+        await r.audit.record({ type: 'signin.factor_failed', accountId: account?.id ?? null, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { factor: factor.id, reason: notice.key, guarded: true } }, now);
+        return this.#refused({ ...signIn, guard: { ...guard, kept } }, 'wrong_answer', notice, undefined, r);
+      }
+      await throttle.succeeded(r.throttle, attempt);
+      return this.#finish(r, signIn, 'two_factor', factor, requester, []);
+    });
+  }
+
+  /** Failures piled up on the account: the citizen is told when and how many (no codes), in their language. */
+  async #tellFailures(account: { name: string; email: string; lang: string | null }, failures: number, events: AuditEvent[], now: Date): Promise<void> {
     const mailer = this.#deps.mailer!;
-    const lang = DEFAULT_LANG;
-    const when = now.toLocaleString('hu-HU', { timeZone: 'Europe/Budapest', dateStyle: 'short', timeStyle: 'short' });
+    const lang = isLang(account.lang) ? account.lang : DEFAULT_LANG;
+    const when = now.toLocaleString(lang === 'en' ? 'en-GB' : 'hu-HU', { timeZone: 'Europe/Budapest', dateStyle: 'short', timeStyle: 'short' });
     await this.#deps.uow.transaction(async (r) => {
       await r.audit.record(events, now);
       await mailer.queue(r.outbox, mailer.notice(account.email, lang, { key: 'mail.failed_signins', name: account.name, vars: { count: String(failures), when } }), now);
@@ -232,6 +302,7 @@ export class SignInService {
     const signIn = (await this.#load(uid, requester))?.signIn;
     if (!signIn) return EXPIRED;
     if (signIn.state === 'enroll') return this.#confirmSetUp(signIn, requester, form);
+    if (signIn.state === 'guarded') return this.#verifyGuarded(signIn, requester, form);
     const off = this.#offState(signIn, ['factor']);
     if (off) return off;
     const { factor, account } = signIn;
@@ -377,6 +448,7 @@ export class SignInService {
       factor: factors.get(row.factor),
       enrollmentId: row.enrollmentId,
       account,
+      guard: parseGuard(row.guard),
     };
     if (row.kind === 'portal' || !row.interaction) {
       // The portal asks for no level: an account signs in with what it has (SPEC §2).
@@ -527,7 +599,7 @@ export class SignInService {
     return attempt.locked ? [{ type: 'signin.locked', accountId: account.id, ip: requester.ip, detail: { factor: factor.id } }, failed] : [failed];
   }
 
-  #context(repos: Repos, signIn: SignIn, account: FactorAccount): FactorContext {
+  #context<A extends FactorAccount | null>(repos: Repos, signIn: SignIn, account: A): Omit<FactorContext, 'account'> & { account: A } {
     // A factor's words go into mails: the citizen's language, not only the page's.
     return { flowId: signIn.uid, account, lang: signIn.mailLang, repos, request: { service: signIn.client ? (signIn.client.name ?? signIn.client.id) : null, browser: signIn.browser } };
   }
@@ -589,7 +661,8 @@ export class SignInService {
   async #shown(signIn: SignIn, repos: Repos, username = ''): Promise<Shown> {
     return {
       uid: signIn.uid,
-      accountId: signIn.account?.id ?? null,
+      // A guarded sign-in names no account until it is proved: not even to the logs.
+      accountId: signIn.state === 'guarded' ? null : (signIn.account?.id ?? null),
       lang: signIn.lang,
       client: signIn.client,
       redirectUri: signIn.redirectUri,
@@ -631,6 +704,12 @@ export class SignInService {
           canResend: factor.resend !== undefined,
         };
       }
+      case 'guarded': {
+        const { factor, guard, account } = signIn;
+        if (!factor?.guarded || !guard) return this.#factorChoice(signIn);
+        const ctx = { ...this.#context(repos, signIn, account ? accountOf(account) : null), username: guard.username };
+        return { state: 'factor', factor: option(factor), view: factor.guarded.view(ctx, guard.kept), others: [], canResend: false, guarded: true };
+      }
       case 'choose_factor':
         return this.#factorChoice(signIn);
       case 'upgrade':
@@ -657,6 +736,17 @@ function asking(signIn: SignIn, requester: Requester): { client: string | null; 
 
 function option(f: Factor): Option {
   return { id: f.id, labelKey: f.labelKey };
+}
+
+/** A stand-in proof's count: per username, as the real one is per account. */
+function standInKey(username: string): string {
+  return `stand-in:${normalizeUsername(username)}`;
+}
+
+function parseGuard(raw: string | null): Guard | null {
+  if (!raw) return null;
+  const guard = JSON.parse(raw) as Partial<Guard>;
+  return typeof guard.username === 'string' && typeof guard.kept === 'string' ? { username: guard.username, kept: guard.kept } : null;
 }
 
 /** A choice made in this sign-in, else the citizen's own language, else the page's. */

@@ -61,6 +61,8 @@ export interface LoginFlowTable {
   factor: string | null;
   /** The factor being set up inline (state `enroll`). */
   enrollment_id: string | null;
+  /** State `guarded`: the typed username and the factor's proof state (JSON). */
+  guard: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
   expires_at: Timestamp;

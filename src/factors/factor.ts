@@ -138,10 +138,43 @@ export interface Factor<Input = unknown> {
     /** Checks the person's proof; a right one makes the factor active. */
     confirm(ctx: EnrollContext, input: Input): Promise<Verification>;
   };
+  /**
+   * The proof of this factor under a username lock (absent: the factor offers none). See
+   * `GuardedProof`.
+   */
+  readonly guarded?: GuardedProof<Input>;
+
   /** Removes the factor from the account; false when it had none. */
   remove(ctx: FactorContext): Promise<boolean>;
   /** An operator gives an account this factor (admin CLI), without a proof. */
   enrollByOperator(ctx: FactorContext): Promise<OperatorEnrollment>;
+}
+
+/**
+ * A guarded sign-in's context (SPEC §5): strangers' failures have locked the username, and the
+ * citizen proves the password and this factor together. `account` is null when the password
+ * was wrong (or the account lacks this factor): the proof then stands in for the real one, looks
+ * and answers the same, and can never succeed. `username` is what was typed (shown as typed,
+ * never as the account spells it).
+ */
+export interface GuardedContext extends Omit<FactorContext, 'account'> {
+  account: FactorAccount | null;
+  username: string;
+}
+
+/**
+ * How a factor is proved under a username lock. The same code runs with and without the account
+ * behind it, so nothing on the page or in an answer tells a right password from a wrong one:
+ * only the account's own factor (the mail it gets, the app it holds) can tell. The state it keeps
+ * (`kept`, stored on the flow) must be written the same way in both cases.
+ */
+export interface GuardedProof<Input> {
+  /** Sets up the proof (an emailed code is sent only when there is an account): the state to keep. */
+  begin(ctx: GuardedContext): Promise<string>;
+  /** What the page shows while the proof waits. */
+  view(ctx: GuardedContext, kept: string): FactorView;
+  /** Checks the answer; the state to keep after it (e.g. one try fewer). */
+  verify(ctx: GuardedContext, kept: string, input: Input): Promise<{ verification: Verification; kept: string }>;
 }
 
 /**

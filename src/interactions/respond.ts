@@ -161,6 +161,7 @@ function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: N
           factor: page.view.data,
           canResend: page.canResend,
           others: page.others,
+          guarded: page.guarded === true,
           notice: notice ?? page.view.notice ?? null,
           scripts: page.view.scripts === true,
         },

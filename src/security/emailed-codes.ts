@@ -82,6 +82,41 @@ export class EmailedCodes {
     return { key: previous ? 'email.resent' : 'email.sent' };
   }
 
+  /**
+   * A guarded sign-in's code (under a username lock): mailed to `to` when the password was right,
+   * to nobody when `to` is null; either way the same state comes back, to keep on the flow.
+   */
+  async sendGuarded(repos: Repos, flowId: string, to: CodeRecipient | null, lang: Lang, request?: MailRequest): Promise<string> {
+    const { clock, random, rules, mailer, box } = this.#deps;
+    const now = clock.now();
+    const tag = newTag(random, undefined);
+    const code = digits(random, 6);
+    const state: GuardedCode = { tag, hash: box.mac('otp', guardedInput(flowId, to ? code : random.uuid())), expiresAt: now.getTime() + rules.ttlSeconds * 1000, tries: 0 };
+    if (to) {
+      const mail = mailer.code(to.email, lang, { kind: 'signin', name: to.name, username: to.username, tag, code, minutes: Math.round(rules.ttlSeconds / 60), at: now, service: request?.service ?? null, browser: request?.browser ?? null });
+      await mailer.queue(repos.outbox, mail, now);
+    }
+    return JSON.stringify(state);
+  }
+
+  /** Where a guarded sign-in's code stands: its tag, and whether it can still be typed. */
+  guardedState(kept: string): { tag: string; dead: boolean; expired: boolean } {
+    const state = JSON.parse(kept) as GuardedCode;
+    return { tag: state.tag, dead: state.tries >= this.#deps.rules.maxAttempts, expired: state.expiresAt <= this.#deps.clock.now().getTime() };
+  }
+
+  /** Checks a guarded sign-in's code: the same rules as any code (expiry, tries), one code per sign-in. */
+  async checkGuarded(flowId: string, kept: string, code: string): Promise<{ verification: Verification; kept: string }> {
+    const state = JSON.parse(kept) as GuardedCode;
+    const { maxAttempts } = this.#deps.rules;
+    if (state.tries >= maxAttempts) return { verification: refused('code.exhausted'), kept };
+    if (state.expiresAt <= this.#deps.clock.now().getTime()) return { verification: refused('code.expired'), kept };
+    if (this.#deps.box.macs('otp', guardedInput(flowId, code)).includes(state.hash)) return { verification: { ok: true }, kept };
+    const tried = { ...state, tries: state.tries + 1 };
+    const left = maxAttempts - tried.tries;
+    return { verification: left > 0 ? refused('code.invalid', { left }) : refused('code.exhausted'), kept: JSON.stringify(tried) };
+  }
+
   /** Checks a typed code against the flow's live code; a right one is used up. */
   async check(repos: Repos, purpose: CodePurpose, flowId: string, accountId: string, code: string): Promise<Verification> {
     const scope: CodeScope = { purpose, flowId, accountId };
@@ -105,6 +140,15 @@ export class EmailedCodes {
   }
 }
 
+/** A guarded sign-in's code, as kept on its flow. */
+interface GuardedCode {
+  tag: string;
+  /** Keyed hash of the code; a stand-in's is of something no one can type. */
+  hash: string;
+  expiresAt: number;
+  tries: number;
+}
+
 function refused(key: string, vars?: Record<string, string | number>): Verification {
   return { ok: false, notice: { key, ...(vars && { vars }) } };
 }
@@ -112,6 +156,10 @@ function refused(key: string, vars?: Record<string, string | number>): Verificat
 /** What is hashed: the code bound to its purpose, flow and account, worth nothing anywhere else. */
 function hashInput(scope: CodeScope, code: string): string {
   return `${scope.purpose}:${scope.flowId}:${scope.accountId}:${code}`;
+}
+
+function guardedInput(flowId: string, code: string): string {
+  return `guarded:${flowId}:${code}`;
 }
 
 /** Three random digits, never the same as the flow's previous tag. */

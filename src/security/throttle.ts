@@ -15,7 +15,9 @@
  *
  * No stranger can lock a citizen out with it: a browser that signed in to the account before
  * (kapu's signed device cookie) has a count of its own, which failures from elsewhere never
- * touch (and which is capped the same way). IPv6 addresses are counted per /64, the block one
+ * touch (and which is capped the same way); and from any browser, the password and the chosen
+ * second factor proved together still get in (a guarded sign-in, src/auth/sign-in.ts), where a
+ * wrong password leads to a proof that looks the same and never succeeds. IPv6 addresses are counted per /64, the block one
  * customer gets, so that rotating addresses within it gains nothing.
  */
 import type { Clock } from '../clock.ts';
@@ -111,6 +113,16 @@ export class Throttle {
    */
   password(repo: ThrottleRepository, username: string, ip: string, knownDevice: string | null = null): Promise<Attempt | null> {
     return this.#admit(repo, knownDevice ? deviceKey(knownDevice) : userKey(username), USER_POLICY, ip);
+  }
+
+  /**
+   * A password typed for a locked username, to be proved with a second factor (a guarded
+   * sign-in): counted on the IP alone, as the username's count stands locked. False when the IP
+   * is locked too.
+   */
+  async guarded(repo: ThrottleRepository, ip: string): Promise<boolean> {
+    const now = this.#clock.now();
+    return (await repo.admit([{ key: ipKey(ip), rule: this.#rule(IP_POLICY, now) }], now)).length === 1;
   }
 
   /** Counts a second-factor guess for an account from `ip`; null when locked. */

@@ -15,6 +15,8 @@ export interface SignInRow {
   method: string | null;
   factor: string | null;
   enrollmentId: string | null;
+  /** State `guarded`: what the proof under a username lock keeps (src/auth/sign-in.ts). */
+  guard: string | null;
   /** The account the flow has identified (after a right password), with its factor kinds. */
   account: { id: string; username: string; name: string; email: string; lang: string | null; factorKinds: string[] } | null;
 }
@@ -37,6 +39,7 @@ export interface FlowChange {
   accountId?: string | null;
   factor?: string | null;
   enrollmentId?: string | null;
+  guard?: string | null;
 }
 
 interface LoadedRow {
@@ -46,6 +49,7 @@ interface LoadedRow {
   method: string | null;
   factor: string | null;
   enrollment_id: string | null;
+  guard: string | null;
   account_id: string | null;
   account_username: string | null;
   account_name: string | null;
@@ -92,14 +96,14 @@ export class SignInsRepository {
         insert into login_flow (uid, state, created_at, updated_at, expires_at)
         select ${uid}, ${initialState}, ${now}, ${now}, expires_at from interaction
         on conflict (uid) do nothing
-        returning kind, state, method, account_id, factor, enrollment_id
+        returning kind, state, method, account_id, factor, enrollment_id, guard
       ),
       flow as (
-        select kind, state, method, account_id, factor, enrollment_id from opened
+        select kind, state, method, account_id, factor, enrollment_id, guard from opened
         union all
-        select kind, state, method, account_id, factor, enrollment_id from login_flow where uid = ${uid} and expires_at > ${now}
+        select kind, state, method, account_id, factor, enrollment_id, guard from login_flow where uid = ${uid} and expires_at > ${now}
       )
-      select f.kind, i.payload, f.state, f.method, f.factor, f.enrollment_id, f.account_id,
+      select f.kind, i.payload, f.state, f.method, f.factor, f.enrollment_id, f.guard, f.account_id,
              a.username as account_username, a.name as account_name, a.email as account_email, a.lang as account_lang,
              case when a.id is null then null else array(select k.kind from factor k where k.account_id = a.id order by k.created_at) end as account_factor_kinds
              ${candidateColumns}
@@ -118,6 +122,7 @@ export class SignInsRepository {
         method: row.method,
         factor: row.factor,
         enrollmentId: row.enrollment_id,
+        guard: row.guard,
         account: row.account_id
           ? { id: row.account_id, username: row.account_username!, name: row.account_name!, email: row.account_email!, lang: row.account_lang, factorKinds: row.account_factor_kinds ?? [] }
           : null,
@@ -219,6 +224,7 @@ function flowChange(change: FlowChange, now: Date) {
     ...(change.accountId !== undefined && { account_id: change.accountId }),
     ...(change.factor !== undefined && { factor: change.factor }),
     ...(change.enrollmentId !== undefined && { enrollment_id: change.enrollmentId }),
+    ...(change.guard !== undefined && { guard: change.guard }),
     updated_at: now,
   };
 }

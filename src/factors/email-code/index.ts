@@ -8,7 +8,7 @@ import type { Clock, Random } from '../../clock.ts';
 import type { CodePurpose } from '../../db/repositories/one-time-codes.ts';
 import type { Mailer } from '../../mail/mailer.ts';
 import type { EmailedCodes } from '../../security/emailed-codes.ts';
-import { type EnrollmentStart, type Factor, type FactorContext, type FactorView, type Notice, type Verification, parseCode } from '../factor.ts';
+import { type EnrollmentStart, type Factor, type FactorContext, type FactorView, type GuardedProof, type Notice, type Verification, parseCode } from '../factor.ts';
 
 export const EMAIL_FACTOR_ID = 'email';
 /** kapu's `amr` for the emailed code: RFC 8176 has no value for it (documented in README). */
@@ -58,6 +58,26 @@ export class EmailCodeFactor implements Factor<CodeInput> {
     if (checked.ok) await ctx.repos.factors.touch(ctx.account.id, this.id, this.#deps.clock.now());
     return checked;
   }
+
+  /**
+   * Under a username lock: a code mailed only where the password was right, kept on the flow
+   * (tag, keyed hash, expiry, tries) the same way either way; a stand-in's hash matches no code.
+   * One code per guarded sign-in: no resend, and after the last try it is dead.
+   */
+  readonly guarded: GuardedProof<CodeInput> = {
+    begin: (ctx) => this.#deps.codes.sendGuarded(ctx.repos, ctx.flowId, ctx.account, ctx.lang, ctx.request),
+    view: (ctx, kept) => {
+      const code = this.#deps.codes.guardedState(kept);
+      const { dead, expired } = code;
+      const notice = dead ? { key: 'code.exhausted', error: true } : expired ? { key: 'code.expired', error: true } : undefined;
+      return {
+        template: 'factors/email',
+        data: { username: ctx.username, tag: code.tag, closed: dead || expired, resendAllowed: false, resendIn: 0 },
+        ...(notice && { notice }),
+      };
+    },
+    verify: async (ctx, kept, input) => this.#deps.codes.checkGuarded(ctx.flowId, kept, input.code),
+  };
 
   readonly enroll = {
     begin: async (ctx: FactorContext): Promise<EnrollmentStart> => ({ notice: await this.#send(ctx, 'enroll') }),

@@ -1,0 +1,130 @@
+/**
+ * Issue 9, item 4: strangers' failures lock a username for new browsers, but the citizen who
+ * proves the password and the chosen second factor still gets in, from any browser. With a
+ * wrong password the sign-in goes on all the same, to a proof that looks and answers the same
+ * and never succeeds: the lock tells nobody whether a password was right.
+ */
+import { generate } from 'otplib';
+import { Browser, type Page } from '../helpers/browser.ts';
+import { type TestKapu, PASSWORD, beginSignIn, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
+import { MailSink } from '../helpers/mail-sink.ts';
+import { USER_POLICY } from '../../src/security/throttle.ts';
+
+describe('a sign-in under a username lock (guarded)', () => {
+  let kapu: TestKapu;
+  let mail: MailSink;
+  let rp: Awaited<ReturnType<TestKapu['client']>>['rp'];
+  beforeAll(async () => {
+    mail = await new MailSink().start();
+    kapu = await startTestKapu({ env: { SMTP_URL: mail.url } });
+    ({ rp } = await kapu.client());
+  });
+  afterAll(async () => {
+    await kapu?.close();
+    await mail?.stop();
+  });
+
+  /** A stranger's failed guesses, from a browser of their own, until the username is locked. */
+  async function lockOut(username: string): Promise<void> {
+    const stranger = new Browser(kapu.url);
+    for (let i = 0; i < USER_POLICY.freeFailures + 1; i += 1) {
+      const page = await signInWithPassword(stranger, (await beginSignIn(rp)).url, 'legacy', username, `guess ${i}`);
+      expect(page.html).toContain('Hibás felhasználónév vagy jelszó');
+    }
+  }
+
+  /** The page after the password step in a fresh browser, with `method` chosen. */
+  async function passwordStep(method: string, username: string, password: string) {
+    const browser = new Browser(kapu.url);
+    const signIn = await beginSignIn(rp);
+    const page = await signInWithPassword(browser, signIn.url, method, username, password);
+    return { browser, signIn, page };
+  }
+
+  const totpNow = (secret: string) => generate({ secret, epoch: Math.floor(kapu.clock.now().getTime() / 1000) });
+
+  /** What a reader (or a script) could compare: status, visible text, forms, with the sign-in's own ids taken out. */
+  const looks = (page: Page) => ({
+    status: page.status,
+    text: page.visibleText.replace(/\b\d{3}\b/g, '###'),
+    forms: page.doc.querySelectorAll('form').map((f) => f.getAttribute('action')!.replace(/\/interaction\/[^/]+/, '/interaction/…')),
+  });
+
+  test('the citizen with the right password and the app code signs in from a new browser, despite the lock', async () => {
+    const { totpSecret } = await kapu.account('ostromlott.olga', ['totp']);
+    await lockOut('ostromlott.olga');
+    // Password only is still refused: the lock is real.
+    const legacy = await passwordStep('legacy', 'ostromlott.olga', PASSWORD);
+    expect(legacy.page.html).toContain('Hibás felhasználónév vagy jelszó');
+
+    const { browser, signIn, page } = await passwordStep('totp', 'ostromlott.olga', PASSWORD);
+    expect(page.visibleText).toContain('átmenetileg zároltuk');
+    expect(page.hasForm('/verify')).toBe(true);
+    await browser.submit(page, '/verify', { code: await totpNow(totpSecret!) });
+    const tokens = await signIn.finish(browser.exitUrl!);
+    const claims = tokens.claims()!;
+    expect(claims.amr).toEqual(expect.arrayContaining(['pwd', 'otp', 'mfa']));
+    // The lock stays for everyone else.
+    expect((await passwordStep('legacy', 'ostromlott.olga', PASSWORD)).page.html).toContain('Hibás felhasználónév vagy jelszó');
+  });
+
+  test('the citizen with the right password and the emailed code signs in from a new browser, despite the lock', async () => {
+    const account = await kapu.account('ostromlott.otto', ['email']);
+    await lockOut('ostromlott.otto');
+    const since = mail.received.length;
+    const { browser, signIn, page } = await passwordStep('email', 'ostromlott.otto', PASSWORD);
+    const tag = page.value('#tag')!;
+    const sent = await mail.next((m) => m.to.includes(account.email), since);
+    expect(sent.text).toContain(tag);
+    const code = /\b(\d{6})\b/.exec(sent.text)![1]!;
+    // A wrong code first: the same rules as any code (tries left are said).
+    const wrong = await browser.submit(page, '/verify', { code: code === '000000' ? '111111' : '000000' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.visibleText).toContain('Még 4 próbálkozása van');
+    await browser.submit(wrong, '/verify', { code });
+    await signIn.finish(browser.exitUrl!);
+  });
+
+  test('a wrong password under the lock looks exactly like a right one, and its proof never succeeds', async () => {
+    const { totpSecret } = await kapu.account('celpont.cecil', ['totp', 'email']);
+    await lockOut('celpont.cecil');
+
+    for (const method of ['totp', 'email']) {
+      const since = mail.received.length;
+      const wrong = await passwordStep(method, 'celpont.cecil', 'not the password');
+      const right = await passwordStep(method, 'celpont.cecil', PASSWORD);
+      expect(looks(wrong.page)).toEqual(looks(right.page));
+      // An unknown username under a lock of its own looks the same too.
+      if (method === 'totp') {
+        await lockOut('nincs.ilyen');
+        const unknown = await passwordStep(method, 'nincs.ilyen', PASSWORD);
+        expect(looks(unknown.page)).toEqual({ ...looks(right.page), text: looks(right.page).text.replace('celpont.cecil', 'nincs.ilyen') });
+      }
+
+      // The same wrong answer gets the same reply, page and status.
+      const wrongAnswer = await wrong.browser.submit(wrong.page, '/verify', { code: '000001' });
+      const rightAnswer = await right.browser.submit(right.page, '/verify', { code: '000001' });
+      expect(looks(wrongAnswer)).toEqual(looks(rightAnswer));
+      expect(wrongAnswer.status).toBe(401);
+
+      // Even the right code opens nothing after a wrong password.
+      const code = method === 'totp' ? await totpNow(totpSecret!) : /\b(\d{6})\b/.exec((await mail.next((m) => m.to.includes('celpont.cecil'), since)).text)![1]!;
+      const refused = await wrong.browser.submit(wrongAnswer, '/verify', { code });
+      expect(wrong.browser.exitUrl).toBeUndefined();
+      expect(refused.status).toBe(401);
+      // Only the right password's sign-in mailed a code (one mail for the email method, none for the app).
+      const mailed = mail.received.slice(since).filter((m) => m.to.includes('celpont.cecil'));
+      expect(mailed).toHaveLength(method === 'email' ? 1 : 0);
+    }
+  });
+
+  test('the failure mail is written in the language of the account', async () => {
+    const account = await kapu.account('angol.anna');
+    await kapu.deps.db.updateTable('account').set({ lang: 'en' }).where('id', '=', account.id).execute();
+    const since = mail.received.length;
+    await lockOut('angol.anna');
+    const told = await mail.next((m) => m.to.includes(account.email), since);
+    expect(told.subject).not.toContain('sikertelen');
+    expect(told.text).toMatch(/failed attempts to sign in/);
+  });
+});
