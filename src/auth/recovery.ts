@@ -45,7 +45,8 @@ export class RecoveryService {
     const { uow, random, clock } = this.#deps;
     const changeId = random.uuid();
     if (typeof username !== 'string' || !username.trim() || username.length > USERNAME_MAX_LENGTH) return { changeId };
-    const account = await uow.repos.accounts.findByUsername(username);
+    // A disabled account gets no code either: it answers like a name that matches no account.
+    const account = await uow.repos.accounts.findActiveByUsername(username);
     if (!account) return { changeId };
     const kinds = await uow.repos.factors.kinds(account.id);
     await uow.transaction(async (r) => {

@@ -263,6 +263,13 @@ describe('the account portal', () => {
     const done = await real.b.submit(real.page, real.page.url.pathname, { code: codeIn(resetMail).code, password: NEW_PASSWORD, password2: NEW_PASSWORD });
     expect(done.visibleText).toContain('Az új jelszavát elmentettük. Jelentkezzen be vele.');
     expect(mail.received.some((m) => m.to.includes('senki.sem.vagyok'))).toBe(false);
+
+    // A disabled account answers like an unknown name, and no code is queued for it.
+    const disabled = await citizen(['email']);
+    await kapu.deps.repos.accounts.setDisabled(disabled.id, kapu.clock.now(), kapu.clock.now());
+    expect(shape((await asked(disabled.username)).page)).toEqual(shape(real.page));
+    const queued = await kapu.deps.db.selectFrom('mail_outbox').select('id').where('recipient', '=', disabled.email).execute();
+    expect(queued).toHaveLength(0);
   });
 
   test('a new email address: proven by a code sent to it; the old address is told', async () => {

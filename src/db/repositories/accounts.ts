@@ -53,6 +53,16 @@ export class AccountsRepository {
       .executeTakeFirst();
   }
 
+  /** The account a username names, unless it is disabled: what a citizen's own request may reach. */
+  async findActiveByUsername(username: string) {
+    return this.#db
+      .selectFrom('account')
+      .select(ACCOUNT_COLUMNS)
+      .where('username', '=', normalizeUsername(username))
+      .where('disabled_at', 'is', null)
+      .executeTakeFirst();
+  }
+
   /**
    * What removing the app with its törlőkód checks, by username, in one query (the same work
    * for a name that matches no account): the password hash and the app's törlőkód hash.
