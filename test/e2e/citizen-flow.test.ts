@@ -6,7 +6,8 @@
 import { Browser, type Page } from '../helpers/browser.ts';
 import { nextCodeMail, wrongCode } from '../helpers/email.ts';
 import { PASSWORD, type TestKapu, beginSignIn, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
-import { MailSink } from '../helpers/mail-sink.ts';
+import type { MailSink } from '../helpers/mail-sink.ts';
+import { kapuWithMail } from '../helpers/suite.ts';
 
 type Rp = Awaited<ReturnType<TestKapu['client']>>['rp'];
 
@@ -43,15 +44,7 @@ describe.each(['hu', 'en'] as const)('a sign-in with no dead ends (%s)', (lang) 
   let accounts = 0;
   const says = SAYS[lang];
 
-  beforeAll(async () => {
-    mail = await new MailSink().start();
-    kapu = await startTestKapu({ env: { SMTP_URL: mail.url } });
-    ({ rp } = await kapu.client());
-  });
-  afterAll(async () => {
-    await kapu?.close();
-    await mail?.stop();
-  });
+  kapuWithMail((s) => ({ kapu, mail, rp } = s));
 
   async function account(factors: string[]) {
     accounts += 1;

@@ -10,7 +10,8 @@ import { hungarianMidnight } from '../../src/config/index.ts';
 import { Browser, type Page } from '../helpers/browser.ts';
 import { nextCodeMail } from '../helpers/email.ts';
 import { type TestKapu, beginSignIn, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
-import { MailSink } from '../helpers/mail-sink.ts';
+import type { MailSink } from '../helpers/mail-sink.ts';
+import { kapuWithMail } from '../helpers/suite.ts';
 
 type Rp = Awaited<ReturnType<TestKapu['client']>>['rp'];
 
@@ -24,15 +25,7 @@ describe('the language of the sign-in pages', () => {
   let rp: Rp;
   let accounts = 0;
 
-  beforeAll(async () => {
-    mail = await new MailSink().start();
-    kapu = await startTestKapu({ env: { SMTP_URL: mail.url } });
-    ({ rp } = await kapu.client());
-  });
-  afterAll(async () => {
-    await kapu?.close();
-    await mail?.stop();
-  });
+  kapuWithMail((s) => ({ kapu, mail, rp } = s));
 
   async function chooser(headers: Record<string, string>, params: Record<string, string> = {}, browser = new Browser(kapu.url, headers)) {
     const signIn = await beginSignIn(rp, params);

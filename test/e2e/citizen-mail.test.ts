@@ -5,8 +5,9 @@
 import { parse } from 'node-html-parser';
 import { Browser } from '../helpers/browser.ts';
 import { nextCodeMail, visibleHtml } from '../helpers/email.ts';
-import { type TestKapu, beginSignIn, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
-import { MailSink } from '../helpers/mail-sink.ts';
+import { type TestKapu, beginSignIn, signInWithPassword } from '../helpers/kapu.ts';
+import type { MailSink } from '../helpers/mail-sink.ts';
+import { kapuWithMail } from '../helpers/suite.ts';
 
 const CHROME_ON_LINUX = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const fold = (s: string) => s.replace(/\s+/g, ' ').trim();
@@ -17,15 +18,7 @@ describe('the code mail', () => {
   let rp: Awaited<ReturnType<TestKapu['client']>>['rp'];
   let accounts = 0;
 
-  beforeAll(async () => {
-    mail = await new MailSink().start();
-    kapu = await startTestKapu({ env: { SMTP_URL: mail.url } });
-    ({ rp } = await kapu.client({ clientName: 'Minta Ügyintézés' }));
-  });
-  afterAll(async () => {
-    await kapu?.close();
-    await mail?.stop();
-  });
+  kapuWithMail((s) => ({ kapu, mail, rp } = s), { client: { clientName: 'Minta Ügyintézés' } });
 
   test.each([
     ['hu', { service: 'Szolgáltatás: Minta Ügyintézés', time: 'Kérés időpontja', zone: '(magyar idő)', browser: 'Böngésző: Chrome 131, Linux' }],

@@ -7,9 +7,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { Browser, type Page } from '../helpers/browser.ts';
 import { type TestKapu, PASSWORD, beginSignIn, startTestKapu } from '../helpers/kapu.ts';
-import { MailSink } from '../helpers/mail-sink.ts';
+import type { MailSink } from '../helpers/mail-sink.ts';
 import { API, type ChallengeInfo, PIN, Phone } from '../helpers/phone.ts';
 import { appCode, toMiddleOfStep } from '../helpers/totp.ts';
+import { kapuWithMail } from '../helpers/suite.ts';
 
 const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
 
@@ -19,16 +20,8 @@ describe('the DÁP method', () => {
   let rp: oidc.Configuration;
   let people = 0;
 
-  beforeAll(async () => {
-    mail = await new MailSink().start();
-    // Password-only sign-in has ended: the app counts as Ügyfélkapu+.
-    kapu = await startTestKapu({ env: { SMTP_URL: mail.url, LEGACY_LOGIN_UNTIL: '2025-01-16' } });
-    ({ rp } = await kapu.client({ clientName: 'Minta Ügyintézés' }));
-  });
-  afterAll(async () => {
-    await kapu?.close();
-    await mail?.stop();
-  });
+  // Password-only sign-in has ended: the app counts as Ügyfélkapu+.
+  kapuWithMail((s) => ({ kapu, mail, rp } = s), { env: { LEGACY_LOGIN_UNTIL: '2025-01-16' }, client: { clientName: 'Minta Ügyintézés' } });
 
   async function citizen(factors: string[] = []) {
     people += 1;

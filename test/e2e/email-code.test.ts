@@ -3,6 +3,7 @@ import { nextCodeMail, wrongCode } from '../helpers/email.ts';
 import { PASSWORD, type TestKapu, beginSignIn, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
 import { MailSink } from '../helpers/mail-sink.ts';
 import { fieldLabelled, forgePost, press } from '../helpers/totp.ts';
+import { kapuWithMail } from '../helpers/suite.ts';
 
 const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
 const RP_ORIGIN = 'https://rp.example.hu';
@@ -44,15 +45,7 @@ describe('Ügyfélkapu+ with an emailed code', () => {
   let rp: Rp;
   const { toCodePage, enterCode } = citizen(() => ({ kapu, mail, rp }));
 
-  beforeAll(async () => {
-    mail = await new MailSink().start();
-    kapu = await startTestKapu({ env: { SMTP_URL: mail.url } });
-    ({ rp } = await kapu.client());
-  });
-  afterAll(async () => {
-    await kapu?.close();
-    await mail?.stop();
-  });
+  kapuWithMail((s) => ({ kapu, mail, rp } = s));
 
   test('after the password the page shows the username and a read-only session tag; the mail shows the same tag and a code that signs in at substantial with amr pwd email mfa', async () => {
     const { email } = await kapu.account('email.anna', ['email']);

@@ -1,7 +1,8 @@
 import { Browser, type Page } from '../helpers/browser.ts';
-import { type TestKapu, PASSWORD, beginSignIn, startTestKapu } from '../helpers/kapu.ts';
+import { type TestKapu, PASSWORD, beginSignIn } from '../helpers/kapu.ts';
 import { MailSink, readCodeMail } from '../helpers/mail-sink.ts';
 import { appCode, buttonTexts, fieldLabelled, forgePost, press, toMiddleOfStep } from '../helpers/totp.ts';
+import { kapuWithMail } from '../helpers/suite.ts';
 
 const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
 const APP = 'Ügyfélkapu+ hitelesítő alkalmazással';
@@ -11,15 +12,7 @@ describe('choosing and switching the second factor', () => {
   let kapu: TestKapu;
   let mail: MailSink;
   let rp: Awaited<ReturnType<TestKapu['client']>>['rp'];
-  beforeAll(async () => {
-    mail = await new MailSink().start();
-    kapu = await startTestKapu({ env: { SMTP_URL: mail.url } });
-    ({ rp } = await kapu.client());
-  });
-  afterAll(async () => {
-    await kapu?.close();
-    await mail?.stop();
-  });
+  kapuWithMail((s) => ({ kapu, mail, rp } = s));
 
   /** A fresh browser at an RP: the chooser, the method pressed by its label, then the password. */
   async function signInWith(method: string, username: string, password = PASSWORD) {

@@ -6,23 +6,16 @@
  */
 import { generate } from 'otplib';
 import { Browser, type Page } from '../helpers/browser.ts';
-import { type TestKapu, PASSWORD, beginSignIn, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
-import { MailSink } from '../helpers/mail-sink.ts';
+import { type TestKapu, PASSWORD, beginSignIn, signInWithPassword } from '../helpers/kapu.ts';
+import type { MailSink } from '../helpers/mail-sink.ts';
 import { USER_POLICY } from '../../src/security/throttle.ts';
+import { kapuWithMail } from '../helpers/suite.ts';
 
 describe('a sign-in under a username lock (guarded)', () => {
   let kapu: TestKapu;
   let mail: MailSink;
   let rp: Awaited<ReturnType<TestKapu['client']>>['rp'];
-  beforeAll(async () => {
-    mail = await new MailSink().start();
-    kapu = await startTestKapu({ env: { SMTP_URL: mail.url } });
-    ({ rp } = await kapu.client());
-  });
-  afterAll(async () => {
-    await kapu?.close();
-    await mail?.stop();
-  });
+  kapuWithMail((s) => ({ kapu, mail, rp } = s));
 
   /** A stranger's failed guesses, from a browser of their own, until the username is locked. */
   async function lockOut(username: string): Promise<void> {

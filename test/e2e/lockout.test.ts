@@ -5,23 +5,16 @@
  * ends by itself; the citizen is mailed when failures pile up; IPv6 is counted per /64.
  */
 import { Browser } from '../helpers/browser.ts';
-import { type TestKapu, PASSWORD, beginSignIn, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
-import { MailSink } from '../helpers/mail-sink.ts';
+import { type TestKapu, PASSWORD, beginSignIn, signInWithPassword } from '../helpers/kapu.ts';
+import type { MailSink } from '../helpers/mail-sink.ts';
 import { HARD_LOCK_SECONDS, IP_POLICY, MAX_CONSECUTIVE_FAILURES, USER_POLICY, ipKey } from '../../src/security/throttle.ts';
+import { kapuWithMail } from '../helpers/suite.ts';
 
 describe('lockout', () => {
   let kapu: TestKapu;
   let mail: MailSink;
   let rp: Awaited<ReturnType<TestKapu['client']>>['rp'];
-  beforeAll(async () => {
-    mail = await new MailSink().start();
-    kapu = await startTestKapu({ env: { SMTP_URL: mail.url } });
-    ({ rp } = await kapu.client());
-  });
-  afterAll(async () => {
-    await kapu?.close();
-    await mail?.stop();
-  });
+  kapuWithMail((s) => ({ kapu, mail, rp } = s));
 
   /** A password sign-in in this browser (asked for again, as after closing it): did it reach the RP? */
   async function signIn(browser: Browser, username: string, password = PASSWORD): Promise<boolean> {

@@ -9,6 +9,7 @@ import { Browser, type Page } from '../helpers/browser.ts';
 import { type TestKapu, PASSWORD, beginSignIn, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
 import { MailSink, type ReceivedMail } from '../helpers/mail-sink.ts';
 import { appCode, toMiddleOfStep, wrongAppCode } from '../helpers/totp.ts';
+import { kapuWithMail } from '../helpers/suite.ts';
 
 const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
 const LOW = 'http://eidas.europa.eu/LoA/low';
@@ -32,16 +33,8 @@ describe('the account portal', () => {
   let rp: oidc.Configuration;
   let people = 0;
 
-  beforeAll(async () => {
-    mail = await new MailSink().start();
-    // Password-only sign-in at RPs has ended: the portal is where such an account gets Ügyfélkapu+.
-    kapu = await startTestKapu({ env: { SMTP_URL: mail.url, LEGACY_LOGIN_UNTIL: '2025-01-16' } });
-    ({ rp } = await kapu.client({ clientName: 'Minta Ügyintézés' }));
-  });
-  afterAll(async () => {
-    await kapu?.close();
-    await mail?.stop();
-  });
+  // Password-only sign-in at RPs has ended: the portal is where such an account gets Ügyfélkapu+.
+  kapuWithMail((s) => ({ kapu, mail, rp } = s), { env: { LEGACY_LOGIN_UNTIL: '2025-01-16' }, client: { clientName: 'Minta Ügyintézés' } });
 
   async function citizen(factors: string[] = []) {
     people += 1;
