@@ -95,6 +95,10 @@ export class EmailedCodes {
     if (to) {
       const mail = mailer.code(to.email, lang, { kind: 'signin', name: to.name, username: to.username, tag, code, minutes: Math.round(rules.ttlSeconds / 60), at: now, service: request?.service ?? null, browser: request?.browser ?? null });
       await mailer.queue(repos.outbox, mail, now);
+      await repos.audit.record({ type: 'code.sent', accountId: to.id, detail: { purpose: 'signin', tag, guarded: true } }, now);
+    } else {
+      // Said in the audit trail, and the same statement as above: no time to tell the two apart by.
+      await repos.audit.record({ type: 'code.withheld', accountId: null, detail: { purpose: 'signin', tag, guarded: true } }, now);
     }
     return JSON.stringify(state);
   }

@@ -9,6 +9,8 @@ export type AuditEventType =
   | 'signin.aborted'
   | 'signin.locked'
   | 'code.sent'
+  /** A guarded sign-in's stand-in proof: no code was mailed (the password was wrong). */
+  | 'code.withheld'
   | 'code.exhausted'
   | 'factor.enrolled'
   | 'factor.removed'
