@@ -7,6 +7,7 @@ import compose from 'koa-compose';
 import type Provider from 'oidc-provider';
 import type { Deps } from './deps.ts';
 import { assetRoutes } from './http/assets.ts';
+import { clientLogoRoutes } from './http/client-logos.ts';
 import { demoRoutes } from './demo/routes.ts';
 import { developerRoutes } from './http/developers.ts';
 import { devMailboxRoutes } from './http/dev-mailbox.ts';
@@ -30,7 +31,7 @@ export function buildApp(deps: Deps, provider: Provider): Koa {
 
   app.use(requestContext(deps.log, (ctx, seconds) => deps.metrics.observeRequest(ctx, seconds)));
   app.use(pinToIssuer(deps.config));
-  const routers = [healthRoutes(deps), assetRoutes(), developerRoutes(deps), interactionRoutes(deps, provider), accountRoutes(deps), deviceApiRoutes(deps), appRoutes()];
+  const routers = [healthRoutes(deps), assetRoutes(), clientLogoRoutes(deps.clientLogos), developerRoutes(deps), interactionRoutes(deps, provider), accountRoutes(deps), deviceApiRoutes(deps), appRoutes()];
   // With METRICS_PORT, /metrics lives on its own listener (src/http/metrics-server.ts) only.
   if (deps.config.metricsPort === null) routers.push(metricsRoutes(deps.metrics));
   if (deps.devMailbox) routers.push(devMailboxRoutes(deps.devMailbox, deps.views));

@@ -27,6 +27,7 @@ import { Mailer } from './mail/mailer.ts';
 import { OutboxSender } from './mail/sender.ts';
 import { Maintenance } from './maintenance.ts';
 import { ClientDirectory } from './oidc/client-directory.ts';
+import { ClientLogos } from './oidc/client-logos.ts';
 import { PasswordHasher } from './security/passwords.ts';
 import { EmailedCodes } from './security/emailed-codes.ts';
 import { SecretBox } from './security/secret-box.ts';
@@ -80,6 +81,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const throttle = new Throttle(clock);
   const acr = new AcrPolicy(config.acr, config.legacyLoginUntil);
   const clients = new ClientDirectory(uow.repos.clients, box, database.changes);
+  const clientLogos = new ClientLogos(uow);
   const codes = new EmailedCodes({ mailer, box, clock, random, rules: config.codes });
   const origin = new URL(config.issuer).origin;
   const factors = createFactors({ box, mailer, passwords, codes, clock, random, origin });
@@ -107,6 +109,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     throttle,
     acr,
     clients,
+    clientLogos,
     views,
     mailer,
     factors,

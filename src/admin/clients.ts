@@ -5,6 +5,7 @@
  */
 import type Provider from 'oidc-provider';
 import type { Deps } from '../deps.ts';
+import { type CheckedLogo, LogoRefused, checkLogo } from '../oidc/client-logos.ts';
 import { AAD } from '../security/secret-box.ts';
 import { AdminError, INVISIBLE } from './accounts.ts';
 
@@ -28,9 +29,12 @@ export const MAX_SECRET_GRACE_SECONDS = 30 * 24 * 60 * 60;
 export interface NewClientInput {
   clientId: string;
   clientName?: string;
-  /** Shown on kapu's pages for this RP. */
+  /** Metadata only: kapu never fetches it, so its pages never show it (they show `logo`). */
   logoUri?: string;
+  /** The RP's home page: its pages link to it. */
   clientUri?: string;
+  /** The logo kapu's pages show: a PNG, JPEG or WebP image of at most 64 KiB. */
+  logo?: Uint8Array;
   redirectUris: string[];
   postLogoutRedirectUris?: string[];
   authMethod: (typeof AUTH_METHODS)[number];
@@ -48,6 +52,8 @@ export interface ClientUpdate {
   clientName?: string | null;
   logoUri?: string | null;
   clientUri?: string | null;
+  /** New logo bytes; null removes the logo. */
+  logo?: Uint8Array | null;
   redirectUris?: string[];
   postLogoutRedirectUris?: string[];
   minAcr?: string | null;
@@ -90,6 +96,16 @@ function checkMetadata(deps: Deps, metadata: Record<string, unknown>): void {
   }
 }
 
+/** The logo as kapu keeps it, or why it cannot be one. */
+function logoOf(bytes: Uint8Array): CheckedLogo {
+  try {
+    return checkLogo(bytes);
+  } catch (err) {
+    if (err instanceof LogoRefused) throw new AdminError(err.message);
+    throw err;
+  }
+}
+
 async function validate(deps: Deps, provider: Provider, clientId: string, metadata: Record<string, unknown>, secret: string | null): Promise<void> {
   checkMetadata(deps, metadata);
   try {
@@ -106,6 +122,7 @@ export async function registerClient(deps: Deps, provider: Provider, input: NewC
   }
   if (!AUTH_METHODS.includes(input.authMethod)) throw new AdminError(`auth method must be one of ${AUTH_METHODS.join(', ')}`);
   if (input.redirectUris.length === 0) throw new AdminError('at least one redirect URI is required');
+  const logo = input.logo === undefined ? undefined : logoOf(input.logo);
   const usesSecret = input.authMethod !== 'private_key_jwt';
   const clientSecret = usesSecret ? deps.random.bytes(32).toString('base64url') : null;
   const metadata: Record<string, unknown> = {
@@ -135,6 +152,7 @@ export async function registerClient(deps: Deps, provider: Provider, input: NewC
       now,
     });
     if (!created) throw new AdminError(`client "${input.clientId}" exists`);
+    if (logo) await r.clients.setLogo(input.clientId, { ...logo, now });
     await r.audit.record({ type: 'client.created', clientId: input.clientId }, now);
   });
   return { clientId: input.clientId, clientSecret };
@@ -142,7 +160,8 @@ export async function registerClient(deps: Deps, provider: Provider, input: NewC
 
 /**
  * Changes a registered client, checked like a new registration; every replica drops its cached
- * copy when the change commits. Returns the names of the metadata that changed.
+ * copy when the change commits. Returns the names of the metadata that changed, and `logo`
+ * when the logo did (the same image again is no change).
  */
 export async function updateClient(deps: Deps, provider: Provider, clientId: string, update: ClientUpdate): Promise<string[]> {
   const row = await deps.repos.clients.find(clientId);
@@ -164,15 +183,20 @@ export async function updateClient(deps: Deps, provider: Provider, clientId: str
   if (update.backchannelLogoutUri !== undefined) set('backchannel_logout_session_required', update.backchannelLogoutUri === null ? null : true);
   for (const [key, value] of Object.entries(update.lifetimes ?? {})) set(key, value);
   if (Array.isArray(metadata['redirect_uris']) && metadata['redirect_uris'].length === 0) throw new AdminError('at least one redirect URI is required');
+  const logo = update.logo === undefined || update.logo === null ? update.logo : logoOf(update.logo);
   // A placeholder secret: validation wants one for secret-based methods; the stored one is kept.
   await validate(deps, provider, clientId, metadata, row.secret_sealed ? 'x'.repeat(43) : null);
-  const changed = [...new Set([...Object.keys(metadata), ...Object.keys(row.metadata)])].filter(
+  const changedMetadata = [...new Set([...Object.keys(metadata), ...Object.keys(row.metadata)])].filter(
     (k) => JSON.stringify(metadata[k]) !== JSON.stringify(row.metadata[k]),
   );
+  const logoChanged = logo === null ? row.logo_sha256 !== null : logo !== undefined && logo.sha256 !== row.logo_sha256;
+  const changed = logoChanged ? [...changedMetadata, 'logo'] : changedMetadata;
   if (changed.length === 0) return [];
   const now = deps.clock.now();
   await deps.uow.transaction(async (r) => {
-    await r.clients.updateMetadata(clientId, metadata);
+    if (changedMetadata.length > 0) await r.clients.updateMetadata(clientId, metadata);
+    if (logoChanged && logo) await r.clients.setLogo(clientId, { ...logo, now });
+    if (logoChanged && logo === null) await r.clients.removeLogo(clientId);
     await r.audit.record({ type: 'client.updated', clientId, detail: { changed: changed.join(',') } }, now);
   });
   return changed;

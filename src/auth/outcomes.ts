@@ -6,6 +6,16 @@ import type { Notice } from '../factors/factor.ts';
 import type { Lang } from '../views.ts';
 import type { SignInPage } from './pages.ts';
 
+/** The RP as the sign-in pages show it: its name, its logo (if the operator gave one), its home page. */
+export interface ShownClient {
+  id: string;
+  name: string | null;
+  /** Hash of its logo, which kapu serves itself; null: no logo. */
+  logoSha256: string | null;
+  /** Its client_uri, an http(s) URL; null: none. */
+  homepage: string | null;
+}
+
 /** The sign-in as its pages need it: who asks, in which language, and what is on screen. */
 export interface Shown {
   uid: string;
@@ -13,7 +23,7 @@ export interface Shown {
   accountId: string | null;
   lang: Lang;
   /** The RP that asked; null at the account portal. */
-  client: { id: string; name: string | null } | null;
+  client: ShownClient | null;
   /** Where the RP receives the result: forms on the page may end up at its origin. */
   redirectUri: string | undefined;
   page: SignInPage;

@@ -24,7 +24,7 @@ import { DEFAULT_LANG, type Lang, isLang, pickLang } from '../views.ts';
 import { type FlowState, LEGACY_METHOD, isFlowState } from './flow.ts';
 import { type AcrPolicy, type Level, amrFor } from './levels.ts';
 import type { EnrollmentService } from './enrollment.ts';
-import type { Outcome, Refusal, Shown } from './outcomes.ts';
+import type { Outcome, Refusal, Shown, ShownClient } from './outcomes.ts';
 import type { MethodOption, Option, SignInPage } from './pages.ts';
 import type { PortalSessions } from './portal-sessions.ts';
 
@@ -46,7 +46,7 @@ export interface Requester {
 
 /** The RPs, as the core needs them. */
 export interface ClientLookup {
-  find(clientId: string): Promise<{ clientId: string; name: string | null; minAcr: string | undefined } | undefined>;
+  find(clientId: string): Promise<{ clientId: string; name: string | null; logoSha256: string | null; homepage: string | null; minAcr: string | undefined } | undefined>;
 }
 
 export interface SignInDeps {
@@ -84,7 +84,7 @@ interface SignIn {
   enrollmentId: string | null;
   account: Account | null;
   /** The RP; null for the portal. */
-  client: { id: string; name: string | null } | null;
+  client: ShownClient | null;
   /** The lowest level this sign-in may end with (the RP's acr_values and minimum). */
   need: Level;
   lang: Lang;
@@ -463,7 +463,7 @@ export class SignInService {
     return {
       signIn: {
         ...flow,
-        client: { id: client.clientId, name: client.name },
+        client: { id: client.clientId, name: client.name, logoSha256: client.logoSha256, homepage: client.homepage },
         need: acr.required(stringParam(params['acr_values']), client.minAcr),
         lang,
         browser: requester.browser,

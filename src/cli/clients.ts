@@ -1,5 +1,5 @@
 /** `kapu client …`: relying parties (government services) registered with kapu. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import {
   AUTH_METHODS,
   type ClientUpdate,
@@ -14,6 +14,7 @@ import {
   updateClient,
 } from '../admin/clients.ts';
 import type { Config } from '../config/index.ts';
+import { LOGO_MAX_BYTES, LogoRefused, checkLogo } from '../oidc/client-logos.ts';
 import { CliFailure, UsageError, integer, parse, printable, required, url } from './args.ts';
 import { INVISIBLE } from '../admin/accounts.ts';
 import { type Cli, type Command, isoTime } from './context.ts';
@@ -51,6 +52,28 @@ function jwksFromFile(command: string, path: string): unknown {
   return jwks;
 }
 
+/**
+ * The logo kapu's pages show, from an image file: PNG, JPEG or WebP by its content, at most
+ * 64 KiB. Checked before anything is opened, so a wrong file changes nothing.
+ */
+function logoFromFile(command: string, path: string): Buffer {
+  if (path.trim() === '') throw new UsageError(`${command}: --logo-file needs a file name${command === 'client update' ? ' (--no-logo removes the logo)' : ''}`);
+  let bytes: Buffer;
+  try {
+    const stat = statSync(path);
+    if (!stat.isFile()) throw new UsageError(`${command}: --logo-file must be a file: ${printable(path)}`);
+    // A film or a disk image given by mistake is refused without being read.
+    if (stat.size > LOGO_MAX_BYTES) throw new LogoRefused(`the logo is ${stat.size} bytes; at most ${LOGO_MAX_BYTES} bytes (64 KiB) are accepted: make it smaller`);
+    bytes = readFileSync(path);
+    checkLogo(bytes);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    if (err instanceof LogoRefused) throw new UsageError(`${command}: --logo-file ${printable(path)}: ${err.message}`);
+    throw new UsageError(`${command}: cannot read --logo-file: ${(err as NodeJS.ErrnoException).code ?? 'error'} ${printable(path)}`);
+  }
+  return bytes;
+}
+
 function clientInput(cli: Cli, command: string, args: string[]): NewClientInput {
   const { values } = parse(command, args, {
     id: { type: 'string' },
@@ -64,6 +87,7 @@ function clientInput(cli: Cli, command: string, args: string[]): NewClientInput 
     'consent-required': { type: 'boolean' },
     'backchannel-logout-uri': { type: 'string' },
     'logo-uri': { type: 'string' },
+    'logo-file': { type: 'string' },
     'client-uri': { type: 'string' },
     ...LIFETIME_OPTIONS,
   });
@@ -86,6 +110,7 @@ function clientInput(cli: Cli, command: string, args: string[]): NewClientInput 
   const jwks = values['jwks-file'] === undefined ? undefined : jwksFromFile(command, values['jwks-file']);
   const backchannelLogoutUri =
     values['backchannel-logout-uri'] === undefined ? undefined : url(command, values['backchannel-logout-uri'], '--backchannel-logout-uri');
+  const logo = values['logo-file'] === undefined ? undefined : logoFromFile(command, values['logo-file']);
 
   return {
     clientId,
@@ -100,6 +125,7 @@ function clientInput(cli: Cli, command: string, args: string[]): NewClientInput 
     ...(backchannelLogoutUri !== undefined && { backchannelLogoutUri }),
     ...(values['logo-uri'] !== undefined && { logoUri: url(command, values['logo-uri'], '--logo-uri') }),
     ...(values['client-uri'] !== undefined && { clientUri: url(command, values['client-uri'], '--client-uri') }),
+    ...(logo !== undefined && { logo }),
     lifetimes: lifetimes(command, values),
   };
 }
@@ -135,8 +161,19 @@ function clientName(command: string, value: string): string {
   return name;
 }
 
+interface StoredClient {
+  client_id: string;
+  metadata: Record<string, unknown>;
+  created_at: Date;
+  previous_secret_expires_at: Date | null;
+  logo_sha256: string | null;
+  logo_content_type: string | null;
+  logo_size: number | null;
+  logo_updated_at: Date | null;
+}
+
 /** A client as operators see it: explicit fields, never a secret. */
-function described(c: { client_id: string; metadata: Record<string, unknown>; created_at: Date; previous_secret_expires_at: Date | null }, now: Date) {
+function described(c: StoredClient, now: Date) {
   const m = c.metadata;
   const text = (v: unknown) => (typeof v === 'string' ? v : null);
   const texts = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
@@ -144,6 +181,12 @@ function described(c: { client_id: string; metadata: Record<string, unknown>; cr
   return {
     clientId: c.client_id,
     name: text(m['client_name']),
+    /** The logo kapu's pages show (given with --logo-file), or null. */
+    logo:
+      c.logo_sha256 === null
+        ? null
+        : { contentType: c.logo_content_type, bytes: Number(c.logo_size), sha256: c.logo_sha256, updatedAt: c.logo_updated_at },
+    /** Metadata only: kapu never fetches or shows it. */
     logoUri: text(m['logo_uri']),
     clientUri: text(m['client_uri']),
     redirectUris: texts(m['redirect_uris']),
@@ -167,7 +210,7 @@ const add: Command = {
     '--id ID --redirect-uri URI [--redirect-uri URI …] [--post-logout-uri URI …]\n' +
     '        [--auth-method client_secret_basic|client_secret_post|private_key_jwt] [--name NAME]\n' +
     '        [--jwks-uri URL | --jwks-file PATH] [--min-acr low|substantial|ACR] [--consent-required]\n' +
-    '        [--backchannel-logout-uri URI]',
+    '        [--backchannel-logout-uri URI] [--client-uri URI] [--logo-file PNG|JPEG|WEBP] [--logo-uri URI]',
   summary: 'register a relying party; prints its secret once',
   async run(cli, args) {
     const input = clientInput(cli, this.name, args);
@@ -179,6 +222,7 @@ const add: Command = {
           cli.out(`client_secret: ${clientSecret}`);
           cli.out('The secret is shown only this once: kapu stores it encrypted and cannot show it again. Hand it to the service over a safe channel.');
         }
+        if (input.logo) cli.out(`The logo (${input.logo.length} bytes) is shown on the sign-in pages for this service.`);
       });
     });
   },
@@ -225,7 +269,14 @@ const show: Command = {
       const client = described(row, deps.clock.now());
       cli.result(client, () => {
         for (const [key, value] of Object.entries(client)) {
-          const shown = value instanceof Date ? isoTime(value) : Array.isArray(value) ? value.join(' ') || '-' : (value ?? '-');
+          const shown =
+            key === 'logo' && client.logo
+              ? `${client.logo.contentType}, ${client.logo.bytes} bytes, sha256 ${client.logo.sha256}`
+              : value instanceof Date
+                ? isoTime(value)
+                : Array.isArray(value)
+                  ? value.join(' ') || '-'
+                  : (value ?? '-');
           cli.out(printable(`${key.padEnd(26)}${String(shown)}`));
         }
       });
@@ -243,7 +294,7 @@ const update: Command = {
   name: 'client update',
   synopsis:
     'ID [--name NAME|none] [--redirect-uri URI …] [--post-logout-uri URI …|--no-post-logout-uris] [--logo-uri URI|none]\n' +
-    '        [--client-uri URI|none] [--min-acr low|substantial|ACR|none] [--consent-required|--no-consent-required]\n' +
+    '        [--logo-file PNG|JPEG|WEBP|--no-logo] [--client-uri URI|none] [--min-acr low|substantial|ACR|none] [--consent-required|--no-consent-required]\n' +
     '        [--backchannel-logout-uri URI|none] [--access-token-ttl S|default] [--id-token-ttl S|default] [--refresh-token-ttl S|default]',
   summary: 'change a relying party (given lists replace the stored ones); every replica sees it at once',
   async run(cli, args) {
@@ -256,6 +307,8 @@ const update: Command = {
         'post-logout-uri': { type: 'string', multiple: true },
         'no-post-logout-uris': { type: 'boolean' },
         'logo-uri': { type: 'string' },
+        'logo-file': { type: 'string' },
+        'no-logo': { type: 'boolean' },
         'client-uri': { type: 'string' },
         'min-acr': { type: 'string' },
         'consent-required': { type: 'boolean' },
@@ -269,6 +322,7 @@ const update: Command = {
     const clientId = positionals[0]!;
     if (values['consent-required'] && values['no-consent-required']) throw new UsageError(`${command}: give --consent-required or --no-consent-required, not both`);
     if (values['post-logout-uri'] && values['no-post-logout-uris']) throw new UsageError(`${command}: give --post-logout-uri or --no-post-logout-uris, not both`);
+    if (values['logo-file'] !== undefined && values['no-logo']) throw new UsageError(`${command}: give --logo-file or --no-logo, not both`);
     const change: ClientUpdate = {};
     if (values.name !== undefined) change.clientName = values.name === 'none' ? null : clientName(command, values.name);
     if (values['redirect-uri']) change.redirectUris = values['redirect-uri'].map((u) => url(command, u, '--redirect-uri'));
@@ -276,6 +330,8 @@ const update: Command = {
     if (values['no-post-logout-uris']) change.postLogoutRedirectUris = [];
     const logo = uriOrNone(command, values['logo-uri'], '--logo-uri');
     if (logo !== undefined) change.logoUri = logo;
+    if (values['logo-file'] !== undefined) change.logo = logoFromFile(command, values['logo-file']);
+    if (values['no-logo']) change.logo = null;
     const home = uriOrNone(command, values['client-uri'], '--client-uri');
     if (home !== undefined) change.clientUri = home;
     const logout = uriOrNone(command, values['backchannel-logout-uri'], '--backchannel-logout-uri');

@@ -28,6 +28,16 @@ export interface OidcClientTable {
   previous_secret_expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
+/** A relying party's logo (client add|update --logo-file), served by kapu at /clients/<id>/logo. */
+export interface ClientLogoTable {
+  client_id: string;
+  content_type: 'image/png' | 'image/jpeg' | 'image/webp';
+  /** pg gives a Buffer, PGlite a Uint8Array. */
+  bytes: ColumnType<Uint8Array, Uint8Array, Uint8Array>;
+  sha256: string;
+  updated_at: Timestamp;
+}
+
 export interface SigningKeyTable {
   kid: string;
   alg: string;
@@ -193,6 +203,7 @@ export interface Database {
   auth_throttle: AuthThrottleTable;
   account: AccountTable;
   oidc_client: OidcClientTable;
+  client_logo: ClientLogoTable;
   signing_key: SigningKeyTable;
   oidc_payload: OidcPayloadTable;
   login_flow: LoginFlowTable;

@@ -30,7 +30,7 @@ export async function showConsent(ctx: Context, env: InteractionEnv, uid: string
     .split(' ')
     .filter((s) => SHOWN_SCOPES.includes(s));
   const lang = resolveLang(ctx, params['ui_locales']);
-  renderSignInPage(ctx, env, { uid, lang, client: { id: client.clientId, name: client.name }, redirectUri: params['redirect_uri'] }, 'consent', { titleKey: 'consent.title', scopes });
+  renderSignInPage(ctx, env, { uid, lang, client: { id: client.clientId, name: client.name, logoSha256: client.logoSha256, homepage: client.homepage }, redirectUri: params['redirect_uri'] }, 'consent', { titleKey: 'consent.title', scopes });
 }
 
 /** Grants what the RP asked for and resumes at the provider. */

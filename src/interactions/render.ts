@@ -1,7 +1,8 @@
 /** Rendering a sign-in page, and sending the browser on. */
 import type { Context } from 'koa';
-import type { Shown } from '../auth/outcomes.ts';
+import type { Shown, ShownClient } from '../auth/outcomes.ts';
 import { originOf, renderPage } from '../http/page.ts';
+import { logoPath } from '../oidc/client-logos.ts';
 import { rememberService } from './ended.ts';
 import { type InteractionEnv, csrfToken } from './request.ts';
 
@@ -13,7 +14,7 @@ export function renderSignInPage(ctx: Context, env: InteractionEnv, shown: Pick<
     ctx,
     env.deps.views,
     template,
-    { uid: shown.uid, csrf: csrfToken(env, shown.uid), client: shown.client ? (shown.client.name ?? shown.client.id) : null, notice: null, ...data },
+    { uid: shown.uid, csrf: csrfToken(env, shown.uid), client: shown.client ? nameOf(shown.client) : null, rp: shown.client ? serviceCard(shown.client) : null, notice: null, ...data },
     // A sign-in form's POST ends, through redirects, at the RP's redirect_uri.
     // kapu.js counts a resend button's wait down (the page says the seconds without it), and asks how a phone's approval stands.
     { lang: shown.lang, status, formTargets: originOf(shown.redirectUri), scripts: data['scripts'] === true || template === 'factor' || template === 'enroll' },
@@ -24,4 +25,17 @@ export function renderSignInPage(ctx: Context, env: InteractionEnv, shown: Pick<
 export function seeOther(ctx: Context, location: string): void {
   ctx.status = 303;
   ctx.redirect(location);
+}
+
+function nameOf(client: ShownClient): string {
+  return client.name ?? client.id;
+}
+
+/**
+ * What every page of an RP's sign-in says first (views/_rp.eta): which service the citizen is
+ * signing in to, with its logo from kapu's own address and a link to its home page, when the
+ * operator gave them.
+ */
+function serviceCard(client: ShownClient): { name: string; logo: string | null; homepage: string | null } {
+  return { name: nameOf(client), logo: client.logoSha256 ? logoPath(client.id, client.logoSha256) : null, homepage: client.homepage };
 }

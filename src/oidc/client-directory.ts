@@ -16,6 +16,10 @@ import { AAD, type SecretBox } from '../security/secret-box.ts';
 export interface ClientRecord {
   clientId: string;
   name: string | null;
+  /** Hash of the logo the operator gave (served at logoPath), or null: the pages show none. */
+  logoSha256: string | null;
+  /** The RP's home page (client_uri), if it is an http(s) URL: the pages link to it. */
+  homepage: string | null;
   /** The lowest acr this RP accepts (client metadata `min_acr`), if it set one. */
   minAcr: string | undefined;
   /** Registered government RPs are first-party (no consent screen) unless registered to ask. */
@@ -89,11 +93,28 @@ export class ClientDirectory {
     const record: ClientRecord = {
       clientId: row.client_id,
       name: typeof metadata['client_name'] === 'string' ? metadata['client_name'] : null,
+      logoSha256: row.logo_sha256,
+      homepage: webUrl(metadata['client_uri']),
       minAcr: typeof metadata['min_acr'] === 'string' ? metadata['min_acr'] : undefined,
       firstParty: isFirstParty(metadata),
       metadata,
     };
     if (live && this.#changes.live && generation === this.#generation) this.#cache.set(clientId, record);
     return record;
+  }
+}
+
+/**
+ * `value` if it is an absolute http(s) URL, else null. The CLI and the provider accept nothing
+ * else for client_uri; checked again here because the pages put it in a link's href, where a
+ * `javascript:` URL would run.
+ */
+export function webUrl(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : null;
+  } catch {
+    return null;
   }
 }

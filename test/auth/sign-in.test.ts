@@ -182,7 +182,7 @@ describe('the sign-in core', () => {
 
   test('the page of a sign-in names its RP', async () => {
     const shown = expectKind(await core.deps.signIns.show(await core.interaction(), FROM, null), 'show');
-    expect(shown.shown.client).toEqual({ id: CLIENT_ID, name: 'Teszt szolgáltatás' });
+    expect(shown.shown.client).toEqual({ id: CLIENT_ID, name: 'Teszt szolgáltatás', logoSha256: null, homepage: null });
     expect(shown.shown.page.state).toBe('choose_method');
   });
 });

@@ -7,6 +7,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { type TestKapu, PASSWORD, beginSignIn, startTestKapu } from '../helpers/kapu.ts';
 import { MailSink, readCodeMail } from '../helpers/mail-sink.ts';
+import { png } from '../helpers/images.ts';
 import { axeContext, describeWithChromium, launchChromium, screenshot, seriousViolations } from '../helpers/chromium.ts';
 
 const RP_ORIGIN = 'https://rp.example.hu';
@@ -187,6 +188,21 @@ describeWithChromium('the sign-in pages at 320 px', () => {
     await page.goto(deadUrl);
     const ended = await expectHolds(page, `${lang}-ended`);
     expect(ended.full.map((b) => b.text)).toEqual([lang === 'hu' ? 'Vissza ide: Minta Ügyintézés' : 'Back to Minta Ügyintézés']);
+  });
+
+  test.each(['hu', 'en'] as const)("(%s) a service's huge logo and long name stay in their box; the page still holds", async (lang) => {
+    const name = 'Nemzeti Adó- és Vámhivatal Elektronikus Ügyintézési Rendszer (Magánszemélyek és Egyéni Vállalkozók Számára)';
+    const { rp: branded } = await kapu.client({ clientId: `nagy-logo-${lang}`, clientName: name, logo: png(2000, 2000), clientUri: `${RP_ORIGIN}/` });
+    const page = await phone(lang, true);
+    await page.goto((await beginSignIn(branded)).url.href);
+    const layout = await expectHolds(page, `${lang}-big-logo`);
+    const logo = page.getByRole('img', { name, exact: true });
+    // Drawn (kapu served it, the page's CSP let it in), and held to a box of at most 4rem (64 px) tall.
+    expect(await logo.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(2000);
+    const box = (await logo.boundingBox())!;
+    expect(box.height).toBeLessThanOrEqual(64);
+    expect(box.x + box.width).toBeLessThanOrEqual(layout.contentRight);
+    expect(await page.getByRole('link', { name: new RegExp(lang === 'hu' ? 'honlapja' : '^Website of') }).getAttribute('href')).toBe(`${RP_ORIGIN}/`);
   });
 
   test.each(['hu', 'en'] as const)('(%s) the resend button counts its wait down and opens when it is over', async (lang) => {

@@ -3,11 +3,13 @@
  * made by an operator's CLI — another process, on the shared Postgres — reaches every replica
  * within moments, through LISTEN/NOTIFY: a removed RP is refused, a raised minimum level holds.
  */
-import { removeClient, setClientMinAcr } from '../../src/admin/clients.ts';
+import { createHash } from 'node:crypto';
+import { removeClient, setClientMinAcr, updateClient } from '../../src/admin/clients.ts';
 import { buildDeps, closeDeps } from '../../src/deps.ts';
 import { createLogger } from '../../src/log.ts';
 import { buildProvider } from '../../src/oidc/provider.ts';
 import { Browser } from '../helpers/browser.ts';
+import { png } from '../helpers/images.ts';
 import { type TestKapu, beginSignIn, startTestKapu } from '../helpers/kapu.ts';
 import { type Replicas, startReplicas } from '../helpers/replicas.ts';
 
@@ -62,6 +64,25 @@ withPostgres('the client directory on every replica', () => {
 
     await asOperator(async (deps) => setClientMinAcr(deps, await buildProvider(deps), clientId, SUBSTANTIAL));
     for (const index of [0, 1]) expect(await eventually(async () => !legacyOffered(await chooserOn(index, rp)))).toBe(true);
+  });
+
+  test("a logo set, replaced or removed with the CLI is on every replica's pages at once, and served by each", async () => {
+    const { clientId, rp } = await kapu.client();
+    const logoSrc = async (index: number) => (await chooserOn(index, rp)).doc.querySelector('main .rp img')?.getAttribute('src') ?? null;
+    for (const index of [0, 1]) expect(await logoSrc(index)).toBeNull();
+
+    for (const logo of [png(10, 10), png(20, 10)]) {
+      await asOperator(async (deps) => void (await updateClient(deps, await buildProvider(deps), clientId, { logo })));
+      const version = createHash('sha256').update(logo).digest('hex').slice(0, 16);
+      for (const index of [0, 1]) {
+        expect(await eventually(async () => (await logoSrc(index))?.endsWith(`?v=${version}`) === true)).toBe(true);
+        const served = await fetch(new URL((await logoSrc(index))!, replicas.url));
+        expect(Buffer.from(await served.arrayBuffer()).equals(logo)).toBe(true);
+      }
+    }
+
+    await asOperator(async (deps) => void (await updateClient(deps, await buildProvider(deps), clientId, { logo: null })));
+    for (const index of [0, 1]) expect(await eventually(async () => (await logoSrc(index)) === null)).toBe(true);
   });
 
   test('an RP removed with the CLI is refused by every replica at once', async () => {

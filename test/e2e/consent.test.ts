@@ -1,4 +1,5 @@
 import { Browser } from '../helpers/browser.ts';
+import { png } from '../helpers/images.ts';
 import { type TestKapu, beginSignIn, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
 
 describe('consent', () => {
@@ -30,6 +31,17 @@ describe('consent', () => {
     await browser.submit(page, '/consent');
     const tokens = await signIn.finish(browser.exitUrl!);
     expect(tokens.claims()!.acr).toBe('http://eidas.europa.eu/LoA/low');
+  });
+
+  test("the consent page, like every sign-in page, shows the service's logo (from kapu) and links its home page", async () => {
+    const { rp } = await kapu.client({ clientId: 'kerdezo-logoval', clientName: 'Kérdező Hivatal', consentRequired: true, logo: png(64, 64), clientUri: 'https://kerdezo.example.hu/' });
+    const browser = new Browser(kapu.url);
+    const page = await signInWithPassword(browser, (await beginSignIn(rp)).url, 'legacy', 'hozzajarulo.hanna');
+    expect(page.hasForm('/consent')).toBe(true);
+    const img = page.doc.querySelector('main .rp img');
+    expect([img?.getAttribute('src'), img?.getAttribute('alt')]).toEqual([expect.stringMatching(/^\/clients\/kerdezo-logoval\/logo\?v=[0-9a-f]{16}$/), 'Kérdező Hivatal']);
+    const link = page.doc.querySelector('main .rp a');
+    expect([link?.getAttribute('href'), link?.getAttribute('rel')]).toEqual(['https://kerdezo.example.hu/', 'noopener noreferrer']);
   });
 
   test('declining sends the RP access_denied and no code', async () => {

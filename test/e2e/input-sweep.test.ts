@@ -11,6 +11,7 @@ import { accountRoutes } from '../../src/account/routes.ts';
 import { demoRoutes } from '../../src/demo/routes.ts';
 import { seedDemo } from '../../src/demo/seed.ts';
 import { assetRoutes } from '../../src/http/assets.ts';
+import { clientLogoRoutes } from '../../src/http/client-logos.ts';
 import { healthRoutes } from '../../src/http/health.ts';
 import { metricsRoutes } from '../../src/http/metrics.ts';
 import { interactionRoutes } from '../../src/interactions/routes.ts';
@@ -70,7 +71,7 @@ describe('bad input sweep', () => {
   /** kapu's own routes, read from its routers. */
   function ownRoutes(): Array<{ path: string; methods: string[] }> {
     const deps = kapu.deps;
-    const routers: Router[] = [healthRoutes(deps), metricsRoutes(deps.metrics), assetRoutes(), interactionRoutes(deps, kapu.provider), accountRoutes(deps), demoRoutes(deps)];
+    const routers: Router[] = [healthRoutes(deps), metricsRoutes(deps.metrics), assetRoutes(), clientLogoRoutes(deps.clientLogos), interactionRoutes(deps, kapu.provider), accountRoutes(deps), demoRoutes(deps)];
     return routers.flatMap((r) => r.stack.map((layer) => ({ path: layer.path as string, methods: layer.methods.filter((m) => m !== 'HEAD') })));
   }
 

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { CHANGES_CHANNEL } from '../change-feed.ts';
 import type { Db } from '../database.ts';
+import type { ClientLogoTable } from '../schema.ts';
 
 /**
  * Relying parties. Replicas cache them (src/oidc/client-directory.ts), so every write also
@@ -34,20 +35,82 @@ export class ClientsRepository {
     return row !== undefined;
   }
 
+  /** A client, with what is known of its logo (never the logo's bytes: see findLogo). */
   async find(clientId: string) {
     return this.#db
       .selectFrom('oidc_client')
-      .select(['client_id', 'secret_sealed', 'metadata', 'created_at', 'previous_secret_sealed', 'previous_secret_expires_at'])
-      .where('client_id', '=', clientId)
+      .leftJoin('client_logo', 'client_logo.client_id', 'oidc_client.client_id')
+      .select([
+        'oidc_client.client_id',
+        'oidc_client.secret_sealed',
+        'oidc_client.metadata',
+        'oidc_client.created_at',
+        'oidc_client.previous_secret_sealed',
+        'oidc_client.previous_secret_expires_at',
+        ...LOGO_SUMMARY,
+      ])
+      .where('oidc_client.client_id', '=', clientId)
       .executeTakeFirst();
   }
 
   async list() {
     return this.#db
       .selectFrom('oidc_client')
-      .select(['client_id', 'metadata', 'created_at', 'previous_secret_expires_at'])
-      .orderBy('client_id')
+      .leftJoin('client_logo', 'client_logo.client_id', 'oidc_client.client_id')
+      .select(['oidc_client.client_id', 'oidc_client.metadata', 'oidc_client.created_at', 'oidc_client.previous_secret_expires_at', ...LOGO_SUMMARY])
+      .orderBy('oidc_client.client_id')
       .execute();
+  }
+
+  /** The client's logo as it is served: its bytes, type and hash. */
+  async findLogo(clientId: string) {
+    return this.#db.selectFrom('client_logo').select(['content_type', 'bytes', 'sha256']).where('client_id', '=', clientId).executeTakeFirst();
+  }
+
+  /** Sets or replaces the client's logo; false when there is no such client. */
+  async setLogo(clientId: string, logo: { contentType: ClientLogoTable['content_type']; bytes: Uint8Array; sha256: string; now: Date }): Promise<boolean> {
+    const row = await this.#db
+      .with('written', (db) =>
+        db
+          .insertInto('client_logo')
+          .columns(['client_id', 'content_type', 'bytes', 'sha256', 'updated_at'])
+          // Through a select of the client: no client, no row (and no foreign-key error to translate).
+          .expression((eb) =>
+            eb
+              .selectFrom('oidc_client')
+              .select([
+                'client_id',
+                eb.val(logo.contentType).as('content_type'),
+                eb.val(logo.bytes).as('bytes'),
+                eb.val(logo.sha256).as('sha256'),
+                eb.val(logo.now).as('updated_at'),
+              ])
+              .where('client_id', '=', clientId),
+          )
+          .onConflict((oc) =>
+            oc.column('client_id').doUpdateSet((eb) => ({
+              content_type: eb.ref('excluded.content_type'),
+              bytes: eb.ref('excluded.bytes'),
+              sha256: eb.ref('excluded.sha256'),
+              updated_at: eb.ref('excluded.updated_at'),
+            })),
+          )
+          .returning('client_id'),
+      )
+      .selectFrom('written')
+      .select(notified)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Removes the client's logo; false when it had none. */
+  async removeLogo(clientId: string): Promise<boolean> {
+    const row = await this.#db
+      .with('written', (db) => db.deleteFrom('client_logo').where('client_id', '=', clientId).returning('client_id'))
+      .selectFrom('written')
+      .select(notified)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /**
@@ -93,6 +156,14 @@ export class ClientsRepository {
     return row !== undefined;
   }
 }
+
+/** What the pages and `client show` need of a logo (null columns: the client has none). */
+const LOGO_SUMMARY = [
+  'client_logo.sha256 as logo_sha256',
+  'client_logo.content_type as logo_content_type',
+  'client_logo.updated_at as logo_updated_at',
+  sql<number | null>`octet_length(client_logo.bytes)`.as('logo_size'),
+] as const;
 
 /** pg_notify for the written client: the select list of the statements above. */
 const notified = sql<string>`pg_notify(${CHANGES_CHANNEL}, 'client:' || written.client_id)`.as('notified');
