@@ -126,7 +126,7 @@ describe('a logo given with --logo-file', () => {
       // The name is text, never markup: "<Hivatal>" stays words on the page.
       expect(shown.text).toBe(`Bejelentkezés ide: ${NAME}`);
       expect(page.doc.querySelector('main .rp hivatal')).toBeNull();
-      expect(shown.logo).toEqual({ src: expect.stringMatching(/^\/clients\/ado\/logo\?v=[0-9a-f]{16}$/), alt: NAME });
+      expect(shown.logo).toEqual({ src: expect.stringMatching(/^\/clients\/ado\/logo\?v=[0-9a-f]{16}$/), alt: '' });
       expect(shown.link).toEqual({ href: HOME, rel: 'noopener noreferrer', text: `${NAME} honlapja (új lapon nyílik meg)` });
       // The page itself still loads images from its own origin only.
       expect(page.headers.get('content-security-policy')).toContain("img-src 'self' data:");
