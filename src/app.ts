@@ -45,7 +45,7 @@ export function buildApp(deps: Deps, provider: Provider): Koa {
   const handleOwn = compose([errorHandler(deps), guardRequestLine(), ...ownRoutes]);
   // Bad input for the provider is refused before the provider (and so the database) sees it.
   const guardProvider = compose([
-    errorHandler(deps),
+    errorHandler(deps, { answersNotFound: false }),
     async (ctx: Koa.Context, next: Koa.Next) => {
       await guardProviderRequest(ctx);
       await next();

@@ -8,11 +8,15 @@ import { KapuError } from '../errors.ts';
 import type { Deps } from '../deps.ts';
 import { renderPage, resolveLang } from './page.ts';
 
-export function errorHandler(deps: Pick<Deps, 'views' | 'log'>) {
+/**
+ * `answersNotFound: false` for a guard in front of another handler (the provider): there, a
+ * request nothing has answered yet is not a 404, it is one to pass on.
+ */
+export function errorHandler(deps: Pick<Deps, 'views' | 'log'>, { answersNotFound = true }: { answersNotFound?: boolean } = {}) {
   return async (ctx: Context, next: Next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) throw new KapuError('not_found', 404, 'error.not_found');
+      if (answersNotFound && ctx.status === 404 && ctx.body === undefined) throw new KapuError('not_found', 404, 'error.not_found');
     } catch (err) {
       const known = err instanceof KapuError ? err : fromHttpError(err);
       const log = (ctx.state['log'] as typeof deps.log | undefined) ?? deps.log;

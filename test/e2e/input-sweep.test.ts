@@ -116,6 +116,21 @@ describe('bad input sweep', () => {
     expect(captured.lines.filter((l) => (l['level'] as number) >= 50)).toEqual([]);
   }, 120_000);
 
+  test('a good request to the provider is logged once, as answered: never first refused as a 404 on its way in', async () => {
+    const from = captured.lines.length;
+    for (const path of ['/.well-known/openid-configuration', '/jwks']) {
+      const res = await fetch(`${kapu.url}${path}`);
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    }
+    const logged = () => captured.lines.slice(from);
+    for (let turns = 0; logged().filter((l) => l['msg'] === 'request').length < 2 && turns < 10_000; turns += 1) await new Promise((resolve) => setImmediate(resolve));
+    expect(logged().map((l) => [l['msg'], l['path'] ?? null, l['status']])).toEqual([
+      ['request', '/.well-known/openid-configuration', 200],
+      ['request', '/jwks', 200],
+    ]);
+  });
+
   test.each([
     ['/auth?client_id=a%00b', 'GET', ''],
     ['/token', 'POST', 'grant_type=authorization_code&code=a%00b&client_id=rp-1'],
