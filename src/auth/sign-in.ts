@@ -232,7 +232,9 @@ export class SignInService {
     return uow.transaction(async (r) => {
       const elsewhere = await this.#lock(r, signIn, ['password']);
       if (elsewhere) return elsewhere;
-      const ctx = { ...this.#context(r, signIn, proven ? accountOf(proven) : null), username: typed.username };
+      // The code mail (a right password's only) is written in the citizen's own language.
+      const writing = proven ? { ...signIn, mailLang: mailLang(requester, { lang: isLang(proven.lang) ? proven.lang : null }, signIn.lang) } : signIn;
+      const ctx = { ...this.#context(r, writing, proven ? accountOf(proven) : null), username: typed.username };
       const guard: Guard = { username: typed.username, kept: await proof.begin(ctx) };
       await r.signIns.update(signIn.uid, { state: 'guarded', accountId: proven?.id ?? null, factor: factor.id, guard: JSON.stringify(guard) }, now);
       const type = proven ? 'signin.password_ok' : 'signin.password_failed';
@@ -244,7 +246,8 @@ export class SignInService {
   /** The answer to a guarded sign-in's proof: counted like any factor's (a stand-in on a key of its own). */
   async #verifyGuarded(signIn: SignIn, requester: Requester, form: FormFields): Promise<Outcome> {
     const { factor, guard, account } = signIn;
-    if (!factor?.guarded || !guard) return { kind: 'wrong_step', uid: signIn.uid };
+    const proof = factor?.guarded;
+    if (!factor || !proof || !guard) return { kind: 'wrong_step', uid: signIn.uid };
     const input = factor.parse(form);
     if (input === undefined) return this.#refused(signIn, 'invalid_input', { key: 'code.format' });
     const { uow, throttle, clock } = this.#deps;
@@ -257,7 +260,7 @@ export class SignInService {
         return elsewhere;
       }
       const ctx = { ...this.#context(r, signIn, account ? accountOf(account) : null), username: guard.username };
-      const { verification, kept } = await factor.guarded!.verify(ctx, guard.kept, input);
+      const { verification, kept } = await proof.verify(ctx, guard.kept, input);
       const now = clock.now();
       if (!verification.ok || !account) {
         const notice = verification.ok ? { key: 'code.invalid' } : verification.notice;

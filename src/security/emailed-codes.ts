@@ -113,12 +113,12 @@ export class EmailedCodes {
   async checkGuarded(flowId: string, kept: string, code: string): Promise<{ verification: Verification; kept: string }> {
     const state = JSON.parse(kept) as GuardedCode;
     const { maxAttempts } = this.#deps.rules;
-    if (state.tries >= maxAttempts) return { verification: refused('code.exhausted'), kept };
-    if (state.expiresAt <= this.#deps.clock.now().getTime()) return { verification: refused('code.expired'), kept };
+    if (state.tries >= maxAttempts) return { verification: refused('guarded.code_exhausted'), kept };
+    if (state.expiresAt <= this.#deps.clock.now().getTime()) return { verification: refused('guarded.code_expired'), kept };
     if (this.#deps.box.macs('otp', guardedInput(flowId, code)).includes(state.hash)) return { verification: { ok: true }, kept };
     const tried = { ...state, tries: state.tries + 1 };
     const left = maxAttempts - tried.tries;
-    return { verification: left > 0 ? refused('code.invalid', { left }) : refused('code.exhausted'), kept: JSON.stringify(tried) };
+    return { verification: left > 0 ? refused('code.invalid', { left }) : refused('guarded.code_exhausted'), kept: JSON.stringify(tried) };
   }
 
   /** Checks a typed code against the flow's live code; a right one is used up. */

@@ -111,6 +111,23 @@ describe('a sign-in under a username lock (guarded)', () => {
     }
   });
 
+  test('under the lock an emailed code is one per sign-in: after its last try both proofs end the same way, with the way back', async () => {
+    await kapu.account('vegig.vera', ['email']);
+    await lockOut('vegig.vera');
+    const wrong = await passwordStep('email', 'vegig.vera', 'not the password');
+    const right = await passwordStep('email', 'vegig.vera', PASSWORD);
+    const exhaust = async (flow: { browser: Browser; page: Page }) => {
+      let page = flow.page;
+      for (let i = 0; i < 5; i += 1) page = await flow.browser.submit(page, '/verify', { code: '000001' });
+      return page;
+    };
+    const [wrongEnd, rightEnd] = [await exhaust(wrong), await exhaust(right)];
+    expect(looks(wrongEnd)).toEqual(looks(rightEnd));
+    expect(rightEnd.visibleText).toContain('Térjen vissza a szolgáltatáshoz, és kezdje újra a bejelentkezést.');
+    expect(rightEnd.hasForm('/verify')).toBe(false);
+    expect(rightEnd.hasForm('/resend')).toBe(false);
+  });
+
   test('the failure mail is written in the language of the account', async () => {
     const account = await kapu.account('angol.anna');
     await kapu.deps.db.updateTable('account').set({ lang: 'en' }).where('id', '=', account.id).execute();

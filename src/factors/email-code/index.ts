@@ -69,7 +69,8 @@ export class EmailCodeFactor implements Factor<CodeInput> {
     view: (ctx, kept) => {
       const code = this.#deps.codes.guardedState(kept);
       const { dead, expired } = code;
-      const notice = dead ? { key: 'code.exhausted', error: true } : expired ? { key: 'code.expired', error: true } : undefined;
+      // No new code under the lock: the way on is to start over.
+      const notice = dead ? { key: 'guarded.code_exhausted', error: true } : expired ? { key: 'guarded.code_expired', error: true } : undefined;
       return {
         template: 'factors/email',
         data: { username: ctx.username, tag: code.tag, closed: dead || expired, resendAllowed: false, resendIn: 0 },
