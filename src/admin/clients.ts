@@ -26,6 +26,9 @@ export type TokenLifetime = keyof typeof TOKEN_LIFETIMES;
 /** Longest grace period of an old client secret after a rotation. */
 export const MAX_SECRET_GRACE_SECONDS = 30 * 24 * 60 * 60;
 
+/** What a client id may be: 3–64 letters, digits, dots, underscores and dashes (safe in a URL path as it is). */
+export const CLIENT_ID_PATTERN = /^[A-Za-z0-9._-]{3,64}$/;
+
 export interface NewClientInput {
   clientId: string;
   clientName?: string;
@@ -117,7 +120,7 @@ async function validate(deps: Deps, provider: Provider, clientId: string, metada
 }
 
 export async function registerClient(deps: Deps, provider: Provider, input: NewClientInput): Promise<{ clientId: string; clientSecret: string | null }> {
-  if (!/^[A-Za-z0-9._-]{3,64}$/.test(input.clientId)) {
+  if (!CLIENT_ID_PATTERN.test(input.clientId)) {
     throw new AdminError('client id must be 3–64 characters: letters, digits, . _ -');
   }
   if (!AUTH_METHODS.includes(input.authMethod)) throw new AdminError(`auth method must be one of ${AUTH_METHODS.join(', ')}`);

@@ -15,7 +15,7 @@ import type { Repos } from '../db/repositories/index.ts';
 import { normalizeUsername } from '../db/repositories/accounts.ts';
 import type { Candidate, SignInRow } from '../db/repositories/sign-ins.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
-import { type ChallengeStatus, type Factor, type FactorAccount, type FactorContext, type FactorRegistry, type FlowContext, type FormFields, type GuardedProof, type Notice, type PasswordlessFactor, isPasswordless } from '../factors/factor.ts';
+import { type ChallengeStatus, type Factor, type FactorAccount, type FactorContext, type FactorRegistry, type FlowContext, type FormFields, type GuardedContext, type GuardedProof, type Notice, type PasswordlessFactor, isPasswordless } from '../factors/factor.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
 import { PASSWORD_MAX_LENGTH } from '../security/passwords.ts';
@@ -234,7 +234,7 @@ export class SignInService {
       if (elsewhere) return elsewhere;
       // The code mail (a right password's only) is written in the citizen's own language.
       const writing = proven ? { ...signIn, mailLang: mailLang(requester, { lang: isLang(proven.lang) ? proven.lang : null }, signIn.lang) } : signIn;
-      const ctx = { ...this.#context(r, writing, proven ? accountOf(proven) : null), username: typed.username };
+      const ctx = this.#guardedContext(r, writing, proven, typed.username);
       const guard: Guard = { username: typed.username, kept: await proof.begin(ctx) };
       await r.signIns.update(signIn.uid, { state: 'guarded', accountId: proven?.id ?? null, factor: factor.id, guard: JSON.stringify(guard) }, now);
       const type = proven ? 'signin.password_ok' : 'signin.password_failed';
@@ -259,7 +259,7 @@ export class SignInService {
         await r.throttle.settle([], attempt.counted);
         return elsewhere;
       }
-      const ctx = { ...this.#context(r, signIn, account ? accountOf(account) : null), username: guard.username };
+      const ctx = this.#guardedContext(r, signIn, account, guard.username);
       const { verification, kept } = await proof.verify(ctx, guard.kept, input);
       const now = clock.now();
       if (!verification.ok || !account) {
@@ -607,6 +607,11 @@ export class SignInService {
     return { flowId: signIn.uid, account, lang: signIn.mailLang, repos, request: { service: signIn.client ? (signIn.client.name ?? signIn.client.id) : null, browser: signIn.browser } };
   }
 
+  /** A guarded sign-in's context: the account only where the password was right; the username as typed. */
+  #guardedContext(repos: Repos, signIn: SignIn, account: FactorAccount | null, username: string): GuardedContext {
+    return { ...this.#context(repos, signIn, account ? accountOf(account) : null), username };
+  }
+
   /** A passwordless factor's context: the account, if the sign-in knows it yet. */
   #flowContext(repos: Repos, signIn: SignIn): FlowContext {
     return { flowId: signIn.uid, account: signIn.account ? accountOf(signIn.account) : null, lang: signIn.lang, repos };
@@ -710,7 +715,7 @@ export class SignInService {
       case 'guarded': {
         const { factor, guard, account } = signIn;
         if (!factor?.guarded || !guard) return this.#factorChoice(signIn);
-        const ctx = { ...this.#context(repos, signIn, account ? accountOf(account) : null), username: guard.username };
+        const ctx = this.#guardedContext(repos, signIn, account, guard.username);
         return { state: 'factor', factor: option(factor), view: factor.guarded.view(ctx, guard.kept), others: [], canResend: false, guarded: true };
       }
       case 'choose_factor':

@@ -2,6 +2,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import {
   AUTH_METHODS,
+  CLIENT_ID_PATTERN,
   type ClientUpdate,
   MAX_SECRET_GRACE_SECONDS,
   type NewClientInput,
@@ -92,7 +93,7 @@ function clientInput(cli: Cli, command: string, args: string[]): NewClientInput 
     ...LIFETIME_OPTIONS,
   });
   const clientId = required(command, values.id, '--id');
-  if (!/^[A-Za-z0-9._-]{3,64}$/.test(clientId)) throw new UsageError(`${command}: --id must be 3–64 characters: letters, digits, . _ -`);
+  if (!CLIENT_ID_PATTERN.test(clientId)) throw new UsageError(`${command}: --id must be 3–64 characters: letters, digits, . _ -`);
   const redirectUris = (values['redirect-uri'] ?? []).map((u) => url(command, u, '--redirect-uri'));
   if (redirectUris.length === 0) throw new UsageError(`${command}: at least one --redirect-uri is required`);
   const postLogoutRedirectUris = (values['post-logout-uri'] ?? []).map((u) => url(command, u, '--post-logout-uri'));

@@ -5,16 +5,15 @@
  * ask again each time, and the ETag makes that cheap.
  */
 import Router from '@koa/router';
+import { CLIENT_ID_PATTERN } from '../admin/clients.ts';
 import { NotFound } from '../errors.ts';
 import { type ClientLogos, LOGO_ROUTE_PREFIX, logoVersion } from '../oidc/client-logos.ts';
-
-const CLIENT_ID = /^[A-Za-z0-9._-]{3,64}$/;
 
 export function clientLogoRoutes(logos: ClientLogos): Router {
   const router = new Router({ prefix: LOGO_ROUTE_PREFIX });
   router.get('/:clientId/logo', async (ctx) => {
     const clientId = ctx.params['clientId'] ?? '';
-    const logo = CLIENT_ID.test(clientId) ? await logos.find(clientId) : undefined;
+    const logo = CLIENT_ID_PATTERN.test(clientId) ? await logos.find(clientId) : undefined;
     if (!logo) throw new NotFound();
     const current = ctx.query['v'] === logoVersion(logo.sha256);
     ctx.set('ETag', `"${logo.sha256}"`);
