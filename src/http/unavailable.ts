@@ -21,8 +21,9 @@ export const UNAVAILABLE_RETRY_SECONDS = 30;
 const INTERACTION = /^\/interaction\/([^/]+)/;
 
 export function answerUnavailable(ctx: Context, deps: Pick<Deps, 'views' | 'log'>, cause: unknown, json: boolean): void {
-  const log = (ctx.state['log'] as Deps['log'] | undefined) ?? deps.log;
-  log.error({ err: cause, reqId: ctx.state['reqId'], path: ctx.path, status: 503 }, 'database unavailable: answered 503');
+  // kapu's routes have a logger that carries the request id; the provider's context does not.
+  const log = (ctx.state['log'] as Deps['log'] | undefined) ?? deps.log.child({ reqId: ctx.state['reqId'] });
+  log.error({ err: cause, path: ctx.path, status: 503 }, 'database unavailable: answered 503');
   ctx.remove('Location');
   ctx.remove('Set-Cookie');
   ctx.set('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));

@@ -234,7 +234,7 @@ export class SigningKeyRing {
       } catch (err) {
         this.#stale = true;
         this.#retryAt = Date.now() + RETRY_RELOAD_MS;
-        if (!this.#failing) this.#log.warn({ err }, 'signing keys: cannot reload them from the database; serving the keys held');
+        if (!this.#failing) this.#log.warn({ err }, 'signing keys: reloading them failed; serving the keys held');
         this.#failing = true;
         this.#schedule();
       }
@@ -270,7 +270,7 @@ export class SigningKeyRing {
   }
 }
 
-/** Waits for `work` (which never fails), but no longer than `ms`. */
+/** Waits for `work` (a failure of its own is the caller's), but no longer than `ms`. */
 async function waitAtMost(work: Promise<void>, ms: number): Promise<void> {
   if (ms <= 0) return;
   let timer: NodeJS.Timeout | undefined;

@@ -83,7 +83,7 @@ describe('the signing key ring with the database away', () => {
     expect(table.reads).toBe(readsAtStart + 1);
     // Said once in the log, with its cause.
     expect(captured.lines.filter((l) => l['level'] === 40).map((l) => [l['msg'], (l['err'] as { message?: string }).message])).toEqual([
-      ['signing keys: cannot reload them from the database; serving the keys held', 'connect ECONNREFUSED 127.0.0.1:5432'],
+      ['signing keys: reloading them failed; serving the keys held', 'connect ECONNREFUSED 127.0.0.1:5432'],
     ]);
 
     // Back: the first refresh after the pause reads the keys again, and says so.
