@@ -60,10 +60,7 @@ export function buildApp(deps: Deps, provider: Provider): Koa {
     if (ctx.status === 404 && ctx.body == null) await notFound(ctx, async () => {});
   });
   provider.use(providerPageHeaders());
-  // Every 500 the provider answers is logged with its error (its own log stays silent).
-  provider.on('server_error', (ctx: Koa.Context, err: unknown) => {
-    deps.log.error({ err, reqId: ctx.state['reqId'], path: ctx.path }, 'provider server error');
-  });
+  // Every 5xx the provider answers is logged with its error by its fault guard (src/oidc/faults.ts).
   const handleProvider = provider.callback();
 
   app.use(async (ctx, next) => {

@@ -1,4 +1,4 @@
-/** kapu's entry point: load config → start → serve; SIGTERM/SIGINT shut down gracefully. */
+/** kapu's entry point: load config → start → serve; SIGTERM drains and shuts down gracefully, SIGINT at once. */
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from './config/index.ts';
 import { seedDemo } from './demo/seed.ts';
@@ -26,13 +26,21 @@ async function main(): Promise<void> {
   });
   let stopping = false;
   const shutdown = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: no more waiting for the load balancer.
+      void starting.then((kapu) => kapu.stop(), () => {});
+      return;
+    }
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 25_000);
+    // SIGTERM (an orchestrator's) drains: /readyz fails while kapu still serves for the grace
+    // period. SIGINT (Ctrl-C at a terminal) stops at once.
+    const graceMs = signal === 'SIGTERM' ? config.shutdownGraceSeconds * 1000 : 0;
+    log.info({ signal, graceSeconds: graceMs / 1000 }, 'shutting down');
+    // The requests in flight, the mail pass and the pool get 25 s after the grace, then the process goes.
+    const force = setTimeout(() => process.exit(1), graceMs + 25_000);
     force.unref();
     starting
-      .then((kapu) => kapu.stop())
+      .then((kapu) => kapu.stop({ graceMs }))
       .then(
         () => process.exit(0),
         (err: unknown) => {

@@ -5,8 +5,10 @@
  * The port is opened first, so that an orchestrator sees the process at once, but nothing
  * waits on it: until the app exists (database opened and migrated, keys loaded) every request
  * is answered 503 with Retry-After, /healthz says the process is alive and /readyz that it is
- * not ready yet. From SIGTERM on /readyz answers 503 at once, so a load balancer drains the
- * replica while the requests in flight finish.
+ * not ready yet. From SIGTERM on /readyz answers 503 at once, and for a grace period
+ * (SHUTDOWN_GRACE_SECONDS) kapu still accepts and serves everything else, so a load balancer
+ * that sees /readyz fail drains the replica instead of seeing it vanish; then the listener
+ * closes and the requests in flight finish.
  */
 import { type IncomingMessage, type RequestListener, type ServerResponse, createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,7 +30,11 @@ export interface Kapu {
   /** The separate /metrics listener (METRICS_PORT), if configured. */
   metrics: Server | null;
   url: string;
-  stop(): Promise<void>;
+  /**
+   * Stops: /readyz answers 503 at once; after `graceMs` (default none) the listener closes, the
+   * requests in flight finish and the database is closed. Called again, it ends the grace at once.
+   */
+  stop(options?: { graceMs?: number }): Promise<void>;
 }
 
 export interface StartOptions {
@@ -118,23 +124,40 @@ export async function startKapu(config: Config, overrides: DepsOverrides = {}, o
     deps.maintenance.start(10 * 60 * 1000);
     const ready = deps;
     const metricsListener = metrics;
+    let stopped: Promise<void> | null = null;
+    let endGrace = () => {};
     return {
       deps: ready,
       provider,
       server,
       metrics: metricsListener,
       url: finalConfig.issuer,
-      async stop() {
+      stop({ graceMs = 0 } = {}) {
+        if (stopped) {
+          endGrace();
+          return stopped;
+        }
         phase = 'stopping';
-        const closing = [server, ...(metricsListener ? [metricsListener] : [])].map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.close(() => resolve());
-              s.closeIdleConnections();
-            }),
-        );
-        await Promise.all(closing);
-        await closeDeps(ready);
+        stopped = (async () => {
+          if (graceMs > 0) {
+            ready.log.info({ graceSeconds: graceMs / 1000 }, 'draining: /readyz answers 503, still serving until the grace period ends');
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, graceMs);
+              endGrace = () => (clearTimeout(timer), resolve());
+            });
+          }
+          ready.log.info('closing the listener: finishing the requests in flight');
+          const closing = [server, ...(metricsListener ? [metricsListener] : [])].map(
+            (s) =>
+              new Promise<void>((resolve) => {
+                s.close(() => resolve());
+                s.closeIdleConnections();
+              }),
+          );
+          await Promise.all(closing);
+          await closeDeps(ready);
+        })();
+        return stopped;
       },
     };
   } catch (err) {

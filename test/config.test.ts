@@ -55,6 +55,13 @@ describe('configuration from the environment', () => {
     expect(config.site).toEqual({ operator: 'Minta Hivatal', helpUrl: 'https://help.example.hu/', privacyUrl: 'https://example.hu/adatvedelem', contactUrl: 'mailto:ugyfel@example.hu' });
   });
 
+  test('SHUTDOWN_GRACE_SECONDS: 5 by default, 0 to 120, named when out of bounds', () => {
+    expect(loadConfig({}).shutdownGraceSeconds).toBe(5);
+    expect(loadConfig({ SHUTDOWN_GRACE_SECONDS: '0' }).shutdownGraceSeconds).toBe(0);
+    expect(refusal({ SHUTDOWN_GRACE_SECONDS: '121' }).message).toBe('SHUTDOWN_GRACE_SECONDS: must be at most 120');
+    expect(refusal({ SHUTDOWN_GRACE_SECONDS: '2.5' }).message).toBe('SHUTDOWN_GRACE_SECONDS: must be a whole number');
+  });
+
   test('LEGACY_LOGIN_UNTIL is the first refused day, from 00:00 Hungarian time (winter and summer)', () => {
     expect(loadConfig({ LEGACY_LOGIN_UNTIL: '2025-01-16' }).legacyLoginUntil?.toISOString()).toBe('2025-01-15T23:00:00.000Z');
     expect(loadConfig({ LEGACY_LOGIN_UNTIL: '2025-07-16' }).legacyLoginUntil?.toISOString()).toBe('2025-07-15T22:00:00.000Z');

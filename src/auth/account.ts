@@ -235,11 +235,11 @@ export class AccountService {
         }
       }
       if (attempt) await throttle.succeeded(r.throttle, attempt);
+      // A new password is a way back in after a hard lock; counters before the account's row (no deadlock).
+      await throttle.unlock(r.throttle, account.username);
       await r.pendingChanges.done(changeId, now);
       await r.accounts.updatePasswordHash(account.id, hash, now);
       await this.#endSessions(r, account.id, keepSession?.id);
-      // A new password is also a way back in after a hard lock (the username's count is gone).
-      await throttle.unlock(r.throttle, account.username);
       const type = keepSession ? 'password.changed' : 'password.reset';
       await r.audit.record({ type, accountId: account.id, ip: who.ip, detail: { ...(who.browser && { browser: who.browser }) } }, now);
       await this.#notify(r, account, who.lang, keepSession ? 'mail.password_changed' : 'mail.password_reset');

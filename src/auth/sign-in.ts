@@ -196,9 +196,9 @@ export class SignInService {
 
     const account: Account = { ...accountOf(candidate), factors: this.#deps.factors.pick(candidate.factorKinds), lang: isLang(candidate.lang) ? candidate.lang : null };
     return uow.transaction(async (r) => {
-      // The right password is no failure, whatever happens next.
-      await throttle.succeeded(r.throttle, attempt);
+      // The flow's row before the throttle's, as every step takes them (no deadlock); a right password is no failure.
       const elsewhere = await this.#lock(r, signIn, ['password']);
+      await throttle.succeeded(r.throttle, attempt);
       if (elsewhere) return elsewhere;
       if (check.rehash) await r.accounts.updatePasswordHash(account.id, check.rehash, now);
       const events: AuditEvent[] = [{ type: 'signin.password_ok', accountId: account.id, clientId: signIn.client?.id ?? null, ip: requester.ip }];

@@ -126,6 +126,12 @@ export const schema = z.object({
    * one the outermost of them added: entries further left are the client's own claims.
    */
   PROXY_HOPS: int(1, 5).default(1),
+  /**
+   * After SIGTERM, how long /readyz fails while kapu still serves, before it closes its port:
+   * long enough for the load balancer to see the failed check and stop sending (its interval
+   * times its threshold). The orchestrator must wait this plus 25 s before it kills kapu.
+   */
+  SHUTDOWN_GRACE_SECONDS: int(0, 120).default(5),
   /** Who runs this kapu, named in every page's footer and mail (e.g. the ministry's office). */
   OPERATOR_NAME: z.string().trim().min(2, 'must be at least 2 characters').max(120, 'must be at most 120 characters').default('kapu'),
   /** The operator's help, privacy notice and contact pages, linked from every page's footer (unset: no link). */
@@ -202,6 +208,7 @@ function finish(env: z.infer<typeof schema>) {
     },
     trustProxy: env.TRUST_PROXY,
     proxyHops: env.PROXY_HOPS,
+    shutdownGraceSeconds: env.SHUTDOWN_GRACE_SECONDS,
     logLevel: env.LOG_LEVEL,
     // The demo seeds a known password: by default only on the embedded development database.
     demo: env.DEMO ?? (!production && !env.DATABASE_URL),

@@ -38,6 +38,9 @@ export async function openDatabase(database: Config['database'], log: Logger): P
     });
     // A dropped idle connection must not crash the process; the pool replaces it.
     pool.on('error', () => {});
+    // Nor one dropped while a request holds it (pg's pool listens only to idle ones): the
+    // request's next statement fails (the database is away: a 503), and the pool discards it.
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: instrumentDialect(new PostgresDialect({ pool }), stats, { singleConnection: false }) });
     const changes = new PostgresChangeFeed(database.url, log);
     await changes.start();

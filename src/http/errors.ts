@@ -1,12 +1,15 @@
 /**
  * The one error handler for kapu's own routes: a KapuError becomes its status with a page (or
- * JSON for API clients); anything else becomes a 500 with a generic page and a request id. No
- * stack trace, exception text or secret ever reaches the response.
+ * JSON for API clients); the database being away, a 503 to try again; anything else becomes a
+ * 500 with a generic page and a request id. No stack trace, exception text or secret ever
+ * reaches the response.
  */
 import type { Context, Next } from 'koa';
+import { isDatabaseUnavailable } from '../db/faults.ts';
 import { KapuError } from '../errors.ts';
 import type { Deps } from '../deps.ts';
 import { renderPage, resolveLang } from './page.ts';
+import { answerUnavailable } from './unavailable.ts';
 
 /**
  * `answersNotFound: false` for a guard in front of another handler (the provider): there, a
@@ -18,11 +21,13 @@ export function errorHandler(deps: Pick<Deps, 'views' | 'log'>, { answersNotFoun
       await next();
       if (answersNotFound && ctx.status === 404 && ctx.body === undefined) throw new KapuError('not_found', 404, 'error.not_found');
     } catch (err) {
+      const wantsJson = ctx.accepts('html', 'json') === 'json';
+      // The database is away: 503, try again (src/http/unavailable.ts), not a 500.
+      if (isDatabaseUnavailable(err)) return answerUnavailable(ctx, deps, err, wantsJson);
       const known = err instanceof KapuError ? err : fromHttpError(err);
       const log = (ctx.state['log'] as typeof deps.log | undefined) ?? deps.log;
       if (known.status >= 500) log.error({ err }, 'request failed');
       else log.info({ code: known.code, status: known.status, cause: causeName(known) }, 'request refused');
-      const wantsJson = ctx.accepts('html', 'json') === 'json';
       ctx.remove('Location');
       if (wantsJson) {
         ctx.status = known.status;

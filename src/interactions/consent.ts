@@ -4,6 +4,7 @@
  * with consent_required asks the citizen first.
  */
 import type { Context } from 'koa';
+import { isDatabaseUnavailable } from '../db/faults.ts';
 import { SessionExpired } from '../errors.ts';
 import { resolveLang } from '../http/page.ts';
 import type { InteractionEnv } from './request.ts';
@@ -15,6 +16,8 @@ async function details(ctx: Context, env: InteractionEnv) {
   try {
     return await env.provider.interactionDetails(ctx.req, ctx.res);
   } catch (err) {
+    // The database away is no expired sign-in: it is answered 503, to be tried again.
+    if (isDatabaseUnavailable(err)) throw err;
     throw new SessionExpired(err);
   }
 }

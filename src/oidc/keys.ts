@@ -22,6 +22,7 @@ import type { ChangeFeed } from '../db/change-feed.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import { SIGNING_KEYS_CHANGE } from '../db/repositories/signing-keys.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
+import type { Logger } from '../log.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
 
 const generate = promisify(generateKeyPair);
@@ -35,6 +36,13 @@ export const LONGEST_SIGNED_TOKEN_SECONDS = 60 * 60;
 
 /** While the change feed is down, the key set is read again at most this often. */
 const RELOAD_WITHOUT_FEED_MS = 30_000;
+/**
+ * With the database away, a request waits at most this long for a reload, then is answered
+ * with the keys already held (discovery and JWKS stay up); a failed reload is tried again after
+ * `RETRY_RELOAD_MS`, so a request meanwhile does not wait at all.
+ */
+const RELOAD_WAIT_MS = 1_000;
+const RETRY_RELOAD_MS = 5_000;
 
 export type KeyState = 'next' | 'current' | 'previous' | 'retired';
 
@@ -150,13 +158,20 @@ export class SigningKeyRing {
   /** When a key next changes state by time alone (a next key starts signing, an old one leaves). */
   #nextChange: Date | null = null;
   #inFlight: Promise<void> | null = null;
+  /** Until when (Date.now()) requests wait for the reload in flight. */
+  #waitUntil = 0;
   #installedOn: Provider | null = null;
+  readonly #log: Logger;
+  /** After a failed reload: not before this (Date.now()); the keys held serve meanwhile. */
+  #retryAt = 0;
+  #failing = false;
 
-  constructor(deps: { uow: UnitOfWork<Repos>; box: SecretBox; clock: Clock; changes: ChangeFeed }) {
+  constructor(deps: { uow: UnitOfWork<Repos>; box: SecretBox; clock: Clock; changes: ChangeFeed; log: Logger }) {
     this.#uow = deps.uow;
     this.#box = deps.box;
     this.#clock = deps.clock;
     this.#changes = deps.changes;
+    this.#log = deps.log;
     this.#changes.subscribe({
       onChange: (change) => {
         if (change.kind === SIGNING_KEYS_CHANGE.kind) this.#stale = true;
@@ -184,35 +199,49 @@ export class SigningKeyRing {
     });
   }
 
-  /** Reloads the key set when a rotation was announced, or rebuilds the store when a key's time came. */
+  /**
+   * Reloads the key set when a rotation was announced (or the feed is down), or rebuilds the
+   * store when a key's time came. Never fails a request: with the database away, the keys held
+   * go on serving (they change state by time alone), and the reload is tried again later.
+   */
   async refresh(): Promise<void> {
     const now = this.#clock.now();
-    const reload = this.#stale || (!this.#changes.live && Date.now() - this.#loadedAt > RELOAD_WITHOUT_FEED_MS);
-    if (!reload && (this.#nextChange === null || now < this.#nextChange)) return;
+    const due = this.#stale || (!this.#changes.live && Date.now() - this.#loadedAt > RELOAD_WITHOUT_FEED_MS);
+    const reload = due && Date.now() >= this.#retryAt;
+    const timeCame = this.#nextChange !== null && now >= this.#nextChange;
+    if (!reload && !timeCame) return;
     if (!this.#inFlight) {
       // Cleared only after it is stored: the body may finish without awaiting anything.
       const run = this.#rebuild(reload);
       this.#inFlight = run;
-      void run.finally(() => {
-        if (this.#inFlight === run) this.#inFlight = null;
-      }).catch(() => {});
+      this.#waitUntil = Date.now() + RELOAD_WAIT_MS;
+      void run
+        .finally(() => {
+          if (this.#inFlight === run) this.#inFlight = null;
+        })
+        .catch(() => {});
     }
-    await this.#inFlight;
+    await waitAtMost(this.#inFlight, this.#waitUntil - Date.now());
   }
 
   async #rebuild(reload: boolean): Promise<void> {
-    try {
-      if (reload) {
-        this.#stale = false;
+    if (reload) {
+      this.#stale = false;
+      try {
         this.#remember(await this.#uow.repos.signingKeys.active());
-      } else {
+        if (this.#failing) this.#log.info('signing keys reloaded: the database answers again');
+        this.#failing = false;
+      } catch (err) {
+        this.#stale = true;
+        this.#retryAt = Date.now() + RETRY_RELOAD_MS;
+        if (!this.#failing) this.#log.warn({ err }, 'signing keys: reloading them failed; serving the keys held');
+        this.#failing = true;
         this.#schedule();
       }
-      if (this.#installedOn) initializeKeystore.call(this.#installedOn, { keys: this.#ordered() });
-    } catch (err) {
-      this.#stale = true;
-      throw err;
+    } else {
+      this.#schedule();
     }
+    if (this.#installedOn) initializeKeystore.call(this.#installedOn, { keys: this.#ordered() });
   }
 
   #remember(rows: Array<KeyTimes & { private_jwk_sealed: string }>): void {
@@ -239,4 +268,14 @@ export class SigningKeyRing {
       .sort((a, b) => rank[a.state] - rank[b.state])
       .map((s) => this.#opened.get(s.key.kid)!);
   }
+}
+
+/** Waits for `work` (a failure of its own is the caller's), but no longer than `ms`. */
+async function waitAtMost(work: Promise<void>, ms: number): Promise<void> {
+  if (ms <= 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const enough = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([work, enough]).finally(() => clearTimeout(timer));
 }

@@ -8,6 +8,7 @@ import { TOKEN_LIFETIMES, type TokenLifetime } from '../admin/clients.ts';
 import type { Deps } from '../deps.ts';
 import { accountOfRequest, createAdapterFactory, providerUnitOfWork } from './adapter.ts';
 import { isFirstParty } from './client-directory.ts';
+import { guardProviderFaults } from './faults.ts';
 import { LONGEST_SIGNED_TOKEN_SECONDS, SigningKeyRing } from './keys.ts';
 import { AUTH_METHODS } from '../admin/clients.ts';
 import { DEVELOPERS_PATH } from '../http/developers.ts';
@@ -49,7 +50,7 @@ function clientLifetime(client: unknown, key: TokenLifetime): number | undefined
 export async function buildProvider(deps: Deps): Promise<Provider> {
   const { config, repos, box, clock, acr } = deps;
   // The signing keys, kept in step with rotations on every replica (src/oidc/keys.ts).
-  const keyRing = new SigningKeyRing({ uow: deps.uow, box, clock, changes: deps.database.changes });
+  const keyRing = new SigningKeyRing({ uow: deps.uow, box, clock, changes: deps.database.changes, log: deps.log });
   const jwks = await keyRing.jwks();
 
   const policy = interactionPolicy.base();
@@ -178,6 +179,8 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
   };
 
   const provider = new Provider(config.issuer, configuration);
+  // First, so that it is the outermost: whatever fails below is answered and logged there.
+  guardProviderFaults(provider, deps);
   keyRing.install(provider);
   // After `client rotate-secret` the old secret works until its grace period ends, and the new
   // one at once, even before this replica's cache has heard of the rotation.

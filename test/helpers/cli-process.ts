@@ -55,7 +55,8 @@ export interface ServerProcess {
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', PORT: '0', DEMO: 'false', LOG_LEVEL: 'info', ...env },
+    // No drain on SIGTERM unless a test asks for one: stopping waits for nothing.
+    env: { PATH: process.env['PATH'] ?? '', PORT: '0', DEMO: 'false', LOG_LEVEL: 'info', SHUTDOWN_GRACE_SECONDS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));

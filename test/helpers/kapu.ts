@@ -30,6 +30,8 @@ export interface TestKapu extends Kapu {
 export interface TestKapuOptions {
   env?: Record<string, string>;
   overrides?: DepsOverrides;
+  /** The address kapu reaches its fresh Postgres database at (e.g. through a test's proxy). */
+  reach?: (databaseUrl: string) => string;
 }
 
 export async function startTestKapu(options: TestKapuOptions = {}): Promise<TestKapu> {
@@ -42,7 +44,7 @@ export async function startTestKapu(options: TestKapuOptions = {}): Promise<Test
     DATA_DIR: 'memory://',
     COOKIE_KEYS: randomBytes(32).toString('base64url'),
     ENCRYPTION_KEYS: `t1:${randomBytes(32).toString('base64')}`,
-    ...(database.url && { DATABASE_URL: database.url, DATABASE_POOL_SIZE: '4' }),
+    ...(database.url && { DATABASE_URL: options.reach ? options.reach(database.url) : database.url, DATABASE_POOL_SIZE: '4' }),
     ...options.env,
   });
   const clock = new TestClock();

@@ -1,6 +1,5 @@
-import { type QueryCreator, type RawBuilder, sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import type { Db } from '../database.ts';
-import type { Database } from '../schema.ts';
 
 /** How failures on one key are counted and locked (see src/security/throttle.ts). */
 export interface CountRule {
@@ -22,6 +21,13 @@ export interface Counted {
   consecutive: number;
 }
 
+/**
+ * Every statement here that writes several counters takes their rows in one order, by key
+ * (`order by key`), and so does every unit of work that takes several in turn (a factor's key,
+ * then the address, then a username: ascending). Two steps racing on the same counters (one
+ * address shared by many citizens, one username tried from two tabs) then can only wait for
+ * each other, never in a circle: no deadlock.
+ */
 export class ThrottleRepository {
   readonly #db: Db;
   constructor(db: Db) {
@@ -62,7 +68,7 @@ export class ThrottleRepository {
     const result = await sql<{ key: string; locked_until: Date | null; failures: number; consecutive: number }>`
       with rule (key, window_start, free, base, max_lock, max_consecutive, hard_until) as (values ${rules})
       insert into auth_throttle as c (key, failures, consecutive, window_start, locked_until, updated_at)
-      select key, 1, 1, ${now}, null, ${now} from rule
+      select key, 1, 1, ${now}, null, ${now} from rule order by key
       on conflict (key) do update set
         failures = ${failures},
         window_start = case when ${stale} then ${now}::timestamptz else c.window_start end,
@@ -80,52 +86,84 @@ export class ThrottleRepository {
   /**
    * The bookkeeping of a right answer, in one statement: `clear` keys are forgotten (counts
    * and lock), `takeBack` keys lose the attempt this answer counted (and the lock it set).
+   * The rows are locked first, in key order; the delete and the update touch only rows the
+   * lock has already taken (Postgres runs the parts of one statement in no fixed order).
    */
   async settle(clear: readonly string[], takeBack: readonly Counted[]): Promise<void> {
-    if (takeBack.length === 0) {
-      if (clear.length > 0) await this.#db.deleteFrom('auth_throttle').where('key', 'in', clear).execute();
+    const back = takeBack.map((c) => c.key);
+    if (clear.length + back.length === 0) return;
+    const unlock = takeBack.filter((c) => c.lockedNow).map((c) => c.key);
+    const locked = this.#lockInOrder([...clear, ...back]);
+    if (back.length === 0) {
+      await locked.deleteFrom('auth_throttle').where('key', 'in', (eb) => eb.selectFrom('locked').select('locked.key')).execute();
       return;
     }
-    const unlock = takeBack.filter((c) => c.lockedNow).map((c) => c.key);
     // The CTE only adds a name the update does not use.
-    const from: QueryCreator<Database> =
-      clear.length === 0 ? this.#db : (this.#db.with('cleared', (db) => db.deleteFrom('auth_throttle').where('key', 'in', clear)) as unknown as QueryCreator<Database>);
+    const from =
+      clear.length === 0
+        ? locked
+        : (locked.with('cleared', (db) =>
+            db
+              .deleteFrom('auth_throttle')
+              .where('key', 'in', clear)
+              .where('key', 'in', (eb) => eb.selectFrom('locked').select('locked.key')),
+          ) as unknown as typeof locked);
     await from
       .updateTable('auth_throttle')
       .set((eb) => ({
         failures: sql`greatest(failures - 1, 0)`,
         consecutive: sql`greatest(consecutive - 1, 0)`,
-        ...(unlock.length > 0 && { locked_until: eb.case().when('key', 'in', unlock).then(null).else(eb.ref('locked_until')).end() }),
+        ...(unlock.length > 0 && { locked_until: eb.case().when('auth_throttle.key', 'in', unlock).then(null).else(eb.ref('locked_until')).end() }),
       }))
-      .where('key', 'in', takeBack.map((c) => c.key))
+      .where('auth_throttle.key', 'in', back)
+      .where('auth_throttle.key', 'in', (eb) => eb.selectFrom('locked').select('locked.key'))
       .execute();
   }
 
-  /** Forgets keys entirely: counts and locks (an operator's unlock). */
+  /** Forgets keys entirely: counts and locks (an operator's unlock, a new password). */
   async clear(keys: readonly string[]): Promise<void> {
-    await this.#db.deleteFrom('auth_throttle').where('key', 'in', keys).execute();
+    if (keys.length === 0) return;
+    await this.#lockInOrder(keys)
+      .deleteFrom('auth_throttle')
+      .where('key', 'in', (eb) => eb.selectFrom('locked').select('locked.key'))
+      .execute();
+  }
+
+  /** `locked`: the rows of `keys` that exist, locked one after the other in key order. */
+  #lockInOrder(keys: readonly string[]) {
+    return this.#db.with('locked', (db) => db.selectFrom('auth_throttle').select('key').where('key', 'in', [...keys]).orderBy('key').forUpdate());
   }
 
   /**
    * Counters idle since `before` and not locked. Real accounts' counters with failures in a
    * row are kept (the cap on consecutive failures must not reset with a day of quiet); those of
    * usernames that match no account are not, so spraying made-up names cannot grow the table.
+   * A row a sign-in step holds at this moment is skipped (it is not idle), so housekeeping
+   * never waits for a step, nor a step for it.
    */
   async deleteStale(before: Date): Promise<number> {
     const result = await this.#db
-      .deleteFrom('auth_throttle')
-      .where('updated_at', '<', before)
-      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', before)]))
-      .where((eb) =>
-        eb.or([
-          eb('consecutive', '=', 0),
-          eb('key', 'like', 'ip:%'),
-          eb.and([
-            eb('key', 'like', 'user:%'),
-            eb.not(eb.exists(eb.selectFrom('account').select('account.id').where(sql<boolean>`'user:' || account.username = auth_throttle.key`))),
-          ]),
-        ]),
+      .with('stale', (db) =>
+        db
+          .selectFrom('auth_throttle')
+          .select('key')
+          .where('updated_at', '<', before)
+          .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', before)]))
+          .where((eb) =>
+            eb.or([
+              eb('consecutive', '=', 0),
+              eb('key', 'like', 'ip:%'),
+              eb.and([
+                eb('key', 'like', 'user:%'),
+                eb.not(eb.exists(eb.selectFrom('account').select('account.id').where(sql<boolean>`'user:' || account.username = auth_throttle.key`))),
+              ]),
+            ]),
+          )
+          .forUpdate()
+          .skipLocked(),
       )
+      .deleteFrom('auth_throttle')
+      .where('key', 'in', (eb) => eb.selectFrom('stale').select('stale.key'))
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
