@@ -16,6 +16,7 @@ import { Browser } from '../helpers/browser.ts';
 import { type TestKapu, beginSignIn, freshDatabase, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
 import { type Replicas, startReplicas } from '../helpers/replicas.ts';
 import { jest } from '@jest/globals';
+import { migratedDataDir } from '../helpers/database.ts';
 
 // Several openings of the database and argon2 hashing: slow when the whole suite runs beside it.
 jest.setTimeout(180_000);
@@ -28,6 +29,7 @@ describe('rotating ENCRYPTION_KEYS', () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'kapu-keys-'));
     database = await freshDatabase();
+    if (!database.url) await migratedDataDir(dataDir);
   });
   afterAll(async () => {
     rmSync(dataDir, { recursive: true, force: true });
