@@ -91,6 +91,14 @@ describe('configuration from the environment', () => {
     expect(error.message.startsWith(`${variable}: `)).toBe(true);
   });
 
+  test('a cheap argon2 cost is for tests only: NODE_ENV=test takes it, development and production refuse it', () => {
+    const cheap = { ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1' };
+    expect(loadConfig({ NODE_ENV: 'test', ...cheap }).argon2).toEqual({ memoryCost: 1024, timeCost: 1, parallelism: 1 });
+    expect(refusal({ NODE_ENV: 'development', ...cheap }).variable).toBe('ARGON2_MEMORY_KIB');
+    expect(refusal({ ...PRODUCTION, ...cheap }).variable).toBe('ARGON2_MEMORY_KIB');
+    expect(refusal({ ...PRODUCTION, ARGON2_TIME_COST: '1' }).message).toBe("ARGON2_TIME_COST: must be at least 2 (OWASP's minimum for argon2id)");
+  });
+
   test('the two acr values must differ', () => {
     expect(refusal({ ACR_TWO_FACTOR: 'http://eidas.europa.eu/LoA/low' }).variable).toBe('ACR_TWO_FACTOR');
   });
