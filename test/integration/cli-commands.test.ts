@@ -167,6 +167,7 @@ describe('migrate and accounts', () => {
     expect(stored.anna.ok).toBe(true); // the existing account was not touched
   });
 
+  // Twenty thousand rows, half of them through a real process: minutes on a busy machine.
   test('a big import reports progress: a count line without a terminal, a progress bar on one', async () => {
     const rows = Array.from({ length: 10_050 }, (_, i) => `tomeg.${i},Tömeg ${i},tomeg.${i}@example.hu`);
     const csv = `username,name,email\n${rows.join('\n')}\n`;
@@ -191,7 +192,7 @@ describe('migrate and accounts', () => {
     } finally {
       await own.drop();
     }
-  });
+  }, 300_000);
 
   test.each([
     ['an unclosed quote', 'username,name,email\nuj.egy,Új Egy,egy@example.hu\nuj.ketto,"Új Kettő,ketto@example.hu\n', /not valid CSV/],
