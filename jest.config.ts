@@ -2,34 +2,53 @@
  * Jest runs kapu's TypeScript as native ES modules (`--experimental-vm-modules`), the same way
  * Node 22 runs it in production: swc only strips types, and the explicit `.ts` import
  * extensions stay as they are, so Jest resolves the real files.
+ *
+ * The tests are a pyramid, one Jest project per layer (`npm test -- --selectProjects unit`):
+ * - unit: no database, network or process; the rules themselves, in milliseconds.
+ * - integration: repositories and the sign-in core on a real database (PGlite, or Postgres with
+ *   DATABASE_URL).
+ * - e2e: real kapu servers, a real SMTP server, openid-client as the RP, real processes.
+ * - browser: Chromium (Debian's) with axe; skipped where no Chromium is installed.
+ * - reliability: faults (a cut database, SMTP away, killed replicas); Postgres only.
+ * The database is migrated once per run (test/setup/global-setup.ts); each test file gets a
+ * copy of it.
  */
 import type { Config } from 'jest';
 
-const config: Config = {
-  testEnvironment: 'node',
-  testMatch: ['<rootDir>/test/**/*.test.ts'],
-  // The embedded database folder holds thousands of files no test imports.
-  modulePathIgnorePatterns: ['<rootDir>/data/', '<rootDir>/coverage/'],
-  extensionsToTreatAsEsm: ['.ts'],
-  transform: {
-    '^.+\\.ts$': [
-      '@swc/jest',
-      {
-        jsc: {
-          parser: { syntax: 'typescript' },
-          target: 'es2023',
-          // Keep `with { type: 'json' }`: Node needs it for JSON imports.
-          experimental: { keepImportAttributes: true },
-        },
-        // ES modules out; import paths are left alone (they already name the real `.ts` files).
-        module: { type: 'es6', resolveFully: false },
-        sourceMaps: 'inline',
+const transform: Config['transform'] = {
+  '^.+\\.ts$': [
+    '@swc/jest',
+    {
+      jsc: {
+        parser: { syntax: 'typescript' },
+        target: 'es2023',
+        // Keep `with { type: 'json' }`: Node needs it for JSON imports.
+        experimental: { keepImportAttributes: true },
       },
-    ],
-  },
-  // argon2 hashing and PGlite start-up are slow, especially on a small CI machine.
-  testTimeout: 60_000,
+      // ES modules out; import paths are left alone (they already name the real `.ts` files).
+      module: { type: 'es6', resolveFully: false },
+      sourceMaps: 'inline',
+    },
+  ],
+};
+
+const LAYERS = ['unit', 'integration', 'e2e', 'browser', 'reliability'];
+
+const config: Config = {
+  globalSetup: '<rootDir>/test/setup/global-setup.mjs',
+  globalTeardown: '<rootDir>/test/setup/global-teardown.mjs',
   maxWorkers: 2,
+  // argon2, PGlite and Chromium are slow on a small, busy machine; a test that needs more says so.
+  testTimeout: 60_000,
+  projects: LAYERS.map((layer) => ({
+    displayName: layer,
+    testEnvironment: 'node',
+    testMatch: [`<rootDir>/test/${layer}/**/*.test.ts`],
+    // The embedded database folder holds thousands of files no test imports.
+    modulePathIgnorePatterns: ['<rootDir>/data/', '<rootDir>/coverage/'],
+    extensionsToTreatAsEsm: ['.ts'],
+    transform,
+  })),
 };
 
 export default config;

@@ -96,7 +96,8 @@ export async function startKapu(config: Config, overrides: DepsOverrides = {}, o
   // migrations block the event loop for seconds, and a port open meanwhile would leave probes
   // hanging. So it is opened and migrated before the port opens (until then a connection is
   // refused at once). With Postgres nothing blocks: the port opens first and answers 503.
-  const early = config.database.kind === 'pglite' ? await openDatabase(config.database, overrides.log ?? createLogger(config.logLevel)) : undefined;
+  const early =
+    overrides.database ?? (config.database.kind === 'pglite' ? await openDatabase(config.database, overrides.log ?? createLogger(config.logLevel)) : undefined);
   try {
     if (early) await migrateToLatest(early.db);
     await new Promise<void>((resolve, reject) => {

@@ -4,6 +4,7 @@
  * a `CliFailure` means "the command was right but could not be done" (exit 1).
  */
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
+import { isNativeError } from 'node:util/types';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -44,7 +45,9 @@ export function parse<const O extends ParseArgsOptionsConfig>(command: string, a
   try {
     result = parseArgs({ args, options, strict: true, allowPositionals: true });
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    // isNativeError, not instanceof: node's own errors come from another realm when the CLI
+    // runs inside a test runner's sandbox.
+    const message = isNativeError(err) ? err.message : String(err);
     // Keep node's first sentence ("Unknown option '--x'"); the rest is advice about `--`.
     throw new UsageError(`${command}: ${message.split('. To specify')[0]}`);
   }

@@ -7,7 +7,8 @@ import { Writable } from 'node:stream';
 import type Provider from 'oidc-provider';
 import { type Config, ConfigError, loadConfig } from '../config/index.ts';
 import { type Deps, buildDeps, closeDeps } from '../deps.ts';
-import { createLogger } from '../log.ts';
+import { type OpenDatabase, openDatabase } from '../db/database.ts';
+import { type Logger, createLogger } from '../log.ts';
 import { buildProvider } from '../oidc/provider.ts';
 import { printable } from './args.ts';
 
@@ -19,6 +20,11 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   /** A terminal to draw progress bars on (stderr, when it is one). */
   progress?: NodeJS.WritableStream;
+  /**
+   * A database already open, used instead of opening the configured one and left open after
+   * the command (tests run many commands on one database; the embedded one takes seconds to open).
+   */
+  database?: OpenDatabase;
 }
 
 export class Cli {
@@ -83,9 +89,17 @@ export class Cli {
     }
   }
 
+  /** The configured database, opened for one command (or the one the caller keeps open). */
+  async openDatabase(log: Logger): Promise<OpenDatabase> {
+    const shared = this.io.database;
+    if (shared) return { ...shared, close: async () => {} };
+    return openDatabase(this.config.database, log);
+  }
+
   /** Opens kapu's dependencies (migrating the database), runs `fn`, closes them. */
   async withDeps<T>(fn: (deps: Deps) => Promise<T>): Promise<T> {
-    const deps = await buildDeps(this.config, { log: this.#logger() });
+    const log = this.#logger();
+    const deps = await buildDeps(this.config, { log, database: await this.openDatabase(log) });
     let result: T;
     try {
       result = await fn(deps);

@@ -1,5 +1,4 @@
 /** `kapu migrate`: applies migrations/ (under Kysely's lock, so safe beside running replicas). */
-import { openDatabase } from '../db/database.ts';
 import { createLogger } from '../log.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { parse } from './args.ts';
@@ -12,7 +11,7 @@ const migrate: Command = {
   async run(cli, args) {
     parse(this.name, args, {});
     // Only the database: no keys, mail or factors are needed to migrate.
-    const database = await openDatabase(cli.config.database, createLogger('silent'));
+    const database = await cli.openDatabase(createLogger('silent'));
     try {
       const applied = await migrateToLatest(database.db);
       cli.result({ applied }, () => {

@@ -112,9 +112,12 @@ export const schema = z.object({
    * than any RP caches kapu's JWKS (a day is common), so no RP meets a key it has not fetched.
    */
   SIGNING_KEY_DELAY_HOURS: int(1, 720).default(24),
-  /** argon2id cost; OWASP's minimum for argon2id is m=19 MiB, t=2, p=1. */
-  ARGON2_MEMORY_KIB: int(19456, 1048576).default(19456),
-  ARGON2_TIME_COST: int(2, 10).default(2),
+  /**
+   * argon2id cost; OWASP's minimum for argon2id is m=19 MiB, t=2, p=1, and lower is refused,
+   * except with NODE_ENV=test (tests hash thousands of passwords; see ARGON2_MINIMUM).
+   */
+  ARGON2_MEMORY_KIB: int(8, 1048576).default(19456),
+  ARGON2_TIME_COST: int(1, 10).default(2),
   ARGON2_PARALLELISM: int(1, 8).default(1),
   /**
    * kapu runs behind a TLS-terminating load balancer: trust its X-Forwarded-Proto/-Host/-For.
@@ -154,6 +157,9 @@ export function hungarianMidnight(date: string): Date {
   const offsetMinutes = Number(parts.find((p) => p.type === 'hour')?.value) * 60 + Number(parts.find((p) => p.type === 'minute')?.value);
   return new Date(utcMidnight.getTime() - offsetMinutes * 60_000);
 }
+
+/** OWASP's minimum argon2id cost (m=19 MiB, t=2): the floor everywhere but NODE_ENV=test. */
+export const ARGON2_MINIMUM = { memoryKib: 19456, timeCost: 2 } as const;
 
 export class ConfigError extends Error {
   readonly variable: string;
@@ -226,6 +232,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   const config = finish(parsed.data);
   if (config.production) refuseUnsafeProduction(config);
+  if (config.env !== 'test') refuseWeakArgon2(config);
   if (config.metricsPort !== null && config.metricsPort !== 0 && config.metricsPort === config.port) {
     throw new ConfigError('METRICS_PORT', 'must differ from PORT (it keeps /metrics off the public listener)');
   }
@@ -236,6 +243,15 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError('ACR_APP', 'must differ from ACR_PASSWORD_ONLY');
   }
   return config;
+}
+
+function refuseWeakArgon2(config: Config): void {
+  if (config.argon2.memoryCost < ARGON2_MINIMUM.memoryKib) {
+    throw new ConfigError('ARGON2_MEMORY_KIB', `must be at least ${ARGON2_MINIMUM.memoryKib} (OWASP's minimum for argon2id)`);
+  }
+  if (config.argon2.timeCost < ARGON2_MINIMUM.timeCost) {
+    throw new ConfigError('ARGON2_TIME_COST', `must be at least ${ARGON2_MINIMUM.timeCost} (OWASP's minimum for argon2id)`);
+  }
 }
 
 function refuseUnsafeProduction(config: Config): void {

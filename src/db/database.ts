@@ -27,7 +27,13 @@ export interface OpenDatabase {
 // and timestamps as Date (pg's default).
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 
-export async function openDatabase(database: Config['database'], log: Logger): Promise<OpenDatabase> {
+export interface OpenOptions {
+  /** PGlite: start from this data folder (a dumpDataDir tarball) instead of an empty one. Tests
+   * use it to begin every file from a database migrated once per run. */
+  pgliteFrom?: Blob;
+}
+
+export async function openDatabase(database: Config['database'], log: Logger, options: OpenOptions = {}): Promise<OpenDatabase> {
   const stats = new DbStats();
   if (database.kind === 'postgres') {
     const pool = new pg.Pool({
@@ -50,7 +56,7 @@ export async function openDatabase(database: Config['database'], log: Logger): P
   let pglite;
   let release = () => {};
   if (database.dataDir === 'memory://') {
-    pglite = new PGlite();
+    pglite = new PGlite({ ...(options.pgliteFrom && { loadDataDir: options.pgliteFrom }) });
   } else {
     mkdirSync(database.dataDir, { recursive: true });
     // Only one process may open an embedded database (see data-dir-lock.ts).

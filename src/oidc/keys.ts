@@ -15,7 +15,7 @@ import type Provider from 'oidc-provider';
 import type { JWK } from 'oidc-provider';
 // oidc-provider builds its key store once, from `jwks`; rebuilding it is what lets the set change
 // without a restart. Its initialiser is not part of the public API (pinned by the lock file;
-// test/key-rotation.test.ts fails if it changes).
+// test/e2e/key-rotation.test.ts fails if it changes).
 import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
 import type { Clock } from '../clock.ts';
 import type { ChangeFeed } from '../db/change-feed.ts';

@@ -12,22 +12,26 @@ import { loadConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { type Kapu, startKapu } from '../../src/server.ts';
 import { Browser } from '../helpers/browser.ts';
+import { borrowed, openTestDatabase } from '../helpers/database.ts';
+import { testEnv } from '../helpers/env.ts';
 import { RP_REDIRECT, beginSignIn, freshDatabase, signInWithPassword } from '../helpers/kapu.ts';
 
 test('a client registered with the CLI signs in a citizen registered with the CLI', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'kapu-cli-rp-'));
   const database = await freshDatabase();
-  const env: Record<string, string> = {
+  const env: Record<string, string> = testEnv({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     DATA_DIR: dataDir,
     COOKIE_KEYS: randomBytes(32).toString('base64url'),
     ENCRYPTION_KEYS: `op:${randomBytes(32).toString('base64')}`,
     ...(database.url && { DATABASE_URL: database.url }),
-  };
+  });
+  // One database for the CLI's commands and the server after them, as on one machine.
+  const shared = await openTestDatabase(loadConfig(env), createLogger('silent'));
   const cli = async (argv: string[], stdin = '') => {
     let stdout = '';
-    const code = await runCli(argv, { stdin, stdout: (s) => (stdout += s), stderr: () => {}, env });
+    const code = await runCli(argv, { stdin, stdout: (s) => (stdout += s), stderr: () => {}, env, database: shared });
     expect(code).toBe(0);
     return stdout;
   };
@@ -38,8 +42,7 @@ test('a client registered with the CLI signs in a citizen registered with the CL
     const secret = /client_secret: (\S+)/.exec(added)?.[1];
     expect(secret).toBeDefined();
 
-    // The embedded database allows one process at a time: the CLI has closed it by now.
-    kapu = await startKapu(loadConfig({ ...env, PORT: '0' }), { log: createLogger('silent') }, { issuerFromPort: true, host: '127.0.0.1' });
+    kapu = await startKapu(loadConfig({ ...env, PORT: '0' }), { log: createLogger('silent'), database: borrowed(shared) }, { issuerFromPort: true, host: '127.0.0.1' });
     const rp = await oidc.discovery(new URL(kapu.url), 'nav-ugyintezes', secret, undefined, { execute: [oidc.allowInsecureRequests] });
     const browser = new Browser(kapu.url);
     const signIn = await beginSignIn(rp);
@@ -49,6 +52,7 @@ test('a client registered with the CLI signs in a citizen registered with the CL
     expect(userinfo).toMatchObject({ preferred_username: 'horvath.ildiko', name: 'Horváth Ildikó' });
   } finally {
     await kapu?.stop();
+    await shared.close();
     await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -14,6 +14,7 @@ import { createLogger } from '../../src/log.ts';
 import { startKapu } from '../../src/server.ts';
 import { Browser } from '../helpers/browser.ts';
 import { freshDatabase, startTestKapu } from '../helpers/kapu.ts';
+import { migratedDataDir } from '../helpers/database.ts';
 
 describe('restarting on the same data', () => {
   let database: Awaited<ReturnType<typeof freshDatabase>>;
@@ -22,6 +23,7 @@ describe('restarting on the same data', () => {
   beforeAll(async () => {
     database = await freshDatabase();
     dataDir = mkdtempSync(join(tmpdir(), 'kapu-restart-'));
+    if (!database.url) await migratedDataDir(dataDir);
   });
   afterAll(async () => {
     rmSync(dataDir, { recursive: true, force: true });

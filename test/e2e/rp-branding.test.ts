@@ -1,6 +1,7 @@
 /**
  * A service's name, logo and home page on kapu's sign-in pages, as an operator sets them up:
- * `client add|update --logo-file` run as real CLI processes, then the pages a citizen's browser
+ * `client add|update --logo-file` run through the CLI (in-process, on the database the server
+ * then runs on), then the pages a citizen's browser
  * gets from the running server, and the logo as kapu itself serves it. kapu never loads a logo
  * from elsewhere: only an image the operator gave, PNG, JPEG or WebP, at most 64 KiB.
  */
@@ -8,18 +9,18 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jest } from '@jest/globals';
 import * as oidc from 'openid-client';
+import { runCli } from '../../src/cli/main.ts';
 import { loadConfig } from '../../src/config/index.ts';
+import type { OpenDatabase } from '../../src/db/database.ts';
 import { createLogger } from '../../src/log.ts';
 import { type Kapu, startKapu } from '../../src/server.ts';
 import { Browser, type Page } from '../helpers/browser.ts';
-import { type Run, json, spawnCli } from '../helpers/cli-process.ts';
+import { type Run, json } from '../helpers/cli-process.ts';
+import { borrowed, openTestDatabase } from '../helpers/database.ts';
+import { testEnv } from '../helpers/env.ts';
 import { JPEG, SVG, WEBP, png } from '../helpers/images.ts';
 import { RP_REDIRECT, beginSignIn, freshDatabase } from '../helpers/kapu.ts';
-
-// Real CLI processes and server restarts: minutes on a busy machine.
-jest.setTimeout(600_000);
 
 const NAME = 'Adó & Vám <Hivatal>';
 const HOME = 'https://ado.example.hu/';
@@ -27,6 +28,7 @@ const LOGO = png(120, 40);
 
 let dir: string;
 let env: Record<string, string>;
+let shared: OpenDatabase;
 let drop: () => Promise<void>;
 const secrets: Record<string, string> = {};
 
@@ -34,24 +36,31 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kapu-rp-branding-'));
   const database = await freshDatabase();
   drop = database.drop;
-  env = {
+  env = testEnv({
     NODE_ENV: 'test',
     DATA_DIR: join(dir, 'data'),
     COOKIE_KEYS: randomBytes(32).toString('base64url'),
     ENCRYPTION_KEYS: `op:${randomBytes(32).toString('base64')}`,
     ...(database.url && { DATABASE_URL: database.url, DATABASE_POOL_SIZE: '2' }),
-  };
+  });
+  shared = await openTestDatabase(loadConfig(env), createLogger('silent'));
   for (const [file, bytes] of Object.entries({ 'logo.png': LOGO, 'logo.jpg': JPEG, 'logo.webp': WEBP, 'logo.svg': SVG, 'svg-named.png': SVG, 'big.png': Buffer.concat([png(8, 8), randomBytes(64 * 1024)]), 'notes.png': Buffer.from('not an image at all\n') })) {
     writeFileSync(join(dir, file), bytes);
   }
 });
 afterAll(async () => {
+  await shared.close();
   await drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
 const file = (name: string) => join(dir, name);
-const cli = (...argv: string[]) => spawnCli(argv, env);
+async function cli(...argv: string[]): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { stdin: '', stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), env, database: shared });
+  return { code, stdout, stderr };
+}
 
 /** An error in JSON mode: one document on stderr, nothing on stdout. */
 function usageError(run: Run): string {
@@ -62,12 +71,9 @@ function usageError(run: Run): string {
 type Shown = { logo: { contentType: string; bytes: number; sha256: string } | null; logoUri: string | null };
 const show = async (clientId: string) => json<Shown>(await cli('client', 'show', clientId, '--json'));
 
-/**
- * kapu running on the database the CLI wrote (the embedded one admits one process at a time,
- * so the CLI is never run while it is up).
- */
+/** kapu running on the database the CLI wrote. */
 async function withKapu(fn: (kapu: Kapu) => Promise<void>): Promise<void> {
-  const kapu = await startKapu(loadConfig({ ...env, PORT: '0', LOG_LEVEL: 'silent' }), { log: createLogger('silent') }, { issuerFromPort: true, host: '127.0.0.1' });
+  const kapu = await startKapu(loadConfig({ ...env, PORT: '0', LOG_LEVEL: 'silent' }), { log: createLogger('silent'), database: borrowed(shared) }, { issuerFromPort: true, host: '127.0.0.1' });
   try {
     await fn(kapu);
   } finally {

@@ -14,7 +14,9 @@ import { FactorRegistry } from '../../src/factors/factor.ts';
 import { createLogger } from '../../src/log.ts';
 import type { DevMail } from '../../src/mail/dev-mailbox.ts';
 import { TestClock } from './clock.ts';
-import { PASSWORD, freshDatabase } from './kapu.ts';
+import { embeddedDatabase, freshDatabase } from './database.ts';
+import { testEnv } from './env.ts';
+import { PASSWORD } from './kapu.ts';
 
 export const CLIENT_ID = 'core-rp';
 export const ISSUER = 'https://kapu.example.hu';
@@ -35,7 +37,7 @@ export interface CoreHarness {
 
 export async function startCore(options: { env?: Record<string, string>; minAcr?: string; extraFactors?: Factor[] } = {}): Promise<CoreHarness> {
   const database = await freshDatabase();
-  const config = loadConfig({
+  const config = loadConfig(testEnv({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     DATA_DIR: 'memory://',
@@ -44,9 +46,11 @@ export async function startCore(options: { env?: Record<string, string>; minAcr?
     ENCRYPTION_KEYS: `t1:${randomBytes(32).toString('base64')}`,
     ...(database.url && { DATABASE_URL: database.url, DATABASE_POOL_SIZE: '4' }),
     ...options.env,
-  });
+  }));
   const clock = new TestClock();
-  let deps = await buildDeps(config, { clock, log: createLogger('silent'), mailPollMs: 3_600_000 });
+  const log = createLogger('silent');
+  const embedded = await embeddedDatabase(config, log);
+  let deps = await buildDeps(config, { clock, log, mailPollMs: 3_600_000, ...(embedded && { database: embedded }) });
   if (options.extraFactors) {
     // A factor kapu does not ship (a test's own): registered beside the others, as a new
     // folder and one line in src/factors/index.ts would register it.

@@ -1,10 +1,10 @@
 /**
  * Starts a real kapu for a test file: on PGlite in memory by default, or, when DATABASE_URL is
  * set, on a fresh database created on that Postgres server (dropped afterwards), so test files
- * running side by side never share state. Listens on port 0.
+ * running side by side never share state; either way a copy of the database migrated once per
+ * run (test/helpers/database.ts). Listens on port 0.
  */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import * as oidc from 'openid-client';
 import { addFactor, createAccount } from '../../src/admin/accounts.ts';
 import { type NewClientInput, registerClient } from '../../src/admin/clients.ts';
@@ -14,6 +14,10 @@ import { createLogger } from '../../src/log.ts';
 import { type Kapu, startKapu } from '../../src/server.ts';
 import { Browser, type Page } from './browser.ts';
 import { TestClock } from './clock.ts';
+import { embeddedDatabase, freshDatabase } from './database.ts';
+import { testEnv } from './env.ts';
+
+export { freshDatabase } from './database.ts';
 
 export const RP_REDIRECT = 'https://rp.example.hu/callback';
 export const PASSWORD = 'correct horse battery';
@@ -36,7 +40,7 @@ export interface TestKapuOptions {
 
 export async function startTestKapu(options: TestKapuOptions = {}): Promise<TestKapu> {
   const database = await freshDatabase();
-  const config = loadConfig({
+  const config = loadConfig(testEnv({
     NODE_ENV: 'test',
     PORT: '0',
     LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
@@ -46,11 +50,13 @@ export async function startTestKapu(options: TestKapuOptions = {}): Promise<Test
     ENCRYPTION_KEYS: `t1:${randomBytes(32).toString('base64')}`,
     ...(database.url && { DATABASE_URL: options.reach ? options.reach(database.url) : database.url, DATABASE_POOL_SIZE: '4' }),
     ...options.env,
-  });
+  }));
   const clock = new TestClock();
+  const log = createLogger(config.logLevel);
+  const embedded = await embeddedDatabase(config, log);
   const kapu = await startKapu(
     config,
-    { clock, log: createLogger(config.logLevel), mailPollMs: 200, ...options.overrides },
+    { clock, log, mailPollMs: 200, ...(embedded && { database: embedded }), ...options.overrides },
     { issuerFromPort: true, host: '127.0.0.1' },
   );
   const insecure = { execute: [oidc.allowInsecureRequests] };
@@ -85,27 +91,6 @@ export async function startTestKapu(options: TestKapuOptions = {}): Promise<Test
       await database.drop();
     },
   };
-}
-
-export async function freshDatabase(): Promise<{ url: string | null; drop: () => Promise<void> }> {
-  const base = process.env['DATABASE_URL'];
-  if (!base) return { url: null, drop: async () => {} };
-  const name = `kapu_test_${randomBytes(6).toString('hex')}`;
-  const admin = new URL(base);
-  admin.pathname = '/postgres';
-  const run = async (sql: string) => {
-    const client = new pg.Client({ connectionString: admin.href });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await run(`CREATE DATABASE ${name}`);
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return { url: url.href, drop: () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
 /** An RP's sign-in: the authorization URL it sends the browser to, and how to finish. */

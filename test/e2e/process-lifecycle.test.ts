@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { freshDatabase } from './helpers/kapu.ts';
+import { freshDatabase } from '../helpers/kapu.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Kysely's migration lock on Postgres (kysely/dist/dialect/postgres/postgres-adapter.js). */
 const MIGRATION_LOCK = '3853314791062309107';
 

@@ -3,19 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { generate } from 'otplib';
-import { addFactor, createAccount } from '../src/admin/accounts.ts';
-import { registerClient } from '../src/admin/clients.ts';
-import { reencrypt } from '../src/admin/keys.ts';
-import { loadConfig } from '../src/config/index.ts';
-import { type Deps, buildDeps, closeDeps } from '../src/deps.ts';
-import { createLogger } from '../src/log.ts';
-import { buildProvider } from '../src/oidc/provider.ts';
+import { addFactor, createAccount } from '../../src/admin/accounts.ts';
+import { registerClient } from '../../src/admin/clients.ts';
+import { reencrypt } from '../../src/admin/keys.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { type Deps, buildDeps, closeDeps } from '../../src/deps.ts';
+import { createLogger } from '../../src/log.ts';
+import { buildProvider } from '../../src/oidc/provider.ts';
 import * as oidc from 'openid-client';
-import { rotateSigningKeys } from '../src/oidc/keys.ts';
-import { Browser } from './helpers/browser.ts';
-import { type TestKapu, beginSignIn, freshDatabase, signInWithPassword, startTestKapu } from './helpers/kapu.ts';
-import { type Replicas, startReplicas } from './helpers/replicas.ts';
+import { rotateSigningKeys } from '../../src/oidc/keys.ts';
+import { Browser } from '../helpers/browser.ts';
+import { type TestKapu, beginSignIn, freshDatabase, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
+import { type Replicas, startReplicas } from '../helpers/replicas.ts';
 import { jest } from '@jest/globals';
+import { migratedDataDir } from '../helpers/database.ts';
 
 // Several openings of the database and argon2 hashing: slow when the whole suite runs beside it.
 jest.setTimeout(180_000);
@@ -28,6 +29,7 @@ describe('rotating ENCRYPTION_KEYS', () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'kapu-keys-'));
     database = await freshDatabase();
+    if (!database.url) await migratedDataDir(dataDir);
   });
   afterAll(async () => {
     rmSync(dataDir, { recursive: true, force: true });

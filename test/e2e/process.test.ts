@@ -8,16 +8,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import { loadConfig } from '../src/config/index.ts';
-import { openDatabase } from '../src/db/database.ts';
-import { createLogger } from '../src/log.ts';
-import { migrateToLatest } from '../src/db/migrate.ts';
-import { freshDatabase } from './helpers/kapu.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { openDatabase } from '../../src/db/database.ts';
+import { createLogger } from '../../src/log.ts';
+import { migrateToLatest } from '../../src/db/migrate.ts';
+import { freshDatabase, migratedDataDir } from '../helpers/database.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 test('SIGTERM stops a running kapu gracefully: it says so and exits 0', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'kapu-proc-'));
+  await migratedDataDir(dataDir);
   try {
     const child = spawn(process.execPath, ['src/main.ts'], {
       cwd: ROOT,
@@ -47,7 +48,8 @@ test('SIGTERM stops a running kapu gracefully: it says so and exits 0', async ()
 });
 
 (process.env['DATABASE_URL'] ? test : test.skip)('replicas starting together apply each migration exactly once', async () => {
-  const database = await freshDatabase();
+  // An empty database: migrating it is what this test watches.
+  const database = await freshDatabase({ migrated: false });
   const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: database.url! });
   const replicas = await Promise.all([1, 2, 3].map(() => openDatabase(config.database, createLogger('silent'))));
   try {
@@ -60,4 +62,28 @@ test('SIGTERM stops a running kapu gracefully: it says so and exits 0', async ()
     await Promise.all(replicas.map((r) => r.close()));
     await database.drop();
   }
+});
+
+test('the real process started with PORT=abc exits non-zero with one line on stderr naming PORT', async () => {
+  const child = spawn(`${ROOT}node_modules/.bin/node`, ['src/main.ts'], {
+    cwd: ROOT,
+    // Only what the process needs: no DATABASE_URL or other settings from the test's own environment.
+    env: { PATH: process.env['PATH'] ?? '', PORT: 'abc' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let stdout = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+
+  expect(code).not.toBe(0);
+  expect(code).not.toBeNull();
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/\bPORT\b/);
+  expect(stdout).toBe('');
 });

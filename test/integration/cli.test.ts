@@ -1,25 +1,31 @@
 /**
- * The admin CLI, run in-process through `runCli` against a fresh database of its own (a temp
- * DATA_DIR with PGlite, or a fresh database on DATABASE_URL's server), plus one run of the
- * real process to prove the wiring: argv, piped stdin, exit codes.
+ * The admin CLI, run in-process through `runCli` against a database of its own (PGlite, or a
+ * fresh database on DATABASE_URL's server), opened once for the file and left unmigrated so
+ * that `migrate` has work to do. The real process (argv, piped stdin, exit codes) is
+ * test/e2e/cli-process.test.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../src/cli/main.ts';
-import { loadConfig } from '../src/config/index.ts';
-import { type Deps, buildDeps, closeDeps } from '../src/deps.ts';
-import { type Run, spawnCli as runCliProcess } from './helpers/cli-process.ts';
-import { freshDatabase } from './helpers/kapu.ts';
+import { runCli } from '../../src/cli/main.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import type { OpenDatabase } from '../../src/db/database.ts';
+import { type Deps, buildDeps, closeDeps } from '../../src/deps.ts';
+import { createLogger } from '../../src/log.ts';
+import type { Run } from '../helpers/cli-process.ts';
+import { borrowed, freshDatabase, openTestDatabase } from '../helpers/database.ts';
+import { testEnv } from '../helpers/env.ts';
 
 const PASSWORD = 'Titkos jelszó 42';
 
 let env: Record<string, string>;
+let shared: OpenDatabase;
 let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
-  const database = await freshDatabase();
+  const database = await freshDatabase({ migrated: false });
+  let dropFolder = () => {};
   if (database.url) {
     // Keys given explicitly, as an operator running on Postgres would.
     env = {
@@ -29,13 +35,18 @@ beforeAll(async () => {
       ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
       COOKIE_KEYS: randomBytes(32).toString('base64url'),
     };
-    cleanup = database.drop;
   } else {
     // Keys unset on purpose: development keys are generated once and kept in DATA_DIR.
     const dir = mkdtempSync(join(tmpdir(), 'kapu-cli-'));
     env = { NODE_ENV: 'test', DATA_DIR: dir };
-    cleanup = async () => rmSync(dir, { recursive: true, force: true });
+    dropFolder = () => rmSync(dir, { recursive: true, force: true });
   }
+  shared = await openTestDatabase(loadConfig(env), createLogger('silent'), { migrated: false });
+  cleanup = async () => {
+    await shared.close();
+    await database.drop();
+    dropFolder();
+  };
 });
 
 afterAll(async () => {
@@ -49,7 +60,8 @@ async function cli(argv: string[], stdin = '', extraEnv: Record<string, string> 
     stdin,
     stdout: (s) => (stdout += s),
     stderr: (s) => (stderr += s),
-    env: { ...env, ...extraEnv },
+    env: testEnv({ ...env, ...extraEnv }),
+    database: shared,
   });
   return { code, stdout, stderr };
 }
@@ -62,7 +74,7 @@ async function storedHash(deps: Deps, username: string): Promise<string | undefi
 }
 
 async function inspect<T>(fn: (deps: Deps) => Promise<T>): Promise<T> {
-  const deps = await buildDeps(loadConfig({ ...env, LOG_LEVEL: 'silent' }));
+  const deps = await buildDeps(loadConfig(testEnv({ ...env, LOG_LEVEL: 'silent' })), { database: borrowed(shared) });
   try {
     return await fn(deps);
   } finally {
@@ -331,26 +343,5 @@ describe('usage and configuration', () => {
     const run = await cli(['account', 'list'], '', { ISSUER: 'nem-url' });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/^kapu: configuration error: ISSUER: [^\n]+\n$/);
-  });
-});
-
-describe('the real process', () => {
-  const spawnCli = (argv: string[], stdin: string): Promise<Run> => runCliProcess(argv, env, stdin);
-
-  test('reads the password from piped stdin, lists accounts, and exits with the right codes', async () => {
-    const add = await spawnCli(['account', 'add', '--username', 'nagy.bela', '--name', 'Nagy Béla', '--email', 'bela@example.hu'], `${PASSWORD}\n`);
-    expect(add).toEqual({ code: 0, stdout: expect.stringMatching(/^[0-9a-f-]{36}\n$/), stderr: '' });
-
-    const list = await spawnCli(['account', 'list'], '');
-    expect(list.code).toBe(0);
-    expect(list.stdout).toMatch(/nagy\.bela\s+Nagy Béla\s+bela@example\.hu/);
-
-    const unknown = await spawnCli(['nincs-ilyen'], '');
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/^kapu: unknown command/);
-    expect(unknown.stderr).not.toMatch(/\n\s+at /); // no stack trace
-
-    const check = await inspect(async (deps) => deps.passwords.verify(await storedHash(deps, 'nagy.bela'), PASSWORD));
-    expect(check.ok).toBe(true);
   });
 });

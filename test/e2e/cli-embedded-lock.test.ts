@@ -9,13 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { json, spawnCli, startServerProcess } from '../helpers/cli-process.ts';
 import { jest } from '@jest/globals';
+import { migratedDataDir } from '../helpers/database.ts';
 
 // Real server and CLI processes: minutes when the machine is busy.
 jest.setTimeout(300_000);
 
 let dataDir: string;
-beforeAll(() => {
+beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'kapu-lock-'));
+  await migratedDataDir(dataDir);
 });
 afterAll(() => {
   rmSync(dataDir, { recursive: true, force: true });

@@ -2,8 +2,8 @@
  * Which files kapu keeps as a logo: PNG, JPEG and WebP, known by their first bytes whatever the
  * file is called; never SVG (a document that can run scripts under kapu's origin); at most 64 KiB.
  */
-import { LOGO_MAX_BYTES, LogoRefused, checkLogo, logoPath } from '../src/oidc/client-logos.ts';
-import { JPEG, SVG, WEBP, png } from './helpers/images.ts';
+import { LOGO_MAX_BYTES, LogoRefused, checkLogo, logoPath } from '../../src/oidc/client-logos.ts';
+import { JPEG, SVG, WEBP, png } from '../helpers/images.ts';
 
 const refusal = (bytes: Uint8Array): string => {
   try {

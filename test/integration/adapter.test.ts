@@ -4,8 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { createAdapterFactory } from '../src/oidc/adapter.ts';
-import { type TestKapu, startTestKapu } from './helpers/kapu.ts';
+import { createAdapterFactory } from '../../src/oidc/adapter.ts';
+import { type TestKapu, startTestKapu } from '../helpers/kapu.ts';
 
 describe('the oidc-provider storage adapter', () => {
   let kapu: TestKapu;
