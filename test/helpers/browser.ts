@@ -106,7 +106,7 @@ export class Browser {
   }
 
   /** A raw POST with this browser's cookies (for bad-input tests). */
-  async post(path: string, body: string, contentType = 'application/x-www-form-urlencoded'): Promise<Response> {
+  async post(path: string, body: string | Uint8Array, contentType = 'application/x-www-form-urlencoded'): Promise<Response> {
     const url = new URL(path, this.#home);
     const res = await fetch(url, { method: 'POST', body, redirect: 'manual', headers: { ...this.#headers(url), 'content-type': contentType } });
     this.#store(res.headers);
