@@ -262,7 +262,7 @@ export class SignInService {
       const ctx = this.#guardedContext(r, signIn, account, guard.username);
       const { verification, kept } = await proof.verify(ctx, guard.kept, input);
       const now = clock.now();
-      if (!verification.ok || !account) {
+      if (!verification.ok || !account || !owns(account, factor)) {
         const notice = verification.ok ? { key: 'code.invalid' } : verification.notice;
         if (kept !== guard.kept) await r.signIns.update(signIn.uid, { state: 'guarded', guard: JSON.stringify({ ...guard, kept }) }, now);
         await r.audit.record({ type: 'signin.factor_failed', accountId: account?.id ?? null, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { factor: factor.id, reason: notice.key, guarded: true } }, now);
@@ -311,6 +311,7 @@ export class SignInService {
     const { factor, account } = signIn;
     if (factor?.status) return this.#collect(signIn, requester, factor, form);
     if (!factor || !account) return { kind: 'wrong_step', uid };
+    if (!owns(account, factor)) return { kind: 'bad_request', code: 'unknown_factor' };
     const input = factor.parse(form);
     if (input === undefined) return this.#refused(signIn, 'invalid_input', { key: 'code.format' });
 
@@ -344,7 +345,7 @@ export class SignInService {
     const off = this.#offState(signIn, ['factor']);
     if (off) return off;
     const { factor, account } = signIn;
-    if (!factor?.resend || (!account && !isPasswordless(factor))) return { kind: 'bad_request', code: 'nothing_to_resend' };
+    if (!factor?.resend || (!account && !isPasswordless(factor)) || (account && !owns(account, factor))) return { kind: 'bad_request', code: 'nothing_to_resend' };
     return this.#deps.uow.transaction(async (r) => {
       const elsewhere = await this.#lock(r, signIn, ['factor'], factor.id);
       if (elsewhere) return elsewhere;
@@ -764,6 +765,11 @@ function mailLang(requester: Requester, account: { lang?: Lang | null } | null, 
 
 function accountOf(row: { id: string; username: string; name: string; email: string }): FactorAccount {
   return { id: row.id, username: row.username, name: row.name, email: row.email };
+}
+
+/** Does the account still have this factor? One removed since the sign-in chose it proves nothing. */
+function owns(account: Account, factor: Factor): boolean {
+  return account.factors.some((f) => f.id === factor.id);
 }
 
 function boundedString(value: unknown, maxLength: number): string | undefined {

@@ -144,7 +144,12 @@ export interface Factor<Input = unknown> {
    */
   readonly guarded?: GuardedProof<Input>;
 
-  /** Removes the factor from the account; false when it had none. */
+  /**
+   * Removes the factor from the account with everything it owns — its secrets, its live codes,
+   * its devices and what they were asked or approved — so that nothing of it proves anything
+   * any more; false when the account had none. Every way of removing a factor (the portal, the
+   * lost phone, the operator's CLI) comes here, through EnrollmentService.remove.
+   */
   remove(ctx: FactorContext): Promise<boolean>;
   /** An operator gives an account this factor (admin CLI), without a proof. */
   enrollByOperator(ctx: FactorContext): Promise<OperatorEnrollment>;

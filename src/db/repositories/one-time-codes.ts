@@ -142,6 +142,20 @@ export class OneTimeCodesRepository {
     return used.numUpdatedRows > 0n ? { ok: true } : { ok: false, reason: 'used' };
   }
 
+  /** Ends the account's live codes for these purposes at once (what they proved is gone). */
+  async expireLive(accountId: string, purposes: CodePurpose[], now: Date): Promise<number> {
+    const result = await this.#db
+      .updateTable('one_time_code')
+      .set({ expires_at: now })
+      .where('account_id', '=', accountId)
+      .where('purpose', 'in', purposes)
+      .where('used_at', 'is', null)
+      .where('superseded_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   async deleteExpired(before: Date): Promise<number> {
     const result = await this.#db.deleteFrom('one_time_code').where('expires_at', '<', before).executeTakeFirst();
     return Number(result.numDeletedRows);

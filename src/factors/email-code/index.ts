@@ -94,8 +94,11 @@ export class EmailCodeFactor implements Factor<CodeInput> {
     },
   };
 
-  remove(ctx: FactorContext): Promise<boolean> {
-    return ctx.repos.factors.remove(ctx.account.id, this.id);
+  /** The factor goes, and with it every live code it mailed (a sign-in's, a setup's). */
+  async remove(ctx: FactorContext): Promise<boolean> {
+    if (!(await ctx.repos.factors.remove(ctx.account.id, this.id))) return false;
+    await ctx.repos.codes.expireLive(ctx.account.id, ['signin', 'enroll'], this.#deps.clock.now());
+    return true;
   }
 
   async enrollByOperator(ctx: FactorContext) {

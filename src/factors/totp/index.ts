@@ -113,6 +113,7 @@ export class TotpFactor implements Factor<CodeInput> {
     },
   };
 
+  /** Its row holds all it owns: the sealed secret, the last time step and the törlőkód's hash. */
   remove(ctx: FactorContext): Promise<boolean> {
     return ctx.repos.factors.remove(ctx.account.id, this.id);
   }
