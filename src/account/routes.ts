@@ -169,7 +169,8 @@ export function accountRoutes(deps: Deps): Router {
 
   router.post('/sign-in', form, async (ctx) => {
     checkForm(ctx);
-    const uid = await signIns.startPortal();
+    // The session this browser has now (if any) ends when the new sign-in finishes.
+    const uid = await signIns.startPortal(getCookie(ctx, PORTAL_SESSION_COOKIE));
     // The browser owns this sign-in through a cookie of its own, as it owns an RP's through
     // oidc-provider's interaction cookie.
     setCookie(ctx, FLOW_COOKIE, uid, { path: `/interaction/${uid}`, maxAgeMs: 3600_000 });

@@ -118,12 +118,16 @@ export class SignInService {
     this.#deps = deps;
   }
 
-  /** Starts a sign-in at the account portal: its flow's uid (the browser is sent to its page). */
-  async startPortal(): Promise<string> {
-    const { uow, clock, random } = this.#deps;
+  /**
+   * Starts a sign-in at the account portal: its flow's uid (the browser is sent to its page).
+   * `sessionToken`: the browser's portal session, if it has one; it ends when this sign-in
+   * finishes, so a second sign-in in the same browser leaves no earlier session behind.
+   */
+  async startPortal(sessionToken?: string): Promise<string> {
+    const { uow, clock, random, portalSessions } = this.#deps;
     const uid = random.uuid();
     const now = clock.now();
-    await uow.repos.signIns.openPortal(uid, now, new Date(now.getTime() + PORTAL_SIGN_IN_SECONDS * 1000));
+    await uow.repos.signIns.openPortal(uid, now, new Date(now.getTime() + PORTAL_SIGN_IN_SECONDS * 1000), portalSessions.idOf(sessionToken));
     return uid;
   }
 
@@ -585,7 +589,7 @@ export class SignInService {
     let returnTo: string | undefined = PORTAL_HOME;
     let session: { token: string; expiresAt: Date } | undefined;
     if (signIn.kind === 'portal') {
-      session = await portalSessions.open(r, accountId, { ip: requester.ip, browser: requester.browser });
+      session = await portalSessions.open(r, accountId, { ip: requester.ip, browser: requester.browser }, signIn.uid);
     } else {
       returnTo = await r.signIns.setResult(signIn.uid, { login: { accountId, acr: acr.acrOf(level), amr: amrFor(factor?.amr ?? null, !signIn.passwordless), remember: false } }, now);
       if (!returnTo) return EXPIRED;

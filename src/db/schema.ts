@@ -73,6 +73,8 @@ export interface LoginFlowTable {
   enrollment_id: string | null;
   /** State `guarded`: the typed username and the factor's proof state (JSON). */
   guard: ColumnType<string | null, string | null | undefined, string | null>;
+  /** A portal sign-in: the portal session the browser had when it began, ended when it finishes. */
+  replaces_session: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
   expires_at: Timestamp;

@@ -10,6 +10,7 @@ import { type TestKapu, PASSWORD, beginSignIn, signInWithPassword, startTestKapu
 import { MailSink, type ReceivedMail } from '../helpers/mail-sink.ts';
 import { appCode, toMiddleOfStep, wrongAppCode } from '../helpers/totp.ts';
 import { kapuWithMail } from '../helpers/suite.ts';
+import { PORTAL_SESSION_COOKIE } from '../../src/http/cookies.ts';
 
 const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
 const LOW = 'http://eidas.europa.eu/LoA/low';
@@ -44,8 +45,7 @@ describe('the account portal', () => {
   type Answer = (browser: Browser, page: Page) => Promise<Page>;
 
   /** Signs in at the portal with `method`; a factor's page is answered by `answer`. */
-  async function portalSignIn(username: string, method = 'legacy', answer?: Answer): Promise<{ browser: Browser; home: Page }> {
-    const browser = new Browser(kapu.url);
+  async function portalSignIn(username: string, method = 'legacy', answer?: Answer, browser = new Browser(kapu.url)): Promise<{ browser: Browser; home: Page }> {
     const landing = await browser.go('/account');
     const chooser = await browser.submit(landing, '/account/sign-in');
     const passwordPage = await browser.submit(chooser, '/method', {}, { name: 'method', value: method });
@@ -304,6 +304,32 @@ describe('the account portal', () => {
     const over = await b.go('/account/events');
     expect(over.url.pathname).toBe('/account');
     expect(over.visibleText).toContain('A munkamenet lejárt.');
+  });
+
+  test('a second portal sign-in in the same browser ends the earlier portal session once it finishes (issue 15, item 7)', async () => {
+    const account = await citizen(['email']);
+    const browser = new Browser(kapu.url);
+    // A landing page left open (another tab) while the first sign-in goes on.
+    const stale = await browser.go('/account');
+    await portalSignIn(account.username, 'email', emailedCode(account.email), browser);
+    // The session cookie (signed: the value and its signature), as another browser could hold a copy of it.
+    const sessionCookie = () => `${PORTAL_SESSION_COOKIE}=${browser.cookie(PORTAL_SESSION_COOKIE)}; ${PORTAL_SESSION_COOKIE}.sig=${browser.cookie(`${PORTAL_SESSION_COOKIE}.sig`)}`;
+    const earlier = sessionCookie();
+    const withCookie = (cookie: string) => new Browser(kapu.url).go('/account', { headers: { cookie } });
+    expect((await withCookie(earlier)).text('h1')).toBe('Fiókom');
+
+    const chooser = await browser.submit(stale, '/account/sign-in');
+    // Begun, not finished: the earlier session still stands (a sign-in given up signs nobody out).
+    expect((await withCookie(earlier)).text('h1')).toBe('Fiókom');
+    const passwordPage = await browser.submit(chooser, '/method', {}, { name: 'method', value: 'email' });
+    const home = await emailedCode(account.email)(browser, await browser.submit(passwordPage, '/password', { username: account.username, password: PASSWORD }));
+    expect(home.text('h1')).toBe('Fiókom');
+    const later = sessionCookie();
+    expect(later).not.toBe(earlier);
+
+    expect((await withCookie(earlier)).text('h1')).toBe('Ügyfélkapu+ fiók');
+    expect((await withCookie(later)).text('h1')).toBe('Fiókom');
+    expect(await kapu.deps.db.selectFrom('portal_session').select('id').where('account_id', '=', account.id).execute()).toHaveLength(1);
   });
 
   test('portal forms need their CSRF token', async () => {

@@ -64,6 +64,11 @@ export class Browser {
     this.#defaults = defaultHeaders;
   }
 
+  /** The value of a cookie this browser holds (any path), if it holds one. */
+  cookie(name: string): string | undefined {
+    return [...this.#cookies.values()].find((c) => c.name === name)?.value;
+  }
+
   /** Follows redirects within kapu; stops at the first hop to another origin (the RP). */
   async go(url: string | URL, init: RequestInit = {}): Promise<Page> {
     let target = new URL(url, this.#home);

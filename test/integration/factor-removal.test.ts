@@ -7,6 +7,7 @@
  * which every removal deletes; the lost phone's törlőkód removes it through the same path.)
  * The core and the repositories on a real database; one e2e test shows the device API.
  */
+import { randomUUID } from 'node:crypto';
 import { removeFactor } from '../../src/admin/accounts.ts';
 import type { PortalSession } from '../../src/auth/portal-sessions.ts';
 import type { Outcome } from '../../src/auth/outcomes.ts';
@@ -74,7 +75,7 @@ function approve(phone: Phone, challenge: { info: ChallengeInfo; number: string 
 /** A portal session of the account, as a finished portal sign-in opens one. */
 async function portalSession(accountId: string): Promise<PortalSession> {
   const { deps } = core;
-  const opened = await deps.uow.transaction((r) => deps.portalSessions.open(r, accountId, { ip: FROM.ip, browser: null }));
+  const opened = await deps.uow.transaction((r) => deps.portalSessions.open(r, accountId, { ip: FROM.ip, browser: null }, randomUUID()));
   return (await deps.portalSessions.resolve(opened.token))!;
 }
 
