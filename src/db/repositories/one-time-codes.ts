@@ -20,8 +20,11 @@ export type CheckResult =
   | { ok: false; reason: 'invalid'; attemptsLeft: number }
   | { ok: false; reason: 'superseded' | 'exhausted' | 'expired' | 'none' | 'used' };
 
-/** What a code proves: a sign-in, a factor being set up, a forgotten password, a new address. */
-export type CodePurpose = 'signin' | 'enroll' | 'reset' | 'email_change';
+/**
+ * What a code proves: a sign-in, a factor being set up, a forgotten password, a new address (to
+ * it), and a change that moves a factor (to the current address, before the change is made).
+ */
+export type CodePurpose = 'signin' | 'enroll' | 'reset' | 'email_change' | 'change';
 
 /** A code belongs to one flow (interaction or enrollment) and one account, for one purpose. */
 export interface CodeScope {

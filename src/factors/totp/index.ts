@@ -15,7 +15,7 @@ import type { Clock, Random } from '../../clock.ts';
 import type { Mailer } from '../../mail/mailer.ts';
 import type { PasswordHasher } from '../../security/passwords.ts';
 import { AAD, type SecretBox } from '../../security/secret-box.ts';
-import { type EnrollContext, type EnrollmentStart, type Factor, type FactorContext, type FactorView, type GuardedProof, type Verification, parseCode } from '../factor.ts';
+import { type ChangeProof, type EnrollContext, type EnrollmentStart, type Factor, type FactorContext, type FactorView, type GuardedProof, type Verification, parseCode } from '../factor.ts';
 
 export const TOTP_FACTOR_ID = 'totp';
 const PERIOD = 30;
@@ -78,6 +78,13 @@ export class TotpFactor implements Factor<CodeInput> {
       await ctx.repos.factors.findSecret(STAND_IN_ACCOUNT, this.id);
       return { verification: REFUSED, kept };
     },
+  };
+
+  /** A change in the portal: the app's code, checked as at a sign-in (each time step once). */
+  readonly proveChange: ChangeProof<CodeInput> = {
+    begin: async () => null,
+    view: async () => ({ template: 'change/totp', data: {} }),
+    verify: (ctx, input) => this.verify(ctx, input),
   };
 
   readonly enroll = {
