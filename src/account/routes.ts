@@ -17,6 +17,7 @@ import { browserOf } from '../http/browser.ts';
 import { FLOW_COOKIE, PORTAL_SESSION_COOKIE, getCookie, setCookie } from '../http/cookies.ts';
 import { renderPage, resolveLang } from '../http/page.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
+import { emailChangeRoutes } from './email-routes.ts';
 import type { Lang } from '../views.ts';
 
 /** A per-browser random value; the forms' CSRF token is its keyed hash. */
@@ -44,7 +45,7 @@ const HOME_NOTICES = new Set([
   'account.device_removed',
 ]);
 
-interface Page {
+export interface Page {
   ctx: Context;
   lang: Lang;
   csrf: string;
@@ -169,7 +170,8 @@ export function accountRoutes(deps: Deps): Router {
 
   router.post('/sign-in', form, async (ctx) => {
     checkForm(ctx);
-    const uid = await signIns.startPortal();
+    // The session this browser has now (if any) ends when the new sign-in finishes.
+    const uid = await signIns.startPortal(getCookie(ctx, PORTAL_SESSION_COOKIE));
     // The browser owns this sign-in through a cookie of its own, as it owns an RP's through
     // oidc-provider's interaction cookie.
     setCookie(ctx, FLOW_COOKIE, uid, { path: `/interaction/${uid}`, maxAgeMs: 3600_000 });
@@ -366,47 +368,9 @@ export function accountRoutes(deps: Deps): Router {
     seeOther(ctx, '/account?notice=account.password_reset');
   });
 
-  // ---- a new email address
+  // ---- a new email address: a second factor first (email-routes.ts)
 
-  router.get(
-    '/email',
-    signedIn(async (p) => render(p, 'account/email', 'account.email_title')),
-  );
-
-  router.post(
-    '/email',
-    form,
-    signedIn(async (p, fields) => {
-      const begun = await account.beginEmailChange(p.session, text(fields, 'password'), fields['email'], who(p));
-      if (!begun.ok) return render(p, 'account/email', 'account.email_title', { notice: begun.notice, email: text(fields, 'email') }, refusedStatus(begun));
-      seeOther(p.ctx, `/account/email/${begun.changeId}`);
-    }),
-  );
-
-  async function renderEmailCode(p: Page & { session: PortalSession }, id: string, notice: Notice | null, status = 200): Promise<void> {
-    const change = await account.emailChange(p.session, id);
-    if (!change) return seeOther(p.ctx, '/account/email');
-    render(p, 'account/email-code', 'account.email_title', { id, email: change.email, tag: change.tag, notice: notice ?? { key: 'account.email_code_sent', vars: { email: change.email } } }, status, true);
-  }
-
-  router.get(
-    '/email/:id',
-    signedIn(async (p) => renderEmailCode(p, idParam(p.ctx), null)),
-  );
-
-  router.post(
-    '/email/:id',
-    form,
-    signedIn(async (p, fields) => {
-      const id = idParam(p.ctx);
-      const done = await account.completeEmailChange(p.session, id, fields, who(p));
-      if (!done.ok) {
-        if (done.refusal === 'expired') return seeOther(p.ctx, '/account/email');
-        return renderEmailCode(p, id, done.notice, refusedStatus(done));
-      }
-      seeOther(p.ctx, '/account?notice=account.email_changed');
-    }),
-  );
+  emailChangeRoutes(router, { form, signedIn, render, seeOther, idParam, text, who }, account.emailChange);
 
   // ---- the lost phone: the app removed with its törlőkód
 

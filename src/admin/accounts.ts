@@ -128,13 +128,14 @@ export async function setPassword(deps: Deps, username: string, password: string
   await deps.throttle.unlock(deps.repos.throttle, account.username, account.id);
 }
 
-/** Removes one second factor of an account (the phone was lost, the address is gone). */
+/**
+ * Removes one second factor of an account (the phone was lost, the address is gone) the way the
+ * citizen's own removal does: through the factor, with all it owns (a phone's devices too).
+ */
 export async function removeFactor(deps: Deps, username: string, kind: string): Promise<void> {
   const account = await accountNamed(deps, username);
-  const now = deps.clock.now();
   await deps.uow.transaction(async (r) => {
-    if (!(await r.factors.remove(account.id, kind))) throw new AdminError(`${username} has no factor "${kind}"`);
-    await r.audit.record({ type: 'factor.removed', accountId: account.id, detail: { factor: kind, by: 'operator' } }, now);
+    if (!(await deps.enrollments.remove(r, account, kind, DEFAULT_LANG, 'operator'))) throw new AdminError(`${username} has no factor "${kind}"`);
   });
 }
 

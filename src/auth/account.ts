@@ -4,7 +4,6 @@
  * everywhere. Every change asks for the password again (counted like any password guess), and
  * every change mails the citizen (never a code or a secret it need not).
  */
-import { z } from 'zod';
 import type { Clock, Random } from '../clock.ts';
 import type { AuditEventType } from '../db/repositories/audit.ts';
 import type { Repos } from '../db/repositories/index.ts';
@@ -16,6 +15,7 @@ import type { EmailedCodes } from '../security/emailed-codes.ts';
 import { PASSWORD_MAX_LENGTH, type PasswordHasher } from '../security/passwords.ts';
 import type { Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
+import { EmailChangeService } from './email-change.ts';
 import type { EnrollmentBegun, EnrollmentConfirmed, EnrollmentService } from './enrollment.ts';
 import type { Refusal } from './outcomes.ts';
 import type { PortalSession } from './portal-sessions.ts';
@@ -73,9 +73,16 @@ const WRONG_PASSWORD = { ok: false, refusal: 'wrong_credentials', notice: { key:
 
 export class AccountService {
   readonly #deps: AccountDeps;
+  /** A new email address: a second factor first, then a code to the new address (email-change.ts). */
+  readonly emailChange: EmailChangeService;
 
   constructor(deps: AccountDeps) {
     this.#deps = deps;
+    this.emailChange = new EmailChangeService(deps, {
+      passwordAgain: (session, password, who) => this.#passwordAgain(session, password, who),
+      pending: (r, accountId, kind, value) => this.#pending(r, accountId, kind, value),
+      notify: (r, account, lang, key, vars) => this.#notify(r, account, lang, key, vars),
+    });
   }
 
   /** What the account has: its factors, with when they were set up and last used. */
@@ -243,55 +250,6 @@ export class AccountService {
       const type = keepSession ? 'password.changed' : 'password.reset';
       await r.audit.record({ type, accountId: account.id, ip: who.ip, detail: { ...(who.browser && { browser: who.browser }) } }, now);
       await this.#notify(r, account, who.lang, keepSession ? 'mail.password_changed' : 'mail.password_reset');
-      return { ok: true };
-    });
-  }
-
-  // ---- email address
-
-  /** A new email address, step one: the password again; a code goes to the new address. */
-  async beginEmailChange(session: PortalSession, password: string, newEmail: unknown, who: Who): Promise<Done<{ changeId: string }>> {
-    const email = z.email().max(254).safeParse(typeof newEmail === 'string' ? newEmail.trim() : newEmail);
-    if (!email.success) return refused('invalid_input', 'account.email_invalid');
-    if (email.data.toLowerCase() === session.account.email.toLowerCase()) return refused('invalid_input', 'account.email_same');
-    if (!(await this.#passwordAgain(session, password, who))) return WRONG_PASSWORD;
-    return this.#deps.uow.transaction(async (r) => {
-      const changeId = await this.#pending(r, session.account.id, 'email', email.data);
-      const sent = await this.#deps.codes.send(r, 'email_change', changeId, { ...session.account, email: email.data }, who.lang, { service: null, browser: who.browser });
-      if (sent.error) return { ok: false, refusal: 'rate_limited', notice: sent };
-      return { ok: true, changeId };
-    });
-  }
-
-  async emailChange(session: PortalSession, changeId: string): Promise<{ email: string; tag: string | null } | undefined> {
-    return this.#deps.uow.transaction(async (r) => {
-      const open = await r.pendingChanges.findOpen(changeId, 'email', this.#deps.clock.now());
-      if (!open || open.account_id !== session.account.id || !open.value) return undefined;
-      const live = await this.#deps.codes.live(r, 'email_change', changeId, session.account.id);
-      return { email: open.value, tag: live?.tag ?? null };
-    });
-  }
-
-  /** A new email address, step two: the code it received. The old address is told. */
-  async completeEmailChange(session: PortalSession, changeId: string, form: FormFields, who: Who): Promise<Done> {
-    const input = parseCode(form);
-    if (!input) return refused('invalid_input', 'code.format');
-    const { uow, throttle, clock } = this.#deps;
-    const attempt = await throttle.factor(uow.repos.throttle, session.account.id, who.ip);
-    if (!attempt) return refused('locked', 'throttle.locked');
-    return uow.transaction(async (r) => {
-      const now = clock.now();
-      const open = await r.pendingChanges.findOpen(changeId, 'email', now);
-      if (!open || open.account_id !== session.account.id || !open.value) return refused('expired', 'enroll.expired');
-      const checked = await this.#deps.codes.check(r, 'email_change', changeId, session.account.id, input.code);
-      if (!checked.ok) return { ok: false, refusal: 'wrong_answer', notice: { ...checked.notice, error: true } };
-      await throttle.succeeded(r.throttle, attempt);
-      await r.pendingChanges.done(changeId, now);
-      await r.accounts.updateEmail(session.account.id, open.value, now);
-      await r.audit.record({ type: 'email.changed', accountId: session.account.id, ip: who.ip }, now);
-      // The old address learns of it (it may be the only one the citizen still reads).
-      await this.#notify(r, session.account, who.lang, 'mail.email_changed_old', { email: open.value });
-      await this.#notify(r, { ...session.account, email: open.value }, who.lang, 'mail.email_changed_new');
       return { ok: true };
     });
   }

@@ -124,11 +124,16 @@ export class EnrollmentService {
     return { ok: true, factor, shownOnce: result.shownOnce ?? null };
   }
 
-  /** Removes one of the account's factors. */
+  /**
+   * Removes one of the account's factors, with all it owns (the factor's own `remove`), and ends
+   * its setups still open: the one way every removal goes (the portal, the lost phone, the CLI).
+   */
   async remove(r: Repos, account: FactorAccount, factorId: string, lang: Lang, how: string): Promise<boolean> {
     const factor = this.#deps.factors.get(factorId);
     if (!factor || !(await factor.remove({ flowId: account.id, account, lang, repos: r }))) return false;
-    await r.audit.record({ type: 'factor.removed', accountId: account.id, detail: { factor: factor.id, by: how } }, this.#deps.clock.now());
+    const now = this.#deps.clock.now();
+    await r.enrollments.closeOpen(account.id, factor.id, now);
+    await r.audit.record({ type: 'factor.removed', accountId: account.id, detail: { factor: factor.id, by: how } }, now);
     return true;
   }
 

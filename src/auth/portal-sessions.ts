@@ -10,6 +10,9 @@ import type { Repos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
 import type { FactorAccount } from '../factors/factor.ts';
 
+/** A cookie's token: 32 random bytes, base64url. */
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
 export interface SessionTimes {
   /** A session unused this long is over. */
   idleSeconds: number;
@@ -39,18 +42,27 @@ export class PortalSessions {
     return this.#times;
   }
 
-  /** Opens a session for `accountId` in the caller's unit of work; returns the cookie's token. */
-  async open(r: Repos, accountId: string, from: { ip: string; browser: string | null }): Promise<{ token: string; expiresAt: Date }> {
+  /**
+   * Opens a session for `accountId` in the caller's unit of work, as the portal sign-in `flowUid`
+   * finishes; the session the browser had when that sign-in began ends in the same statement
+   * (one browser, one portal session). Returns the cookie's token.
+   */
+  async open(r: Repos, accountId: string, from: { ip: string; browser: string | null }, flowUid: string): Promise<{ token: string; expiresAt: Date }> {
     const token = randomBytes(32).toString('base64url');
     const now = this.#clock.now();
     const expiresAt = new Date(now.getTime() + this.#times.lifetimeSeconds * 1000);
-    await r.portalSessions.create({ id: sessionId(token), accountId, now, expiresAt, ip: from.ip, browser: from.browser });
+    await r.portalSessions.create({ id: sessionId(token), accountId, now, expiresAt, ip: from.ip, browser: from.browser, flowUid });
     return { token, expiresAt };
+  }
+
+  /** The stored id of the session a cookie's token names (null for no token or a malformed one). */
+  idOf(token: string | undefined): string | null {
+    return token && TOKEN.test(token) ? sessionId(token) : null;
   }
 
   /** The live session a cookie's token names (one statement, which also records the visit). */
   async resolve(token: string | undefined): Promise<PortalSession | null> {
-    if (!token || !/^[A-Za-z0-9_-]{43}$/.test(token)) return null;
+    if (!token || !TOKEN.test(token)) return null;
     const now = this.#clock.now();
     const id = sessionId(token);
     const row = await this.#uow.repos.portalSessions.touch(id, now, new Date(now.getTime() - this.#times.idleSeconds * 1000));

@@ -118,12 +118,16 @@ export class SignInService {
     this.#deps = deps;
   }
 
-  /** Starts a sign-in at the account portal: its flow's uid (the browser is sent to its page). */
-  async startPortal(): Promise<string> {
-    const { uow, clock, random } = this.#deps;
+  /**
+   * Starts a sign-in at the account portal: its flow's uid (the browser is sent to its page).
+   * `sessionToken`: the browser's portal session, if it has one; it ends when this sign-in
+   * finishes, so a second sign-in in the same browser leaves no earlier session behind.
+   */
+  async startPortal(sessionToken?: string): Promise<string> {
+    const { uow, clock, random, portalSessions } = this.#deps;
     const uid = random.uuid();
     const now = clock.now();
-    await uow.repos.signIns.openPortal(uid, now, new Date(now.getTime() + PORTAL_SIGN_IN_SECONDS * 1000));
+    await uow.repos.signIns.openPortal(uid, now, new Date(now.getTime() + PORTAL_SIGN_IN_SECONDS * 1000), portalSessions.idOf(sessionToken));
     return uid;
   }
 
@@ -262,7 +266,7 @@ export class SignInService {
       const ctx = this.#guardedContext(r, signIn, account, guard.username);
       const { verification, kept } = await proof.verify(ctx, guard.kept, input);
       const now = clock.now();
-      if (!verification.ok || !account) {
+      if (!verification.ok || !account || !owns(account, factor)) {
         const notice = verification.ok ? { key: 'code.invalid' } : verification.notice;
         if (kept !== guard.kept) await r.signIns.update(signIn.uid, { state: 'guarded', guard: JSON.stringify({ ...guard, kept }) }, now);
         await r.audit.record({ type: 'signin.factor_failed', accountId: account?.id ?? null, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { factor: factor.id, reason: notice.key, guarded: true } }, now);
@@ -311,6 +315,7 @@ export class SignInService {
     const { factor, account } = signIn;
     if (factor?.status) return this.#collect(signIn, requester, factor, form);
     if (!factor || !account) return { kind: 'wrong_step', uid };
+    if (!owns(account, factor)) return { kind: 'bad_request', code: 'unknown_factor' };
     const input = factor.parse(form);
     if (input === undefined) return this.#refused(signIn, 'invalid_input', { key: 'code.format' });
 
@@ -344,7 +349,7 @@ export class SignInService {
     const off = this.#offState(signIn, ['factor']);
     if (off) return off;
     const { factor, account } = signIn;
-    if (!factor?.resend || (!account && !isPasswordless(factor))) return { kind: 'bad_request', code: 'nothing_to_resend' };
+    if (!factor?.resend || (!account && !isPasswordless(factor)) || (account && !owns(account, factor))) return { kind: 'bad_request', code: 'nothing_to_resend' };
     return this.#deps.uow.transaction(async (r) => {
       const elsewhere = await this.#lock(r, signIn, ['factor'], factor.id);
       if (elsewhere) return elsewhere;
@@ -584,7 +589,7 @@ export class SignInService {
     let returnTo: string | undefined = PORTAL_HOME;
     let session: { token: string; expiresAt: Date } | undefined;
     if (signIn.kind === 'portal') {
-      session = await portalSessions.open(r, accountId, { ip: requester.ip, browser: requester.browser });
+      session = await portalSessions.open(r, accountId, { ip: requester.ip, browser: requester.browser }, signIn.uid);
     } else {
       returnTo = await r.signIns.setResult(signIn.uid, { login: { accountId, acr: acr.acrOf(level), amr: amrFor(factor?.amr ?? null, !signIn.passwordless), remember: false } }, now);
       if (!returnTo) return EXPIRED;
@@ -764,6 +769,11 @@ function mailLang(requester: Requester, account: { lang?: Lang | null } | null, 
 
 function accountOf(row: { id: string; username: string; name: string; email: string }): FactorAccount {
   return { id: row.id, username: row.username, name: row.name, email: row.email };
+}
+
+/** Does the account still have this factor? One removed since the sign-in chose it proves nothing. */
+function owns(account: Account, factor: Factor): boolean {
+  return account.factors.some((f) => f.id === factor.id);
 }
 
 function boundedString(value: unknown, maxLength: number): string | undefined {

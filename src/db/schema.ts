@@ -73,6 +73,8 @@ export interface LoginFlowTable {
   enrollment_id: string | null;
   /** State `guarded`: the typed username and the factor's proof state (JSON). */
   guard: ColumnType<string | null, string | null | undefined, string | null>;
+  /** A portal sign-in: the portal session the browser had when it began, ended when it finishes. */
+  replaces_session: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
   expires_at: Timestamp;
@@ -156,6 +158,9 @@ export interface PendingChangeTable {
   created_at: Timestamp;
   expires_at: Timestamp;
   done_at: Timestamp | null;
+  /** A new address: the factor chosen to prove the change first, and when it was proven. */
+  proof: ColumnType<string | null, string | null | undefined, string | null>;
+  proved_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 /** A phone enrolled for the DÁP method: its public key and its PIN's hash (SPEC §8). */

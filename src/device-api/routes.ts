@@ -4,14 +4,16 @@
  * Thin adapters over src/factors/dap/devices.ts: JSON in (8 KiB at most), JSON out; every
  * refusal is a 4xx with `{ "error": code }`, never a page, never a stack trace.
  */
-import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type { Deps } from '../deps.ts';
 import type { ApiResult, Caller } from '../factors/dap/devices.ts';
+import { UnsupportedMediaType, UnusableValue, decodeJson, readBody } from '../http/body.ts';
+import { PayloadTooLarge } from '../http/input-guard.ts';
 import { DEFAULT_LANG, pickLang } from '../views.ts';
 
 export const API_PREFIX = '/api/device/v1';
+const JSON_LIMIT_BYTES = 8 * 1024;
 
 /** Errors of the API itself (not of a step): the body could not be read. */
 function jsonError(ctx: Context, status: number, error: string): void {
@@ -20,18 +22,24 @@ function jsonError(ctx: Context, status: number, error: string): void {
   ctx.body = { error, request_id: ctx.state['reqId'] };
 }
 
+/**
+ * The JSON body, read strictly (src/http/body.ts): bytes that are not UTF-8 are no JSON
+ * (`invalid_json`); a string holding a NUL or a lone surrogate is no field value
+ * (`invalid_request`).
+ */
 function jsonBody() {
-  const parse = bodyParser({ enableTypes: ['json'], jsonLimit: '8kb', encoding: 'utf-8' });
   return async (ctx: Context, next: Next) => {
     if (!ctx.is('application/json')) return jsonError(ctx, 415, 'unsupported_media_type');
+    let body: unknown;
     try {
-      await parse(ctx, async () => {});
+      body = decodeJson(await readBody(ctx, JSON_LIMIT_BYTES));
     } catch (err) {
-      const status = (err as { status?: number }).status;
-      return jsonError(ctx, status === 413 ? 413 : 400, status === 413 ? 'payload_too_large' : 'invalid_json');
+      if (err instanceof PayloadTooLarge) return jsonError(ctx, 413, 'payload_too_large');
+      if (err instanceof UnsupportedMediaType) return jsonError(ctx, 415, 'unsupported_media_type');
+      return jsonError(ctx, 400, err instanceof UnusableValue ? 'invalid_request' : 'invalid_json');
     }
-    const body = (ctx.request as { body?: unknown }).body;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) return jsonError(ctx, 400, 'invalid_request');
+    (ctx.request as { body?: unknown }).body = body;
     await next();
   };
 }

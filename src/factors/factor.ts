@@ -143,8 +143,18 @@ export interface Factor<Input = unknown> {
    * `GuardedProof`.
    */
   readonly guarded?: GuardedProof<Input>;
+  /**
+   * How this factor proves, in the portal, a change that moves a factor (a new email address):
+   * a second factor first (SPEC §5). Absent: the factor proves no change. See `ChangeProof`.
+   */
+  readonly proveChange?: ChangeProof<Input>;
 
-  /** Removes the factor from the account; false when it had none. */
+  /**
+   * Removes the factor from the account with everything it owns — its secrets, its live codes,
+   * its devices and what they were asked or approved — so that nothing of it proves anything
+   * any more; false when the account had none. Every way of removing a factor (the portal, the
+   * lost phone, the operator's CLI) comes here, through EnrollmentService.remove.
+   */
   remove(ctx: FactorContext): Promise<boolean>;
   /** An operator gives an account this factor (admin CLI), without a proof. */
   enrollByOperator(ctx: FactorContext): Promise<OperatorEnrollment>;
@@ -175,6 +185,23 @@ export interface GuardedProof<Input> {
   view(ctx: GuardedContext, kept: string): FactorView;
   /** Checks the answer; the state to keep after it (e.g. one try fewer). */
   verify(ctx: GuardedContext, kept: string, input: Input): Promise<{ verification: Verification; kept: string }>;
+}
+
+/**
+ * A factor's proof of a change to the account in the portal (a new email address), asked for
+ * before the change is made, the way a sign-in asks for it: a code from the app, a code mailed
+ * to the account's current address. `ctx.flowId` is the change: what `begin` sends is bound to
+ * it, and a right answer is used up by `verify`.
+ */
+export interface ChangeProof<Input> {
+  /** Starts the proof (a code is mailed to the current address); an error notice when refused. */
+  begin(ctx: FactorContext): Promise<Notice | null>;
+  /** A fresh challenge on request (a new mail); absent when there is nothing to resend. */
+  resend?(ctx: FactorContext): Promise<Notice>;
+  /** What the change's page shows while it waits for the proof (a template with its own submit). */
+  view(ctx: FactorContext): Promise<FactorView>;
+  /** Checks the answer; the caller counts it toward the account's second-factor throttle first. */
+  verify(ctx: FactorContext, input: Input): Promise<Verification>;
 }
 
 /**

@@ -2,13 +2,13 @@
  * Input that no route can use is refused as a 400 before any route (kapu's or the provider's)
  * sees it: a NUL character (Postgres refuses it in text and JSON, which surfaced as a 500), a
  * percent-encoding that is not UTF-8, and an oversized path or query. Checked on the path, the
- * query and, for the provider's routes, the form or JSON body (kapu's own forms are checked by
- * formBody). Duplicated parameters are left to each route, which refuses them as a 400.
+ * query and, for the provider's routes, the form or JSON body (kapu's own bodies are decoded as
+ * strictly by src/http/body.ts). Duplicated parameters are left to each route, which refuses them
+ * as a 400.
  */
 import { Readable } from 'node:stream';
 import type { Context, Next } from 'koa';
 import { KapuError } from '../errors.ts';
-import { PayloadTooLarge } from './body.ts';
 
 /** Longer than any real authorization request (a `request` object belongs in PAR). */
 export const MAX_QUERY_BYTES = 8 * 1024;
@@ -23,17 +23,15 @@ export class BadInput extends KapuError {
   }
 }
 
+export class PayloadTooLarge extends KapuError {
+  constructor() {
+    super('payload_too_large', 413, 'error.too_large');
+  }
+}
+
 /** Does this decoded value hold something no route can store or use? */
 export function hasNul(value: string): boolean {
   return value.includes('\0');
-}
-
-/** Every string anywhere inside a parsed body (form fields, arrays, JSON objects). */
-export function findNul(value: unknown): boolean {
-  if (typeof value === 'string') return hasNul(value);
-  if (Array.isArray(value)) return value.some(findNul);
-  if (value !== null && typeof value === 'object') return Object.entries(value).some(([k, v]) => hasNul(k) || findNul(v));
-  return false;
 }
 
 /** Checks an x-www-form-urlencoded string (a query or a form body); throws BadInput. */

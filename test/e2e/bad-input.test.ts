@@ -101,7 +101,7 @@ describe('bad input', () => {
     return { audit: audit.map((e) => e.type).sort(), throttle, username };
   }
 
-  function post(browser: Browser, uid: string, step: string, body: string, contentType?: string): Promise<Response> {
+  function post(browser: Browser, uid: string, step: string, body: string | Uint8Array, contentType?: string): Promise<Response> {
     return browser.post(`/interaction/${uid}/${step}`, body, contentType);
   }
 
@@ -214,6 +214,62 @@ describe('bad input', () => {
       toMiddleOfStep(kapu.clock);
       await flow.browser.submit(flow.page, '/verify', { code: await appCode(flow.secret, kapu.clock) });
       expect(flow.browser.exitUrl?.origin).toBe(RP_ORIGIN);
+    });
+  });
+
+  describe('a form or JSON body that is not UTF-8 is a 400, never read with U+FFFD in its place (issue 15, item 6)', () => {
+    /** A body with `bad` (percent-encoded text, or raw bytes) spliced in between the two parts. */
+    const spliced = (before: string, bad: string | number[], after: string): Buffer =>
+      Buffer.concat([Buffer.from(before), typeof bad === 'string' ? Buffer.from(bad) : Buffer.from(bad), Buffer.from(after)]);
+    const NOT_UTF8: Array<[string, string | number[]]> = [
+      ['%C3%28', '%C3%28'],
+      ['%ED%A0%80', '%ED%A0%80'],
+      ['a raw 0xFF byte', [0xff]],
+    ];
+
+    test.each(NOT_UTF8)('%s: kapu’s error page on the sign-in, portal, reset and lost-phone forms; nothing is counted or stored', async (_what, bad) => {
+      const account = await kapu.account(`utf8.${Buffer.from(String(bad)).toString('hex').slice(0, 12)}`);
+      const flow = await openFlow();
+      const passwordPage = await flow.browser.submit(flow.page, '/method', {}, { name: 'method', value: 'legacy' });
+      const before = { flow: await flowRow(flow.uid), traces: await traces(account.id, account.username) };
+      const signIn = await post(flow.browser, flow.uid, 'password', spliced(`csrf=${flow.csrf}&username=${account.username}`, bad, `&password=${encodeURIComponent(PASSWORD)}`));
+      await expectErrorPage(signIn, 400, SAYS.badRequest);
+
+      const portal = new Browser(kapu.url);
+      const csrf = (await portal.go('/account/reset')).value('input[name="csrf"]')!;
+      for (const [path, fields] of [
+        ['/account/reset', `&username=${account.username}`],
+        ['/account/lost-phone', `&username=${account.username}&password=x&recovery_code=x`],
+        ['/account/sign-in', ''],
+      ] as const) {
+        await expectErrorPage(await portal.post(path, spliced(`csrf=${csrf}${fields}&x=`, bad, '')), 400, SAYS.badRequest);
+      }
+      const device = await fetch(`${kapu.url}/api/device/v1/challenges/${randomUUID()}/approve`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: spliced('{"deviceId":"', typeof bad === 'string' ? [0xc3, 0x28] : bad, '","number":"123","pin":"123456","signature":"x"}'),
+      });
+      expect({ status: device.status, body: await device.json() }).toMatchObject({ status: 400, body: { error: 'invalid_json' } });
+
+      expect({ flow: await flowRow(flow.uid), traces: await traces(account.id, account.username) }).toEqual(before);
+      expect(await kapu.deps.db.selectFrom('pending_change').select('id').where('account_id', '=', account.id).execute()).toEqual([]);
+      await flow.browser.submit(passwordPage, '/password', { username: account.username, password: PASSWORD });
+      expect(flow.browser.exitUrl?.origin).toBe(RP_ORIGIN);
+    });
+
+    test('a JSON string with an escaped lone surrogate or NUL is refused by the device API as a bad field', async () => {
+      for (const body of ['{"deviceId":"\\ud800","number":"123","pin":"123456"}', '{"deviceId":"a\\u0000b"}']) {
+        const res = await fetch(`${kapu.url}/api/device/v1/challenges/${randomUUID()}/approve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        expect({ status: res.status, body: await res.json() }).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+      }
+    });
+
+    test('a form declared in another charset, or sent compressed, is a 415', async () => {
+      const flow = await openFlow();
+      await expectErrorPage(await post(flow.browser, flow.uid, 'method', `csrf=${flow.csrf}&method=legacy`, 'application/x-www-form-urlencoded; charset=iso-8859-2'), 415, SAYS.badRequest);
+      const res = await fetch(`${kapu.url}/interaction/${flow.uid}/method`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' }, body: 'x' });
+      expect(res.status).toBe(415);
+      expect((await flow.browser.submit(flow.page, '/method', {}, { name: 'method', value: 'legacy' })).hasForm('/password')).toBe(true);
     });
   });
 

@@ -5,6 +5,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import * as oidc from 'openid-client';
+import { removeFactor } from '../../src/admin/accounts.ts';
 import { Browser, type Page } from '../helpers/browser.ts';
 import { type TestKapu, PASSWORD, beginSignIn, startTestKapu } from '../helpers/kapu.ts';
 import type { MailSink } from '../helpers/mail-sink.ts';
@@ -294,6 +295,26 @@ describe('the DÁP method', () => {
       expect(refused.status).toBe(401);
       expect(browser.exitUrl).toBeUndefined();
       expect((await phone.open(link)).status).toBe(404);
+    });
+
+    test("the operator's account remove-factor USER dap takes the phone with it: what it approved signs nobody in, and the device API refuses it (issue 15, item 10)", async () => {
+      const { account, phone } = await withPhone(['email']);
+      const { page, browser, link, number } = await waitingPage();
+      const info = await opened(phone, link);
+      expect((await phone.approve(info.challengeId, phone.approvalBody(info, number))).status).toBe(200);
+
+      await removeFactor(kapu.deps, account.username, 'dap');
+
+      const refused = await pressContinue(browser, page);
+      expect(refused.status).toBe(401);
+      expect(browser.exitUrl).toBeUndefined();
+      expect(await phone.approve(info.challengeId, phone.approvalBody(info, number))).toMatchObject({ status: 404, body: { error: 'unknown_device' } });
+      // A new sign-in with the phone: the phone is no one's any more.
+      const next = await waitingPage();
+      expect(await phone.open(next.link)).toMatchObject({ status: 404, body: { error: 'unknown_device' } });
+      await pressContinue(next.browser, next.page);
+      expect(next.browser.exitUrl).toBeUndefined();
+      expect(await kapu.deps.repos.factors.kinds(account.id)).toEqual(['email']);
     });
 
     test('after a password, the app is a second factor of that account only', async () => {

@@ -10,6 +10,7 @@ import { type TestKapu, PASSWORD, beginSignIn, signInWithPassword, startTestKapu
 import { MailSink, type ReceivedMail } from '../helpers/mail-sink.ts';
 import { appCode, toMiddleOfStep, wrongAppCode } from '../helpers/totp.ts';
 import { kapuWithMail } from '../helpers/suite.ts';
+import { PORTAL_SESSION_COOKIE } from '../../src/http/cookies.ts';
 
 const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
 const LOW = 'http://eidas.europa.eu/LoA/low';
@@ -44,8 +45,7 @@ describe('the account portal', () => {
   type Answer = (browser: Browser, page: Page) => Promise<Page>;
 
   /** Signs in at the portal with `method`; a factor's page is answered by `answer`. */
-  async function portalSignIn(username: string, method = 'legacy', answer?: Answer): Promise<{ browser: Browser; home: Page }> {
-    const browser = new Browser(kapu.url);
+  async function portalSignIn(username: string, method = 'legacy', answer?: Answer, browser = new Browser(kapu.url)): Promise<{ browser: Browser; home: Page }> {
     const landing = await browser.go('/account');
     const chooser = await browser.submit(landing, '/account/sign-in');
     const passwordPage = await browser.submit(chooser, '/method', {}, { name: 'method', value: method });
@@ -265,21 +265,76 @@ describe('the account portal', () => {
     expect(queued).toHaveLength(0);
   });
 
-  test('a new email address: proven by a code sent to it; the old address is told', async () => {
-    const account = await citizen(['email']);
-    const { browser: b } = await portalSignIn(account.username, 'email', emailedCode(account.email));
-    const form = await b.go('/account/email');
-    expect((await b.submit(form, '/account/email', { email: 'nem-cim', password: PASSWORD })).status).toBe(400);
-    const since = mail.received.length;
-    const dialog = await b.submit(form, '/account/email', { email: 'uj.cim@example.hu', password: PASSWORD });
-    const codeMail = await mail.next((m) => m.to.includes('uj.cim@example.hu'), since);
-    expect(codeMail.subject).toBe('Ügyfélkapu+ – új e-mail-cím megerősítése');
-    expect((await b.submit(dialog, dialog.url.pathname, { code: otherCode(codeIn(codeMail).code) })).status).toBe(401);
-    const done = await b.submit(dialog, dialog.url.pathname, { code: codeIn(codeMail).code });
-    expect(done.visibleText).toContain('Az e-mail-címét módosítottuk.');
-    const notice = await mail.next((m) => m.to.includes(account.email) && m.subject === 'Ügyfélkapu+ – az e-mail-címe megváltozott', since);
-    expect(notice.text).toContain('uj.cim@example.hu');
-    expect((await kapu.deps.repos.accounts.findById(account.id))!.email).toBe('uj.cim@example.hu');
+  describe('a new email address: a second factor first, then a code to the new address; the old address is told (issue 15, item 4)', () => {
+    const PROOF_SUBJECT = 'Ügyfélkapu+ – e-mail-cím módosításának megerősítése';
+    const mailedTo = (address: string, since: number) => mail.received.slice(since).filter((m) => m.to.includes(address));
+
+    /** The change is made only by the code the new address received, and both addresses are told. */
+    async function finishAt(b: Browser, dialog: Page, account: { id: string; email: string }, newEmail: string, since: number) {
+      const codeMail = await mail.next((m) => m.to.includes(newEmail), since);
+      expect(codeMail.subject).toBe('Ügyfélkapu+ – új e-mail-cím megerősítése');
+      expect((await b.submit(dialog, dialog.url.pathname, { code: otherCode(codeIn(codeMail).code) })).status).toBe(401);
+      const done = await b.submit(dialog, dialog.url.pathname, { code: codeIn(codeMail).code });
+      expect(done.visibleText).toContain('Az e-mail-címét módosítottuk.');
+      const notice = await mail.next((m) => m.to.includes(account.email) && m.subject === 'Ügyfélkapu+ – az e-mail-címe megváltozott', since);
+      expect(notice.text).toContain(newEmail);
+      expect((await kapu.deps.repos.accounts.findById(account.id))!.email).toBe(newEmail);
+    }
+
+    test('with the emailed code: a code to the old address first; without it the change is refused and the new address gets nothing', async () => {
+      const account = await citizen(['email']);
+      const { browser: b } = await portalSignIn(account.username, 'email', emailedCode(account.email));
+      const form = await b.go('/account/email');
+      expect((await b.submit(form, '/account/email', { email: 'nem-cim', password: PASSWORD })).status).toBe(400);
+      const since = mail.received.length;
+      const proof = await b.submit(form, '/account/email', { email: 'uj.cim@example.hu', password: PASSWORD });
+      expect(proof.text('#proof-heading')).toBe('Igazolja, hogy Ön kéri');
+      const proofMail = await mail.next((m) => m.to.includes(account.email), since);
+      expect(proofMail.subject).toBe(PROOF_SUBJECT);
+      expect(mailedTo('uj.cim@example.hu', since)).toEqual([]);
+
+      // Straight to the new address's step, with any code: refused, and still nothing for the new address.
+      const csrf = proof.value('input[name="csrf"]')!;
+      expect((await b.post(proof.url.pathname, `csrf=${csrf}&code=123456`)).status).toBe(303);
+      const skipped = await b.go(proof.url.pathname);
+      expect({ status: skipped.status, says: skipped.text('.error') }).toEqual({ status: 400, says: 'Előbb igazolja Ügyfélkapu+ azonosítással, hogy Ön kéri a módosítást: csak utána küldünk kódot az új címre.' });
+      expect((await kapu.deps.repos.accounts.findById(account.id))!.email).toBe(account.email);
+      // A wrong code from the old address is counted like any code; the right one sends the new address its code.
+      const wrong = await b.submit(proof, '/proof', { code: otherCode(codeIn(proofMail).code) });
+      expect(wrong.status).toBe(401);
+      expect(mailedTo('uj.cim@example.hu', since)).toEqual([]);
+      const dialog = await b.submit(wrong, '/proof', { code: codeIn(proofMail).code });
+      expect(dialog.text('#code-heading')).toBe('Írja be az új címre küldött kódot');
+      await finishAt(b, dialog, account, 'uj.cim@example.hu', since);
+    });
+
+    test('with the app and the emailed code: the app by default, the old address on request; the app’s code lets the new address have its code', async () => {
+      const account = await citizen(['totp', 'email']);
+      const { browser: b } = await portalSignIn(account.username, 'totp', appAnswer(account.totpSecret!));
+      const since = mail.received.length;
+      const proof = await b.submit(await b.go('/account/email'), '/account/email', { email: 'masik.cim@example.hu', password: PASSWORD });
+      expect(proof.doc.querySelector('input[name="code"]')).not.toBeNull();
+      expect(proof.doc.querySelectorAll('button[name="factor"]').map((x) => x.text.trim())).toEqual(['Ügyfélkapu+ e-mailes kóddal']);
+      expect(mailedTo(account.email, since)).toEqual([]);
+
+      // The citizen may choose the other factor: a code to the old address; and back to the app.
+      const byMail = await b.submit(proof, '/proof-factor', {}, { name: 'factor', value: 'email' });
+      expect((await mail.next((m) => m.to.includes(account.email), since)).subject).toBe(PROOF_SUBJECT);
+      const byApp = await b.submit(byMail, '/proof-factor', {}, { name: 'factor', value: 'totp' });
+      kapu.clock.advance(30);
+      toMiddleOfStep(kapu.clock);
+      expect((await b.submit(byApp, '/proof', { code: await wrongAppCode(account.totpSecret!, kapu.clock) })).status).toBe(401);
+      const dialog = await b.submit(byApp, '/proof', { code: await appCode(account.totpSecret!, kapu.clock) });
+      await finishAt(b, dialog, account, 'masik.cim@example.hu', since);
+    });
+
+    test('a password-only account has no second factor to ask: the password again and the new address’s code', async () => {
+      const account = await citizen();
+      const { browser: b } = await portalSignIn(account.username);
+      const since = mail.received.length;
+      const dialog = await b.submit(await b.go('/account/email'), '/account/email', { email: 'harmadik.cim@example.hu', password: PASSWORD });
+      await finishAt(b, dialog, account, 'harmadik.cim@example.hu', since);
+    });
   });
 
   test('recent sign-ins list when, which RP, how, the browser and the address; an account keeps its last factor; sign-out and idleness end the session', async () => {
@@ -304,6 +359,32 @@ describe('the account portal', () => {
     const over = await b.go('/account/events');
     expect(over.url.pathname).toBe('/account');
     expect(over.visibleText).toContain('A munkamenet lejárt.');
+  });
+
+  test('a second portal sign-in in the same browser ends the earlier portal session once it finishes (issue 15, item 7)', async () => {
+    const account = await citizen(['email']);
+    const browser = new Browser(kapu.url);
+    // A landing page left open (another tab) while the first sign-in goes on.
+    const stale = await browser.go('/account');
+    await portalSignIn(account.username, 'email', emailedCode(account.email), browser);
+    // The session cookie (signed: the value and its signature), as another browser could hold a copy of it.
+    const sessionCookie = () => `${PORTAL_SESSION_COOKIE}=${browser.cookie(PORTAL_SESSION_COOKIE)}; ${PORTAL_SESSION_COOKIE}.sig=${browser.cookie(`${PORTAL_SESSION_COOKIE}.sig`)}`;
+    const earlier = sessionCookie();
+    const withCookie = (cookie: string) => new Browser(kapu.url).go('/account', { headers: { cookie } });
+    expect((await withCookie(earlier)).text('h1')).toBe('Fiókom');
+
+    const chooser = await browser.submit(stale, '/account/sign-in');
+    // Begun, not finished: the earlier session still stands (a sign-in given up signs nobody out).
+    expect((await withCookie(earlier)).text('h1')).toBe('Fiókom');
+    const passwordPage = await browser.submit(chooser, '/method', {}, { name: 'method', value: 'email' });
+    const home = await emailedCode(account.email)(browser, await browser.submit(passwordPage, '/password', { username: account.username, password: PASSWORD }));
+    expect(home.text('h1')).toBe('Fiókom');
+    const later = sessionCookie();
+    expect(later).not.toBe(earlier);
+
+    expect((await withCookie(earlier)).text('h1')).toBe('Ügyfélkapu+ fiók');
+    expect((await withCookie(later)).text('h1')).toBe('Fiókom');
+    expect(await kapu.deps.db.selectFrom('portal_session').select('id').where('account_id', '=', account.id).execute()).toHaveLength(1);
   });
 
   test('portal forms need their CSRF token', async () => {

@@ -64,6 +64,11 @@ export class Browser {
     this.#defaults = defaultHeaders;
   }
 
+  /** The value of a cookie this browser holds (any path), if it holds one. */
+  cookie(name: string): string | undefined {
+    return [...this.#cookies.values()].find((c) => c.name === name)?.value;
+  }
+
   /** Follows redirects within kapu; stops at the first hop to another origin (the RP). */
   async go(url: string | URL, init: RequestInit = {}): Promise<Page> {
     let target = new URL(url, this.#home);
@@ -106,7 +111,7 @@ export class Browser {
   }
 
   /** A raw POST with this browser's cookies (for bad-input tests). */
-  async post(path: string, body: string, contentType = 'application/x-www-form-urlencoded'): Promise<Response> {
+  async post(path: string, body: string | Uint8Array, contentType = 'application/x-www-form-urlencoded'): Promise<Response> {
     const url = new URL(path, this.#home);
     const res = await fetch(url, { method: 'POST', body, redirect: 'manual', headers: { ...this.#headers(url), 'content-type': contentType } });
     this.#store(res.headers);

@@ -96,7 +96,8 @@ export class DapRepository {
   /**
    * Removes one of the account's devices (all of them without `deviceId`); what they approved
    * and no browser has collected yet is refused at once. The account loses the factor with its
-   * last device. Returns how many devices were removed.
+   * last device, and then the challenges still waiting for one of its phones are refused too.
+   * Returns how many devices were removed.
    */
   async removeDevices(accountId: string, deviceId?: string): Promise<number> {
     let devices = this.#db.selectFrom('dap_device').select('id').where('account_id', '=', accountId);
@@ -109,6 +110,13 @@ export class DapRepository {
       .deleteFrom('factor')
       .where('account_id', '=', accountId)
       .where('kind', '=', DAP_KIND)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('dap_device').select('dap_device.id').where('dap_device.account_id', '=', accountId))))
+      .execute();
+    await this.#db
+      .updateTable('dap_challenge')
+      .set({ status: 'refused' })
+      .where('account_id', '=', accountId)
+      .where('status', '=', 'pending')
       .where((eb) => eb.not(eb.exists(eb.selectFrom('dap_device').select('dap_device.id').where('dap_device.account_id', '=', accountId))))
       .execute();
     return removed;

@@ -52,6 +52,22 @@ export class EnrollmentsRepository {
     return result.numUpdatedRows > 0n;
   }
 
+  /**
+   * Ends the account's open setups of `factor` (their kept secret goes with them): a factor
+   * that was removed is not brought back by a setup begun before.
+   */
+  async closeOpen(accountId: string, factor: string, now: Date): Promise<number> {
+    const result = await this.#db
+      .updateTable('enrollment')
+      .set({ expires_at: now, secret_sealed: null })
+      .where('account_id', '=', accountId)
+      .where('factor', '=', factor)
+      .where('confirmed_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   async deleteExpired(now: Date): Promise<number> {
     const result = await this.#db.deleteFrom('enrollment').where('expires_at', '<', now).executeTakeFirst();
     return Number(result.numDeletedRows);

@@ -20,8 +20,11 @@ export type CheckResult =
   | { ok: false; reason: 'invalid'; attemptsLeft: number }
   | { ok: false; reason: 'superseded' | 'exhausted' | 'expired' | 'none' | 'used' };
 
-/** What a code proves: a sign-in, a factor being set up, a forgotten password, a new address. */
-export type CodePurpose = 'signin' | 'enroll' | 'reset' | 'email_change';
+/**
+ * What a code proves: a sign-in, a factor being set up, a forgotten password, a new address (to
+ * it), and a change that moves a factor (to the current address, before the change is made).
+ */
+export type CodePurpose = 'signin' | 'enroll' | 'reset' | 'email_change' | 'change';
 
 /** A code belongs to one flow (interaction or enrollment) and one account, for one purpose. */
 export interface CodeScope {
@@ -140,6 +143,20 @@ export class OneTimeCodesRepository {
       .where('superseded_at', 'is', null)
       .executeTakeFirst();
     return used.numUpdatedRows > 0n ? { ok: true } : { ok: false, reason: 'used' };
+  }
+
+  /** Ends the account's live codes for these purposes at once (what they proved is gone). */
+  async expireLive(accountId: string, purposes: CodePurpose[], now: Date): Promise<number> {
+    const result = await this.#db
+      .updateTable('one_time_code')
+      .set({ expires_at: now })
+      .where('account_id', '=', accountId)
+      .where('purpose', 'in', purposes)
+      .where('used_at', 'is', null)
+      .where('superseded_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   async deleteExpired(before: Date): Promise<number> {

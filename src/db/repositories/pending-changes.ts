@@ -1,9 +1,10 @@
 import type { Db } from '../database.ts';
 
 /**
- * Changes that wait for a proof: a new email address (proven by a code sent to it) and a
- * password reset (proven by a code to the account's address, and the app's code when the
- * account has the app). Each belongs to one account, lives ten minutes, and is done once.
+ * Changes that wait for a proof: a new email address (proven by a second factor first, then by
+ * a code sent to it) and a password reset (proven by a code to the account's address, and the
+ * app's code when the account has the app). Each belongs to one account, lives ten minutes, and
+ * is done once; a new address is done only once its second factor has proven it.
  */
 export class PendingChangesRepository {
   readonly #db: Db;
@@ -22,13 +23,53 @@ export class PendingChangesRepository {
   async findOpen(id: string, kind: 'email' | 'reset', now: Date) {
     return this.#db
       .selectFrom('pending_change')
-      .select(['id', 'account_id', 'value'])
+      .select(['id', 'account_id', 'value', 'proof', 'proved_at'])
       .where('id', '=', id)
       .where('kind', '=', kind)
       .where('done_at', 'is', null)
       .where('expires_at', '>', now)
       .forUpdate()
       .executeTakeFirst();
+  }
+
+  /** The factor that is to prove the change (chosen, or switched to, while no proof stands). */
+  async chooseProof(id: string, factor: string, now: Date): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('pending_change')
+      .set({ proof: factor })
+      .where('id', '=', id)
+      .where('done_at', 'is', null)
+      .where('expires_at', '>', now)
+      .where('proved_at', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** The change is proven, once, by the factor chosen for it (`null`: one that needs no factor's proof). */
+  async proved(id: string, factor: string | null, now: Date): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('pending_change')
+      .set({ proved_at: now })
+      .where('id', '=', id)
+      .where('done_at', 'is', null)
+      .where('expires_at', '>', now)
+      .where('proved_at', 'is', null)
+      .where((eb) => (factor === null ? eb('proof', 'is', null) : eb('proof', '=', factor)))
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** Done, once, and only once proven (a new address: its second factor came first). */
+  async doneProved(id: string, now: Date): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('pending_change')
+      .set({ done_at: now })
+      .where('id', '=', id)
+      .where('done_at', 'is', null)
+      .where('expires_at', '>', now)
+      .where('proved_at', 'is not', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   async done(id: string, now: Date): Promise<boolean> {

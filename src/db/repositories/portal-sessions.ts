@@ -11,8 +11,15 @@ export class PortalSessionsRepository {
     this.#db = db;
   }
 
-  async create(session: { id: string; accountId: string; now: Date; expiresAt: Date; ip: string | null; browser: string | null }): Promise<void> {
+  /**
+   * A new session, in one statement that also ends the session the portal sign-in `flowUid`
+   * replaces (the one the browser had when that sign-in began).
+   */
+  async create(session: { id: string; accountId: string; now: Date; expiresAt: Date; ip: string | null; browser: string | null; flowUid: string }): Promise<void> {
     await this.#db
+      .with('replaced', (db) =>
+        db.deleteFrom('portal_session').where('id', 'in', db.selectFrom('login_flow').select('replaces_session').where('uid', '=', session.flowUid).where('replaces_session', 'is not', null)),
+      )
       .insertInto('portal_session')
       .values({ id: session.id, account_id: session.accountId, created_at: session.now, last_seen_at: session.now, expires_at: session.expiresAt, ip: session.ip, browser: session.browser })
       .execute();

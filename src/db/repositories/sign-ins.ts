@@ -141,11 +141,27 @@ export class SignInsRepository {
     };
   }
 
-  /** A sign-in at the account portal: a flow of its own, with no interaction behind it. */
-  async openPortal(uid: string, now: Date, expiresAt: Date): Promise<void> {
+  /**
+   * A sign-in at the account portal: a flow of its own, with no interaction behind it.
+   * `replacesSession`: the portal session the browser has now, which the sign-in ends when it
+   * finishes.
+   */
+  async openPortal(uid: string, now: Date, expiresAt: Date, replacesSession: string | null = null): Promise<void> {
     await this.#db
       .insertInto('login_flow')
-      .values({ uid, kind: 'portal', state: 'choose_method', method: null, account_id: null, factor: null, enrollment_id: null, created_at: now, updated_at: now, expires_at: expiresAt })
+      .values({
+        uid,
+        kind: 'portal',
+        state: 'choose_method',
+        method: null,
+        account_id: null,
+        factor: null,
+        enrollment_id: null,
+        replaces_session: replacesSession,
+        created_at: now,
+        updated_at: now,
+        expires_at: expiresAt,
+      })
       .execute();
   }
 

@@ -118,7 +118,10 @@ export class DapFactor implements PasswordlessFactor<Continue> {
     },
   };
 
-  /** Removes every device of the account; what they approved is refused at once. */
+  /**
+   * Removes every device of the account (their keys and PIN hashes); what they approved and
+   * what still waits for one of them is refused at once.
+   */
   async remove(ctx: FlowContext): Promise<boolean> {
     return ctx.account !== null && (await ctx.repos.dap.removeDevices(ctx.account.id)) > 0;
   }

@@ -8,7 +8,7 @@ import type { Clock, Random } from '../../clock.ts';
 import type { CodePurpose } from '../../db/repositories/one-time-codes.ts';
 import type { Mailer } from '../../mail/mailer.ts';
 import type { EmailedCodes } from '../../security/emailed-codes.ts';
-import { type EnrollmentStart, type Factor, type FactorContext, type FactorView, type GuardedProof, type Notice, type Verification, parseCode } from '../factor.ts';
+import { type ChangeProof, type EnrollmentStart, type Factor, type FactorContext, type FactorView, type GuardedProof, type Notice, type Verification, parseCode } from '../factor.ts';
 
 export const EMAIL_FACTOR_ID = 'email';
 /** kapu's `amr` for the emailed code: RFC 8176 has no value for it (documented in README). */
@@ -80,6 +80,18 @@ export class EmailCodeFactor implements Factor<CodeInput> {
     verify: async (ctx, kept, input) => this.#deps.codes.checkGuarded(ctx.flowId, kept, input.code),
   };
 
+  /**
+   * A change in the portal (a new address): a code to the account's *current* address, under
+   * the purpose `change` and bound to the change, so only the mailbox the codes go to now can
+   * let them go elsewhere.
+   */
+  readonly proveChange: ChangeProof<CodeInput> = {
+    begin: (ctx) => this.#send(ctx, 'change'),
+    resend: (ctx) => this.#send(ctx, 'change'),
+    view: (ctx) => this.#view(ctx, 'change', 'enroll/email'),
+    verify: (ctx, input) => this.#deps.codes.check(ctx.repos, 'change', ctx.flowId, ctx.account.id, input.code),
+  };
+
   readonly enroll = {
     begin: async (ctx: FactorContext): Promise<EnrollmentStart> => ({ notice: await this.#send(ctx, 'enroll') }),
     resend: (ctx: FactorContext): Promise<Notice> => this.#send(ctx, 'enroll'),
@@ -94,8 +106,11 @@ export class EmailCodeFactor implements Factor<CodeInput> {
     },
   };
 
-  remove(ctx: FactorContext): Promise<boolean> {
-    return ctx.repos.factors.remove(ctx.account.id, this.id);
+  /** The factor goes, and with it every live code it mailed (a sign-in's, a setup's, a change's). */
+  async remove(ctx: FactorContext): Promise<boolean> {
+    if (!(await ctx.repos.factors.remove(ctx.account.id, this.id))) return false;
+    await ctx.repos.codes.expireLive(ctx.account.id, ['signin', 'enroll', 'change'], this.#deps.clock.now());
+    return true;
   }
 
   async enrollByOperator(ctx: FactorContext) {

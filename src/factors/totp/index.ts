@@ -15,7 +15,7 @@ import type { Clock, Random } from '../../clock.ts';
 import type { Mailer } from '../../mail/mailer.ts';
 import type { PasswordHasher } from '../../security/passwords.ts';
 import { AAD, type SecretBox } from '../../security/secret-box.ts';
-import { type EnrollContext, type EnrollmentStart, type Factor, type FactorContext, type FactorView, type GuardedProof, type Verification, parseCode } from '../factor.ts';
+import { type ChangeProof, type EnrollContext, type EnrollmentStart, type Factor, type FactorContext, type FactorView, type GuardedProof, type Verification, parseCode } from '../factor.ts';
 
 export const TOTP_FACTOR_ID = 'totp';
 const PERIOD = 30;
@@ -80,6 +80,13 @@ export class TotpFactor implements Factor<CodeInput> {
     },
   };
 
+  /** A change in the portal: the app's code, checked as at a sign-in (each time step once). */
+  readonly proveChange: ChangeProof<CodeInput> = {
+    begin: async () => null,
+    view: async () => ({ template: 'change/totp', data: {} }),
+    verify: (ctx, input) => this.verify(ctx, input),
+  };
+
   readonly enroll = {
     begin: async (): Promise<EnrollmentStart> => ({ keep: generateSecret({ length: 20 }) }),
     view: async (ctx: EnrollContext): Promise<FactorView> => {
@@ -113,6 +120,7 @@ export class TotpFactor implements Factor<CodeInput> {
     },
   };
 
+  /** Its row holds all it owns: the sealed secret, the last time step and the törlőkód's hash. */
   remove(ctx: FactorContext): Promise<boolean> {
     return ctx.repos.factors.remove(ctx.account.id, this.id);
   }

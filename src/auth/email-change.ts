@@ -1,0 +1,214 @@
+/**
+ * A new email address (SPEC §2, §5), HTTP-free. The address receives the emailed codes, so a
+ * change of it moves a factor: whoever has a portal session and the password must not be able to
+ * move the emailed code to a mailbox of their own. So, as a new password does, it asks for more
+ * than the password:
+ *
+ *   password again + the new address → the second factor's proof (a code from the app, or one
+ *   mailed to the *current* address: whichever the account has; the citizen may switch) → a code
+ *   to the new address → done; both addresses are told.
+ *
+ * The proof is whatever the account's factors offer through the factor contract (`proveChange`),
+ * bound to the change: the pending change keeps which factor proves it and when it was proven,
+ * and no code goes to the new address, and no change is made, before that (enforced in the
+ * queries). An account with no factor that proves a change (password only, or the phone app
+ * only) goes on with the password, as before.
+ */
+import { z } from 'zod';
+import type { Clock } from '../clock.ts';
+import type { Repos } from '../db/repositories/index.ts';
+import type { UnitOfWork } from '../db/unit-of-work.ts';
+import type { ChangeProof, Factor, FactorAccount, FactorContext, FactorRegistry, FactorView, FormFields, Notice } from '../factors/factor.ts';
+import { parseCode } from '../factors/factor.ts';
+import type { EmailedCodes } from '../security/emailed-codes.ts';
+import type { Throttle } from '../security/throttle.ts';
+import type { Lang } from '../views.ts';
+import type { Done, Who } from './account.ts';
+import type { Refusal } from './outcomes.ts';
+import type { PortalSession } from './portal-sessions.ts';
+
+export interface EmailChangeDeps {
+  uow: UnitOfWork<Repos>;
+  factors: FactorRegistry;
+  throttle: Throttle;
+  codes: EmailedCodes;
+  clock: Clock;
+}
+
+/** What the account service lends: the password typed again, a pending change, a notice mail. */
+export interface AccountTools {
+  passwordAgain(session: PortalSession, password: string, who: Who): Promise<boolean>;
+  pending(r: Repos, accountId: string, kind: 'email', value: string): Promise<string>;
+  notify(r: Repos, account: FactorAccount, lang: Lang, key: string, vars?: Record<string, string>): Promise<void>;
+}
+
+/** A factor that proves changes, and its proof. */
+type Prover = Factor & { proveChange: ChangeProof<unknown> };
+
+/** Where a begun change stands, for its page. */
+export type EmailChangePage =
+  | { step: 'proof'; email: string; factor: { id: string; labelKey: string }; view: FactorView; others: Array<{ id: string; labelKey: string }>; canResend: boolean }
+  | { step: 'code'; email: string; tag: string | null };
+
+const refused = (refusal: Refusal | 'expired', key: string): { ok: false; refusal: Refusal | 'expired'; notice: Notice } => ({ ok: false, refusal, notice: { key, error: true } });
+const EXPIRED = refused('expired', 'enroll.expired');
+const WRONG_PASSWORD = refused('wrong_credentials', 'account.wrong_password');
+
+export class EmailChangeService {
+  readonly #deps: EmailChangeDeps;
+  readonly #account: AccountTools;
+
+  constructor(deps: EmailChangeDeps, account: AccountTools) {
+    this.#deps = deps;
+    this.#account = account;
+  }
+
+  /**
+   * Step one: the new address and the password again. The account's first factor that proves a
+   * change begins its proof (an emailed code goes to the current address); without one, the new
+   * address gets its code at once.
+   */
+  async begin(session: PortalSession, password: string, newEmail: unknown, who: Who): Promise<Done<{ changeId: string }>> {
+    const email = z.email().max(254).safeParse(typeof newEmail === 'string' ? newEmail.trim() : newEmail);
+    if (!email.success) return refused('invalid_input', 'account.email_invalid');
+    if (email.data.toLowerCase() === session.account.email.toLowerCase()) return refused('invalid_input', 'account.email_same');
+    if (!(await this.#account.passwordAgain(session, password, who))) return WRONG_PASSWORD;
+    const [first] = this.#provers(session.account.factorKinds);
+    return this.#deps.uow.transaction(async (r) => {
+      const changeId = await this.#account.pending(r, session.account.id, 'email', email.data);
+      const now = this.#deps.clock.now();
+      if (!first) {
+        await r.pendingChanges.proved(changeId, null, now);
+        const refusal = await this.#sendToNew(r, session, changeId, email.data, who);
+        return refusal ?? { ok: true, changeId };
+      }
+      await r.pendingChanges.chooseProof(changeId, first.id, now);
+      const notice = await first.proveChange.begin(this.#context(r, session, changeId, who.lang, who));
+      return notice?.error ? { ok: false, refusal: 'rate_limited', notice } : { ok: true, changeId };
+    });
+  }
+
+  /** The page of a begun change: the proof while it waits for one, then the new address's code. */
+  async page(session: PortalSession, changeId: string, lang: Lang): Promise<EmailChangePage | undefined> {
+    return this.#deps.uow.transaction(async (r) => {
+      const open = await this.#open(r, session, changeId);
+      if (!open) return undefined;
+      if (open.proved_at) {
+        const live = await this.#deps.codes.live(r, 'email_change', changeId, session.account.id);
+        return { step: 'code', email: open.value, tag: live?.tag ?? null };
+      }
+      const provers = this.#provers(session.account.factorKinds);
+      const factor = provers.find((f) => f.id === open.proof);
+      if (!factor) return undefined;
+      const view = await factor.proveChange.view(this.#context(r, session, changeId, lang));
+      const others = provers.filter((f) => f !== factor).map((f) => ({ id: f.id, labelKey: f.labelKey }));
+      return { step: 'proof', email: open.value, factor: { id: factor.id, labelKey: factor.labelKey }, view, others, canResend: factor.proveChange.resend !== undefined };
+    });
+  }
+
+  /** Step two: the second factor's proof. Counted like any factor's guess; a right one sends the new address its code. */
+  async prove(session: PortalSession, changeId: string, form: FormFields, who: Who): Promise<Done> {
+    const { uow, throttle, clock } = this.#deps;
+    const waiting = await this.#open(uow.repos, session, changeId);
+    if (!waiting) return EXPIRED;
+    if (waiting.proved_at) return { ok: true };
+    const factor = this.#provers(session.account.factorKinds).find((f) => f.id === waiting.proof);
+    if (!factor) return EXPIRED;
+    const input = factor.parse(form);
+    if (input === undefined) return refused('invalid_input', 'code.format');
+    const attempt = await throttle.factor(uow.repos.throttle, session.account.id, who.ip);
+    if (!attempt) return refused('locked', 'throttle.locked');
+    return uow.transaction(async (r) => {
+      const open = await this.#open(r, session, changeId);
+      if (!open || open.proved_at || open.proof !== factor.id) {
+        await r.throttle.settle([], attempt.counted);
+        return open ? { ok: true } : EXPIRED;
+      }
+      const now = clock.now();
+      const checked = await factor.proveChange.verify(this.#context(r, session, changeId, who.lang), input);
+      if (!checked.ok) {
+        await r.audit.record({ type: 'signin.factor_failed', accountId: session.account.id, ip: who.ip, detail: { factor: factor.id, purpose: 'email_change' } }, now);
+        return { ok: false, refusal: 'wrong_answer', notice: { ...checked.notice, error: true } };
+      }
+      await throttle.succeeded(r.throttle, attempt);
+      if (!(await r.pendingChanges.proved(changeId, factor.id, now))) return EXPIRED;
+      // Refused by the code rules (the hourly cap): the proof stands, and the page offers a new code.
+      return (await this.#sendToNew(r, session, changeId, open.value, who)) ?? { ok: true };
+    });
+  }
+
+  /** Another of the account's factors proves the change instead (its proof begins: a code is mailed). */
+  async switchProof(session: PortalSession, changeId: string, factorId: unknown, who: Who): Promise<Done> {
+    const factor = this.#provers(session.account.factorKinds).find((f) => f.id === factorId);
+    if (!factor) return refused('invalid_input', 'error.bad_request');
+    return this.#deps.uow.transaction(async (r) => {
+      const open = await this.#open(r, session, changeId);
+      if (!open || open.proved_at) return EXPIRED;
+      if (open.proof === factor.id) return { ok: true };
+      await r.pendingChanges.chooseProof(changeId, factor.id, this.#deps.clock.now());
+      const notice = await factor.proveChange.begin(this.#context(r, session, changeId, who.lang, who));
+      return notice?.error ? { ok: false, refusal: 'rate_limited', notice } : { ok: true };
+    });
+  }
+
+  /** A fresh code: to the current address while the proof waits for one, then to the new address. */
+  async resend(session: PortalSession, changeId: string, who: Who): Promise<Notice | undefined> {
+    return this.#deps.uow.transaction(async (r) => {
+      const open = await this.#open(r, session, changeId);
+      if (!open) return undefined;
+      if (open.proved_at) return this.#deps.codes.send(r, 'email_change', changeId, { ...session.account, email: open.value }, who.lang, { service: null, browser: who.browser });
+      const factor = this.#provers(session.account.factorKinds).find((f) => f.id === open.proof);
+      return factor?.proveChange.resend?.(this.#context(r, session, changeId, who.lang, who));
+    });
+  }
+
+  /** Step three: the code the new address received. Only a proven change gets here; the old address is told. */
+  async complete(session: PortalSession, changeId: string, form: FormFields, who: Who): Promise<Done> {
+    const input = parseCode(form);
+    if (!input) return refused('invalid_input', 'code.format');
+    const { uow, throttle, clock } = this.#deps;
+    const attempt = await throttle.factor(uow.repos.throttle, session.account.id, who.ip);
+    if (!attempt) return refused('locked', 'throttle.locked');
+    return uow.transaction(async (r) => {
+      const now = clock.now();
+      const open = await this.#open(r, session, changeId);
+      if (!open) return EXPIRED;
+      // No code has gone to the new address before the proof: nothing typed here can be right.
+      if (!open.proved_at) return refused('invalid_input', 'account.email_proof_first');
+      const checked = await this.#deps.codes.check(r, 'email_change', changeId, session.account.id, input.code);
+      if (!checked.ok) return { ok: false, refusal: 'wrong_answer', notice: { ...checked.notice, error: true } };
+      if (!(await r.pendingChanges.doneProved(changeId, now))) return EXPIRED;
+      await throttle.succeeded(r.throttle, attempt);
+      await r.accounts.updateEmail(session.account.id, open.value, now);
+      await r.audit.record({ type: 'email.changed', accountId: session.account.id, ip: who.ip }, now);
+      // The old address learns of it (it may be the only one the citizen still reads).
+      await this.#account.notify(r, session.account, who.lang, 'mail.email_changed_old', { email: open.value });
+      await this.#account.notify(r, { ...session.account, email: open.value }, who.lang, 'mail.email_changed_new');
+      return { ok: true };
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  /** The account's factors that prove a change, in the registry's order (the first is offered first). */
+  #provers(kinds: readonly string[]): Prover[] {
+    return this.#deps.factors.pick(kinds).filter((f): f is Prover => f.proveChange !== undefined);
+  }
+
+  /** The session's open change of address `changeId`, locked in a transaction. */
+  async #open(r: Repos, session: PortalSession, changeId: string) {
+    const open = await r.pendingChanges.findOpen(changeId, 'email', this.#deps.clock.now());
+    return open && open.account_id === session.account.id && open.value ? { ...open, value: open.value } : undefined;
+  }
+
+  #context(r: Repos, session: PortalSession, changeId: string, lang: Lang, who?: Who): FactorContext {
+    const { id, username, name, email } = session.account;
+    return { flowId: changeId, account: { id, username, name, email }, lang, repos: r, ...(who && { request: { service: null, browser: who.browser } }) };
+  }
+
+  /** The new address's code; the refusal when the code rules refuse one. */
+  async #sendToNew(r: Repos, session: PortalSession, changeId: string, email: string, who: Who): Promise<{ ok: false; refusal: Refusal; notice: Notice } | null> {
+    const sent = await this.#deps.codes.send(r, 'email_change', changeId, { ...session.account, email }, who.lang, { service: null, browser: who.browser });
+    return sent.error ? { ok: false, refusal: 'rate_limited', notice: sent } : null;
+  }
+}
