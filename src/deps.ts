@@ -73,7 +73,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     overrides.mailTransport ?? (config.mail.smtpUrl ? smtpTransport(config.mail.smtpUrl) : devMailbox!.transport());
   const sender = new OutboxSender(
     { repo: uow.repos.outbox, transport, box, clock, log: log.child({ component: 'mail' }) },
-    { from: config.mail.from, pollMs: overrides.mailPollMs ?? 5_000, leaseSeconds: 60, lanes: 4 },
+    { from: config.mail.from, pollMs: overrides.mailPollMs ?? 5_000, leaseSeconds: 10, lanes: 4 },
   );
   const views = new Views(config.site);
   const mailer = new Mailer(box, views);
@@ -139,8 +139,8 @@ export async function closeDeps(deps: Deps): Promise<void> {
  * A pooled SMTP transport: connections are reused across mails instead of one per mail, and
  * kept (nodemailer would otherwise reopen each after 100 mails: every hundredth code mail then
  * waited for a new SMTP handshake; an SMTP_URL may still set its own maxMessages).
- * Its timeouts stay well inside the outbox lease (60 s), so a slow server cannot keep a mail
- * past its lease and let another replica send it too.
+ * Its timeouts bound each step of a send; the sender renews its claim on a mail while the send
+ * lasts.
  */
 function smtpTransport(url: string): Transporter {
   const pooled = new URL(url);
