@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { DepsOverrides } from '../../src/deps.ts';
 import { type Kapu, startKapu } from '../../src/server.ts';
 import { ROOT } from './cli-process.ts';
+import { testEnv } from './env.ts';
 import type { TestKapu } from './kapu.ts';
 
 /** A replica running as its own process. */
@@ -116,9 +117,11 @@ export async function startReplicas(primary: TestKapu, count = 2, options: { pro
 async function spawnReplica(primary: TestKapu, issuer: string): Promise<ReplicaProcess> {
   const { config } = primary.deps;
   if (config.database.kind !== 'postgres') throw new Error('a replica process needs Postgres');
-  const env: Record<string, string> = {
+  const env: Record<string, string> = testEnv({
     PATH: process.env['PATH'] ?? '',
     NODE_ENV: 'test',
+    // Killed or stopped by the test: no drain to wait for.
+    SHUTDOWN_GRACE_SECONDS: '0',
     PORT: '0',
     ISSUER: issuer,
     DEMO: 'false',
@@ -129,7 +132,7 @@ async function spawnReplica(primary: TestKapu, issuer: string): Promise<ReplicaP
     COOKIE_KEYS: config.cookieKeys.join(','),
     ENCRYPTION_KEYS: config.encryptionKeys.map((k) => `${k.id}:${k.key.toString('base64')}`).join(','),
     ...(config.mail.smtpUrl && { SMTP_URL: config.mail.smtpUrl }),
-  };
+  });
   const child = spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   let out = '';

@@ -15,7 +15,7 @@ import request from 'supertest';
 import type { Kapu } from '../../src/server.ts';
 import { Browser, type Page } from '../helpers/browser.ts';
 import { type TestKapu, beginSignIn, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
-import { captureLog } from '../helpers/log-capture.ts';
+import { captureLog } from '../helpers/captured-log.ts';
 import { MailSink, type ReceivedMail, readCodeMail } from '../helpers/mail-sink.ts';
 import { outboxDrained } from '../helpers/outbox.ts';
 import { type Replicas, startReplicas } from '../helpers/replicas.ts';

@@ -13,7 +13,7 @@ import type { ClaimedMail } from '../../src/db/repositories/mail-outbox.ts';
 import { OutboxSender, type OutboxQueue } from '../../src/mail/sender.ts';
 import { SmtpStatus } from '../../src/mail/smtp-status.ts';
 import { AAD, SecretBox } from '../../src/security/secret-box.ts';
-import { captureLog } from '../helpers/log-capture.ts';
+import { captureLog } from '../helpers/captured-log.ts';
 
 const LEASE_SECONDS = 9;
 const box = new SecretBox([{ id: 't', key: randomBytes(32) }]);

@@ -6,7 +6,7 @@
  */
 import { jest } from '@jest/globals';
 import { SMTP_STATUS_DEFAULTS, SmtpStatus } from '../../src/mail/smtp-status.ts';
-import { captureLog } from '../helpers/log-capture.ts';
+import { captureLog } from '../helpers/captured-log.ts';
 
 const WENT_AWAY = 'mail server unreachable: mail waits in the outbox and leaves once it answers';
 const CAME_BACK = 'mail server answers again: the mail that waited is being sent';
