@@ -24,7 +24,7 @@ import { Metrics } from './http/metrics.ts';
 import { type Logger, createLogger } from './log.ts';
 import { DevMailbox } from './mail/dev-mailbox.ts';
 import { Mailer } from './mail/mailer.ts';
-import { OutboxSender } from './mail/sender.ts';
+import { mailDelivery } from './mail/delivery.ts';
 import { Maintenance } from './maintenance.ts';
 import { ClientDirectory } from './oidc/client-directory.ts';
 import { ClientLogos } from './oidc/client-logos.ts';
@@ -63,7 +63,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     throw err;
   }
 
-  const metrics = new Metrics({ pendingMail: () => uow.repos.outbox.pendingCount(), db: database.stats, defaultMetrics: true });
+  const metrics = new Metrics({ pendingMail: () => uow.repos.outbox.pendingCount(), smtpUp: () => smtp.up, db: database.stats, defaultMetrics: true });
   const uow: UnitOfWork<Repos> = new UnitOfWork(db, (handle, effects) =>
     repositories(handle, effects, { onAudit: (event) => metrics.event(event), onMailQueued: () => sender.kick() }),
   );
@@ -71,10 +71,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const devMailbox = !config.mail.smtpUrl && !overrides.mailTransport ? new DevMailbox() : null;
   const transport: Transporter =
     overrides.mailTransport ?? (config.mail.smtpUrl ? smtpTransport(config.mail.smtpUrl) : devMailbox!.transport());
-  const sender = new OutboxSender(
-    { repo: uow.repos.outbox, transport, box, clock, log: log.child({ component: 'mail' }) },
-    { from: config.mail.from, pollMs: overrides.mailPollMs ?? 5_000, leaseSeconds: 60, lanes: 4 },
-  );
+  const { sender, smtp } = mailDelivery({ outbox: uow.repos.outbox, changes: database.changes, transport, box, clock, log }, { from: config.mail.from, pollMs: overrides.mailPollMs ?? 5_000 });
   const views = new Views(config.site);
   const mailer = new Mailer(box, views);
   const passwords = new PasswordHasher(config.argon2);
@@ -121,6 +118,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     recovery,
     codes,
     sender,
+    smtp,
     transport,
     devMailbox,
     maintenance,
@@ -139,8 +137,8 @@ export async function closeDeps(deps: Deps): Promise<void> {
  * A pooled SMTP transport: connections are reused across mails instead of one per mail, and
  * kept (nodemailer would otherwise reopen each after 100 mails: every hundredth code mail then
  * waited for a new SMTP handshake; an SMTP_URL may still set its own maxMessages).
- * Its timeouts stay well inside the outbox lease (60 s), so a slow server cannot keep a mail
- * past its lease and let another replica send it too.
+ * Its timeouts bound a probe of the server (SmtpStatus) and each step of a send; the sender
+ * renews its claim on a mail while the send lasts.
  */
 function smtpTransport(url: string): Transporter {
   const pooled = new URL(url);

@@ -125,6 +125,14 @@ export interface MailOutboxTable {
   attempts: Generated<number>;
   last_error: string | null;
   sent_at: Timestamp | null;
+  /** The one-time code the mail carries: it is sent only while that code is live. */
+  code_id: string | null;
+  /** A sender's claim runs until then, on the database's clock. */
+  leased_until: Timestamp | null;
+  /** Not sent, as its code was no longer live when its turn came. */
+  withdrawn_at: Timestamp | null;
+  /** Times the mail server refused this very mail (while it answered). */
+  refusals: Generated<number>;
 }
 
 /** A factor being set up: begun, not yet confirmed (SPEC §2). */

@@ -1,6 +1,7 @@
 /**
  * Prometheus metrics at /metrics: sign-ins by method and outcome, codes sent, security events,
- * request latency by route, mail waiting in the outbox. One registry per app instance.
+ * request latency by route, mail waiting in the outbox, whether the mail server answers. One
+ * registry per app instance.
  */
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -50,7 +51,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(options: { pendingMail?: () => Promise<number>; db?: DbStats; defaultMetrics?: boolean } = {}) {
+  constructor(options: { pendingMail?: () => Promise<number>; smtpUp?: () => boolean; db?: DbStats; defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
     const db = options.db;
     if (db) {
@@ -76,6 +77,17 @@ export class Metrics {
         registers: [this.registry],
         async collect() {
           this.set(await pendingMail().catch(() => -1));
+        },
+      });
+    }
+    const smtpUp = options.smtpUp;
+    if (smtpUp) {
+      new Gauge({
+        name: 'kapu_smtp_up',
+        help: 'Whether the mail server answered this replica at its last probe (1) or not (0); mail waits in the outbox meanwhile',
+        registers: [this.registry],
+        collect() {
+          this.set(smtpUp() ? 1 : 0);
         },
       });
     }

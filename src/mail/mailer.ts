@@ -61,9 +61,13 @@ export class Mailer {
     return this.#views.translator(lang)(key);
   }
 
-  async queue(outbox: MailOutboxRepository, message: MailMessage, now: Date): Promise<void> {
+  /**
+   * Queues `message` in the caller's unit of work. A mail that carries a one-time code names it
+   * (`codeId`, the code's id in one_time_code): the outbox sends it only while that code is live.
+   */
+  async queue(outbox: MailOutboxRepository, message: MailMessage, now: Date, options: { codeId?: string } = {}): Promise<void> {
     const { to, subject, text, html } = message;
-    await outbox.enqueue({ recipient: to, messageSealed: this.#box.seal(JSON.stringify({ subject, text, html }), AAD.outbox), now });
+    await outbox.enqueue({ recipient: to, messageSealed: this.#box.seal(JSON.stringify({ subject, text, html }), AAD.outbox), now, ...options });
   }
 
   #compose(to: string, lang: Lang, subjectKey: string, template: string, data: Record<string, unknown>): MailMessage {

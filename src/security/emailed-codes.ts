@@ -55,7 +55,8 @@ export class EmailedCodes {
     const previous = await repos.codes.live(scope);
     const tag = newTag(random, previous?.tag);
     const code = digits(random, 6);
-    const result = await repos.codes.issue({ id: random.uuid(), ...scope, tag, codeHash: box.mac('otp', hashInput(scope, code)), now, rules });
+    const codeId = random.uuid();
+    const result = await repos.codes.issue({ id: codeId, ...scope, tag, codeHash: box.mac('otp', hashInput(scope, code)), now, rules });
     if (!result.ok) {
       switch (result.reason) {
         case 'cooldown':
@@ -77,7 +78,8 @@ export class EmailedCodes {
       service: request?.service ?? null,
       browser: request?.browser ?? null,
     });
-    await mailer.queue(repos.outbox, mail, now);
+    // Linked to its code: should the code be replaced before the mail leaves, it never does.
+    await mailer.queue(repos.outbox, mail, now, { codeId });
     await repos.audit.record({ type: 'code.sent', accountId: to.id, detail: { purpose, tag } }, now);
     return { key: previous ? 'email.resent' : 'email.sent' };
   }

@@ -46,7 +46,7 @@ describe('operations endpoints', () => {
     expect(health.body).toEqual({ status: 'ok' });
     expect(health.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     const ready = await request(kapu.server).get('/readyz').set('X-Request-Id', 'lb-1234').expect(200);
-    expect(ready.body).toEqual({ status: 'ready', database: 'ok' });
+    expect(ready.body).toEqual({ status: 'ready', database: 'ok', mail: 'ok' });
     expect(ready.headers['x-request-id']).toBe('lb-1234');
   });
 });

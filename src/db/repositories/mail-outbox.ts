@@ -1,4 +1,5 @@
 import { type QueryCreator, sql } from 'kysely';
+import { notifyChange } from '../change-feed.ts';
 import type { Db } from '../database.ts';
 import type { Database } from '../schema.ts';
 import type { Effects } from '../unit-of-work.ts';
@@ -6,15 +7,36 @@ import type { Effects } from '../unit-of-work.ts';
 export interface ClaimedMail {
   id: string;
   recipient: string;
-  messageSealed: string;
+  /** Null when `withdrawn`. */
+  messageSealed: string | null;
+  /** The claim's number: a later claim of the same mail (after this lease ran out) has a higher one. */
   attempts: number;
+  refusals: number;
+  /** Its code was no longer live: the claim withdrew it, and it must not be sent. */
+  withdrawn: boolean;
 }
+
+/** A lease of `seconds` from now, on the database's clock. */
+function lease(seconds: number) {
+  return sql<Date>`now() + ${seconds} * interval '1 second'`;
+}
+
+/** The change-feed kind of "the mail server is up|down", as one replica found it. */
+export const MAIL_CHANGE = 'mail_server';
 
 /**
  * The transactional outbox: a mail is queued in the same unit of work as what caused it (a code
- * and its mail commit together or not at all). A mail is claimed by pushing its next attempt
- * past a lease, in one statement over rows locked FOR UPDATE SKIP LOCKED, so two replicas never
- * claim the same mail; a replica that dies mid-send leaves it to be retried after the lease.
+ * and its mail commit together or not at all). A mail is claimed with a short lease, in one
+ * statement over rows locked FOR UPDATE SKIP LOCKED, so two replicas never claim the same mail;
+ * the sender renews the lease while it works on the mail, so a replica that dies mid-send leaves
+ * it to another within one lease. Leases run on the database's clock (now()), so that replicas
+ * whose clocks differ agree on when one ends; back-offs and code lifetimes on kapu's clock. The
+ * claim keeps the rules that must hold whichever replica sends:
+ * - mails to one address leave in the order they were queued: a mail waits while an older mail
+ *   to the same address is unsent (being sent, or waiting for the server), unless the server
+ *   refused that older mail by itself (it then no longer holds up the line);
+ * - a code mail is sent only while its code is live (not replaced, used or expired): otherwise
+ *   the claim withdraws it, dropping its body.
  */
 export class MailOutboxRepository {
   readonly #db: Db;
@@ -28,62 +50,160 @@ export class MailOutboxRepository {
     this.#onQueued = onQueued;
   }
 
-  async enqueue(mail: { recipient: string; messageSealed: string; now: Date }): Promise<void> {
+  /** Queues a mail; `codeId` names the one-time code it carries, if any. */
+  async enqueue(mail: { recipient: string; messageSealed: string; now: Date; codeId?: string }): Promise<void> {
     await this.#db
       .insertInto('mail_outbox')
-      .values({ recipient: mail.recipient, message_sealed: mail.messageSealed, created_at: mail.now, next_attempt_at: mail.now })
+      .values({ recipient: mail.recipient, message_sealed: mail.messageSealed, created_at: mail.now, next_attempt_at: mail.now, code_id: mail.codeId ?? null })
       .execute();
     this.#effects.afterCommit(this.#onQueued);
   }
 
   /**
-   * Claims the next due mail: its next attempt moves past the lease. With `sent`, that mail is
-   * first recorded as sent, in the same statement (a sender's pass costs one statement per mail).
-   * A sent mail's sealed body is dropped (it may hold a code); the row stays as a record.
+   * Claims the next mail whose turn it is, for `leaseSeconds`. With `sent`,
+   * that mail is first recorded as sent, in the same statement (a sender's pass costs one
+   * statement per mail). A sent mail's sealed body is dropped (it may hold a code); the row stays
+   * as a record. A code mail whose code is no longer live comes back `withdrawn`.
    */
   async claimNext(now: Date, leaseSeconds: number, sent?: string): Promise<ClaimedMail | undefined> {
     let due = this.#db
-      .selectFrom('mail_outbox')
-      .select('id')
-      .where('sent_at', 'is', null)
-      .where('next_attempt_at', '<=', now)
-      .orderBy('next_attempt_at')
+      .selectFrom('mail_outbox as m')
+      .select('m.id')
+      .where('m.sent_at', 'is', null)
+      .where('m.withdrawn_at', 'is', null)
+      .where('m.next_attempt_at', '<=', now)
+      .where('m.message_sealed', 'is not', null)
+      .where((eb) => eb.or([eb('m.leased_until', 'is', null), eb('m.leased_until', '<=', sql<Date>`now()`)]))
+      .where(({ not, exists, selectFrom }) => {
+        let older = selectFrom('mail_outbox as o')
+          .select(sql.lit(1).as('one'))
+          .whereRef('o.recipient', '=', 'm.recipient')
+          .whereRef('o.id', '<', 'm.id')
+          .where('o.sent_at', 'is', null)
+          .where('o.withdrawn_at', 'is', null)
+          .where('o.refusals', '=', 0);
+        // The statement's snapshot does not see the mail being marked sent: it holds up nothing.
+        if (sent !== undefined) older = older.where('o.id', '!=', sent);
+        return not(exists(older));
+      })
+      .orderBy('m.id')
       .limit(1)
       .forUpdate()
       .skipLocked();
     // The statement's snapshot does not see the mail being marked sent: never claim it again.
-    if (sent !== undefined) due = due.where('id', '!=', sent);
+    if (sent !== undefined) due = due.where('m.id', '!=', sent);
+    const dead = sql<boolean>`code_id is not null and not exists (${this.#db
+      .selectFrom('one_time_code as c')
+      .select(sql.lit(1).as('one'))
+      .where('c.id', '=', sql.ref<string>('mail_outbox.code_id'))
+      .where('c.superseded_at', 'is', null)
+      .where('c.used_at', 'is', null)
+      .where('c.expires_at', '>', now)})`;
     const claim = (db: QueryCreator<Database>) =>
       db
         .updateTable('mail_outbox')
-        .set({ next_attempt_at: new Date(now.getTime() + leaseSeconds * 1000), attempts: sql`attempts + 1` })
+        .set({
+          leased_until: lease(leaseSeconds),
+          attempts: sql`attempts + 1`,
+          withdrawn_at: sql`case when ${dead} then ${now}::timestamptz end`,
+          message_sealed: sql`case when ${dead} then null else message_sealed end`,
+        })
         .where('id', 'in', due)
-        .where('message_sealed', 'is not', null)
-        .returning(['id', 'recipient', 'message_sealed', 'attempts'])
+        .returning(['id', 'recipient', 'message_sealed', 'attempts', 'refusals', 'withdrawn_at'])
         .executeTakeFirst();
     // (The CTE only adds a name to the tables the claim may use; it uses none of it.)
     const row = await claim(
       sent === undefined
         ? this.#db
         : (this.#db.with('sent', (db) =>
-            db.updateTable('mail_outbox').set({ sent_at: now, message_sealed: null, last_error: null }).where('id', '=', sent).where('sent_at', 'is', null),
+            db
+              .updateTable('mail_outbox')
+              .set({ sent_at: now, message_sealed: null, last_error: null, leased_until: null })
+              .where('id', '=', sent)
+              .where('sent_at', 'is', null)
+              .where('withdrawn_at', 'is', null),
           ) as unknown as QueryCreator<Database>),
     );
-    return row && { id: row.id, recipient: row.recipient, messageSealed: row.message_sealed!, attempts: row.attempts };
+    return (
+      row && {
+        id: row.id,
+        recipient: row.recipient,
+        messageSealed: row.message_sealed,
+        attempts: row.attempts,
+        refusals: row.refusals,
+        withdrawn: row.withdrawn_at !== null,
+      }
+    );
   }
 
   /**
-   * Not sent: try again at `retryAt`. `attempts` is the failed claim's: a sender whose lease
-   * was taken over by another does not reschedule the other's claim.
+   * The sender is still working on the mail: its lease runs `leaseSeconds` from now. False when
+   * the claim is no longer this sender's (the lease ran out and another claimed the mail).
    */
-  async markFailed(id: string, attempts: number, error: string, retryAt: Date): Promise<void> {
+  async renew(mail: Pick<ClaimedMail, 'id' | 'attempts'>, leaseSeconds: number): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('mail_outbox')
+      .set({ leased_until: lease(leaseSeconds) })
+      .where('id', '=', mail.id)
+      .where('attempts', '=', mail.attempts)
+      .where('sent_at', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /**
+   * Not sent because the mail server could not be reached: the mail keeps its place in line and
+   * is due again at once (senders wait for the server, not for the mail). Only the sender's own
+   * claim is released: a sender whose lease was taken over does not touch the other's.
+   */
+  async release(mail: Pick<ClaimedMail, 'id' | 'attempts'>, error: string, now: Date): Promise<void> {
     await this.#db
       .updateTable('mail_outbox')
-      .set({ last_error: error.slice(0, 500), next_attempt_at: retryAt })
-      .where('id', '=', id)
-      .where('attempts', '=', attempts)
+      .set({ last_error: error.slice(0, 500), next_attempt_at: now, leased_until: null })
+      .where('id', '=', mail.id)
+      .where('attempts', '=', mail.attempts)
       .where('sent_at', 'is', null)
       .execute();
+  }
+
+  /**
+   * The server answered and refused this mail: try again at `retryAt`. From now on it no longer
+   * holds up later mails to its address (they may well be accepted).
+   */
+  async markRefused(mail: Pick<ClaimedMail, 'id' | 'attempts'>, error: string, retryAt: Date): Promise<void> {
+    await this.#db
+      .updateTable('mail_outbox')
+      .set({ last_error: error.slice(0, 500), next_attempt_at: retryAt, leased_until: null, refusals: sql`refusals + 1` })
+      .where('id', '=', mail.id)
+      .where('attempts', '=', mail.attempts)
+      .where('sent_at', 'is', null)
+      .execute();
+  }
+
+  /**
+   * Milliseconds until the next unsent mail may fall due (a back-off or a lease ends), if any
+   * will: a sender with nothing to do looks again then.
+   */
+  async msUntilNextDue(now: Date): Promise<number | undefined> {
+    const row = await this.#db
+      .selectFrom('mail_outbox')
+      .select([
+        sql<Date | null>`min(next_attempt_at) filter (where next_attempt_at > ${now})`.as('retry'),
+        sql<number | null>`(extract(epoch from min(leased_until) filter (where leased_until > now()) - now()) * 1000)::float8`.as('lease_ms'),
+      ])
+      .where('sent_at', 'is', null)
+      .where('withdrawn_at', 'is', null)
+      .executeTakeFirstOrThrow();
+    const waits = [row.retry && row.retry.getTime() - now.getTime(), row.lease_ms].filter((ms): ms is number => typeof ms === 'number');
+    return waits.length > 0 ? Math.max(0, Math.min(...waits)) : undefined;
+  }
+
+  /**
+   * Tells every replica's sender (this one's too), through the change feed, that the mail
+   * server was found `state`: each one looks for itself at once.
+   */
+  async wakeAll(state: 'up' | 'down'): Promise<void> {
+    await notifyChange(this.#db, { kind: MAIL_CHANGE, id: state });
   }
 
   async pendingCount(): Promise<number> {
@@ -91,6 +211,7 @@ export class MailOutboxRepository {
       .selectFrom('mail_outbox')
       .select((eb) => eb.fn.countAll<string>().as('n'))
       .where('sent_at', 'is', null)
+      .where('withdrawn_at', 'is', null)
       .executeTakeFirstOrThrow();
     return Number(row.n);
   }
