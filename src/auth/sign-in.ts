@@ -90,7 +90,7 @@ interface SignIn {
   lang: Lang;
   /** The browser, in a few words (for mails: "asked from Chrome 131, Linux"). */
   browser: string | null;
-  /** The language of mails sent in this sign-in: one chosen in it, else the citizen's own, else the page's. */
+  /** The language of mails sent in this sign-in: the one the citizen is reading (the pages'). */
   mailLang: Lang;
   redirectUri: string | undefined;
   /** The provider's prompt: 'login', or 'consent' for a signed-in citizen and a new RP. */
@@ -202,7 +202,7 @@ export class SignInService {
       if (elsewhere) return elsewhere;
       if (check.rehash) await r.accounts.updatePasswordHash(account.id, check.rehash, now);
       const events: AuditEvent[] = [{ type: 'signin.password_ok', accountId: account.id, clientId: signIn.client?.id ?? null, ip: requester.ip }];
-      const identified = { ...signIn, account, mailLang: mailLang(requester, account, signIn.lang) };
+      const identified = { ...signIn, account };
       if (this.#passwordIsEnough(identified, now)) return this.#finish(r, identified, 'password', null, requester, events);
       await r.audit.record(events, now);
       const chosen = account.factors.find((f) => f.id === signIn.method);
@@ -232,9 +232,7 @@ export class SignInService {
     return uow.transaction(async (r) => {
       const elsewhere = await this.#lock(r, signIn, ['password']);
       if (elsewhere) return elsewhere;
-      // The code mail (a right password's only) is written in the citizen's own language.
-      const writing = proven ? { ...signIn, mailLang: mailLang(requester, { lang: isLang(proven.lang) ? proven.lang : null }, signIn.lang) } : signIn;
-      const ctx = this.#guardedContext(r, writing, proven, typed.username);
+      const ctx = this.#guardedContext(r, signIn, proven, typed.username);
       const guard: Guard = { username: typed.username, kept: await proof.begin(ctx) };
       await r.signIns.update(signIn.uid, { state: 'guarded', accountId: proven?.id ?? null, factor: factor.id, guard: JSON.stringify(guard) }, now);
       const type = proven ? 'signin.password_ok' : 'signin.password_failed';
@@ -456,7 +454,7 @@ export class SignInService {
     if (row.kind === 'portal' || !row.interaction) {
       // The portal asks for no level: an account signs in with what it has (SPEC §2).
       const lang = requester.lang ?? requester.preferred ?? DEFAULT_LANG;
-      const signIn = { ...flow, client: null, need: 'password' as const, lang, browser: requester.browser, mailLang: mailLang(requester, account, lang), redirectUri: undefined, prompt: 'login' };
+      const signIn = { ...flow, client: null, need: 'password' as const, lang, browser: requester.browser, mailLang: lang, redirectUri: undefined, prompt: 'login' };
       return { signIn, candidate: loaded.candidate };
     }
     const params = (row.interaction['params'] ?? {}) as Record<string, unknown>;
@@ -470,7 +468,7 @@ export class SignInService {
         need: acr.required(stringParam(params['acr_values']), client.minAcr),
         lang,
         browser: requester.browser,
-        mailLang: mailLang(requester, account, lang),
+        mailLang: lang,
         redirectUri: stringParam(params['redirect_uri']),
         prompt: String((row.interaction['prompt'] as { name?: unknown } | undefined)?.name ?? 'login'),
       },
@@ -589,7 +587,7 @@ export class SignInService {
       returnTo = await r.signIns.setResult(signIn.uid, { login: { accountId, acr: acr.acrOf(level), amr: amrFor(factor?.amr ?? null, !signIn.passwordless), remember: false } }, now);
       if (!returnTo) return EXPIRED;
     }
-    // The language the citizen finished in becomes theirs: later mails are written in it.
+    // The language the citizen finished in becomes theirs: mails sent outside a sign-in are written in it.
     await r.signIns.markDone(signIn.uid, accountId, signIn.lang, now);
     const detail = { method: factor?.id ?? 'password', acr: acr.acrOf(level), ...(requester.browser && { browser: requester.browser }), ...(signIn.kind === 'portal' && { portal: true }) };
     events.push({ type: 'signin.succeeded', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail });
@@ -603,7 +601,7 @@ export class SignInService {
   }
 
   #context<A extends FactorAccount | null>(repos: Repos, signIn: SignIn, account: A): Omit<FactorContext, 'account'> & { account: A } {
-    // A factor's words go into mails: the citizen's language, not only the page's.
+    // A factor's words go into mails, in the language the citizen is reading.
     return { flowId: signIn.uid, account, lang: signIn.mailLang, repos, request: { service: signIn.client ? (signIn.client.name ?? signIn.client.id) : null, browser: signIn.browser } };
   }
 
@@ -755,11 +753,6 @@ function parseGuard(raw: string | null): Guard | null {
   if (!raw) return null;
   const guard = JSON.parse(raw) as Partial<Guard>;
   return typeof guard.username === 'string' && typeof guard.kept === 'string' ? { username: guard.username, kept: guard.kept } : null;
-}
-
-/** A choice made in this sign-in, else the citizen's own language, else the page's. */
-function mailLang(requester: Requester, account: { lang?: Lang | null } | null, pageLang: Lang): Lang {
-  return requester.lang ?? account?.lang ?? pageLang;
 }
 
 function accountOf(row: { id: string; username: string; name: string; email: string }): FactorAccount {

@@ -1,8 +1,8 @@
 /**
  * The citizen's language: the RP's ui_locales, then a choice remembered from an earlier visit,
  * then the browser's Accept-Language, then Hungarian; a choice made during a sign-in holds for
- * the rest of it; mails follow the citizen's own language (their last sign-in's), not the page.
- * And every message exists in both languages.
+ * the rest of it; a mail sent during a sign-in follows its pages, one sent outside it the
+ * account's own language (its last sign-in's). And every message exists in both languages.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -89,28 +89,32 @@ describe('the language of the sign-in pages', () => {
     }
   });
 
-  test("the code mail is in the citizen's own language (their last sign-in's), not the page's", async () => {
+  test("a mail sent during a sign-in is in the language of its pages; one sent outside it, in the account's own (its last sign-in's)", async () => {
     accounts += 1;
     const username = `nyelv.${accounts}`;
     await kapu.account(username, ['email']);
     const to = `${username}@example.hu`;
 
-    // First sign-in, in English: no language of their own yet, so the mail follows the page.
+    // A sign-in finished in English: English becomes the account's own language.
     let since = mail.received.length;
     const english = new Browser(kapu.url, { 'accept-language': 'en' });
-    const first = await beginSignIn(rp);
-    const codePage = await signInWithPassword(english, first.url, 'email', username);
+    const codePage = await signInWithPassword(english, (await beginSignIn(rp)).url, 'email', username);
     const firstMail = await nextCodeMail(mail, since, to);
     expect(firstMail.mail.subject).toBe('Ügyfélkapu+ sign-in code');
     await english.submit(codePage, '/verify', { code: firstMail.code });
     expect(english.exitUrl?.searchParams.get('code')).toBeTruthy();
 
-    // Later, on a computer set to Hungarian: the page is Hungarian, the mail stays English.
+    // Later, on a computer set to Hungarian: the page is Hungarian, and so is the mail it asks for.
     since = mail.received.length;
     const hungarian = new Browser(kapu.url, { 'accept-language': 'hu' });
     const page = await signInWithPassword(hungarian, (await beginSignIn(rp)).url, 'email', username);
     expect(page.doc.querySelector('html')?.getAttribute('lang')).toBe('hu');
-    expect((await nextCodeMail(mail, since, to)).mail.subject).toBe('Ügyfélkapu+ sign-in code');
+    expect((await nextCodeMail(mail, since, to)).mail.subject).toBe('Ügyfélkapu+ hitelesítő kód');
+
+    // Failures piling up on the account reach it outside any sign-in of the citizen's own: in English.
+    since = mail.received.length;
+    for (let i = 0; i < 5; i += 1) await signInWithPassword(hungarian, (await beginSignIn(rp)).url, 'email', username, `nem ez ${i}`);
+    expect((await mail.next((m) => m.to.includes(to), since)).subject).toBe('Ügyfélkapu+ – failed sign-in attempts');
   });
 });
 
