@@ -263,7 +263,7 @@ export function accountRoutes(deps: Deps): Router {
     signedIn(async (p) => {
       const factor = factorParam(p.ctx);
       const id = idParam(p.ctx);
-      const notice = await account.resendSetUp(p.session, id, p.lang);
+      const notice = await account.resendSetUp(p.session, id, who(p));
       if (!notice) return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
       if (notice.error) return renderSetUp(p, factor, id, notice, REFUSAL_STATUS.rate_limited);
       seeOther(p.ctx, `/account/setup/${factor}/${id}?notice=${notice.key}`);

@@ -110,7 +110,7 @@ export class AccountService {
   /** "Ügyfélkapu+ igénylés": the password again, then the factor's setup begins. */
   async beginSetUp(session: PortalSession, factorId: string, password: string, who: Who): Promise<EnrollmentBegun> {
     if (!(await this.#passwordAgain(session, password, who))) return WRONG_PASSWORD;
-    return this.#deps.enrollments.begin(session.account.id, factorId, who.lang);
+    return this.#deps.enrollments.begin(session.account.id, factorId, who.lang, { service: null, browser: who.browser });
   }
 
   /** The setup page of a begun setup (a QR code, the mailed code's tag); undefined when over. */
@@ -121,8 +121,8 @@ export class AccountService {
     });
   }
 
-  resendSetUp(session: PortalSession, enrollmentId: string, lang: Lang): Promise<Notice | undefined> {
-    return this.#deps.uow.transaction((r) => this.#deps.enrollments.resend(r, session.account, enrollmentId, lang));
+  resendSetUp(session: PortalSession, enrollmentId: string, who: Who): Promise<Notice | undefined> {
+    return this.#deps.uow.transaction((r) => this.#deps.enrollments.resend(r, session.account, enrollmentId, who.lang, { service: null, browser: who.browser }));
   }
 
   confirmSetUp(session: PortalSession, enrollmentId: string, form: FormFields, who: Who): Promise<EnrollmentConfirmed> {

@@ -9,7 +9,7 @@
 import type { Clock, Random } from '../clock.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
-import type { EnrollContext, Factor, FactorAccount, FactorRegistry, FactorView, FormFields, Notice } from '../factors/factor.ts';
+import type { EnrollContext, Factor, FactorAccount, FactorRegistry, FactorView, FormFields, MailRequest, Notice } from '../factors/factor.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
 import type { Attempt, Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
@@ -43,21 +43,21 @@ export class EnrollmentService {
     this.#deps = deps;
   }
 
-  /** Starts setting up `factorId` for the account (an emailed code is sent, a secret made). */
-  async begin(accountId: string, factorId: string, lang: Lang): Promise<EnrollmentBegun> {
+  /** Starts setting up `factorId` for the account (an emailed code is sent, a secret made); `request`: who asks, for the code mail. */
+  async begin(accountId: string, factorId: string, lang: Lang, request?: MailRequest): Promise<EnrollmentBegun> {
     return this.#deps.uow.transaction(async (r) => {
       const account = await accountOf(r, accountId);
-      return account ? this.beginWith(r, account, factorId, lang) : UNKNOWN;
+      return account ? this.beginWith(r, account, factorId, lang, request) : UNKNOWN;
     });
   }
 
   /** `begin`, inside the caller's unit of work (a sign-in that sets a factor up inline). */
-  async beginWith(r: Repos, account: FactorAccount, factorId: string, lang: Lang): Promise<EnrollmentBegun> {
+  async beginWith(r: Repos, account: FactorAccount, factorId: string, lang: Lang, request?: MailRequest): Promise<EnrollmentBegun> {
     const factor = this.#deps.factors.get(factorId);
     if (!factor) return UNKNOWN;
     const { box, clock, random } = this.#deps;
     const enrollmentId = random.uuid();
-    const start = await factor.enroll.begin({ flowId: enrollmentId, account, lang, repos: r });
+    const start = await factor.enroll.begin({ flowId: enrollmentId, account, lang, repos: r, ...(request && { request }) });
     if (start.notice?.error) return { ok: false, refusal: 'rate_limited', notice: start.notice };
     const now = clock.now();
     await r.enrollments.create({
@@ -78,9 +78,9 @@ export class EnrollmentService {
   }
 
   /** A fresh proof (a new code mail), when the factor has one to give. */
-  async resend(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang): Promise<Notice | undefined> {
+  async resend(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang, request?: MailRequest): Promise<Notice | undefined> {
     const open = await this.#open(r, account, enrollmentId, lang);
-    return open?.factor.enroll.resend?.(open.ctx);
+    return open?.factor.enroll.resend?.({ ...open.ctx, ...(request && { request }) });
   }
 
   /** Confirms an enrollment with the person's proof (the emailed code, the app's first code). */

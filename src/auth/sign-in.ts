@@ -379,10 +379,11 @@ export class SignInService {
     return this.#deps.uow.transaction(async (r) => {
       const elsewhere = await this.#lock(r, signIn, ['upgrade', 'enroll']);
       if (elsewhere) return elsewhere;
-      const begun = await this.#deps.enrollments.beginWith(r, account, factor.id, signIn.mailLang);
+      const begun = await this.#deps.enrollments.beginWith(r, account, factor.id, signIn.mailLang, this.#context(r, signIn, account).request);
       if (!begun.ok) return this.#refused(signIn, 'rate_limited', begun.notice, undefined, r);
       await r.signIns.update(uid, { state: 'enroll', factor: factor.id, enrollmentId: begun.enrollmentId }, this.#deps.clock.now());
-      return this.#advanced(signIn, begun.notice);
+      // The setup page itself says where the code went: no second notice saying it again.
+      return this.#advanced(signIn, null);
     });
   }
 
@@ -525,7 +526,7 @@ export class SignInService {
     const { account, enrollmentId } = signIn;
     if (!account || !enrollmentId) return { kind: 'wrong_step', uid: signIn.uid };
     return this.#deps.uow.transaction(async (r) => {
-      const notice = await this.#deps.enrollments.resend(r, account, enrollmentId, signIn.mailLang);
+      const notice = await this.#deps.enrollments.resend(r, account, enrollmentId, signIn.mailLang, this.#context(r, signIn, account).request);
       if (!notice) return { kind: 'bad_request', code: 'nothing_to_resend' };
       return notice.error ? this.#refused(signIn, 'rate_limited', notice, undefined, r) : this.#advanced(signIn, notice);
     });
@@ -602,7 +603,7 @@ export class SignInService {
 
   #context<A extends FactorAccount | null>(repos: Repos, signIn: SignIn, account: A): Omit<FactorContext, 'account'> & { account: A } {
     // A factor's words go into mails, in the language the citizen is reading.
-    return { flowId: signIn.uid, account, lang: signIn.mailLang, repos, request: { service: signIn.client ? (signIn.client.name ?? signIn.client.id) : null, browser: signIn.browser } };
+    return { flowId: signIn.uid, account, lang: signIn.mailLang, repos, request: { service: serviceOf(signIn), browser: signIn.browser } };
   }
 
   /** A guarded sign-in's context: the account only where the password was right; the username as typed. */
@@ -737,7 +738,12 @@ export class SignInService {
 
 /** Who asks, for a factor that shows it elsewhere (the phone app). */
 function asking(signIn: SignIn, requester: Requester): { client: string | null; ip: string; browser: string | null } {
-  return { client: signIn.client ? (signIn.client.name ?? signIn.client.id) : null, ip: requester.ip, browser: requester.browser };
+  return { client: serviceOf(signIn), ip: requester.ip, browser: requester.browser };
+}
+
+/** The service signed into, by name, for mails and the phone; null: kapu's own account portal. */
+function serviceOf(signIn: Pick<SignIn, 'client'>): string | null {
+  return signIn.client ? (signIn.client.name ?? signIn.client.id) : null;
 }
 
 function option(f: Factor): Option {

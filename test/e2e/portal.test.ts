@@ -14,6 +14,8 @@ import { kapuWithMail } from '../helpers/suite.ts';
 const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
 const LOW = 'http://eidas.europa.eu/LoA/low';
 const NEW_PASSWORD = 'egy hosszú új jelszó 2026';
+const CHROME_ON_LINUX = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+const lines = (m: ReceivedMail) => m.text.split('\n');
 
 /** The 6-digit code of any of kapu's code mails, and its 3-digit tag. */
 function codeIn(mail: ReceivedMail): { code: string; tag: string } {
@@ -45,7 +47,7 @@ describe('the account portal', () => {
 
   /** Signs in at the portal with `method`; a factor's page is answered by `answer`. */
   async function portalSignIn(username: string, method = 'legacy', answer?: Answer): Promise<{ browser: Browser; home: Page }> {
-    const browser = new Browser(kapu.url);
+    const browser = new Browser(kapu.url, { 'user-agent': CHROME_ON_LINUX });
     const landing = await browser.go('/account');
     const chooser = await browser.submit(landing, '/account/sign-in');
     const passwordPage = await browser.submit(chooser, '/method', {}, { name: 'method', value: method });
@@ -90,7 +92,10 @@ describe('the account portal', () => {
     const codeMail = await mail.next((m) => m.to.includes(account.email), since);
     expect(codeMail.subject).toBe('Ügyfélkapu+ igénylés – Megerősítő kód');
     expect(codeMail.text).toContain('10 percig');
+    // Like a sign-in's code mail: asked at the portal, from this browser.
+    expect(lines(codeMail)).toEqual(expect.arrayContaining(['Szolgáltatás: Ügyfélkapu+ fiókom', 'Böngésző: Chrome 131, Linux']));
     expect(dialog.value('#tag')).toBe(codeIn(codeMail).tag);
+    expect(dialog.visibleText).toContain(`Megerősítő kódot küldtünk ide: ${account.email}. A kód 10 percig érvényes.`);
     const done = await browser.submit(dialog, dialog.url.pathname, { code: codeIn(codeMail).code });
     expect(done.url.pathname).toBe('/account');
     expect(done.visibleText).toContain('Beállította az Ügyfélkapu+ e-mailes kóddal történő azonosítást');
@@ -317,7 +322,7 @@ describe('the account portal', () => {
     test('after the cut-off, a password-only account sets an emailed code up during the sign-in and reaches the RP at substantial', async () => {
       const account = await citizen();
       const signIn = await beginSignIn(rp);
-      const browser = new Browser(kapu.url);
+      const browser = new Browser(kapu.url, { 'user-agent': CHROME_ON_LINUX });
       const upgrade = await signInWithPassword(browser, signIn.url, 'email', account.username);
       expect(upgrade.text('h1')).toBe('Ügyfélkapu+ szükséges');
       expect(upgrade.visibleText).not.toContain('Folytatás csak jelszóval');
@@ -325,6 +330,12 @@ describe('the account portal', () => {
       const setup = await browser.submit(upgrade, '/setup', {}, { name: 'factor', value: 'email' });
       const codeMail = await mail.next((m) => m.to.includes(account.email), since);
       expect(codeMail.subject).toBe('Ügyfélkapu+ igénylés – Megerősítő kód');
+      // It names the service being signed in to and this browser, as a sign-in's code mail does.
+      expect(lines(codeMail)).toEqual(expect.arrayContaining(['Szolgáltatás: Minta Ügyintézés', 'Böngésző: Chrome 131, Linux']));
+      // One message about the code, naming it by its name (a "Megerősítő kód", not a "hitelesítő kód").
+      expect(setup.doc.querySelectorAll('[role=status], [role=alert]')).toHaveLength(0);
+      expect(setup.visibleText).toContain(`Megerősítő kódot küldtünk ide: ${account.email}. A kód 10 percig érvényes.`);
+      expect(setup.visibleText).not.toContain('hitelesítő kód');
       await browser.submit(setup, '/verify', { code: codeIn(codeMail).code });
       const claims = (await signIn.finish(browser.exitUrl!)).claims()!;
       expect({ acr: claims.acr, amr: claims.amr }).toEqual({ acr: SUBSTANTIAL, amr: ['pwd', 'email', 'mfa'] });
