@@ -355,7 +355,7 @@ export function accountRoutes(deps: Deps): Router {
     seeOther(ctx, `/account/reset/${changeId}`);
   });
 
-  router.get('/reset/:id', async (ctx) => renderNewPassword(await page(ctx), idParam(ctx), { key: 'account.reset_sent' }, 200, true));
+  router.get('/reset/:id', async (ctx) => renderNewPassword(await page(ctx), idParam(ctx), { key: 'account.reset_sent', vars: { minutes: deps.codes.minutes } }, 200, true));
 
   router.post('/reset/:id', form, async (ctx) => {
     const fields = checkForm(ctx);
@@ -386,7 +386,7 @@ export function accountRoutes(deps: Deps): Router {
   async function renderEmailCode(p: Page & { session: PortalSession }, id: string, notice: Notice | null, status = 200): Promise<void> {
     const change = await account.emailChange(p.session, id);
     if (!change) return seeOther(p.ctx, '/account/email');
-    render(p, 'account/email-code', 'account.email_title', { id, email: change.email, tag: change.tag, notice: notice ?? { key: 'account.email_code_sent', vars: { email: change.email } } }, status, true);
+    render(p, 'account/email-code', 'account.email_title', { id, email: change.email, tag: change.tag, notice: notice ?? { key: 'account.email_code_sent', vars: { email: change.email, minutes: deps.codes.minutes } } }, status, true);
   }
 
   router.get(

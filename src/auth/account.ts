@@ -20,7 +20,7 @@ import type { EnrollmentBegun, EnrollmentConfirmed, EnrollmentService } from './
 import type { Refusal } from './outcomes.ts';
 import type { PortalSession } from './portal-sessions.ts';
 
-/** How long a begun change (a new address, a new password) waits for its proof. */
+/** How long a begun change (a new address, a new password) waits for its proof (longer if its emailed code lives longer). */
 export const CHANGE_TTL_SECONDS = 10 * 60;
 export const PASSWORD_MIN_LENGTH = 8;
 
@@ -323,7 +323,7 @@ export class AccountService {
   async #pending(r: Repos, accountId: string, kind: 'email' | 'reset', value: string | null): Promise<string> {
     const id = this.#deps.random.uuid();
     const now = this.#deps.clock.now();
-    await r.pendingChanges.create({ id, accountId, kind, value, now, expiresAt: new Date(now.getTime() + CHANGE_TTL_SECONDS * 1000) });
+    await r.pendingChanges.create({ id, accountId, kind, value, now, expiresAt: new Date(now.getTime() + Math.max(CHANGE_TTL_SECONDS, this.#deps.codes.rules.ttlSeconds) * 1000) });
     return id;
   }
 

@@ -15,7 +15,7 @@ import type { Attempt, Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
 import type { Refusal } from './outcomes.ts';
 
-/** How long a begun enrollment waits for its proof (an emailed code lives as long). */
+/** How long a begun enrollment waits for its proof (at least; an emailed code that lives longer keeps it open as long). */
 export const ENROLLMENT_TTL_SECONDS = 10 * 60;
 
 export interface EnrollmentDeps {
@@ -25,6 +25,8 @@ export interface EnrollmentDeps {
   box: SecretBox;
   clock: Clock;
   random: Random;
+  /** How long a begun enrollment stays open; default ENROLLMENT_TTL_SECONDS. */
+  ttlSeconds?: number;
 }
 
 export type EnrollmentBegun = { ok: true; enrollmentId: string; notice: Notice | null } | { ok: false; refusal: Refusal | 'unknown'; notice: Notice };
@@ -66,7 +68,7 @@ export class EnrollmentService {
       factor: factor.id,
       secretSealed: start.keep === undefined ? null : box.seal(start.keep, AAD.enrollmentSecret(enrollmentId)),
       now,
-      expiresAt: new Date(now.getTime() + ENROLLMENT_TTL_SECONDS * 1000),
+      expiresAt: new Date(now.getTime() + (this.#deps.ttlSeconds ?? ENROLLMENT_TTL_SECONDS) * 1000),
     });
     return { ok: true, enrollmentId, notice: start.notice ?? null };
   }

@@ -52,7 +52,7 @@ export class RecoveryService {
     await uow.transaction(async (r) => {
       const now = clock.now();
       const proofs = kinds.includes('totp') ? 'email app' : 'email';
-      await r.pendingChanges.create({ id: changeId, accountId: account.id, kind: 'reset', value: proofs, now, expiresAt: new Date(now.getTime() + CHANGE_TTL_SECONDS * 1000) });
+      await r.pendingChanges.create({ id: changeId, accountId: account.id, kind: 'reset', value: proofs, now, expiresAt: new Date(now.getTime() + Math.max(CHANGE_TTL_SECONDS, this.#deps.codes.rules.ttlSeconds) * 1000) });
       // A refused code (the hourly cap) is not said here either: the next page says "no code".
       await this.#deps.codes.send(r, 'reset', changeId, account, who.lang, { service: null, browser: who.browser });
     });

@@ -39,6 +39,11 @@ export class EmailedCodes {
     return this.#deps.rules;
   }
 
+  /** A code's lifetime in whole minutes, as its mail and the pages that ask for it say it. */
+  get minutes(): number {
+    return Math.round(this.#deps.rules.ttlSeconds / 60);
+  }
+
   /** The live code of a flow, if any: its tag and expiry. */
   live(repos: Repos, purpose: CodePurpose, flowId: string, accountId: string) {
     return repos.codes.live({ purpose, flowId, accountId });
@@ -72,7 +77,7 @@ export class EmailedCodes {
       username: to.username,
       tag,
       code,
-      minutes: Math.round(rules.ttlSeconds / 60),
+      minutes: this.minutes,
       at: now,
       service: request?.service ?? null,
       browser: request?.browser ?? null,
@@ -93,7 +98,7 @@ export class EmailedCodes {
     const code = digits(random, 6);
     const state: GuardedCode = { tag, hash: box.mac('otp', guardedInput(flowId, to ? code : random.uuid())), expiresAt: now.getTime() + rules.ttlSeconds * 1000, tries: 0 };
     if (to) {
-      const mail = mailer.code(to.email, lang, { kind: 'signin', name: to.name, username: to.username, tag, code, minutes: Math.round(rules.ttlSeconds / 60), at: now, service: request?.service ?? null, browser: request?.browser ?? null });
+      const mail = mailer.code(to.email, lang, { kind: 'signin', name: to.name, username: to.username, tag, code, minutes: this.minutes, at: now, service: request?.service ?? null, browser: request?.browser ?? null });
       await mailer.queue(repos.outbox, mail, now);
       await repos.audit.record({ type: 'code.sent', accountId: to.id, detail: { purpose: 'signin', tag, guarded: true } }, now);
     } else {

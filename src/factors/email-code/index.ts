@@ -124,7 +124,7 @@ export class EmailCodeFactor implements Factor<CodeInput> {
     const notice = dead ? { key: 'code.exhausted', error: true } : expired ? { key: 'code.expired' } : !live ? { key: 'code.none' } : undefined;
     return {
       template,
-      data: { username: ctx.account.username, email: ctx.account.email, tag: live?.tag ?? '', closed: !live || dead || expired, resendAllowed: !dead, resendIn },
+      data: { username: ctx.account.username, email: ctx.account.email, tag: live?.tag ?? '', minutes: this.#deps.codes.minutes, closed: !live || dead || expired, resendAllowed: !dead, resendIn },
       ...(notice && { notice }),
     };
   }
