@@ -327,7 +327,9 @@ export function accountRoutes(deps: Deps): Router {
     if (!reset && !change) return seeOther(p.ctx, '/account/password');
     // A forgotten password's page asks for what any account might need: it tells nothing.
     const proof = change?.proof ?? ['email', 'app'];
-    render(p, 'account/password-new', reset ? 'account.reset_title' : 'account.password_title', { id, proof, reset, notice }, status);
+    // The munkamenet-azonosító its code mail quotes (a forgotten password's shows one for any username).
+    const tag = proof.includes('email') ? recovery.resetTag(id) : null;
+    render(p, 'account/password-new', reset ? 'account.reset_title' : 'account.password_title', { id, proof, reset, tag, notice }, status);
   }
 
   router.get(

@@ -59,6 +59,11 @@ export class RecoveryService {
     return { changeId };
   }
 
+  /** The munkamenet-azonosító a new password's page shows, as its code mail does (the same for any username). */
+  resetTag(changeId: string): string {
+    return this.#deps.codes.flowTag(changeId);
+  }
+
   /**
    * The lost phone: username + password + törlőkód remove the authenticator app. Counted as a
    * password guess; unknown user, wrong password, wrong or missing törlőkód: one answer.

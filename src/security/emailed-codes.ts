@@ -44,6 +44,18 @@ export class EmailedCodes {
     return Math.round(this.#deps.rules.ttlSeconds / 60);
   }
 
+  /**
+   * The tag of a new password's code, derived from its flow (a keyed hash: random to anyone
+   * else): a forgotten password's page shows it whether or not a code went out — it must not
+   * tell whether the username exists — the same on every reload, and without a read. Such a
+   * flow gets one code (no resend), so there is no earlier tag to differ from. (A key rotation
+   * between the mail and a reload changes it; the code still works.)
+   */
+  flowTag(flowId: string): string {
+    const n = Buffer.from(this.#deps.box.mac('reset-tag', flowId), 'base64url').readUInt32BE(0) % 1000;
+    return String(n).padStart(3, '0');
+  }
+
   /** The live code of a flow, if any: its tag and expiry. */
   live(repos: Repos, purpose: CodePurpose, flowId: string, accountId: string) {
     return repos.codes.live({ purpose, flowId, accountId });
@@ -58,7 +70,7 @@ export class EmailedCodes {
     const now = clock.now();
     const scope: CodeScope = { purpose, flowId, accountId: to.id };
     const previous = await repos.codes.live(scope);
-    const tag = newTag(random, previous?.tag);
+    const tag = purpose === 'reset' ? this.flowTag(flowId) : newTag(random, previous?.tag);
     const code = digits(random, 6);
     const result = await repos.codes.issue({ id: random.uuid(), ...scope, tag, codeHash: box.mac('otp', hashInput(scope, code)), now, rules });
     if (!result.ok) {

@@ -258,6 +258,14 @@ describe('the account portal', () => {
 
     const resetMail = await mail.next((m) => m.to.includes(account.email), since);
     expect(resetMail.subject).toBe('Ügyfélkapu+ – elfelejtett jelszó');
+    // The page shows the munkamenet-azonosító the mail quotes, as the sign-in's code page does —
+    // and a made-up name's page one too, each the same on every reload.
+    expect(real.page.value('#tag')).toBe(codeIn(resetMail).tag);
+    expect(real.page.visibleText).toContain('A kód 10 percig érvényes.');
+    for (const flow of [real, madeUp]) {
+      expect(flow.page.value('#tag')).toMatch(/^\d{3}$/);
+      expect((await flow.b.go(flow.page.url)).value('#tag')).toBe(flow.page.value('#tag'));
+    }
     const done = await real.b.submit(real.page, real.page.url.pathname, { code: codeIn(resetMail).code, password: NEW_PASSWORD, password2: NEW_PASSWORD });
     expect(done.visibleText).toContain('Az új jelszavát elmentettük. Jelentkezzen be vele.');
     expect(mail.received.some((m) => m.to.includes('senki.sem.vagyok'))).toBe(false);
