@@ -16,7 +16,7 @@ import type { EmailedCodes } from '../security/emailed-codes.ts';
 import { PASSWORD_MAX_LENGTH, type PasswordHasher } from '../security/passwords.ts';
 import type { Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
-import type { EnrollmentBegun, EnrollmentConfirmed, EnrollmentService } from './enrollment.ts';
+import type { EnrollmentAnswered, EnrollmentBegun, EnrollmentService } from './enrollment.ts';
 import type { Refusal } from './outcomes.ts';
 import type { PortalSession } from './portal-sessions.ts';
 
@@ -125,7 +125,7 @@ export class AccountService {
     return this.#deps.uow.transaction((r) => this.#deps.enrollments.resend(r, session.account, enrollmentId, who.lang, { service: null, browser: who.browser }));
   }
 
-  confirmSetUp(session: PortalSession, enrollmentId: string, form: FormFields, who: Who): Promise<EnrollmentConfirmed> {
+  confirmSetUp(session: PortalSession, enrollmentId: string, form: FormFields, who: Who): Promise<EnrollmentAnswered> {
     return this.#deps.enrollments.confirm(session.account.id, enrollmentId, form, who);
   }
 

@@ -35,8 +35,12 @@ export type EnrollmentConfirmed =
   | { ok: true; factor: Factor; shownOnce: Record<string, string> | null }
   | { ok: false; refusal: Refusal | 'expired'; notice: Notice };
 
+/** `confirm`'s answer, which may also be `done`: confirmed already (the form sent again by reloading the page that answered it). */
+export type EnrollmentAnswered = EnrollmentConfirmed | { ok: false; refusal: 'done'; notice: Notice };
+
 const UNKNOWN: EnrollmentBegun = { ok: false, refusal: 'unknown', notice: { key: 'error.bad_request', error: true } };
 const EXPIRED: EnrollmentConfirmed = { ok: false, refusal: 'expired', notice: { key: 'enroll.expired', error: true } };
+const DONE: EnrollmentAnswered = { ok: false, refusal: 'done', notice: { key: 'enroll.done_before' } };
 
 export class EnrollmentService {
   readonly #deps: EnrollmentDeps;
@@ -86,11 +90,11 @@ export class EnrollmentService {
   }
 
   /** Confirms an enrollment with the person's proof (the emailed code, the app's first code). */
-  async confirm(accountId: string, enrollmentId: string, form: FormFields, requester: { ip: string; lang: Lang }): Promise<EnrollmentConfirmed> {
+  async confirm(accountId: string, enrollmentId: string, form: FormFields, requester: { ip: string; lang: Lang }): Promise<EnrollmentAnswered> {
     const { uow, throttle, clock } = this.#deps;
     const pending = await uow.repos.enrollments.findOpen(enrollmentId, accountId, clock.now());
     const factor = this.#deps.factors.get(pending?.factor);
-    if (!pending || !factor) return EXPIRED;
+    if (!pending || !factor) return (await uow.repos.enrollments.isConfirmed(enrollmentId, accountId)) ? DONE : EXPIRED;
     if (factor.parse(form) === undefined) return { ok: false, refusal: 'invalid_input', notice: { key: 'code.format', error: true } };
     const attempt = await throttle.factor(uow.repos.throttle, accountId, requester.ip);
     if (!attempt) return { ok: false, refusal: 'locked', notice: { key: 'throttle.locked', error: true } };

@@ -134,22 +134,30 @@ describe('the account portal', () => {
 
   describe('the authenticator app', () => {
     /** Sets the app up from the account's page; returns the secret and the törlőkód. */
-    async function setUpApp(browser: Browser): Promise<{ secret: string; recoveryCode: string; page: Page }> {
+    async function setUpApp(browser: Browser): Promise<{ secret: string; recoveryCode: string; page: Page; start: Page; setup: Page; code: string }> {
       const start = await browser.go('/account/setup/totp');
       const setup = await browser.submit(start, '/account/setup/totp', { password: PASSWORD });
       expect(setup.doc.querySelector('img')!.getAttribute('src')).toMatch(/^data:image\/svg\+xml;base64,/);
       const secret = setup.text('#totp-key').replace(/-/g, '');
       toMiddleOfStep(kapu.clock);
-      const shown = await browser.submit(setup, setup.url.pathname, { code: await appCode(secret, kapu.clock) });
+      const code = await appCode(secret, kapu.clock);
+      const shown = await browser.submit(setup, setup.url.pathname, { code });
       expect(shown.text('h1')).toBe('Törlőkód');
-      return { secret, recoveryCode: shown.text('#recovery-code'), page: shown };
+      return { secret, recoveryCode: shown.text('#recovery-code'), page: shown, start, setup, code };
     }
 
     test('QR code and key → the first code → active; the törlőkód is shown once, and the app then signs in', async () => {
       const account = await citizen(['email']);
       const { browser } = await portalSignIn(account.username, 'email', emailedCode(account.email));
-      const { secret, recoveryCode, page } = await setUpApp(browser);
+      const { secret, recoveryCode, page, setup, code } = await setUpApp(browser);
       expect(recoveryCode).toMatch(/^[A-Z2-9]{4}(-[A-Z2-9]{4}){3}$/);
+      // Reloading the törlőkód page sends its form again: the setup is done, and the page says so (not "expired").
+      const reloaded = await browser.submit(setup, setup.url.pathname, { code });
+      expect(reloaded.url.pathname).toBe('/account');
+      expect(reloaded.text('[role=status]')).toBe(
+        'A hitelesítő alkalmazás beállítása már elkészült. A törlőkódot biztonsági okból csak egyszer mutatjuk meg: ha nem írta le, a „Beállítás másik eszközre” hivatkozással új kulcsot és új törlőkódot kaphat.',
+      );
+      expect(reloaded.visibleText).not.toContain(recoveryCode);
       const stored = await kapu.deps.db.selectFrom('factor').select('recovery_hash').where('account_id', '=', account.id).where('kind', '=', 'totp').executeTakeFirstOrThrow();
       expect(stored.recovery_hash).toMatch(/^\$argon2id\$/);
       const home = await browser.go(page.doc.querySelector('main a.button')!.getAttribute('href')!);
@@ -185,11 +193,19 @@ describe('the account portal', () => {
     test('"Beállítás másik eszközre": a new secret and törlőkód; the old phone’s codes and the old törlőkód stop at once', async () => {
       const account = await citizen(['email']);
       const { browser } = await portalSignIn(account.username, 'email', emailedCode(account.email));
+      const since = mail.received.length;
       const old = await setUpApp(browser);
+      expect(old.start.text('h1')).toBe('Ügyfélkapu+ igénylés hitelesítő alkalmazással');
       kapu.clock.advance(60);
       const moved = await setUpApp(browser);
       expect(moved.secret).not.toBe(old.secret);
       expect(moved.recoveryCode).not.toBe(old.recoveryCode);
+      // The move is named as such, on its pages and in its mail, which says what stopped working.
+      for (const page of [moved.start, moved.setup]) expect([page.text('h1'), page.text('title')]).toEqual(['Beállítás másik eszközre', 'Beállítás másik eszközre – Ügyfélkapu+']);
+      const told = await mail.next((m) => m.to.includes(account.email) && m.subject === 'Ügyfélkapu+ – a hitelesítő alkalmazás új eszközre került', since);
+      expect(told.text).toContain('A régi telefon kódjai és a régi törlőkód mostantól nem érvényesek');
+      // The first setup's mail was the usual one, and the move sent no second one of those.
+      expect(mail.received.slice(since).filter((m) => m.to.includes(account.email) && m.subject === 'Sikeres Ügyfélkapu+ igénylés')).toHaveLength(1);
 
       kapu.clock.advance(60);
       const signIn = await beginSignIn(rp);
