@@ -97,7 +97,8 @@ export class AccountService {
     }
     return events.map((e) => ({
       at: e.at,
-      type: e.type,
+      // A wrong törlőkód is no wrong password, though it is counted like one.
+      type: e.type === 'signin.password_failed' && e.detail['failed'] === 'recovery_code' ? 'recovery.code_failed' : e.type,
       client: e.client_id ? (names.get(e.client_id) ?? e.client_id) : null,
       method: typeof e.detail['method'] === 'string' ? e.detail['method'] : typeof e.detail['factor'] === 'string' ? e.detail['factor'] : null,
       browser: typeof e.detail['browser'] === 'string' ? e.detail['browser'] : null,

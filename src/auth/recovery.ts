@@ -82,7 +82,9 @@ export class RecoveryService {
     // The second hash check runs either way: the answer takes the same time for every failure.
     const codeOk = await passwords.verify((passwordOk.ok && account?.recovery_hash) || undefined, code);
     if (!attempt || !account || !passwordOk.ok || !codeOk.ok) {
-      await uow.repos.audit.record({ type: 'signin.password_failed', accountId: (attempt && account?.id) || null, ip: who.ip, detail: { purpose: 'recovery', locked: !attempt } }, clock.now());
+      // The account's own list of events says which part was wrong (a right password is worth knowing of).
+      const failed: Record<string, string> = attempt && account && passwordOk.ok ? { failed: 'recovery_code' } : {};
+      await uow.repos.audit.record({ type: 'signin.password_failed', accountId: (attempt && account?.id) || null, ip: who.ip, detail: { purpose: 'recovery', locked: !attempt, ...failed } }, clock.now());
       return refused;
     }
     return uow.transaction(async (r) => {

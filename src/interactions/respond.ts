@@ -153,6 +153,9 @@ function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: N
       // "Bejelentkezés – e-mailes kód": where the citizen is; a factor without words of its own gets its name.
       const stepKey = `step.${page.factor.id}`;
       const t = env.deps.views.translator(shown.lang);
+      // Advice that names another method (`<key>_alone` without it) where the account has none.
+      const said = notice ?? page.view.notice ?? null;
+      const alone = said && page.others.length === 0 && env.deps.views.has(`${said.key}_alone`) ? { ...said, key: `${said.key}_alone` } : said;
       return {
         template: 'factor',
         data: {
@@ -162,7 +165,7 @@ function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: N
           canResend: page.canResend,
           others: page.others,
           guarded: page.guarded === true,
-          notice: notice ?? page.view.notice ?? null,
+          notice: alone,
           scripts: page.view.scripts === true,
         },
       };

@@ -181,6 +181,9 @@ describe('the account portal', () => {
         const refused = await stranger.submit(form, '/account/lost-phone', fields);
         expect({ status: refused.status, says: refused.text('.error') }).toEqual({ status: 401, says: 'A felhasználónév, a jelszó vagy a törlőkód nem megfelelő.' });
       }
+      // The account's own list tells a wrong törlőkód from a wrong password (the page answers both alike).
+      const told = (await browser.go('/account/events')).doc.querySelectorAll('tbody tr td:nth-child(2)').map((td) => td.text.trim()).slice(0, 2);
+      expect(told).toEqual(['Hibás törlőkód (elveszett telefon)', 'Hibás jelszó']);
       const since = mail.received.length;
       const removed = await stranger.submit(form, '/account/lost-phone', { username: account.username, password: PASSWORD, recovery_code: recoveryCode.toLowerCase() });
       expect(removed.visibleText).toContain('A hitelesítő alkalmazást töröltük a fiókjából.');
