@@ -692,7 +692,10 @@ export class SignInService {
         // at the portal always (an account with a factor goes on to it).
         if (signIn.kind === 'portal') methods.push({ id: LEGACY_METHOD, labelKey: 'method.legacy' });
         else if (this.#passwordAllowed(signIn, clock.now())) methods.push({ id: LEGACY_METHOD, labelKey: 'method.legacy', legacy: { until: acr.legacyUntil } });
-        return { state: 'choose_method', methods };
+        // After the cut-off the chooser says why "Ügyfélkapuval" is gone, and which method sets Ügyfélkapu+ up.
+        const since = signIn.kind === 'rp' && !acr.legacyAllowed(clock.now()) ? acr.legacyUntil : null;
+        const setUp = factors.all().find((f) => f.setUpFirst);
+        return { state: 'choose_method', methods, ...(since && setUp && { legacyEnded: { since, setUp: option(setUp) } }) };
       }
       case 'password':
         return { state: 'password', method: { id: signIn.method ?? LEGACY_METHOD, labelKey: factors.get(signIn.method)?.labelKey ?? 'method.legacy' }, username };

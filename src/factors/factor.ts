@@ -111,6 +111,11 @@ export interface Factor<Input = unknown> {
    * stops working).
    */
   readonly several?: true;
+  /**
+   * The one to suggest to a citizen who has no second factor yet, on the method chooser once
+   * password-only sign-in has ended: it needs nothing to install (the emailed code).
+   */
+  readonly setUpFirst?: true;
 
   /**
    * Reads the factor's own fields of a submitted form; undefined when they could not be an

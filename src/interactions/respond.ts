@@ -134,13 +134,15 @@ function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: N
     case 'choose_method': {
       const t = env.deps.views.translator(shown.lang);
       const date = env.deps.views.date(shown.lang);
+      const ended = page.legacyEnded;
       const methods = page.methods.map((m) => ({
         id: m.id,
         labelKey: m.labelKey,
         legacy: m.legacy !== undefined,
-        hint: m.legacy && (m.legacy.until ? t('method.legacy_hint', { date: date(lastDayBefore(m.legacy.until)) }) : t('method.legacy_hint_open')),
+        hint: m.legacy ? (m.legacy.until ? t('method.legacy_hint', { date: date(lastDayBefore(m.legacy.until)) }) : t('method.legacy_hint_open')) : m.id === ended?.setUp.id ? t('method.set_up_hint') : undefined,
       }));
-      return { template: 'method', data: { titleKey: 'method.title', methods, notice } };
+      const legacyEnded = ended && t('method.legacy_ended', { date: date(ended.since), setUp: t(ended.setUp.labelKey) });
+      return { template: 'method', data: { titleKey: 'method.title', methods, legacyEnded, notice } };
     }
     case 'password':
       return { template: 'password', data: { titleKey: 'password.title', methodLabelKey: page.method.labelKey, username: page.username, notice } };

@@ -192,4 +192,27 @@ describe('the cut-off of password-only sign-in, said as the rule works', () => {
     kapu.clock.advance(61);
     expect(legacyButton(await chooserIn('hu'))).toBeUndefined();
   });
+
+  test('from the cut-off on, the chooser says under its buttons since when and why "Ügyfélkapuval" is gone, and which button sets Ügyfélkapu+ up', async () => {
+    kapu.clock.advance(Math.max(0, (hungarianMidnight(cutoffDay).getTime() - kapu.clock.now().getTime()) / 1000 + 1));
+    const day = (locale: string) => new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'Europe/Budapest' }).format(hungarianMidnight(cutoffDay));
+    const says = {
+      hu: [
+        `Az Ügyfélkapuval (csak jelszóval) történő bejelentkezés ${day('hu-HU')} óta nem érhető el. Ha eddig így lépett be, válassza az „Ügyfélkapu+ e-mailes kóddal” gombot: a felhasználóneve és a jelszava megadása után itt beállíthatja az Ügyfélkapu+ azonosítást, és folytathatja a bejelentkezést.`,
+        'Ha még nincs Ügyfélkapu+ azonosítása, ezt válassza: a jelszava után itt beállíthatja.',
+      ],
+      en: [
+        `Signing in with Ügyfélkapu (password only) has not been possible since ${day('en-GB')}. If that is how you signed in, choose “Ügyfélkapu+ with an emailed code”: after your username and password you can set up Ügyfélkapu+ right here and go on signing in.`,
+        'No Ügyfélkapu+ yet? Choose this one: you can set it up here after your password.',
+      ],
+    };
+    for (const lang of ['hu', 'en'] as const) {
+      const chooser = await chooserIn(lang);
+      expect(legacyButton(chooser)).toBeUndefined();
+      const setUp = chooser.doc.querySelectorAll('button').find((b) => b.getAttribute('value') === 'email')!;
+      // After the last button, and the button it names says the same where a screen reader lands.
+      expect(chooser.doc.querySelector('form + #legacy-ended')).not.toBeNull();
+      expect([chooser.text('#legacy-ended'), chooser.text(`#${setUp.getAttribute('aria-describedby')}`)]).toEqual(says[lang]);
+    }
+  });
 });

@@ -27,6 +27,8 @@ export class EmailCodeFactor implements Factor<CodeInput> {
   readonly id = EMAIL_FACTOR_ID;
   readonly amr = [EMAIL_AMR];
   readonly labelKey = 'factor.email';
+  /** A mailbox is all it needs: the way in for a citizen who has no Ügyfélkapu+ yet. */
+  readonly setUpFirst = true as const;
   readonly #deps: EmailCodeDeps;
 
   constructor(deps: EmailCodeDeps) {
