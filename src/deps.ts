@@ -76,7 +76,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     { from: config.mail.from, pollMs: overrides.mailPollMs ?? 5_000, leaseSeconds: 60, lanes: 4 },
   );
   const views = new Views(config.site);
-  const mailer = new Mailer(box, views);
+  const mailer = new Mailer(box, views, config.issuer);
   const passwords = new PasswordHasher(config.argon2);
   const throttle = new Throttle(clock);
   const acr = new AcrPolicy(config.acr, config.legacyLoginUntil);
