@@ -89,7 +89,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   // A setup waits as long as its emailed code lives, if that is longer: the code mail's word holds.
   const enrollments = new EnrollmentService({ uow, factors, throttle, box, clock, random, ttlSeconds: Math.max(ENROLLMENT_TTL_SECONDS, config.codes.ttlSeconds) });
   const portalSessions = new PortalSessions({ uow, clock, times: { idleSeconds: config.portal.idleMinutes * 60, lifetimeSeconds: config.portal.sessionHours * 3600 } });
-  const signIns = new SignInService({ uow, factors, passwords, throttle, acr, clients, enrollments, portalSessions, clock, random, mailer });
+  const signIns = new SignInService({ uow, factors, passwords, throttle, acr, clients, enrollments, portalSessions, clock, random, mailer, newBrowserMail: config.mail.newBrowser });
   const account = new AccountService({ uow, factors, enrollments, passwords, throttle, codes, mailer, clients, clock, random });
   const recovery = new RecoveryService({ uow, enrollments, passwords, throttle, codes, mailer, clock, random });
   const maintenance = new Maintenance({ repos: uow.repos, clock, log, portalIdleSeconds: config.portal.idleMinutes * 60 });

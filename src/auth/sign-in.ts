@@ -24,6 +24,7 @@ import { DEFAULT_LANG, type Lang, isLang, pickLang } from '../views.ts';
 import { type FlowState, LEGACY_METHOD, isFlowState } from './flow.ts';
 import { type AcrPolicy, type Level, amrFor } from './levels.ts';
 import type { EnrollmentService } from './enrollment.ts';
+import { isNewBrowser, queueNewBrowserMail } from './new-browser.ts';
 import type { Outcome, Refusal, Shown, ShownClient } from './outcomes.ts';
 import type { MethodOption, Option, SignInPage } from './pages.ts';
 import type { PortalSessions } from './portal-sessions.ts';
@@ -62,6 +63,8 @@ export interface SignInDeps {
   random: Random;
   /** Tells the citizen when failures pile up on the account (optional for core-only tests). */
   mailer?: Mailer;
+  /** Mail the citizen when the account signs in from a browser new to it (NEW_BROWSER_MAIL). */
+  newBrowserMail?: boolean;
 }
 
 /** How long a portal sign-in may take (an RP's lasts as long as its interaction). */
@@ -590,6 +593,8 @@ export class SignInService {
     }
     // The language the citizen finished in becomes theirs: mails sent outside a sign-in are written in it.
     await r.signIns.markDone(signIn.uid, accountId, signIn.lang, now);
+    const { mailer, newBrowserMail } = this.#deps;
+    if (newBrowserMail && mailer && isNewBrowser(requester, accountId)) await queueNewBrowserMail(r, mailer, signIn.account!, signIn.mailLang, { service: serviceOf(signIn), who: requester, now });
     const detail = { method: factor?.id ?? 'password', acr: acr.acrOf(level), ...(requester.browser && { browser: requester.browser }), ...(signIn.kind === 'portal' && { portal: true }) };
     events.push({ type: 'signin.succeeded', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail });
     await r.audit.record(events, now);

@@ -5,6 +5,7 @@
  */
 import type { MailOutboxRepository } from '../db/repositories/mail-outbox.ts';
 import type { CodePurpose } from '../db/repositories/one-time-codes.ts';
+import type { Network } from '../security/networks.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
 import type { Lang, Views } from '../views.ts';
 
@@ -41,6 +42,8 @@ export interface NoticeMail {
   name: string;
   /** Values for the body's placeholders. */
   vars?: Record<string, string>;
+  /** Where it happened, as a code mail names its request (a sign-in from a new browser). */
+  facts?: { service: string | null; at: Date; browser: string | null; network: Network | null };
 }
 
 /** kapu's own pages a mail points to, as absolute addresses (from ISSUER). */
