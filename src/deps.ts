@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { AccountService } from './auth/account.ts';
-import { EnrollmentService } from './auth/enrollment.ts';
+import { ENROLLMENT_TTL_SECONDS, EnrollmentService } from './auth/enrollment.ts';
 import { AcrPolicy } from './auth/levels.ts';
 import { PortalSessions } from './auth/portal-sessions.ts';
 import { RecoveryService } from './auth/recovery.ts';
@@ -73,7 +73,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     overrides.mailTransport ?? (config.mail.smtpUrl ? smtpTransport(config.mail.smtpUrl) : devMailbox!.transport());
   const { sender, smtp } = mailDelivery({ outbox: uow.repos.outbox, changes: database.changes, transport, box, clock, log }, { from: config.mail.from, pollMs: overrides.mailPollMs ?? 5_000 });
   const views = new Views(config.site);
-  const mailer = new Mailer(box, views);
+  const mailer = new Mailer(box, views, config.issuer);
   const passwords = new PasswordHasher(config.argon2);
   const throttle = new Throttle(clock);
   const acr = new AcrPolicy(config.acr, config.legacyLoginUntil);
@@ -83,9 +83,10 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const origin = new URL(config.issuer).origin;
   const factors = createFactors({ box, mailer, passwords, codes, clock, random, origin });
   const devices = new DeviceService({ uow, box, passwords, mailer, clock, random, origin });
-  const enrollments = new EnrollmentService({ uow, factors, throttle, box, clock, random });
+  // A setup waits as long as its emailed code lives, if that is longer: the code mail's word holds.
+  const enrollments = new EnrollmentService({ uow, factors, throttle, box, clock, random, ttlSeconds: Math.max(ENROLLMENT_TTL_SECONDS, config.codes.ttlSeconds) });
   const portalSessions = new PortalSessions({ uow, clock, times: { idleSeconds: config.portal.idleMinutes * 60, lifetimeSeconds: config.portal.sessionHours * 3600 } });
-  const signIns = new SignInService({ uow, factors, passwords, throttle, acr, clients, enrollments, portalSessions, clock, random, mailer });
+  const signIns = new SignInService({ uow, factors, passwords, throttle, acr, clients, enrollments, portalSessions, clock, random, mailer, newBrowserMail: config.mail.newBrowser });
   const account = new AccountService({ uow, factors, enrollments, passwords, throttle, codes, mailer, clients, clock, random });
   const recovery = new RecoveryService({ uow, enrollments, passwords, throttle, codes, mailer, clock, random });
   const maintenance = new Maintenance({ repos: uow.repos, clock, log, portalIdleSeconds: config.portal.idleMinutes * 60 });

@@ -24,13 +24,15 @@ export interface PortalKit {
   idParam(ctx: Context): string;
   text(fields: FormFields, name: string): string;
   who(p: Page): Who;
+  /** An emailed code's lifetime in minutes, as the pages say it (CODE_TTL_SECONDS). */
+  codeMinutes: number;
 }
 
 /** Messages a redirect to a change's page may carry (?notice=…), from this fixed list only. */
 const PAGE_NOTICES = new Set(['email.sent', 'email.resent']);
 
 export function emailChangeRoutes(router: Router, kit: PortalKit, changes: EmailChangeService): void {
-  const { form, signedIn, render, seeOther, idParam, text, who } = kit;
+  const { form, signedIn, render, seeOther, idParam, text, who, codeMinutes } = kit;
   const status = (done: Extract<Done, { ok: false }>): number => REFUSAL_STATUS[done.refusal];
 
   router.get(
@@ -53,7 +55,7 @@ export function emailChangeRoutes(router: Router, kit: PortalKit, changes: Email
     const change = await changes.page(p.session, id, p.lang);
     if (!change) return seeOther(p.ctx, '/account/email');
     if (change.step === 'code') {
-      return render(p, 'account/email-code', 'account.email_title', { id, email: change.email, tag: change.tag, notice: notice ?? { key: 'account.email_code_sent', vars: { email: change.email } } }, code, true);
+      return render(p, 'account/email-code', 'account.email_title', { id, email: change.email, tag: change.tag, notice: notice ?? { key: 'account.email_code_sent', vars: { email: change.email, minutes: codeMinutes } } }, code, true);
     }
     const { view, factor, others, canResend, email } = change;
     render(p, 'account/email-proof', 'account.email_title', { id, email, proof: factor, view: view.data, proofTemplate: view.template, others, canResend, notice: notice ?? view.notice ?? null }, code, true);

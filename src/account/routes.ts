@@ -43,6 +43,10 @@ const HOME_NOTICES = new Set([
   'account.app_removed',
   'account.enrolled_dap',
   'account.device_removed',
+  // A setup's form sent again after it was confirmed (reloading the törlőkód page).
+  'account.enrolled_email_before',
+  'account.enrolled_totp_before',
+  'account.enrolled_dap_before',
 ]);
 
 export interface Page {
@@ -156,6 +160,9 @@ export function accountRoutes(deps: Deps): Router {
     return factor;
   };
   const text = (fields: FormFields, name: string): string => (typeof fields[name] === 'string' ? (fields[name] as string) : '');
+  /** Setting up a factor the account has moves it ("Beállítás másik eszközre"), unless an account holds several. */
+  const moving = (p: Page & { session: PortalSession }, factor: string): boolean => p.session.account.factorKinds.includes(factor) && !deps.factors.get(factor)?.several;
+  const setUpTitle = (factor: string, move: boolean): string => (move ? 'setup.move' : `setup.${factor}`);
 
   // ---- the front page, signing in and out
 
@@ -207,8 +214,8 @@ export function accountRoutes(deps: Deps): Router {
     signedIn(async (p) => {
       const factor = factorParam(p.ctx);
       const notice = p.ctx.query['expired'] === '1' ? { key: 'enroll.expired', error: true } : null;
-      // Another phone for the app is one more device, not a move.
-      render(p, 'account/setup-start', `setup.${factor}`, { factor, notice, moving: factor !== 'dap' && p.session.account.factorKinds.includes(factor) });
+      const move = moving(p, factor);
+      render(p, 'account/setup-start', setUpTitle(factor, move), { factor, notice, moving: move });
     }),
   );
 
@@ -219,7 +226,8 @@ export function accountRoutes(deps: Deps): Router {
       const factor = factorParam(p.ctx);
       const begun = await account.beginSetUp(p.session, factor, text(fields, 'password'), who(p));
       if (!begun.ok) {
-        return render(p, 'account/setup-start', `setup.${factor}`, { factor, notice: begun.notice, moving: p.session.account.factorKinds.includes(factor) }, REFUSAL_STATUS[begun.refusal]);
+        const move = moving(p, factor);
+        return render(p, 'account/setup-start', setUpTitle(factor, move), { factor, notice: begun.notice, moving: move }, REFUSAL_STATUS[begun.refusal]);
       }
       seeOther(p.ctx, `/account/setup/${factor}/${begun.enrollmentId}`);
     }),
@@ -228,7 +236,8 @@ export function accountRoutes(deps: Deps): Router {
   async function renderSetUp(p: Page & { session: PortalSession }, factor: string, id: string, notice: Notice | null, status = 200): Promise<void> {
     const shown = await account.setUpPage(p.session, id, p.lang);
     if (!shown || shown.factor.id !== factor) return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
-    render(p, 'account/setup', `setup.${factor}`, { factor, id, view: shown.view.data, enrollTemplate: shown.view.template, canResend: shown.canResend, notice: notice ?? shown.view.notice ?? null }, status, true);
+    const move = moving(p, factor);
+    render(p, 'account/setup', setUpTitle(factor, move), { factor, id, moving: move, view: shown.view.data, enrollTemplate: shown.view.template, canResend: shown.canResend, notice: notice ?? shown.view.notice ?? null }, status, true);
   }
 
   router.get(
@@ -248,6 +257,7 @@ export function accountRoutes(deps: Deps): Router {
       const id = idParam(p.ctx);
       const confirmed = await account.confirmSetUp(p.session, id, fields, who(p));
       if (!confirmed.ok) {
+        if (confirmed.refusal === 'done') return seeOther(p.ctx, `/account?notice=account.enrolled_${factor}_before`);
         if (confirmed.refusal === 'expired') return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
         return renderSetUp(p, factor, id, confirmed.notice, REFUSAL_STATUS[confirmed.refusal]);
       }
@@ -265,7 +275,7 @@ export function accountRoutes(deps: Deps): Router {
     signedIn(async (p) => {
       const factor = factorParam(p.ctx);
       const id = idParam(p.ctx);
-      const notice = await account.resendSetUp(p.session, id, p.lang);
+      const notice = await account.resendSetUp(p.session, id, who(p));
       if (!notice) return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
       if (notice.error) return renderSetUp(p, factor, id, notice, REFUSAL_STATUS.rate_limited);
       seeOther(p.ctx, `/account/setup/${factor}/${id}?notice=${notice.key}`);
@@ -329,7 +339,9 @@ export function accountRoutes(deps: Deps): Router {
     if (!reset && !change) return seeOther(p.ctx, '/account/password');
     // A forgotten password's page asks for what any account might need: it tells nothing.
     const proof = change?.proof ?? ['email', 'app'];
-    render(p, 'account/password-new', reset ? 'account.reset_title' : 'account.password_title', { id, proof, reset, notice }, status);
+    // The munkamenet-azonosító its code mail quotes (a forgotten password's shows one for any username).
+    const tag = proof.includes('email') ? recovery.resetTag(id) : null;
+    render(p, 'account/password-new', reset ? 'account.reset_title' : 'account.password_title', { id, proof, reset, tag, notice }, status);
   }
 
   router.get(
@@ -357,7 +369,7 @@ export function accountRoutes(deps: Deps): Router {
     seeOther(ctx, `/account/reset/${changeId}`);
   });
 
-  router.get('/reset/:id', async (ctx) => renderNewPassword(await page(ctx), idParam(ctx), { key: 'account.reset_sent' }, 200, true));
+  router.get('/reset/:id', async (ctx) => renderNewPassword(await page(ctx), idParam(ctx), { key: 'account.reset_sent', vars: { minutes: deps.codes.minutes } }, 200, true));
 
   router.post('/reset/:id', form, async (ctx) => {
     const fields = checkForm(ctx);
@@ -370,7 +382,7 @@ export function accountRoutes(deps: Deps): Router {
 
   // ---- a new email address: a second factor first (email-routes.ts)
 
-  emailChangeRoutes(router, { form, signedIn, render, seeOther, idParam, text, who }, account.emailChange);
+  emailChangeRoutes(router, { form, signedIn, render, seeOther, idParam, text, who, codeMinutes: deps.codes.minutes }, account.emailChange);
 
   // ---- the lost phone: the app removed with its törlőkód
 

@@ -16,11 +16,11 @@ import { PASSWORD_MAX_LENGTH, type PasswordHasher } from '../security/passwords.
 import type { Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
 import { EmailChangeService } from './email-change.ts';
-import type { EnrollmentBegun, EnrollmentConfirmed, EnrollmentService } from './enrollment.ts';
+import type { EnrollmentAnswered, EnrollmentBegun, EnrollmentService } from './enrollment.ts';
 import type { Refusal } from './outcomes.ts';
 import type { PortalSession } from './portal-sessions.ts';
 
-/** How long a begun change (a new address, a new password) waits for its proof. */
+/** How long a begun change (a new address, a new password) waits for its proof (longer if its emailed code lives longer). */
 export const CHANGE_TTL_SECONDS = 10 * 60;
 export const PASSWORD_MIN_LENGTH = 8;
 
@@ -104,7 +104,8 @@ export class AccountService {
     }
     return events.map((e) => ({
       at: e.at,
-      type: e.type,
+      // A wrong törlőkód is no wrong password, though it is counted like one.
+      type: e.type === 'signin.password_failed' && e.detail['failed'] === 'recovery_code' ? 'recovery.code_failed' : e.type,
       client: e.client_id ? (names.get(e.client_id) ?? e.client_id) : null,
       method: typeof e.detail['method'] === 'string' ? e.detail['method'] : typeof e.detail['factor'] === 'string' ? e.detail['factor'] : null,
       browser: typeof e.detail['browser'] === 'string' ? e.detail['browser'] : null,
@@ -117,7 +118,7 @@ export class AccountService {
   /** "Ügyfélkapu+ igénylés": the password again, then the factor's setup begins. */
   async beginSetUp(session: PortalSession, factorId: string, password: string, who: Who): Promise<EnrollmentBegun> {
     if (!(await this.#passwordAgain(session, password, who))) return WRONG_PASSWORD;
-    return this.#deps.enrollments.begin(session.account.id, factorId, who.lang);
+    return this.#deps.enrollments.begin(session.account.id, factorId, who.lang, { service: null, browser: who.browser });
   }
 
   /** The setup page of a begun setup (a QR code, the mailed code's tag); undefined when over. */
@@ -128,11 +129,11 @@ export class AccountService {
     });
   }
 
-  resendSetUp(session: PortalSession, enrollmentId: string, lang: Lang): Promise<Notice | undefined> {
-    return this.#deps.uow.transaction((r) => this.#deps.enrollments.resend(r, session.account, enrollmentId, lang));
+  resendSetUp(session: PortalSession, enrollmentId: string, who: Who): Promise<Notice | undefined> {
+    return this.#deps.uow.transaction((r) => this.#deps.enrollments.resend(r, session.account, enrollmentId, who.lang, { service: null, browser: who.browser }));
   }
 
-  confirmSetUp(session: PortalSession, enrollmentId: string, form: FormFields, who: Who): Promise<EnrollmentConfirmed> {
+  confirmSetUp(session: PortalSession, enrollmentId: string, form: FormFields, who: Who): Promise<EnrollmentAnswered> {
     return this.#deps.enrollments.confirm(session.account.id, enrollmentId, form, who);
   }
 
@@ -281,7 +282,7 @@ export class AccountService {
   async #pending(r: Repos, accountId: string, kind: 'email' | 'reset', value: string | null): Promise<string> {
     const id = this.#deps.random.uuid();
     const now = this.#deps.clock.now();
-    await r.pendingChanges.create({ id, accountId, kind, value, now, expiresAt: new Date(now.getTime() + CHANGE_TTL_SECONDS * 1000) });
+    await r.pendingChanges.create({ id, accountId, kind, value, now, expiresAt: new Date(now.getTime() + Math.max(CHANGE_TTL_SECONDS, this.#deps.codes.rules.ttlSeconds) * 1000) });
     return id;
   }
 

@@ -9,13 +9,13 @@
 import type { Clock, Random } from '../clock.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
-import type { EnrollContext, Factor, FactorAccount, FactorRegistry, FactorView, FormFields, Notice } from '../factors/factor.ts';
+import type { EnrollContext, Factor, FactorAccount, FactorRegistry, FactorView, FormFields, MailRequest, Notice } from '../factors/factor.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
 import type { Attempt, Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
 import type { Refusal } from './outcomes.ts';
 
-/** How long a begun enrollment waits for its proof (an emailed code lives as long). */
+/** How long a begun enrollment waits for its proof (at least; an emailed code that lives longer keeps it open as long). */
 export const ENROLLMENT_TTL_SECONDS = 10 * 60;
 
 export interface EnrollmentDeps {
@@ -25,6 +25,8 @@ export interface EnrollmentDeps {
   box: SecretBox;
   clock: Clock;
   random: Random;
+  /** How long a begun enrollment stays open; default ENROLLMENT_TTL_SECONDS. */
+  ttlSeconds?: number;
 }
 
 export type EnrollmentBegun = { ok: true; enrollmentId: string; notice: Notice | null } | { ok: false; refusal: Refusal | 'unknown'; notice: Notice };
@@ -33,8 +35,12 @@ export type EnrollmentConfirmed =
   | { ok: true; factor: Factor; shownOnce: Record<string, string> | null }
   | { ok: false; refusal: Refusal | 'expired'; notice: Notice };
 
+/** `confirm`'s answer, which may also be `done`: confirmed already (the form sent again by reloading the page that answered it). */
+export type EnrollmentAnswered = EnrollmentConfirmed | { ok: false; refusal: 'done'; notice: Notice };
+
 const UNKNOWN: EnrollmentBegun = { ok: false, refusal: 'unknown', notice: { key: 'error.bad_request', error: true } };
 const EXPIRED: EnrollmentConfirmed = { ok: false, refusal: 'expired', notice: { key: 'enroll.expired', error: true } };
+const DONE: EnrollmentAnswered = { ok: false, refusal: 'done', notice: { key: 'enroll.done_before' } };
 
 export class EnrollmentService {
   readonly #deps: EnrollmentDeps;
@@ -43,21 +49,21 @@ export class EnrollmentService {
     this.#deps = deps;
   }
 
-  /** Starts setting up `factorId` for the account (an emailed code is sent, a secret made). */
-  async begin(accountId: string, factorId: string, lang: Lang): Promise<EnrollmentBegun> {
+  /** Starts setting up `factorId` for the account (an emailed code is sent, a secret made); `request`: who asks, for the code mail. */
+  async begin(accountId: string, factorId: string, lang: Lang, request?: MailRequest): Promise<EnrollmentBegun> {
     return this.#deps.uow.transaction(async (r) => {
       const account = await accountOf(r, accountId);
-      return account ? this.beginWith(r, account, factorId, lang) : UNKNOWN;
+      return account ? this.beginWith(r, account, factorId, lang, request) : UNKNOWN;
     });
   }
 
   /** `begin`, inside the caller's unit of work (a sign-in that sets a factor up inline). */
-  async beginWith(r: Repos, account: FactorAccount, factorId: string, lang: Lang): Promise<EnrollmentBegun> {
+  async beginWith(r: Repos, account: FactorAccount, factorId: string, lang: Lang, request?: MailRequest): Promise<EnrollmentBegun> {
     const factor = this.#deps.factors.get(factorId);
     if (!factor) return UNKNOWN;
     const { box, clock, random } = this.#deps;
     const enrollmentId = random.uuid();
-    const start = await factor.enroll.begin({ flowId: enrollmentId, account, lang, repos: r });
+    const start = await factor.enroll.begin({ flowId: enrollmentId, account, lang, repos: r, ...(request && { request }) });
     if (start.notice?.error) return { ok: false, refusal: 'rate_limited', notice: start.notice };
     const now = clock.now();
     await r.enrollments.create({
@@ -66,7 +72,7 @@ export class EnrollmentService {
       factor: factor.id,
       secretSealed: start.keep === undefined ? null : box.seal(start.keep, AAD.enrollmentSecret(enrollmentId)),
       now,
-      expiresAt: new Date(now.getTime() + ENROLLMENT_TTL_SECONDS * 1000),
+      expiresAt: new Date(now.getTime() + (this.#deps.ttlSeconds ?? ENROLLMENT_TTL_SECONDS) * 1000),
     });
     return { ok: true, enrollmentId, notice: start.notice ?? null };
   }
@@ -78,17 +84,17 @@ export class EnrollmentService {
   }
 
   /** A fresh proof (a new code mail), when the factor has one to give. */
-  async resend(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang): Promise<Notice | undefined> {
+  async resend(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang, request?: MailRequest): Promise<Notice | undefined> {
     const open = await this.#open(r, account, enrollmentId, lang);
-    return open?.factor.enroll.resend?.(open.ctx);
+    return open?.factor.enroll.resend?.({ ...open.ctx, ...(request && { request }) });
   }
 
   /** Confirms an enrollment with the person's proof (the emailed code, the app's first code). */
-  async confirm(accountId: string, enrollmentId: string, form: FormFields, requester: { ip: string; lang: Lang }): Promise<EnrollmentConfirmed> {
+  async confirm(accountId: string, enrollmentId: string, form: FormFields, requester: { ip: string; lang: Lang }): Promise<EnrollmentAnswered> {
     const { uow, throttle, clock } = this.#deps;
     const pending = await uow.repos.enrollments.findOpen(enrollmentId, accountId, clock.now());
     const factor = this.#deps.factors.get(pending?.factor);
-    if (!pending || !factor) return EXPIRED;
+    if (!pending || !factor) return (await uow.repos.enrollments.isConfirmed(enrollmentId, accountId)) ? DONE : EXPIRED;
     if (factor.parse(form) === undefined) return { ok: false, refusal: 'invalid_input', notice: { key: 'code.format', error: true } };
     const attempt = await throttle.factor(uow.repos.throttle, accountId, requester.ip);
     if (!attempt) return { ok: false, refusal: 'locked', notice: { key: 'throttle.locked', error: true } };

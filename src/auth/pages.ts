@@ -23,7 +23,8 @@ export type UpgradeReason =
   | 'cutoff';
 
 export type SignInPage =
-  | { state: 'choose_method'; methods: MethodOption[] }
+  /** `legacyEnded`: password-only sign-in has ended (since that day); `setUp` is the method to suggest to an account without Ügyfélkapu+. */
+  | { state: 'choose_method'; methods: MethodOption[]; legacyEnded?: { since: Date; setUp: Option } }
   | { state: 'password'; method: Option; username: string }
   | { state: 'choose_factor'; factors: Option[]; chosenMissing: boolean }
   /** `guarded`: the username is locked, and this factor's proof (with the password) still gets in. */

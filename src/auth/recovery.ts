@@ -52,11 +52,16 @@ export class RecoveryService {
     await uow.transaction(async (r) => {
       const now = clock.now();
       const proofs = kinds.includes('totp') ? 'email app' : 'email';
-      await r.pendingChanges.create({ id: changeId, accountId: account.id, kind: 'reset', value: proofs, now, expiresAt: new Date(now.getTime() + CHANGE_TTL_SECONDS * 1000) });
+      await r.pendingChanges.create({ id: changeId, accountId: account.id, kind: 'reset', value: proofs, now, expiresAt: new Date(now.getTime() + Math.max(CHANGE_TTL_SECONDS, this.#deps.codes.rules.ttlSeconds) * 1000) });
       // A refused code (the hourly cap) is not said here either: the next page says "no code".
       await this.#deps.codes.send(r, 'reset', changeId, account, who.lang, { service: null, browser: who.browser });
     });
     return { changeId };
+  }
+
+  /** The munkamenet-azonosító a new password's page shows, as its code mail does (the same for any username). */
+  resetTag(changeId: string): string {
+    return this.#deps.codes.flowTag(changeId);
   }
 
   /**
@@ -77,7 +82,9 @@ export class RecoveryService {
     // The second hash check runs either way: the answer takes the same time for every failure.
     const codeOk = await passwords.verify((passwordOk.ok && account?.recovery_hash) || undefined, code);
     if (!attempt || !account || !passwordOk.ok || !codeOk.ok) {
-      await uow.repos.audit.record({ type: 'signin.password_failed', accountId: (attempt && account?.id) || null, ip: who.ip, detail: { purpose: 'recovery', locked: !attempt } }, clock.now());
+      // The account's own list of events says which part was wrong (a right password is worth knowing of).
+      const failed: Record<string, string> = attempt && account && passwordOk.ok ? { failed: 'recovery_code' } : {};
+      await uow.repos.audit.record({ type: 'signin.password_failed', accountId: (attempt && account?.id) || null, ip: who.ip, detail: { purpose: 'recovery', locked: !attempt, ...failed } }, clock.now());
       return refused;
     }
     return uow.transaction(async (r) => {

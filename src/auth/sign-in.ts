@@ -24,6 +24,7 @@ import { DEFAULT_LANG, type Lang, isLang, pickLang } from '../views.ts';
 import { type FlowState, LEGACY_METHOD, isFlowState } from './flow.ts';
 import { type AcrPolicy, type Level, amrFor } from './levels.ts';
 import type { EnrollmentService } from './enrollment.ts';
+import { isNewBrowser, queueNewBrowserMail } from './new-browser.ts';
 import type { Outcome, Refusal, Shown, ShownClient } from './outcomes.ts';
 import type { MethodOption, Option, SignInPage } from './pages.ts';
 import type { PortalSessions } from './portal-sessions.ts';
@@ -62,6 +63,8 @@ export interface SignInDeps {
   random: Random;
   /** Tells the citizen when failures pile up on the account (optional for core-only tests). */
   mailer?: Mailer;
+  /** Mail the citizen when the account signs in from a browser new to it (NEW_BROWSER_MAIL). */
+  newBrowserMail?: boolean;
 }
 
 /** How long a portal sign-in may take (an RP's lasts as long as its interaction). */
@@ -90,7 +93,7 @@ interface SignIn {
   lang: Lang;
   /** The browser, in a few words (for mails: "asked from Chrome 131, Linux"). */
   browser: string | null;
-  /** The language of mails sent in this sign-in: one chosen in it, else the citizen's own, else the page's. */
+  /** The language of mails sent in this sign-in: the one the citizen is reading (the pages'). */
   mailLang: Lang;
   redirectUri: string | undefined;
   /** The provider's prompt: 'login', or 'consent' for a signed-in citizen and a new RP. */
@@ -206,7 +209,7 @@ export class SignInService {
       if (elsewhere) return elsewhere;
       if (check.rehash) await r.accounts.updatePasswordHash(account.id, check.rehash, now);
       const events: AuditEvent[] = [{ type: 'signin.password_ok', accountId: account.id, clientId: signIn.client?.id ?? null, ip: requester.ip }];
-      const identified = { ...signIn, account, mailLang: mailLang(requester, account, signIn.lang) };
+      const identified = { ...signIn, account };
       if (this.#passwordIsEnough(identified, now)) return this.#finish(r, identified, 'password', null, requester, events);
       await r.audit.record(events, now);
       const chosen = account.factors.find((f) => f.id === signIn.method);
@@ -236,9 +239,7 @@ export class SignInService {
     return uow.transaction(async (r) => {
       const elsewhere = await this.#lock(r, signIn, ['password']);
       if (elsewhere) return elsewhere;
-      // The code mail (a right password's only) is written in the citizen's own language.
-      const writing = proven ? { ...signIn, mailLang: mailLang(requester, { lang: isLang(proven.lang) ? proven.lang : null }, signIn.lang) } : signIn;
-      const ctx = this.#guardedContext(r, writing, proven, typed.username);
+      const ctx = this.#guardedContext(r, signIn, proven, typed.username);
       const guard: Guard = { username: typed.username, kept: await proof.begin(ctx) };
       await r.signIns.update(signIn.uid, { state: 'guarded', accountId: proven?.id ?? null, factor: factor.id, guard: JSON.stringify(guard) }, now);
       const type = proven ? 'signin.password_ok' : 'signin.password_failed';
@@ -386,10 +387,11 @@ export class SignInService {
     return this.#deps.uow.transaction(async (r) => {
       const elsewhere = await this.#lock(r, signIn, ['upgrade', 'enroll']);
       if (elsewhere) return elsewhere;
-      const begun = await this.#deps.enrollments.beginWith(r, account, factor.id, signIn.mailLang);
+      const begun = await this.#deps.enrollments.beginWith(r, account, factor.id, signIn.mailLang, this.#context(r, signIn, account).request);
       if (!begun.ok) return this.#refused(signIn, 'rate_limited', begun.notice, undefined, r);
       await r.signIns.update(uid, { state: 'enroll', factor: factor.id, enrollmentId: begun.enrollmentId }, this.#deps.clock.now());
-      return this.#advanced(signIn, begun.notice);
+      // The setup page itself says where the code went: no second notice saying it again.
+      return this.#advanced(signIn, null);
     });
   }
 
@@ -461,7 +463,7 @@ export class SignInService {
     if (row.kind === 'portal' || !row.interaction) {
       // The portal asks for no level: an account signs in with what it has (SPEC §2).
       const lang = requester.lang ?? requester.preferred ?? DEFAULT_LANG;
-      const signIn = { ...flow, client: null, need: 'password' as const, lang, browser: requester.browser, mailLang: mailLang(requester, account, lang), redirectUri: undefined, prompt: 'login' };
+      const signIn = { ...flow, client: null, need: 'password' as const, lang, browser: requester.browser, mailLang: lang, redirectUri: undefined, prompt: 'login' };
       return { signIn, candidate: loaded.candidate };
     }
     const params = (row.interaction['params'] ?? {}) as Record<string, unknown>;
@@ -475,7 +477,7 @@ export class SignInService {
         need: acr.required(stringParam(params['acr_values']), client.minAcr),
         lang,
         browser: requester.browser,
-        mailLang: mailLang(requester, account, lang),
+        mailLang: lang,
         redirectUri: stringParam(params['redirect_uri']),
         prompt: String((row.interaction['prompt'] as { name?: unknown } | undefined)?.name ?? 'login'),
       },
@@ -532,7 +534,7 @@ export class SignInService {
     const { account, enrollmentId } = signIn;
     if (!account || !enrollmentId) return { kind: 'wrong_step', uid: signIn.uid };
     return this.#deps.uow.transaction(async (r) => {
-      const notice = await this.#deps.enrollments.resend(r, account, enrollmentId, signIn.mailLang);
+      const notice = await this.#deps.enrollments.resend(r, account, enrollmentId, signIn.mailLang, this.#context(r, signIn, account).request);
       if (!notice) return { kind: 'bad_request', code: 'nothing_to_resend' };
       return notice.error ? this.#refused(signIn, 'rate_limited', notice, undefined, r) : this.#advanced(signIn, notice);
     });
@@ -594,8 +596,10 @@ export class SignInService {
       returnTo = await r.signIns.setResult(signIn.uid, { login: { accountId, acr: acr.acrOf(level), amr: amrFor(factor?.amr ?? null, !signIn.passwordless), remember: false } }, now);
       if (!returnTo) return EXPIRED;
     }
-    // The language the citizen finished in becomes theirs: later mails are written in it.
+    // The language the citizen finished in becomes theirs: mails sent outside a sign-in are written in it.
     await r.signIns.markDone(signIn.uid, accountId, signIn.lang, now);
+    const { mailer, newBrowserMail } = this.#deps;
+    if (newBrowserMail && mailer && isNewBrowser(requester, accountId)) await queueNewBrowserMail(r, mailer, signIn.account!, signIn.mailLang, { service: serviceOf(signIn), who: requester, now });
     const detail = { method: factor?.id ?? 'password', acr: acr.acrOf(level), ...(requester.browser && { browser: requester.browser }), ...(signIn.kind === 'portal' && { portal: true }) };
     events.push({ type: 'signin.succeeded', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail });
     await r.audit.record(events, now);
@@ -608,8 +612,8 @@ export class SignInService {
   }
 
   #context<A extends FactorAccount | null>(repos: Repos, signIn: SignIn, account: A): Omit<FactorContext, 'account'> & { account: A } {
-    // A factor's words go into mails: the citizen's language, not only the page's.
-    return { flowId: signIn.uid, account, lang: signIn.mailLang, repos, request: { service: signIn.client ? (signIn.client.name ?? signIn.client.id) : null, browser: signIn.browser } };
+    // A factor's words go into mails, in the language the citizen is reading.
+    return { flowId: signIn.uid, account, lang: signIn.mailLang, repos, request: { service: serviceOf(signIn), browser: signIn.browser } };
   }
 
   /** A guarded sign-in's context: the account only where the password was right; the username as typed. */
@@ -698,7 +702,10 @@ export class SignInService {
         // at the portal always (an account with a factor goes on to it).
         if (signIn.kind === 'portal') methods.push({ id: LEGACY_METHOD, labelKey: 'method.legacy' });
         else if (this.#passwordAllowed(signIn, clock.now())) methods.push({ id: LEGACY_METHOD, labelKey: 'method.legacy', legacy: { until: acr.legacyUntil } });
-        return { state: 'choose_method', methods };
+        // After the cut-off the chooser says why "Ügyfélkapuval" is gone, and which method sets Ügyfélkapu+ up.
+        const since = signIn.kind === 'rp' && !acr.legacyAllowed(clock.now()) ? acr.legacyUntil : null;
+        const setUp = factors.all().find((f) => f.setUpFirst);
+        return { state: 'choose_method', methods, ...(since && setUp && { legacyEnded: { since, setUp: option(setUp) } }) };
       }
       case 'password':
         return { state: 'password', method: { id: signIn.method ?? LEGACY_METHOD, labelKey: factors.get(signIn.method)?.labelKey ?? 'method.legacy' }, username };
@@ -744,7 +751,12 @@ export class SignInService {
 
 /** Who asks, for a factor that shows it elsewhere (the phone app). */
 function asking(signIn: SignIn, requester: Requester): { client: string | null; ip: string; browser: string | null } {
-  return { client: signIn.client ? (signIn.client.name ?? signIn.client.id) : null, ip: requester.ip, browser: requester.browser };
+  return { client: serviceOf(signIn), ip: requester.ip, browser: requester.browser };
+}
+
+/** The service signed into, by name, for mails and the phone; null: kapu's own account portal. */
+function serviceOf(signIn: Pick<SignIn, 'client'>): string | null {
+  return signIn.client ? (signIn.client.name ?? signIn.client.id) : null;
 }
 
 function option(f: Factor): Option {
@@ -760,11 +772,6 @@ function parseGuard(raw: string | null): Guard | null {
   if (!raw) return null;
   const guard = JSON.parse(raw) as Partial<Guard>;
   return typeof guard.username === 'string' && typeof guard.kept === 'string' ? { username: guard.username, kept: guard.kept } : null;
-}
-
-/** A choice made in this sign-in, else the citizen's own language, else the page's. */
-function mailLang(requester: Requester, account: { lang?: Lang | null } | null, pageLang: Lang): Lang {
-  return requester.lang ?? account?.lang ?? pageLang;
 }
 
 function accountOf(row: { id: string; username: string; name: string; email: string }): FactorAccount {

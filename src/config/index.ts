@@ -90,6 +90,12 @@ export const schema = z.object({
   /** SMTP server, e.g. smtps://user:pass@mail.example.hu; unset outside production: dev mailbox. */
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
   MAIL_FROM: z.string().min(3).default('Ügyfélkapu+ <no-reply@localhost>'),
+  /**
+   * Mail the citizen when the account signs in from a browser kapu has not seen for it (no
+   * device cookie of that account): the time, service, browser and network, and what to do if
+   * it was not them. On by default, as banks do; an operator may switch it off.
+   */
+  NEW_BROWSER_MAIL: bool.default(true),
   /** One-time code rules (SPEC §3); the bounds keep them safe. */
   CODE_TTL_SECONDS: int(60, 1800).default(600),
   CODE_MAX_ATTEMPTS: int(1, 10).default(5),
@@ -191,7 +197,7 @@ function finish(env: z.infer<typeof schema>) {
     generatedEncryptionKeys: env.ENCRYPTION_KEYS === undefined,
     legacyLoginUntil: env.LEGACY_LOGIN_UNTIL ?? null,
     acr: { passwordOnly: env.ACR_PASSWORD_ONLY, twoFactor: env.ACR_TWO_FACTOR, app: env.ACR_APP ?? env.ACR_TWO_FACTOR },
-    mail: { smtpUrl: env.SMTP_URL ?? null, from: env.MAIL_FROM },
+    mail: { smtpUrl: env.SMTP_URL ?? null, from: env.MAIL_FROM, newBrowser: env.NEW_BROWSER_MAIL },
     codes: {
       ttlSeconds: env.CODE_TTL_SECONDS,
       maxAttempts: env.CODE_MAX_ATTEMPTS,

@@ -105,6 +105,17 @@ export interface Factor<Input = unknown> {
   readonly labelKey: string;
   /** A level of its own (the phone app: ACR_APP) instead of the usual second factor's. */
   readonly level?: 'app';
+  /**
+   * An account may hold several (the phone app's phones): setting it up again adds one. Without
+   * it, setting up a factor the account has moves it ("Beállítás másik eszközre": the old one
+   * stops working).
+   */
+  readonly several?: true;
+  /**
+   * The one to suggest to a citizen who has no second factor yet, on the method chooser once
+   * password-only sign-in has ended: it needs nothing to install (the emailed code).
+   */
+  readonly setUpFirst?: true;
 
   /**
    * Reads the factor's own fields of a submitted form; undefined when they could not be an

@@ -134,13 +134,15 @@ function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: N
     case 'choose_method': {
       const t = env.deps.views.translator(shown.lang);
       const date = env.deps.views.date(shown.lang);
+      const ended = page.legacyEnded;
       const methods = page.methods.map((m) => ({
         id: m.id,
         labelKey: m.labelKey,
         legacy: m.legacy !== undefined,
-        hint: m.legacy && (m.legacy.until ? t('method.legacy_hint', { date: date(lastDayBefore(m.legacy.until)) }) : t('method.legacy_hint_open')),
+        hint: m.legacy ? (m.legacy.until ? t('method.legacy_hint', { date: date(lastDayBefore(m.legacy.until)) }) : t('method.legacy_hint_open')) : m.id === ended?.setUp.id ? t('method.set_up_hint') : undefined,
       }));
-      return { template: 'method', data: { titleKey: 'method.title', methods, notice } };
+      const legacyEnded = ended && t('method.legacy_ended', { date: date(ended.since), setUp: t(ended.setUp.labelKey) });
+      return { template: 'method', data: { titleKey: 'method.title', methods, legacyEnded, notice } };
     }
     case 'password':
       return { template: 'password', data: { titleKey: 'password.title', methodLabelKey: page.method.labelKey, username: page.username, notice } };
@@ -153,6 +155,9 @@ function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: N
       // "Bejelentkezés – e-mailes kód": where the citizen is; a factor without words of its own gets its name.
       const stepKey = `step.${page.factor.id}`;
       const t = env.deps.views.translator(shown.lang);
+      // Advice that names another method (`<key>_alone` without it) where the account has none.
+      const said = notice ?? page.view.notice ?? null;
+      const alone = said && page.others.length === 0 && env.deps.views.has(`${said.key}_alone`) ? { ...said, key: `${said.key}_alone` } : said;
       return {
         template: 'factor',
         data: {
@@ -162,7 +167,7 @@ function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: N
           canResend: page.canResend,
           others: page.others,
           guarded: page.guarded === true,
-          notice: notice ?? page.view.notice ?? null,
+          notice: alone,
           scripts: page.view.scripts === true,
         },
       };

@@ -5,6 +5,7 @@
  */
 import type { MailOutboxRepository } from '../db/repositories/mail-outbox.ts';
 import type { CodePurpose } from '../db/repositories/one-time-codes.ts';
+import type { Network } from '../security/networks.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
 import type { Lang, Views } from '../views.ts';
 
@@ -30,22 +31,36 @@ export interface CodeMail {
   browser: string | null;
 }
 
-/** A mail that tells the citizen something happened to the account: no code, no secret. */
+/**
+ * A mail that tells the citizen something happened to the account: no code, no secret. What to
+ * do if it was not them is `<key>.not_you` where the mail has words of its own for it (a changed
+ * password cannot be changed back by its owner: they reset it), else the common `mail.not_you`.
+ */
 export interface NoticeMail {
-  /** Locale key prefix: `<key>.subject` and `<key>.body`. */
+  /** Locale key prefix: `<key>.subject` and `<key>.body` (and `<key>.not_you`, if any). */
   key: string;
   name: string;
   /** Values for the body's placeholders. */
   vars?: Record<string, string>;
+  /** Where it happened, as a code mail names its request (a sign-in from a new browser). */
+  facts?: { service: string | null; at: Date; browser: string | null; network: Network | null };
+}
+
+/** kapu's own pages a mail points to, as absolute addresses (from ISSUER). */
+export interface MailLinks {
+  /** "Elfelejtett jelszó": a new password, and every session ends. */
+  reset: string;
 }
 
 export class Mailer {
   readonly #box: SecretBox;
   readonly #views: Views;
+  readonly #links: MailLinks;
 
-  constructor(box: SecretBox, views: Views) {
+  constructor(box: SecretBox, views: Views, issuer: string) {
     this.#box = box;
     this.#views = views;
+    this.#links = { reset: `${issuer}/account/reset` };
   }
 
   code(to: string, lang: Lang, mail: CodeMail): MailMessage {
@@ -53,7 +68,8 @@ export class Mailer {
   }
 
   notice(to: string, lang: Lang, mail: NoticeMail): MailMessage {
-    return this.#compose(to, lang, `${mail.key}.subject`, 'mail/notice', { ...mail });
+    const own = `${mail.key}.not_you`;
+    return this.#compose(to, lang, `${mail.key}.subject`, 'mail/notice', { ...mail, notYouKey: this.#views.has(own) ? own : 'mail.not_you', links: this.#links });
   }
 
   /** A message of the locale files, in `lang` (for values that go into a mail). */

@@ -39,6 +39,23 @@ export class EmailedCodes {
     return this.#deps.rules;
   }
 
+  /** A code's lifetime in whole minutes, as its mail and the pages that ask for it say it. */
+  get minutes(): number {
+    return Math.round(this.#deps.rules.ttlSeconds / 60);
+  }
+
+  /**
+   * The tag of a new password's code, derived from its flow (a keyed hash: random to anyone
+   * else): a forgotten password's page shows it whether or not a code went out — it must not
+   * tell whether the username exists — the same on every reload, and without a read. Such a
+   * flow gets one code (no resend), so there is no earlier tag to differ from. (A key rotation
+   * between the mail and a reload changes it; the code still works.)
+   */
+  flowTag(flowId: string): string {
+    const n = Buffer.from(this.#deps.box.mac('reset-tag', flowId), 'base64url').readUInt32BE(0) % 1000;
+    return String(n).padStart(3, '0');
+  }
+
   /** The live code of a flow, if any: its tag and expiry. */
   live(repos: Repos, purpose: CodePurpose, flowId: string, accountId: string) {
     return repos.codes.live({ purpose, flowId, accountId });
@@ -53,7 +70,7 @@ export class EmailedCodes {
     const now = clock.now();
     const scope: CodeScope = { purpose, flowId, accountId: to.id };
     const previous = await repos.codes.live(scope);
-    const tag = newTag(random, previous?.tag);
+    const tag = purpose === 'reset' ? this.flowTag(flowId) : newTag(random, previous?.tag);
     const code = digits(random, 6);
     const codeId = random.uuid();
     const result = await repos.codes.issue({ id: codeId, ...scope, tag, codeHash: box.mac('otp', hashInput(scope, code)), now, rules });
@@ -73,7 +90,7 @@ export class EmailedCodes {
       username: to.username,
       tag,
       code,
-      minutes: Math.round(rules.ttlSeconds / 60),
+      minutes: this.minutes,
       at: now,
       service: request?.service ?? null,
       browser: request?.browser ?? null,
@@ -95,7 +112,7 @@ export class EmailedCodes {
     const code = digits(random, 6);
     const state: GuardedCode = { tag, hash: box.mac('otp', guardedInput(flowId, to ? code : random.uuid())), expiresAt: now.getTime() + rules.ttlSeconds * 1000, tries: 0 };
     if (to) {
-      const mail = mailer.code(to.email, lang, { kind: 'signin', name: to.name, username: to.username, tag, code, minutes: Math.round(rules.ttlSeconds / 60), at: now, service: request?.service ?? null, browser: request?.browser ?? null });
+      const mail = mailer.code(to.email, lang, { kind: 'signin', name: to.name, username: to.username, tag, code, minutes: this.minutes, at: now, service: request?.service ?? null, browser: request?.browser ?? null });
       await mailer.queue(repos.outbox, mail, now);
       await repos.audit.record({ type: 'code.sent', accountId: to.id, detail: { purpose: 'signin', tag, guarded: true } }, now);
     } else {

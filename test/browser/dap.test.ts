@@ -133,10 +133,15 @@ describeWithChromium('the DÁP method with the reference app, in a real browser'
     expect(challengeLink).toBe(await desktop.locator('#dap-link').getAttribute('href'));
     const number = (await desktop.locator('#dap-number').innerText()).trim();
     expect(await desktop.locator('input[type=password]').count()).toBe(0);
+    // The number to match is large and unmistakable, as on the phone: well above the text around it.
+    const sizes = (await desktop.evaluate(`[getComputedStyle(document.getElementById('dap-number')).fontSize, getComputedStyle(document.querySelector('main p')).fontSize].map(parseFloat)`)) as number[];
+    expect(sizes[0]).toBeGreaterThanOrEqual(2.5 * sizes[1]!);
     await checkAxe(desktop, 'sign-in: waiting page');
 
     await phone.goto(challengeLink);
     await phone.getByText('Minta Ügyintézés').waitFor();
+    // The browser is on this machine: a local network, said in words (not "127.0.0.x" or "::1::/48").
+    expect(await phone.locator('#fact-place').innerText()).toBe('helyi hálózat');
     const shown = (await phone.locator('#numbers button').allInnerTexts()).map((n) => n.trim());
     expect(shown).toHaveLength(3);
     expect(shown).toContain(number);
@@ -145,6 +150,9 @@ describeWithChromium('the DÁP method with the reference app, in a real browser'
     await field(phone, 'PIN-kód').fill(PIN);
     await button(phone, 'Jóváhagyás').click();
     await phone.getByText('Jóváhagyta a bejelentkezést').waitFor();
+    // Decided: nothing left to press, the refusal least of all.
+    expect(await phone.getByRole('button').evaluateAll((all) => all.map((b) => b.textContent))).toEqual(['English']);
+    await checkAxe(phone, 'app: approved');
 
     // The waiting page learns it by itself (kapu.js asks /status) and goes on to the RP.
     const callback = await desktop.waitForRequest((r) => r.url().startsWith(RP_ORIGIN), { timeout: 15_000 });
@@ -190,6 +198,35 @@ describeWithChromium('the DÁP method with the reference app, in a real browser'
     await button(phone, 'Nem én voltam – elutasítás').click();
     await desktop.getByText('A bejelentkezést a telefonon elutasították').first().waitFor({ timeout: 15_000 });
     await checkAxe(desktop, 'sign-in: refused');
+    expect(found).toEqual([]);
+  }, 120_000);
+
+  test('a link that no longer works shows the phone why, and no empty labels: decided, then expired', async () => {
+    const phone = contexts[1]!.pages()[0]!;
+    const desktop = await open(DESKTOP);
+    const signIn = await beginSignIn(rp);
+    await desktop.goto(signIn.url.href);
+    await button(desktop, 'DÁP mobilalkalmazás').click();
+    const link = (await desktop.locator('#dap-link').getAttribute('href')) as string;
+    await phone.goto(link);
+    await button(phone, 'Nem én voltam – elutasítás').click();
+    await phone.getByText('Elutasította a bejelentkezést').waitFor();
+    const shows = async () => ({ said: await phone.getByRole('alert').innerText(), labels: await phone.locator('dt:visible').count(), buttons: await phone.getByRole('button').evaluateAll((all) => all.map((b) => b.textContent)) });
+
+    // The same link again (from the phone's history): decided already.
+    await phone.goto('about:blank');
+    await phone.goto(link);
+    await phone.getByRole('alert').waitFor();
+    expect(await shows()).toEqual({ said: 'Erről a bejelentkezésről már döntöttek, vagy a QR-kódot lecserélték.', labels: 0, buttons: ['English'] });
+
+    // A fresh QR code, opened after its two minutes.
+    await button(desktop, 'Új kód küldése').click();
+    const fresh = (await desktop.locator('#dap-link').getAttribute('href')) as string;
+    kapu.clock.advance(121);
+    await phone.goto(fresh);
+    await phone.getByRole('alert').waitFor();
+    expect(await shows()).toEqual({ said: 'A QR-kód lejárt. Kérjen újat a számítógépen.', labels: 0, buttons: ['English'] });
+    await checkAxe(phone, 'app: expired link');
     expect(found).toEqual([]);
   }, 120_000);
 });

@@ -1,8 +1,8 @@
 /**
  * The citizen's language: the RP's ui_locales, then a choice remembered from an earlier visit,
  * then the browser's Accept-Language, then Hungarian; a choice made during a sign-in holds for
- * the rest of it; mails follow the citizen's own language (their last sign-in's), not the page.
- * And every message exists in both languages.
+ * the rest of it; a mail sent during a sign-in follows its pages, one sent outside it the
+ * account's own language (its last sign-in's). And every message exists in both languages.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -89,28 +89,32 @@ describe('the language of the sign-in pages', () => {
     }
   });
 
-  test("the code mail is in the citizen's own language (their last sign-in's), not the page's", async () => {
+  test("a mail sent during a sign-in is in the language of its pages; one sent outside it, in the account's own (its last sign-in's)", async () => {
     accounts += 1;
     const username = `nyelv.${accounts}`;
     await kapu.account(username, ['email']);
     const to = `${username}@example.hu`;
 
-    // First sign-in, in English: no language of their own yet, so the mail follows the page.
+    // A sign-in finished in English: English becomes the account's own language.
     let since = mail.received.length;
     const english = new Browser(kapu.url, { 'accept-language': 'en' });
-    const first = await beginSignIn(rp);
-    const codePage = await signInWithPassword(english, first.url, 'email', username);
+    const codePage = await signInWithPassword(english, (await beginSignIn(rp)).url, 'email', username);
     const firstMail = await nextCodeMail(mail, since, to);
     expect(firstMail.mail.subject).toBe('Ügyfélkapu+ sign-in code');
     await english.submit(codePage, '/verify', { code: firstMail.code });
     expect(english.exitUrl?.searchParams.get('code')).toBeTruthy();
 
-    // Later, on a computer set to Hungarian: the page is Hungarian, the mail stays English.
+    // Later, on a computer set to Hungarian: the page is Hungarian, and so is the mail it asks for.
     since = mail.received.length;
     const hungarian = new Browser(kapu.url, { 'accept-language': 'hu' });
     const page = await signInWithPassword(hungarian, (await beginSignIn(rp)).url, 'email', username);
     expect(page.doc.querySelector('html')?.getAttribute('lang')).toBe('hu');
-    expect((await nextCodeMail(mail, since, to)).mail.subject).toBe('Ügyfélkapu+ sign-in code');
+    expect((await nextCodeMail(mail, since, to)).mail.subject).toBe('Ügyfélkapu+ hitelesítő kód');
+
+    // Failures piling up on the account reach it outside any sign-in of the citizen's own: in English.
+    since = mail.received.length;
+    for (let i = 0; i < 5; i += 1) await signInWithPassword(hungarian, (await beginSignIn(rp)).url, 'email', username, `nem ez ${i}`);
+    expect((await mail.next((m) => m.to.includes(to), since)).subject).toBe('Ügyfélkapu+ – failed sign-in attempts');
   });
 });
 
@@ -187,5 +191,28 @@ describe('the cut-off of password-only sign-in, said as the rule works', () => {
     expect(legacyButton(await chooserIn('hu'))).toBeDefined();
     kapu.clock.advance(61);
     expect(legacyButton(await chooserIn('hu'))).toBeUndefined();
+  });
+
+  test('from the cut-off on, the chooser says under its buttons since when and why "Ügyfélkapuval" is gone, and which button sets Ügyfélkapu+ up', async () => {
+    kapu.clock.advance(Math.max(0, (hungarianMidnight(cutoffDay).getTime() - kapu.clock.now().getTime()) / 1000 + 1));
+    const day = (locale: string) => new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'Europe/Budapest' }).format(hungarianMidnight(cutoffDay));
+    const says = {
+      hu: [
+        `Az Ügyfélkapuval (csak jelszóval) történő bejelentkezés ${day('hu-HU')} óta nem érhető el. Ha eddig így lépett be, válassza az „Ügyfélkapu+ e-mailes kóddal” gombot: a felhasználóneve és a jelszava megadása után itt beállíthatja az Ügyfélkapu+ azonosítást, és folytathatja a bejelentkezést.`,
+        'Ha még nincs Ügyfélkapu+ azonosítása, ezt válassza: a jelszava után itt beállíthatja.',
+      ],
+      en: [
+        `Signing in with Ügyfélkapu (password only) has not been possible since ${day('en-GB')}. If that is how you signed in, choose “Ügyfélkapu+ with an emailed code”: after your username and password you can set up Ügyfélkapu+ right here and go on signing in.`,
+        'No Ügyfélkapu+ yet? Choose this one: you can set it up here after your password.',
+      ],
+    };
+    for (const lang of ['hu', 'en'] as const) {
+      const chooser = await chooserIn(lang);
+      expect(legacyButton(chooser)).toBeUndefined();
+      const setUp = chooser.doc.querySelectorAll('button').find((b) => b.getAttribute('value') === 'email')!;
+      // After the last button, and the button it names says the same where a screen reader lands.
+      expect(chooser.doc.querySelector('form + #legacy-ended')).not.toBeNull();
+      expect([chooser.text('#legacy-ended'), chooser.text(`#${setUp.getAttribute('aria-describedby')}`)]).toEqual(says[lang]);
+    }
   });
 });

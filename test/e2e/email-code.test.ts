@@ -10,7 +10,10 @@ const RP_ORIGIN = 'https://rp.example.hu';
 const RESEND = 'Új kód küldése';
 const TAG_LABEL = 'Munkamenet-azonosító';
 const CODE_LABEL = 'E-mailben kapott kód';
-const EXHAUSTED = 'Ezzel a kóddal túl sokszor próbálkozott, ezért már nem használható, és ebben a bejelentkezésben új kódot sem kérhet. Válasszon másik azonosítási módot, vagy térjen vissza a szolgáltatáshoz, és kezdje újra a bejelentkezést.';
+/** A dead code, to an account that has no other method: the way on is to start again. */
+const EXHAUSTED = 'Ezzel a kóddal túl sokszor próbálkozott, ezért már nem használható, és ebben a bejelentkezésben új kódot sem kérhet. Kezdje újra a bejelentkezést.';
+/** …and to one that has another: that method too. */
+const EXHAUSTED_OTHERS = 'Ezzel a kóddal túl sokszor próbálkozott, ezért már nem használható, és ebben a bejelentkezésben új kódot sem kérhet. Válasszon másik azonosítási módot, vagy térjen vissza a szolgáltatáshoz, és kezdje újra a bejelentkezést.';
 const CAP = 'Az elmúlt órában túl sok kódot kért. Próbálja újra később.';
 const triesLeft = (n: number) => `A kód nem megfelelő. Még ${n} próbálkozása van.`;
 
@@ -192,6 +195,15 @@ describe('Ügyfélkapu+ with an emailed code', () => {
     expect(refused.status).toBe(401);
     expect(alertOn(refused)).toBe(EXHAUSTED);
     expect(browser.exitUrl).toBeUndefined();
+  });
+
+  test('a dead code tells an account that has another method to choose it, and offers it', async () => {
+    await kapu.account('email.es.app', ['email', 'totp']);
+    const { browser, page, sent } = await toCodePage('email.es.app');
+    let current = page;
+    for (let i = 0; i < 5; i += 1) current = await enterCode(browser, current, wrongCode(sent.code));
+    expect(alertOn(current)).toBe(EXHAUSTED_OTHERS);
+    expect(current.form('/factor').querySelectorAll('button').map((b) => b.getAttribute('value'))).toEqual(['totp']);
   });
 
   test('a new code keeps the failure count: 3 wrong tries, a new code, 2 wrong tries, and the right new code is refused', async () => {

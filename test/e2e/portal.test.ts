@@ -15,6 +15,8 @@ import { PORTAL_SESSION_COOKIE } from '../../src/http/cookies.ts';
 const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
 const LOW = 'http://eidas.europa.eu/LoA/low';
 const NEW_PASSWORD = 'egy hosszú új jelszó 2026';
+const CHROME_ON_LINUX = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+const lines = (m: ReceivedMail) => m.text.split('\n');
 
 /** The 6-digit code of any of kapu's code mails, and its 3-digit tag. */
 function codeIn(mail: ReceivedMail): { code: string; tag: string } {
@@ -45,7 +47,7 @@ describe('the account portal', () => {
   type Answer = (browser: Browser, page: Page) => Promise<Page>;
 
   /** Signs in at the portal with `method`; a factor's page is answered by `answer`. */
-  async function portalSignIn(username: string, method = 'legacy', answer?: Answer, browser = new Browser(kapu.url)): Promise<{ browser: Browser; home: Page }> {
+  async function portalSignIn(username: string, method = 'legacy', answer?: Answer, browser = new Browser(kapu.url, { 'user-agent': CHROME_ON_LINUX })): Promise<{ browser: Browser; home: Page }> {
     const landing = await browser.go('/account');
     const chooser = await browser.submit(landing, '/account/sign-in');
     const passwordPage = await browser.submit(chooser, '/method', {}, { name: 'method', value: method });
@@ -90,7 +92,10 @@ describe('the account portal', () => {
     const codeMail = await mail.next((m) => m.to.includes(account.email), since);
     expect(codeMail.subject).toBe('Ügyfélkapu+ igénylés – Megerősítő kód');
     expect(codeMail.text).toContain('10 percig');
+    // Like a sign-in's code mail: asked at the portal, from this browser.
+    expect(lines(codeMail)).toEqual(expect.arrayContaining(['Szolgáltatás: Ügyfélkapu+ fiókom', 'Böngésző: Chrome 131, Linux']));
     expect(dialog.value('#tag')).toBe(codeIn(codeMail).tag);
+    expect(dialog.visibleText).toContain(`Megerősítő kódot küldtünk ide: ${account.email}. A kód 10 percig érvényes.`);
     const done = await browser.submit(dialog, dialog.url.pathname, { code: codeIn(codeMail).code });
     expect(done.url.pathname).toBe('/account');
     expect(done.visibleText).toContain('Beállította az Ügyfélkapu+ e-mailes kóddal történő azonosítást');
@@ -129,22 +134,30 @@ describe('the account portal', () => {
 
   describe('the authenticator app', () => {
     /** Sets the app up from the account's page; returns the secret and the törlőkód. */
-    async function setUpApp(browser: Browser): Promise<{ secret: string; recoveryCode: string; page: Page }> {
+    async function setUpApp(browser: Browser): Promise<{ secret: string; recoveryCode: string; page: Page; start: Page; setup: Page; code: string }> {
       const start = await browser.go('/account/setup/totp');
       const setup = await browser.submit(start, '/account/setup/totp', { password: PASSWORD });
       expect(setup.doc.querySelector('img')!.getAttribute('src')).toMatch(/^data:image\/svg\+xml;base64,/);
       const secret = setup.text('#totp-key').replace(/-/g, '');
       toMiddleOfStep(kapu.clock);
-      const shown = await browser.submit(setup, setup.url.pathname, { code: await appCode(secret, kapu.clock) });
+      const code = await appCode(secret, kapu.clock);
+      const shown = await browser.submit(setup, setup.url.pathname, { code });
       expect(shown.text('h1')).toBe('Törlőkód');
-      return { secret, recoveryCode: shown.text('#recovery-code'), page: shown };
+      return { secret, recoveryCode: shown.text('#recovery-code'), page: shown, start, setup, code };
     }
 
     test('QR code and key → the first code → active; the törlőkód is shown once, and the app then signs in', async () => {
       const account = await citizen(['email']);
       const { browser } = await portalSignIn(account.username, 'email', emailedCode(account.email));
-      const { secret, recoveryCode, page } = await setUpApp(browser);
+      const { secret, recoveryCode, page, setup, code } = await setUpApp(browser);
       expect(recoveryCode).toMatch(/^[A-Z2-9]{4}(-[A-Z2-9]{4}){3}$/);
+      // Reloading the törlőkód page sends its form again: the setup is done, and the page says so (not "expired").
+      const reloaded = await browser.submit(setup, setup.url.pathname, { code });
+      expect(reloaded.url.pathname).toBe('/account');
+      expect(reloaded.text('[role=status]')).toBe(
+        'A hitelesítő alkalmazás beállítása már elkészült. A törlőkódot biztonsági okból csak egyszer mutatjuk meg: ha nem írta le, a „Beállítás másik eszközre” hivatkozással új kulcsot és új törlőkódot kaphat.',
+      );
+      expect(reloaded.visibleText).not.toContain(recoveryCode);
       const stored = await kapu.deps.db.selectFrom('factor').select('recovery_hash').where('account_id', '=', account.id).where('kind', '=', 'totp').executeTakeFirstOrThrow();
       expect(stored.recovery_hash).toMatch(/^\$argon2id\$/);
       const home = await browser.go(page.doc.querySelector('main a.button')!.getAttribute('href')!);
@@ -168,6 +181,9 @@ describe('the account portal', () => {
         const refused = await stranger.submit(form, '/account/lost-phone', fields);
         expect({ status: refused.status, says: refused.text('.error') }).toEqual({ status: 401, says: 'A felhasználónév, a jelszó vagy a törlőkód nem megfelelő.' });
       }
+      // The account's own list tells a wrong törlőkód from a wrong password (the page answers both alike).
+      const told = (await browser.go('/account/events')).doc.querySelectorAll('tbody tr td:nth-child(2)').map((td) => td.text.trim()).slice(0, 2);
+      expect(told).toEqual(['Hibás törlőkód (elveszett telefon)', 'Hibás jelszó']);
       const since = mail.received.length;
       const removed = await stranger.submit(form, '/account/lost-phone', { username: account.username, password: PASSWORD, recovery_code: recoveryCode.toLowerCase() });
       expect(removed.visibleText).toContain('A hitelesítő alkalmazást töröltük a fiókjából.');
@@ -180,11 +196,19 @@ describe('the account portal', () => {
     test('"Beállítás másik eszközre": a new secret and törlőkód; the old phone’s codes and the old törlőkód stop at once', async () => {
       const account = await citizen(['email']);
       const { browser } = await portalSignIn(account.username, 'email', emailedCode(account.email));
+      const since = mail.received.length;
       const old = await setUpApp(browser);
+      expect(old.start.text('h1')).toBe('Ügyfélkapu+ igénylés hitelesítő alkalmazással');
       kapu.clock.advance(60);
       const moved = await setUpApp(browser);
       expect(moved.secret).not.toBe(old.secret);
       expect(moved.recoveryCode).not.toBe(old.recoveryCode);
+      // The move is named as such, on its pages and in its mail, which says what stopped working.
+      for (const page of [moved.start, moved.setup]) expect([page.text('h1'), page.text('title')]).toEqual(['Beállítás másik eszközre', 'Beállítás másik eszközre – Ügyfélkapu+']);
+      const told = await mail.next((m) => m.to.includes(account.email) && m.subject === 'Ügyfélkapu+ – a hitelesítő alkalmazás új eszközre került', since);
+      expect(told.text).toContain('A régi telefon kódjai és a régi törlőkód mostantól nem érvényesek');
+      // The first setup's mail was the usual one, and the move sent no second one of those.
+      expect(mail.received.slice(since).filter((m) => m.to.includes(account.email) && m.subject === 'Sikeres Ügyfélkapu+ igénylés')).toHaveLength(1);
 
       kapu.clock.advance(60);
       const signIn = await beginSignIn(rp);
@@ -224,7 +248,12 @@ describe('the account portal', () => {
     const since = mail.received.length;
     const done = await here.submit(step2, step2.url.pathname, { app_code: await appCode(account.totpSecret!, kapu.clock), password: NEW_PASSWORD, password2: NEW_PASSWORD });
     expect(done.visibleText).toContain('Az új jelszavát elmentettük.');
-    expect((await mail.next((m) => m.to.includes(account.email), since)).subject).toBe('Ügyfélkapu+ – a jelszava megváltozott');
+    const changed = await mail.next((m) => m.to.includes(account.email), since);
+    expect(changed.subject).toBe('Ügyfélkapu+ – a jelszava megváltozott');
+    // Someone else who changed it locked the owner out of "change the password": the way back is a reset.
+    expect(lines(changed)).toContain(
+      `Ha nem Ön változtatta meg, valaki más ismeri a régi jelszavát, és Ön most a régivel nem tud belépni. Azonnal állítson be új jelszót az „Elfelejtett jelszó” oldalon (${kapu.url}/account/reset), és forduljon az ügyfélszolgálathoz.`,
+    );
 
     expect((await here.go('/account')).text('h1')).toBe('Fiókom');
     expect((await elsewhere.go('/account')).text('h1')).toBe('Ügyfélkapu+ fiók');
@@ -253,6 +282,14 @@ describe('the account portal', () => {
 
     const resetMail = await mail.next((m) => m.to.includes(account.email), since);
     expect(resetMail.subject).toBe('Ügyfélkapu+ – elfelejtett jelszó');
+    // The page shows the munkamenet-azonosító the mail quotes, as the sign-in's code page does —
+    // and a made-up name's page one too, each the same on every reload.
+    expect(real.page.value('#tag')).toBe(codeIn(resetMail).tag);
+    expect(real.page.visibleText).toContain('A kód 10 percig érvényes.');
+    for (const flow of [real, madeUp]) {
+      expect(flow.page.value('#tag')).toMatch(/^\d{3}$/);
+      expect((await flow.b.go(flow.page.url)).value('#tag')).toBe(flow.page.value('#tag'));
+    }
     const done = await real.b.submit(real.page, real.page.url.pathname, { code: codeIn(resetMail).code, password: NEW_PASSWORD, password2: NEW_PASSWORD });
     expect(done.visibleText).toContain('Az új jelszavát elmentettük. Jelentkezzen be vele.');
     expect(mail.received.some((m) => m.to.includes('senki.sem.vagyok'))).toBe(false);
@@ -398,7 +435,7 @@ describe('the account portal', () => {
     test('after the cut-off, a password-only account sets an emailed code up during the sign-in and reaches the RP at substantial', async () => {
       const account = await citizen();
       const signIn = await beginSignIn(rp);
-      const browser = new Browser(kapu.url);
+      const browser = new Browser(kapu.url, { 'user-agent': CHROME_ON_LINUX });
       const upgrade = await signInWithPassword(browser, signIn.url, 'email', account.username);
       expect(upgrade.text('h1')).toBe('Ügyfélkapu+ szükséges');
       expect(upgrade.visibleText).not.toContain('Folytatás csak jelszóval');
@@ -406,6 +443,12 @@ describe('the account portal', () => {
       const setup = await browser.submit(upgrade, '/setup', {}, { name: 'factor', value: 'email' });
       const codeMail = await mail.next((m) => m.to.includes(account.email), since);
       expect(codeMail.subject).toBe('Ügyfélkapu+ igénylés – Megerősítő kód');
+      // It names the service being signed in to and this browser, as a sign-in's code mail does.
+      expect(lines(codeMail)).toEqual(expect.arrayContaining(['Szolgáltatás: Minta Ügyintézés', 'Böngésző: Chrome 131, Linux']));
+      // One message about the code, naming it by its name (a "Megerősítő kód", not a "hitelesítő kód").
+      expect(setup.doc.querySelectorAll('[role=status], [role=alert]')).toHaveLength(0);
+      expect(setup.visibleText).toContain(`Megerősítő kódot küldtünk ide: ${account.email}. A kód 10 percig érvényes.`);
+      expect(setup.visibleText).not.toContain('hitelesítő kód');
       await browser.submit(setup, '/verify', { code: codeIn(codeMail).code });
       const claims = (await signIn.finish(browser.exitUrl!)).claims()!;
       expect({ acr: claims.acr, amr: claims.amr }).toEqual({ acr: SUBSTANTIAL, amr: ['pwd', 'email', 'mfa'] });

@@ -45,6 +45,8 @@ export async function startCore(options: { env?: Record<string, string>; minAcr?
     COOKIE_KEYS: randomBytes(32).toString('base64url'),
     ENCRYPTION_KEYS: `t1:${randomBytes(32).toString('base64')}`,
     ...(database.url && { DATABASE_URL: database.url, DATABASE_POOL_SIZE: '4' }),
+    // As in kapu.ts: on only where a test of the new-browser mail asks for it.
+    NEW_BROWSER_MAIL: 'false',
     ...options.env,
   }));
   const clock = new TestClock();

@@ -17,6 +17,7 @@ export interface ChallengeInfo {
   client: string | null;
   browser: string | null;
   place: string | null;
+  local: boolean;
   expiresAt: string;
 }
 

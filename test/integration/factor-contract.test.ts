@@ -115,8 +115,10 @@ describe('setting up a factor (enrollment)', () => {
     const [done] = await core.deliver();
     expect(done!.subject).toBe('Sikeres Ügyfélkapu+ igénylés');
     expect(done!.text).not.toMatch(/\b\d{6}\b/);
-    // Used once: the same enrollment cannot be confirmed again.
-    expect(await core.deps.enrollments.confirm(account.id, begun.enrollmentId, { code }, WHO)).toMatchObject({ ok: false, refusal: 'expired' });
+    // Used once: the same enrollment cannot be confirmed again — sent again (a reload), it is told it is done, and nothing happens twice.
+    expect(await core.deps.enrollments.confirm(account.id, begun.enrollmentId, { code }, WHO)).toMatchObject({ ok: false, refusal: 'done' });
+    expect(await kinds(account.id)).toEqual(['email']);
+    expect((await core.deliver())[0]).toBe(done);
   });
 
   test('an enrollment code is bound to its account and enrollment, and dies after ten minutes', async () => {

@@ -6,6 +6,8 @@
 'use strict';
 
 const API = '/api/device/v1';
+/** Device API refusals that end a challenge for this phone: its approval screen has nothing left to offer. */
+const FINAL_ERRORS = ['wrong_number', 'challenge_decided', 'challenge_expired', 'device_locked', 'unknown_device', 'wrong_account', 'unknown_challenge'];
 const PROTOCOL = 'kapu-dap-v1';
 
 const TEXT = {
@@ -29,6 +31,7 @@ const TEXT = {
     portal: 'Ügyfélkapu+ fiók',
     browser: 'Böngésző',
     place: 'Hálózat',
+    local_network: 'helyi hálózat',
     time: 'Időpont',
     unknown: 'ismeretlen',
     pick_number: 'Koppintson arra a számra, amelyet a számítógép képernyője mutat:',
@@ -76,6 +79,7 @@ const TEXT = {
     portal: 'Ügyfélkapu+ account',
     browser: 'Browser',
     place: 'Network',
+    local_network: 'a local network',
     time: 'Time',
     unknown: 'unknown',
     pick_number: 'Tap the number your computer’s screen shows:',
@@ -173,7 +177,7 @@ async function api(method, path, body) {
   const answer = await res.json().catch(() => ({}));
   if (!res.ok) {
     const key = `err.${answer.error}`;
-    throw new Error(TEXT[lang][key] ? t(key, answer) : t('err.other', { code: answer.error || res.status }));
+    throw Object.assign(new Error(TEXT[lang][key] ? t(key, answer) : t('err.other', { code: answer.error || res.status })), { code: answer.error });
   }
   return answer;
 }
@@ -234,29 +238,27 @@ function enroll(token) {
 
 async function approve(challengeId) {
   show('approve');
-  // Nothing to decide until the challenge is loaded (and its handlers are in place).
-  $('approve-form').hidden = true;
-  $('refuse').hidden = true;
+  // Nothing to read and nothing to decide until the challenge is loaded (and its handlers are
+  // in place); a link that no longer works shows only why, never empty labels.
+  const shown = (ready) => {
+    $('facts').hidden = !ready;
+    $('approve-form').hidden = !ready;
+    $('refuse').hidden = !ready;
+  };
+  shown(false);
   const device = await loadDevice().catch(() => null);
-  if (!device) {
-    $('approve-form').hidden = true;
-    $('refuse').hidden = true;
-    return fail(t('err_not_enrolled'));
-  }
+  if (!device) return fail(t('err_not_enrolled'));
   let info;
   try {
     info = await api('GET', `${API}/challenges/${encodeURIComponent(challengeId)}?device=${encodeURIComponent(device.deviceId)}`);
   } catch (err) {
-    $('approve-form').hidden = true;
-    $('refuse').hidden = true;
     return fail(err);
   }
-  $('approve-form').hidden = false;
-  $('refuse').hidden = false;
   $('fact-client').textContent = info.client || t('portal');
   $('fact-browser').textContent = info.browser || t('unknown');
-  $('fact-place').textContent = info.place || t('unknown');
+  $('fact-place').textContent = info.local ? t('local_network') : info.place || t('unknown');
   $('fact-time').textContent = new Date(info.createdAt).toLocaleString(lang === 'hu' ? 'hu-HU' : 'en-GB');
+  shown(true);
   let picked = null;
   const numbers = $('numbers');
   numbers.textContent = '';
@@ -271,11 +273,20 @@ async function approve(challengeId) {
     };
     numbers.appendChild(button);
   }
+  // Decided: the decision's controls go (the facts stay, to say what was decided).
   const done = (message) => {
     $('approve-form').hidden = true;
     $('refuse').hidden = true;
     history.replaceState(null, '', '/app/');
     say(message);
+  };
+  // A refusal after which nothing on this screen can work any more: say it, without the controls.
+  const failed = (err) => {
+    if (FINAL_ERRORS.includes(err && err.code)) {
+      done('');
+      $('approve-pin').value = '';
+    }
+    fail(err);
   };
   const decided = ['origin', 'challengeId', 'nonce', 'interaction'].map((k) => (k === 'origin' ? location.origin : info[k]));
   $('approve-form').onsubmit = async (event) => {
@@ -291,7 +302,7 @@ async function approve(challengeId) {
       done(t('approved'));
     } catch (err) {
       $('approve-pin').value = '';
-      fail(err);
+      failed(err);
     }
   };
   $('refuse').onclick = async () => {
@@ -300,7 +311,7 @@ async function approve(challengeId) {
       await api('POST', `${API}/challenges/${info.challengeId}/refuse`, { deviceId: device.deviceId, signature });
       done(t('refused_done'));
     } catch (err) {
-      fail(err);
+      failed(err);
     }
   };
 }

@@ -41,6 +41,18 @@ export class EnrollmentsRepository {
       .executeTakeFirst();
   }
 
+  /** Was the account's enrollment `id` confirmed (it may have been cleaned up since: then no)? */
+  async isConfirmed(id: string, accountId: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('enrollment')
+      .select('id')
+      .where('id', '=', id)
+      .where('account_id', '=', accountId)
+      .where('confirmed_at', 'is not', null)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async confirm(id: string, now: Date): Promise<boolean> {
     const result = await this.#db
       .updateTable('enrollment')

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../database.ts';
 
 export class FactorsRepository {
@@ -40,8 +41,10 @@ export class FactorsRepository {
    * Adds or replaces the account's factor of this kind (a new phone replaces the old secret).
    * `lastTimeStep`: a TOTP step already used (the code that confirmed the setup).
    * `recoveryHash`: the hash of the factor's törlőkód; replacing a factor replaces it too.
+   * True when it replaced one (the row existed: Postgres marks an upsert's updated row with the
+   * updating transaction in `xmax`, an inserted one with 0).
    */
-  async put(factor: { id: string; accountId: string; kind: string; secretSealed: string | null; lastTimeStep?: number; recoveryHash?: string | null; now: Date }): Promise<void> {
+  async put(factor: { id: string; accountId: string; kind: string; secretSealed: string | null; lastTimeStep?: number; recoveryHash?: string | null; now: Date }): Promise<boolean> {
     const replaced = {
       id: factor.id,
       secret_sealed: factor.secretSealed,
@@ -50,11 +53,13 @@ export class FactorsRepository {
       created_at: factor.now,
       last_used_at: null,
     };
-    await this.#db
+    const row = await this.#db
       .insertInto('factor')
       .values({ ...replaced, account_id: factor.accountId, kind: factor.kind })
       .onConflict((oc) => oc.columns(['account_id', 'kind']).doUpdateSet(replaced))
-      .execute();
+      .returning(sql<boolean>`xmax::text <> '0'`.as('replaced'))
+      .executeTakeFirstOrThrow();
+    return row.replaced;
   }
 
   async remove(accountId: string, kind: string): Promise<boolean> {

@@ -24,6 +24,7 @@ import type { UnitOfWork } from '../../db/unit-of-work.ts';
 import type { Mailer } from '../../mail/mailer.ts';
 import type { PasswordHasher } from '../../security/passwords.ts';
 import { AAD, type SecretBox } from '../../security/secret-box.ts';
+import { networkOf } from '../../security/networks.ts';
 import { ipKey } from '../../security/throttle.ts';
 import type { Lang } from '../../views.ts';
 import { DAP_FACTOR_ID } from './index.ts';
@@ -132,7 +133,7 @@ export class DeviceService {
           numbers,
           client: challenge.client,
           browser: challenge.browser,
-          place: roughPlace(challenge.ip),
+          ...place(challenge.ip),
           createdAt: challenge.created_at.toISOString(),
           expiresAt: challenge.expires_at.toISOString(),
         },
@@ -251,13 +252,10 @@ function rule(r: { windowSeconds: number; free: number }, now: Date): CountRule 
 }
 
 /**
- * Where the browser is, roughly, without a location database: its network (the last part of
- * an IPv4 address, or all but the first 48 bits of an IPv6 one, left out).
+ * Where the browser is, roughly, without a location database: its network in standard notation
+ * (`place`), or `local` for loopback and private addresses, which name no place.
  */
-export function roughPlace(ip: string | null): string | null {
-  if (!ip) return null;
-  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+)\.\d+$/.exec(ip);
-  if (v4) return `${v4[1]}.x`;
-  if (ip.includes(':')) return `${ip.split(':').slice(0, 3).join(':')}::/48`;
-  return null;
+function place(ip: string | null): { place: string | null; local: boolean } {
+  const network = networkOf(ip);
+  return { place: network && !network.local ? network.network : null, local: network?.local === true };
 }

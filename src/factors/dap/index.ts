@@ -52,6 +52,8 @@ export class DapFactor implements PasswordlessFactor<Continue> {
   /** Its `acr` is ACR_APP (substantial unless an operator maps it higher). */
   readonly level = 'app' as const;
   readonly passwordless = true as const;
+  /** Every phone of the account is a device of its own. */
+  readonly several = true as const;
   readonly #deps: DapDeps;
 
   constructor(deps: DapDeps) {

@@ -27,6 +27,8 @@ export class EmailCodeFactor implements Factor<CodeInput> {
   readonly id = EMAIL_FACTOR_ID;
   readonly amr = [EMAIL_AMR];
   readonly labelKey = 'factor.email';
+  /** A mailbox is all it needs: the way in for a citizen who has no Ügyfélkapu+ yet. */
+  readonly setUpFirst = true as const;
   readonly #deps: EmailCodeDeps;
 
   constructor(deps: EmailCodeDeps) {
@@ -139,7 +141,7 @@ export class EmailCodeFactor implements Factor<CodeInput> {
     const notice = dead ? { key: 'code.exhausted', error: true } : expired ? { key: 'code.expired' } : !live ? { key: 'code.none' } : undefined;
     return {
       template,
-      data: { username: ctx.account.username, email: ctx.account.email, tag: live?.tag ?? '', closed: !live || dead || expired, resendAllowed: !dead, resendIn },
+      data: { username: ctx.account.username, email: ctx.account.email, tag: live?.tag ?? '', minutes: this.#deps.codes.minutes, closed: !live || dead || expired, resendAllowed: !dead, resendIn },
       ...(notice && { notice }),
     };
   }

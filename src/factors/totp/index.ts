@@ -102,7 +102,7 @@ export class TotpFactor implements Factor<CodeInput> {
       if (timeStep === null) return REFUSED;
       const now = this.#deps.clock.now();
       const recoveryCode = newRecoveryCode(this.#deps.random);
-      await ctx.repos.factors.put({
+      const moved = await ctx.repos.factors.put({
         id: this.#deps.random.uuid(),
         accountId: ctx.account.id,
         kind: this.id,
@@ -113,7 +113,8 @@ export class TotpFactor implements Factor<CodeInput> {
       });
       await this.#deps.mailer.queue(
         ctx.repos.outbox,
-        this.#deps.mailer.notice(ctx.account.email, ctx.lang, { key: 'mail.enrolled_totp', name: ctx.account.name }),
+        // Moved to a new phone ("Beállítás másik eszközre"): the mail says what stopped working.
+        this.#deps.mailer.notice(ctx.account.email, ctx.lang, { key: moved ? 'mail.moved_totp' : 'mail.enrolled_totp', name: ctx.account.name }),
         now,
       );
       return { ok: true, shownOnce: { recoveryCode } };
