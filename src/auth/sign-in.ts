@@ -238,7 +238,7 @@ export class SignInService {
       const guard: Guard = { username: typed.username, kept: await proof.begin(ctx) };
       await r.signIns.update(signIn.uid, { state: 'guarded', accountId: proven?.id ?? null, factor: factor.id, guard: JSON.stringify(guard) }, now);
       const type = proven ? 'signin.password_ok' : 'signin.password_failed';
-      await r.audit.record({ type, accountId: candidate?.id ?? null, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { guarded: true, locked: true } }, now);
+      await r.audit.record({ type, accountId: candidate?.id ?? null, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { guarded: true, locked: true }, seenAs: 'signin.guarded' }, now);
       return this.#advanced(signIn, null);
     });
   }

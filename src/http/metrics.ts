@@ -35,7 +35,7 @@ export class Metrics {
     labelNames: ['method', 'outcome'] as const,
     registers: [this.registry],
   });
-  readonly #codesSent = new Counter({ name: 'kapu_codes_sent_total', help: 'One-time codes sent by mail', registers: [this.registry] });
+  readonly #codesSent = new Counter({ name: 'kapu_codes_sent_total', help: 'One-time codes sent by mail (a sign-in under a lock counts as code.guarded instead)', registers: [this.registry] });
   readonly #events = new Counter({
     name: 'kapu_security_events_total',
     help: 'Security events written to the audit log, by type',
@@ -81,8 +81,16 @@ export class Metrics {
     }
   }
 
-  /** Every audited security event also counts here: one source of truth for both. */
+  /**
+   * Every audited security event also counts here: one source of truth for both. An event whose
+   * page hides how it went (a guarded sign-in's password and code) counts once under what it is
+   * seen as, and in no sign-in or code total: /metrics tells no right password from a wrong one.
+   */
   event(event: AuditEvent): void {
+    if (event.seenAs) {
+      this.#events.inc({ type: event.seenAs });
+      return;
+    }
     this.#events.inc({ type: event.type });
     const method = String(event.detail?.['method'] ?? event.detail?.['factor'] ?? 'password');
     if (event.type === 'signin.succeeded') this.#signIns.inc({ method, outcome: 'success' });

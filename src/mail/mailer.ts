@@ -8,6 +8,13 @@ import type { CodePurpose } from '../db/repositories/one-time-codes.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
 import type { Lang, Views } from '../views.ts';
 
+/**
+ * The recipient of a stand-in mail: queued where a page must not tell whether anyone gets a mail
+ * (a guarded sign-in's wrong password), so that both ways write the same rows and keep the sender
+ * as busy; the sender drops it unsent (src/mail/sender.ts). No address is empty.
+ */
+export const NOBODY = '';
+
 export interface MailMessage {
   to: string;
   subject: string;

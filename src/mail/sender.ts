@@ -1,12 +1,14 @@
 /**
  * Delivers the outbox over a nodemailer transport. Runs on every replica; the repository's
- * claim makes sure each mail is taken by one replica at a time. An SMTP outage only delays
+ * claim makes sure each mail is taken by one replica at a time. A stand-in mail (to NOBODY) is
+ * claimed and recorded like any other, and never sent. An SMTP outage only delays
  * mail: failed sends are retried with growing back-off, without end, and nothing is dropped.
  */
 import type { Logger } from 'pino';
 import type { Transporter } from 'nodemailer';
 import { type Clock, withTimeout } from '../clock.ts';
 import type { MailOutboxRepository } from '../db/repositories/mail-outbox.ts';
+import { NOBODY } from './mailer.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
 
 export interface SenderOptions {
@@ -92,6 +94,11 @@ export class OutboxSender {
     let done: string | undefined;
     for (let mail = await this.#claim(done); mail; mail = await this.#claim(done)) {
       done = undefined;
+      if (mail.recipient === NOBODY) {
+        // A stand-in: done as a sent mail is (the same statements), and never sent.
+        done = mail.id;
+        continue;
+      }
       try {
         const message = JSON.parse(this.#box.openText(mail.messageSealed, AAD.outbox)) as { subject: string; text: string; html: string };
         await withTimeout(this.#transport.sendMail({ from: this.#options.from, to: mail.recipient, ...message }), this.#sendTimeoutMs(), 'SMTP send');

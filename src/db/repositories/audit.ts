@@ -30,6 +30,13 @@ export type AuditEventType =
   | 'client.created'
   | 'client.removed';
 
+/**
+ * What /metrics may count of a step whose page hides how it went: the same whichever way it
+ * went (SPEC §5). A guarded sign-in's password (right or wrong) and its code (mailed or a
+ * stand-in).
+ */
+export type SeenAs = 'signin.guarded' | 'code.guarded';
+
 export interface AuditEvent {
   type: AuditEventType;
   accountId?: string | null;
@@ -37,6 +44,11 @@ export interface AuditEvent {
   ip?: string | null;
   /** Never a secret: no password, code, token or key. */
   detail?: Record<string, string | number | boolean | null>;
+  /**
+   * Set where the page hides what happened: /metrics counts the event under this alone. The
+   * audit log, which only operators read (`audit list`), keeps the truth in `type`.
+   */
+  seenAs?: SeenAs;
 }
 
 /** Append-only by construction: this repository has no update and no delete. */

@@ -1,0 +1,106 @@
+/**
+ * Issue 15, item 1: a sign-in under a username lock (guarded) must not tell a right password from
+ * a wrong one to anyone outside — not by /metrics, not by the number of statements it sends the
+ * database. The core on a real database; the metrics are read from the registry /metrics serves.
+ */
+import type { Outcome } from '../../src/auth/outcomes.ts';
+import type { Requester } from '../../src/auth/sign-in.ts';
+import { USER_POLICY } from '../../src/security/throttle.ts';
+import { type CoreHarness, FROM, startCore } from '../helpers/core.ts';
+import { PASSWORD } from '../helpers/kapu.ts';
+
+const STRANGER: Requester = { ip: '203.0.113.66', lang: 'hu', browser: 'Chrome 131, Windows' };
+
+/** The counters /metrics shows, by name and labels (latency and process metrics left out: they are not counts of events). */
+type Counts = Map<string, number>;
+
+describe('a guarded sign-in looks the same from outside, right password or wrong', () => {
+  let core: CoreHarness;
+  beforeAll(async () => {
+    core = await startCore();
+  });
+  afterAll(async () => {
+    await core?.close();
+  });
+
+  async function atPassword(method: string): Promise<string> {
+    const uid = await core.interaction();
+    expect((await core.deps.signIns.chooseMethod(uid, FROM, method)).kind).toBe('advanced');
+    return uid;
+  }
+
+  async function lockOut(username: string): Promise<void> {
+    for (let i = 0; i < USER_POLICY.freeFailures + 1; i += 1) {
+      expect((await core.deps.signIns.password(await atPassword('legacy'), STRANGER, { username, password: `guess ${i}` })).kind).toBe('refused');
+    }
+  }
+
+  async function counts(): Promise<Counts> {
+    const all = await core.deps.metrics.registry.getMetricsAsJSON();
+    const out: Counts = new Map();
+    for (const metric of all) {
+      if (!metric.name.startsWith('kapu_') || metric.name.startsWith('kapu_http_request_duration')) continue;
+      for (const v of metric.values) out.set(`${metric.name}${JSON.stringify(v.labels)}`, v.value);
+    }
+    return out;
+  }
+
+  /** What `step` changed in the metrics, and the statements it sent. */
+  async function observed(step: () => Promise<Outcome | number>) {
+    const metricsBefore = await counts();
+    const before = core.deps.dbStats.statements;
+    const outcome = await step();
+    const statements = core.deps.dbStats.statements - before;
+    const metricsAfter = await counts();
+    const moved: Record<string, number> = {};
+    for (const [key, value] of metricsAfter) {
+      // The statements show up in the metrics too: compared on their own, below.
+      if (key.startsWith('kapu_db_')) continue;
+      const delta = value - (metricsBefore.get(key) ?? 0);
+      if (delta !== 0) moved[key] = delta;
+    }
+    return { outcome, statements, metrics: moved };
+  }
+
+  test.each(['email', 'totp'])('with %s chosen: the password step and a wrong code cost the same and count the same', async (method) => {
+    const username = `ostromlott.${method}`;
+    await core.account(username, ['email', 'totp']);
+    await lockOut(username);
+
+    const [rightUid, wrongUid] = [await atPassword(method), await atPassword(method)];
+    const right = await observed(() => core.deps.signIns.password(rightUid, FROM, { username, password: PASSWORD }));
+    const wrong = await observed(() => core.deps.signIns.password(wrongUid, FROM, { username, password: 'not the password' }));
+    expect(right.outcome).toMatchObject({ kind: 'advanced' });
+    expect(wrong.outcome).toMatchObject({ kind: 'advanced' });
+    expect(wrong.statements).toBe(right.statements);
+    expect(wrong.metrics).toEqual(right.metrics);
+    expect(Object.keys(right.metrics).length).toBeGreaterThan(0);
+
+    // A wrong code on either proof: the same again.
+    const rightAnswer = await observed(() => core.deps.signIns.verify(rightUid, FROM, { code: '000001' }));
+    const wrongAnswer = await observed(() => core.deps.signIns.verify(wrongUid, FROM, { code: '000001' }));
+    expect(rightAnswer.outcome).toMatchObject({ kind: 'refused', refusal: 'wrong_answer' });
+    expect(wrongAnswer.outcome).toMatchObject({ kind: 'refused', refusal: 'wrong_answer' });
+    expect(wrongAnswer.statements).toBe(rightAnswer.statements);
+    expect(wrongAnswer.metrics).toEqual(rightAnswer.metrics);
+  });
+
+  test('the stand-in mail costs the sender what the real one does, and goes to nobody', async () => {
+    const account = await core.account('celpont.cecil', ['email']);
+    await lockOut('celpont.cecil');
+    await core.deliver();
+    const inbox = core.deps.devMailbox!.list().length;
+
+    await core.deps.signIns.password(await atPassword('email'), FROM, { username: 'celpont.cecil', password: PASSWORD });
+    const real = await observed(() => core.deps.sender.deliverDue());
+    await core.deps.signIns.password(await atPassword('email'), FROM, { username: 'celpont.cecil', password: 'not the password' });
+    const standIn = await observed(() => core.deps.sender.deliverDue());
+
+    expect(standIn.statements).toBe(real.statements);
+    expect(standIn.metrics).toEqual(real.metrics);
+    // One mail reached anyone: the real code, to the citizen.
+    const mails = core.deps.devMailbox!.list().slice(0, core.deps.devMailbox!.list().length - inbox);
+    expect(mails.map((m) => m.to)).toEqual([account.email]);
+    expect(await core.deps.repos.outbox.pendingCount()).toBe(0);
+  });
+});
