@@ -27,6 +27,7 @@ import type { EnrollmentService } from './enrollment.ts';
 import type { Outcome, Refusal, Shown, ShownClient } from './outcomes.ts';
 import type { MethodOption, Option, SignInPage } from './pages.ts';
 import type { PortalSessions } from './portal-sessions.ts';
+import { tellFailures } from './lock-notice.ts';
 
 const USERNAME_MAX_LENGTH = 200;
 const CHOICE_MAX_LENGTH = 32;
@@ -189,7 +190,8 @@ export class SignInService {
       const accountId = (attempt && candidate?.id) || null;
       const events: AuditEvent[] = [{ type: 'signin.password_failed', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { locked: !attempt } }];
       if (attempt?.locked) events.push({ type: 'signin.locked', accountId, ip: requester.ip });
-      if (attempt?.tell && candidate && this.#deps.mailer) await this.#tellFailures(candidate, attempt.tell, events, now);
+      // The citizen is told; a name that is nobody's gets a stand-in, as much work to the byte.
+      if (attempt?.tell && this.#deps.mailer) await tellFailures(uow, this.#deps.mailer, candidate, attempt.tell, events, now);
       else await uow.repos.audit.record(events, now);
       return this.#refused(signIn, 'wrong_credentials', { key: 'password.failed' }, username);
     }
@@ -270,17 +272,6 @@ export class SignInService {
       }
       await throttle.succeeded(r.throttle, attempt);
       return this.#finish(r, signIn, 'two_factor', factor, requester, []);
-    });
-  }
-
-  /** Failures piled up on the account: the citizen is told when and how many (no codes), in their language. */
-  async #tellFailures(account: { name: string; email: string; lang: string | null }, failures: number, events: AuditEvent[], now: Date): Promise<void> {
-    const mailer = this.#deps.mailer!;
-    const lang = isLang(account.lang) ? account.lang : DEFAULT_LANG;
-    const when = now.toLocaleString(lang === 'en' ? 'en-GB' : 'hu-HU', { timeZone: 'Europe/Budapest', dateStyle: 'short', timeStyle: 'short' });
-    await this.#deps.uow.transaction(async (r) => {
-      await r.audit.record(events, now);
-      await mailer.queue(r.outbox, mailer.notice(account.email, lang, { key: 'mail.failed_signins', name: account.name, vars: { count: String(failures), when } }), now);
     });
   }
 

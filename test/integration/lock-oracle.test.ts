@@ -1,7 +1,8 @@
 /**
  * Issue 15, item 1: a sign-in under a username lock (guarded) must not tell a right password from
  * a wrong one to anyone outside — not by /metrics, not by the number of statements it sends the
- * database. The core on a real database; the metrics are read from the registry /metrics serves.
+ * database; nor may the failure that locks a username tell whether it is anyone's. The core on a
+ * real database; the metrics are read from the registry /metrics serves.
  */
 import type { Outcome } from '../../src/auth/outcomes.ts';
 import type { Requester } from '../../src/auth/sign-in.ts';
@@ -14,7 +15,7 @@ const STRANGER: Requester = { ip: '203.0.113.66', lang: 'hu', browser: 'Chrome 1
 /** The counters /metrics shows, by name and labels (latency and process metrics left out: they are not counts of events). */
 type Counts = Map<string, number>;
 
-describe('a guarded sign-in looks the same from outside, right password or wrong', () => {
+describe('a lock looks the same from outside, whoever is behind it', () => {
   let core: CoreHarness;
   beforeAll(async () => {
     core = await startCore();
@@ -102,5 +103,23 @@ describe('a guarded sign-in looks the same from outside, right password or wrong
     const mails = core.deps.devMailbox!.list().slice(0, core.deps.devMailbox!.list().length - inbox);
     expect(mails.map((m) => m.to)).toEqual([account.email]);
     expect(await core.deps.repos.outbox.pendingCount()).toBe(0);
+  });
+
+  test('the failure that locks a username costs the same for a citizen and for a made-up name', async () => {
+    await core.account('valodi.vilma');
+    const lockingFailure = async (username: string) => {
+      for (let i = 0; i < USER_POLICY.freeFailures - 1; i += 1) await core.deps.signIns.password(await atPassword('legacy'), STRANGER, { username, password: `guess ${i}` });
+      const uid = await atPassword('legacy');
+      return observed(() => core.deps.signIns.password(uid, STRANGER, { username, password: 'the last guess' }));
+    };
+    const real = await lockingFailure('valodi.vilma');
+    const madeUp = await lockingFailure('kitalalt.kalman');
+    expect(real.outcome).toMatchObject({ kind: 'refused', refusal: 'wrong_credentials' });
+    expect(madeUp.statements).toBe(real.statements);
+    expect(madeUp.metrics).toEqual(real.metrics);
+    // The citizen is told; the made-up name's mail goes to nobody.
+    const sent = await core.deliver();
+    expect(sent.filter((m) => m.to === 'valodi.vilma@example.hu')).toHaveLength(1);
+    expect(sent.filter((m) => m.to === '')).toHaveLength(0);
   });
 });
