@@ -351,8 +351,9 @@ export function accountRoutes(deps: Deps): Router {
   router.post('/reset', form, async (ctx) => {
     const fields = checkForm(ctx);
     const p = await page(ctx);
-    const { changeId } = await recovery.beginReset(fields['username'], who(p));
-    seeOther(ctx, `/account/reset/${changeId}`);
+    const begun = await recovery.beginReset(fields['username'], who(p));
+    if (!begun.ok) return render(p, 'account/reset', 'account.reset_title', { notice: begun.notice }, refusedStatus(begun));
+    seeOther(ctx, `/account/reset/${begun.changeId}`);
   });
 
   router.get('/reset/:id', async (ctx) => renderNewPassword(await page(ctx), idParam(ctx), { key: 'account.reset_sent' }, 200, true));
@@ -361,7 +362,7 @@ export function accountRoutes(deps: Deps): Router {
     const fields = checkForm(ctx);
     const p = await page(ctx);
     const id = idParam(ctx);
-    const done = await account.completePasswordChange(id, fields, who(p));
+    const done = await recovery.completeReset(id, fields, who(p));
     if (!done.ok) return renderNewPassword(p, id, done.notice, refusedStatus(done), true);
     seeOther(ctx, '/account?notice=account.password_reset');
   });

@@ -12,14 +12,13 @@
 import type { Clock, Random } from '../clock.ts';
 import type { AuditEvent } from '../db/repositories/audit.ts';
 import type { Repos } from '../db/repositories/index.ts';
-import { normalizeUsername } from '../db/repositories/accounts.ts';
 import type { Candidate, SignInRow } from '../db/repositories/sign-ins.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
 import { type ChallengeStatus, type Factor, type FactorAccount, type FactorContext, type FactorRegistry, type FlowContext, type FormFields, type GuardedContext, type GuardedProof, type Notice, type PasswordlessFactor, isPasswordless } from '../factors/factor.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
 import { PASSWORD_MAX_LENGTH } from '../security/passwords.ts';
-import type { Attempt, Throttle } from '../security/throttle.ts';
+import { type Attempt, type Throttle, standInKey } from '../security/throttle.ts';
 import { DEFAULT_LANG, type Lang, isLang, pickLang } from '../views.ts';
 import { type FlowState, LEGACY_METHOD, isFlowState } from './flow.ts';
 import { type AcrPolicy, type Level, amrFor } from './levels.ts';
@@ -735,11 +734,6 @@ function asking(signIn: SignIn, requester: Requester): { client: string | null; 
 
 function option(f: Factor): Option {
   return { id: f.id, labelKey: f.labelKey };
-}
-
-/** A stand-in proof's count: per username, as the real one is per account. */
-function standInKey(username: string): string {
-  return `stand-in:${normalizeUsername(username)}`;
 }
 
 function parseGuard(raw: string | null): Guard | null {

@@ -4,16 +4,13 @@
  * database; nor may the failure that locks a username tell whether it is anyone's. The core on a
  * real database; the metrics are read from the registry /metrics serves.
  */
-import type { Outcome } from '../../src/auth/outcomes.ts';
 import type { Requester } from '../../src/auth/sign-in.ts';
 import { USER_POLICY } from '../../src/security/throttle.ts';
 import { type CoreHarness, FROM, startCore } from '../helpers/core.ts';
 import { PASSWORD } from '../helpers/kapu.ts';
+import { observed } from '../helpers/observed.ts';
 
 const STRANGER: Requester = { ip: '203.0.113.66', lang: 'hu', browser: 'Chrome 131, Windows' };
-
-/** The counters /metrics shows, by name and labels (latency and process metrics left out: they are not counts of events). */
-type Counts = Map<string, number>;
 
 describe('a lock looks the same from outside, whoever is behind it', () => {
   let core: CoreHarness;
@@ -36,32 +33,7 @@ describe('a lock looks the same from outside, whoever is behind it', () => {
     }
   }
 
-  async function counts(): Promise<Counts> {
-    const all = await core.deps.metrics.registry.getMetricsAsJSON();
-    const out: Counts = new Map();
-    for (const metric of all) {
-      if (!metric.name.startsWith('kapu_') || metric.name.startsWith('kapu_http_request_duration')) continue;
-      for (const v of metric.values) out.set(`${metric.name}${JSON.stringify(v.labels)}`, v.value);
-    }
-    return out;
-  }
-
-  /** What `step` changed in the metrics, and the statements it sent. */
-  async function observed(step: () => Promise<Outcome | number>) {
-    const metricsBefore = await counts();
-    const before = core.deps.dbStats.statements;
-    const outcome = await step();
-    const statements = core.deps.dbStats.statements - before;
-    const metricsAfter = await counts();
-    const moved: Record<string, number> = {};
-    for (const [key, value] of metricsAfter) {
-      // The statements show up in the metrics too: compared on their own, below.
-      if (key.startsWith('kapu_db_')) continue;
-      const delta = value - (metricsBefore.get(key) ?? 0);
-      if (delta !== 0) moved[key] = delta;
-    }
-    return { outcome, statements, metrics: moved };
-  }
+  const observe = <T>(step: () => Promise<T>) => observed(core.deps, step);
 
   test.each(['email', 'totp'])('with %s chosen: the password step and a wrong code cost the same and count the same', async (method) => {
     const username = `ostromlott.${method}`;
@@ -69,8 +41,8 @@ describe('a lock looks the same from outside, whoever is behind it', () => {
     await lockOut(username);
 
     const [rightUid, wrongUid] = [await atPassword(method), await atPassword(method)];
-    const right = await observed(() => core.deps.signIns.password(rightUid, FROM, { username, password: PASSWORD }));
-    const wrong = await observed(() => core.deps.signIns.password(wrongUid, FROM, { username, password: 'not the password' }));
+    const right = await observe(() => core.deps.signIns.password(rightUid, FROM, { username, password: PASSWORD }));
+    const wrong = await observe(() => core.deps.signIns.password(wrongUid, FROM, { username, password: 'not the password' }));
     expect(right.outcome).toMatchObject({ kind: 'advanced' });
     expect(wrong.outcome).toMatchObject({ kind: 'advanced' });
     expect(wrong.statements).toBe(right.statements);
@@ -78,8 +50,8 @@ describe('a lock looks the same from outside, whoever is behind it', () => {
     expect(Object.keys(right.metrics).length).toBeGreaterThan(0);
 
     // A wrong code on either proof: the same again.
-    const rightAnswer = await observed(() => core.deps.signIns.verify(rightUid, FROM, { code: '000001' }));
-    const wrongAnswer = await observed(() => core.deps.signIns.verify(wrongUid, FROM, { code: '000001' }));
+    const rightAnswer = await observe(() => core.deps.signIns.verify(rightUid, FROM, { code: '000001' }));
+    const wrongAnswer = await observe(() => core.deps.signIns.verify(wrongUid, FROM, { code: '000001' }));
     expect(rightAnswer.outcome).toMatchObject({ kind: 'refused', refusal: 'wrong_answer' });
     expect(wrongAnswer.outcome).toMatchObject({ kind: 'refused', refusal: 'wrong_answer' });
     expect(wrongAnswer.statements).toBe(rightAnswer.statements);
@@ -93,9 +65,9 @@ describe('a lock looks the same from outside, whoever is behind it', () => {
     const inbox = core.deps.devMailbox!.list().length;
 
     await core.deps.signIns.password(await atPassword('email'), FROM, { username: 'celpont.cecil', password: PASSWORD });
-    const real = await observed(() => core.deps.sender.deliverDue());
+    const real = await observe(() => core.deps.sender.deliverDue());
     await core.deps.signIns.password(await atPassword('email'), FROM, { username: 'celpont.cecil', password: 'not the password' });
-    const standIn = await observed(() => core.deps.sender.deliverDue());
+    const standIn = await observe(() => core.deps.sender.deliverDue());
 
     expect(standIn.statements).toBe(real.statements);
     expect(standIn.metrics).toEqual(real.metrics);
@@ -110,7 +82,7 @@ describe('a lock looks the same from outside, whoever is behind it', () => {
     const lockingFailure = async (username: string) => {
       for (let i = 0; i < USER_POLICY.freeFailures - 1; i += 1) await core.deps.signIns.password(await atPassword('legacy'), STRANGER, { username, password: `guess ${i}` });
       const uid = await atPassword('legacy');
-      return observed(() => core.deps.signIns.password(uid, STRANGER, { username, password: 'the last guess' }));
+      return observe(() => core.deps.signIns.password(uid, STRANGER, { username, password: 'the last guess' }));
     };
     const real = await lockingFailure('valodi.vilma');
     const madeUp = await lockingFailure('kitalalt.kalman');

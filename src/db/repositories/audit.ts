@@ -9,7 +9,10 @@ export type AuditEventType =
   | 'signin.aborted'
   | 'signin.locked'
   | 'code.sent'
-  /** A guarded sign-in's stand-in proof: no code was mailed (the password was wrong). */
+  /**
+   * A stand-in: no code or link was mailed (a guarded sign-in's wrong password; a forgotten
+   * password or an unlock link asked for a name that is nobody's).
+   */
   | 'code.withheld'
   | 'code.exhausted'
   | 'factor.enrolled'
@@ -33,9 +36,10 @@ export type AuditEventType =
 /**
  * What /metrics may count of a step whose page hides how it went: the same whichever way it
  * went (SPEC §5). A guarded sign-in's password (right or wrong) and its code (mailed or a
- * stand-in).
+ * stand-in); a forgotten password's code and a link past a lock, asked for a name (anyone's
+ * or nobody's).
  */
-export type SeenAs = 'signin.guarded' | 'code.guarded';
+export type SeenAs = 'signin.guarded' | 'code.guarded' | 'reset.asked' | 'unlock.asked';
 
 export interface AuditEvent {
   type: AuditEventType;
