@@ -13,6 +13,7 @@ import { PortalSessions } from './auth/portal-sessions.ts';
 import { RecoveryService } from './auth/recovery.ts';
 import { RecoveryRequests } from './auth/recovery-requests.ts';
 import { SignInService } from './auth/sign-in.ts';
+import { UnlockService } from './auth/unlock.ts';
 import { type Clock, type Random, cryptoRandom, systemClock } from './clock.ts';
 import type { Config } from './config/index.ts';
 import { type Db, type OpenDatabase, openDatabase } from './db/database.ts';
@@ -93,6 +94,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const account = new AccountService({ uow, factors, enrollments, passwords, throttle, codes, mailer, clients, clock, random });
   const requests = new RecoveryRequests({ uow, throttle, mailer, box, clock, random, ttlSeconds: config.codes.ttlSeconds, perNamePerHour: config.codes.maxPerHour });
   const recovery = new RecoveryService({ uow, enrollments, factors, passwords, throttle, requests, mailer, clock, random, maxAttempts: config.codes.maxAttempts });
+  const unlock = new UnlockService({ uow, requests, mailer, box, clock, random, origin });
   const maintenance = new Maintenance({ repos: uow.repos, clock, log, portalIdleSeconds: config.portal.idleMinutes * 60 });
 
   return {
@@ -121,6 +123,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     portalSessions,
     account,
     recovery,
+    unlock,
     codes,
     sender,
     transport,

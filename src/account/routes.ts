@@ -14,7 +14,7 @@ import { CsrfFailed, NotFound } from '../errors.ts';
 import type { FormFields, Notice } from '../factors/factor.ts';
 import { formBody } from '../http/body.ts';
 import { browserOf } from '../http/browser.ts';
-import { FLOW_COOKIE, PORTAL_SESSION_COOKIE, getCookie, setCookie } from '../http/cookies.ts';
+import { FLOW_COOKIE, PORTAL_SESSION_COOKIE, getCookie, rememberDevice, setCookie } from '../http/cookies.ts';
 import { renderPage, resolveLang } from '../http/page.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
 import type { Lang } from '../views.ts';
@@ -364,6 +364,8 @@ export function accountRoutes(deps: Deps): Router {
     const id = idParam(ctx);
     const done = await recovery.completeReset(id, fields, who(p));
     if (!done.ok) return renderNewPassword(p, id, done.notice, refusedStatus(done), true);
+    // The browser that proved the mailbox is the citizen's: strangers' failures never lock it out.
+    rememberDevice(ctx, done.accountId, () => deps.random.bytes(18).toString('base64url'));
     seeOther(ctx, '/account?notice=account.password_reset');
   });
 

@@ -37,6 +37,19 @@ export interface CodeMail {
   browser: string | null;
 }
 
+/** A one-time link mail (a browser let past a username lock): what the link is for decides its wording. */
+export interface LinkMail {
+  kind: 'unlock';
+  name: string;
+  username: string;
+  tag: string;
+  url: string;
+  minutes: number;
+  /** When it was asked for, and from which browser. */
+  at: Date;
+  browser: string | null;
+}
+
 /** A mail that tells the citizen something happened to the account: no code, no secret. */
 export interface NoticeMail {
   /** Locale key prefix: `<key>.subject` and `<key>.body`. */
@@ -57,6 +70,10 @@ export class Mailer {
 
   code(to: string, lang: Lang, mail: CodeMail): MailMessage {
     return this.#compose(to, lang, `mail.${mail.kind}.subject`, 'mail/code', { ...mail });
+  }
+
+  link(to: string, lang: Lang, mail: LinkMail): MailMessage {
+    return this.#compose(to, lang, `mail.${mail.kind}.subject`, 'mail/link', { ...mail });
   }
 
   notice(to: string, lang: Lang, mail: NoticeMail): MailMessage {

@@ -68,6 +68,17 @@ describe('requests in a username’s name', () => {
     expect(await core.deps.recovery.completeReset(vera, right, WHO)).toMatchObject({ ok: true });
     expect(await core.deps.recovery.completeReset(vera, right, WHO)).toMatchObject({ ok: false, refusal: 'wrong_answer' });
   });
+
+  test('asking for a link past a lock: the same answer and the same work for every name', async () => {
+    const binding = core.deps.unlock.newBinding();
+    const all = [];
+    for (const name of names) all.push(await observe(() => core.deps.unlock.ask(name, { ...WHO, ip: '198.51.100.21' }, binding, null)));
+    for (const o of all) expect(o.outcome).toEqual({ ok: true, tag: expect.stringMatching(/^\d{3}$/) });
+    expectAlike(all);
+    const mailed = (await core.deliver()).filter((m) => m.subject === 'Ügyfélkapu+ – belépési link').map((m) => m.to);
+    expect(mailed.sort()).toEqual(['alkalmazasos.aladar@example.hu', 'valodi.vera@example.hu']);
+  });
+
   test('a stranger asking in a citizen’s name uses up only their own address’s share, and is refused the same way for any name', async () => {
     const stranger = { ...WHO, ip: '203.0.113.99' };
     for (const name of ['valodi.vera', 'senki.sem']) {

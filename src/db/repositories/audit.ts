@@ -8,6 +8,8 @@ export type AuditEventType =
   | 'signin.factor_failed'
   | 'signin.aborted'
   | 'signin.locked'
+  /** A mailed link let a browser past a username lock: from now on it counts as one that signed in before. */
+  | 'signin.unlocked'
   | 'code.sent'
   /**
    * A stand-in: no code or link was mailed (a guarded sign-in's wrong password; a forgotten
