@@ -117,12 +117,14 @@ export class RecoveryService {
         }
       }
       if (!(await r.recovery.use(requestId, now))) return RESET_REFUSED;
+      // The counters before the account's row, and in key order (factor, address, username), as
+      // every step takes them: two steps racing wait for each other, never in a circle.
       await throttle.succeeded(r.throttle, attempt);
+      // A new password is also a way back in after a hard lock (the username's count is gone).
+      await throttle.unlock(r.throttle, account.username);
       await r.accounts.updatePasswordHash(account.id, hash, now);
       await r.portalSessions.removeForAccount(account.id);
       await r.payloads.revokeByAccountId(account.id);
-      // A new password is also a way back in after a hard lock (the username's count is gone).
-      await throttle.unlock(r.throttle, account.username);
       await r.audit.record({ type: 'password.reset', accountId: account.id, ip: who.ip, detail: { ...(who.browser && { browser: who.browser }) } }, now);
       await mailer.queue(r.outbox, mailer.notice(account.email, who.lang, { key: 'mail.password_reset', name: account.name }), now);
       return { ok: true, accountId: account.id };
