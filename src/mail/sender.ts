@@ -1,7 +1,6 @@
 /**
  * Delivers the outbox over a nodemailer transport. Runs on every replica; the repository's
- * claim makes sure each mail is taken by one replica at a time. A stand-in mail (to NOBODY) is
- * claimed and recorded like any other, and never sent. An SMTP outage only delays
+ * claim makes sure each mail is taken by one replica at a time. An SMTP outage only delays
  * mail: failed sends are retried with growing back-off, without end, and nothing is dropped.
  */
 import type { Logger } from 'pino';
@@ -95,7 +94,8 @@ export class OutboxSender {
     for (let mail = await this.#claim(done); mail; mail = await this.#claim(done)) {
       done = undefined;
       if (mail.recipient === NOBODY) {
-        // A stand-in: done as a sent mail is (the same statements), and never sent.
+        // A stand-in (see NOBODY): claimed and recorded as a sent mail is, the same statements,
+        // and never sent.
         done = mail.id;
         continue;
       }
