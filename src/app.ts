@@ -18,6 +18,7 @@ import { pinToIssuer, providerPageHeaders } from './http/issuer.ts';
 import { metricsRoutes } from './http/metrics.ts';
 import { requestContext } from './http/request.ts';
 import { interactionRoutes } from './interactions/routes.ts';
+import { unlockLinkRoutes } from './interactions/unlock.ts';
 import { accountRoutes } from './account/routes.ts';
 import { appRoutes } from './device-api/app.ts';
 import { deviceApiRoutes } from './device-api/routes.ts';
@@ -31,7 +32,7 @@ export function buildApp(deps: Deps, provider: Provider): Koa {
 
   app.use(requestContext(deps.log, (ctx, seconds) => deps.metrics.observeRequest(ctx, seconds)));
   app.use(pinToIssuer(deps.config));
-  const routers = [healthRoutes(deps), assetRoutes(), clientLogoRoutes(deps.clientLogos), developerRoutes(deps), interactionRoutes(deps, provider), accountRoutes(deps), deviceApiRoutes(deps), appRoutes()];
+  const routers = [healthRoutes(deps), assetRoutes(), clientLogoRoutes(deps.clientLogos), developerRoutes(deps), interactionRoutes(deps, provider), unlockLinkRoutes(deps), accountRoutes(deps), deviceApiRoutes(deps), appRoutes()];
   // With METRICS_PORT, /metrics lives on its own listener (src/http/metrics-server.ts) only.
   if (deps.config.metricsPort === null) routers.push(metricsRoutes(deps.metrics));
   if (deps.devMailbox) routers.push(devMailboxRoutes(deps.devMailbox, deps.views));

@@ -11,7 +11,9 @@ import { ENROLLMENT_TTL_SECONDS, EnrollmentService } from './auth/enrollment.ts'
 import { AcrPolicy } from './auth/levels.ts';
 import { PortalSessions } from './auth/portal-sessions.ts';
 import { RecoveryService } from './auth/recovery.ts';
+import { RecoveryRequests } from './auth/recovery-requests.ts';
 import { SignInService } from './auth/sign-in.ts';
+import { UnlockService } from './auth/unlock.ts';
 import { type Clock, type Random, cryptoRandom, systemClock } from './clock.ts';
 import type { Config } from './config/index.ts';
 import { type Db, type OpenDatabase, openDatabase } from './db/database.ts';
@@ -88,7 +90,9 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const portalSessions = new PortalSessions({ uow, clock, times: { idleSeconds: config.portal.idleMinutes * 60, lifetimeSeconds: config.portal.sessionHours * 3600 } });
   const signIns = new SignInService({ uow, factors, passwords, throttle, acr, clients, enrollments, portalSessions, clock, random, mailer, newBrowserMail: config.mail.newBrowser });
   const account = new AccountService({ uow, factors, enrollments, passwords, throttle, codes, mailer, clients, clock, random });
-  const recovery = new RecoveryService({ uow, enrollments, passwords, throttle, codes, mailer, clock, random });
+  const requests = new RecoveryRequests({ uow, throttle, mailer, box, clock, random, ttlSeconds: config.codes.ttlSeconds, perNamePerHour: config.codes.maxPerHour });
+  const recovery = new RecoveryService({ uow, enrollments, factors, passwords, throttle, requests, mailer, clock, random, maxAttempts: config.codes.maxAttempts });
+  const unlock = new UnlockService({ uow, requests, mailer, box, clock, random, origin });
   const maintenance = new Maintenance({ repos: uow.repos, clock, log, portalIdleSeconds: config.portal.idleMinutes * 60 });
 
   return {
@@ -117,6 +121,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     portalSessions,
     account,
     recovery,
+    unlock,
     codes,
     sender,
     smtp,

@@ -1,15 +1,16 @@
 /**
  * Housekeeping that any replica may run at any time (every statement is idempotent): expired
- * provider artefacts, sign-in flows, enrollments, pending changes, portal sessions and one-time
- * codes are deleted. Codes are kept
- * an hour past expiry because the hourly send cap counts them; idle throttle counters after a day.
+ * provider artefacts, sign-in flows, enrollments, pending changes, portal sessions, one-time
+ * codes and requests made in a username's name (a reset's code, an unlock link) are deleted.
+ * Codes and requests are kept an hour past expiry because the hourly caps count them; idle
+ * throttle counters after a day.
  */
 import type { Logger } from 'pino';
 import type { Clock } from './clock.ts';
 import type { Repos } from './db/repositories/index.ts';
 
 export interface MaintenanceDeps {
-  repos: Pick<Repos, 'payloads' | 'signIns' | 'enrollments' | 'codes' | 'throttle' | 'portalSessions' | 'pendingChanges' | 'dap'>;
+  repos: Pick<Repos, 'payloads' | 'signIns' | 'enrollments' | 'codes' | 'throttle' | 'portalSessions' | 'pendingChanges' | 'dap' | 'recovery'>;
   clock: Clock;
   log: Logger;
   /** Portal sessions idle this long are over (and deleted). */
@@ -54,7 +55,8 @@ export class Maintenance {
     const flows = await repos.signIns.deleteExpired(now);
     const enrollments = (await repos.enrollments.deleteExpired(now)) + (await repos.pendingChanges.deleteExpired(now));
     const sessions = await repos.portalSessions.deleteExpired(now, new Date(now.getTime() - this.#deps.portalIdleSeconds * 1000));
-    const codes = (await repos.codes.deleteExpired(new Date(now.getTime() - 3600_000))) + (await repos.dap.deleteExpired(new Date(now.getTime() - 3600_000)));
+    const hourAgo = new Date(now.getTime() - 3600_000);
+    const codes = (await repos.codes.deleteExpired(hourAgo)) + (await repos.dap.deleteExpired(hourAgo)) + (await repos.recovery.deleteExpired(hourAgo));
     // Counters idle for a day are of no use; hard locks stay until an operator lifts them.
     const throttles = await repos.throttle.deleteStale(new Date(now.getTime() - 24 * 3600_000));
     if (payloads + flows + enrollments + sessions + codes + throttles > 0) log.info({ payloads, flows, enrollments, sessions, codes, throttles }, 'expired rows deleted');

@@ -14,7 +14,7 @@ import { CsrfFailed, NotFound } from '../errors.ts';
 import type { FormFields, Notice } from '../factors/factor.ts';
 import { formBody } from '../http/body.ts';
 import { browserOf } from '../http/browser.ts';
-import { FLOW_COOKIE, PORTAL_SESSION_COOKIE, getCookie, setCookie } from '../http/cookies.ts';
+import { FLOW_COOKIE, PORTAL_SESSION_COOKIE, getCookie, rememberDevice, setCookie } from '../http/cookies.ts';
 import { renderPage, resolveLang } from '../http/page.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
 import { emailChangeRoutes } from './email-routes.ts';
@@ -365,8 +365,9 @@ export function accountRoutes(deps: Deps): Router {
   router.post('/reset', form, async (ctx) => {
     const fields = checkForm(ctx);
     const p = await page(ctx);
-    const { changeId } = await recovery.beginReset(fields['username'], who(p));
-    seeOther(ctx, `/account/reset/${changeId}`);
+    const begun = await recovery.beginReset(fields['username'], who(p));
+    if (!begun.ok) return render(p, 'account/reset', 'account.reset_title', { notice: begun.notice }, refusedStatus(begun));
+    seeOther(ctx, `/account/reset/${begun.changeId}`);
   });
 
   router.get('/reset/:id', async (ctx) => renderNewPassword(await page(ctx), idParam(ctx), { key: 'account.reset_sent', vars: { minutes: deps.codes.minutes } }, 200, true));
@@ -375,8 +376,10 @@ export function accountRoutes(deps: Deps): Router {
     const fields = checkForm(ctx);
     const p = await page(ctx);
     const id = idParam(ctx);
-    const done = await account.completePasswordChange(id, fields, who(p));
+    const done = await recovery.completeReset(id, fields, who(p));
     if (!done.ok) return renderNewPassword(p, id, done.notice, refusedStatus(done), true);
+    // The browser that proved the mailbox is the citizen's: strangers' failures never lock it out.
+    rememberDevice(ctx, done.accountId, () => deps.random.bytes(18).toString('base64url'));
     seeOther(ctx, '/account?notice=account.password_reset');
   });
 

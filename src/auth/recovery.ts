@@ -1,34 +1,52 @@
 /**
  * The ways back into an account that are open to anyone (SPEC §2), HTTP-free:
  * - "Elfelejtett jelszó": a code to the account's address (and the app's code, when the account
- *   has the app), then a new password. It answers every username the same way: whether one
- *   exists is not something it tells.
+ *   has the app), then a new password. Both steps do the same work, and answer the same, for any
+ *   username — a citizen's, a disabled account's or nobody's (SPEC §5): the request is made in
+ *   the name's name (recovery-requests.ts), and the second step reads the request and its
+ *   account in one statement, counts the try, hashes the new password and checks the code
+ *   whoever is behind it.
  * - The lost phone: username, password and the app's törlőkód remove the app. Throttled like a
  *   password, with one answer for any wrong part.
  */
-import type { Clock, Random } from '../clock.ts';
+import { type Clock, type Random, digits } from '../clock.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
-import type { Mailer } from '../mail/mailer.ts';
-import type { EmailedCodes } from '../security/emailed-codes.ts';
+import { EMAIL_FACTOR_ID } from '../factors/email-code/index.ts';
+import { type FactorRegistry, type FormFields, type Notice, parseCode } from '../factors/factor.ts';
+import { TOTP_FACTOR_ID, normalizeRecoveryCode } from '../factors/totp/index.ts';
+import { type Mailer, NOBODY } from '../mail/mailer.ts';
 import { PASSWORD_MAX_LENGTH, type PasswordHasher } from '../security/passwords.ts';
-import type { Throttle } from '../security/throttle.ts';
-import { normalizeRecoveryCode } from '../factors/totp/index.ts';
-import { CHANGE_TTL_SECONDS, type Done, type Who, accountOf } from './account.ts';
+import { type Throttle, standInKey } from '../security/throttle.ts';
+import { type Done, PASSWORD_MIN_LENGTH, type Who, accountOf } from './account.ts';
 import type { EnrollmentService } from './enrollment.ts';
+import type { RecoveryRequests } from './recovery-requests.ts';
 
 export interface RecoveryDeps {
   uow: UnitOfWork<Repos>;
   enrollments: EnrollmentService;
+  factors: FactorRegistry;
   passwords: PasswordHasher;
   throttle: Throttle;
-  codes: EmailedCodes;
+  requests: RecoveryRequests;
   mailer: Mailer;
   clock: Clock;
   random: Random;
+  /** Wrong tries before a reset's code is dead (CODE_MAX_ATTEMPTS). */
+  maxAttempts: number;
 }
 
 const USERNAME_MAX_LENGTH = 200;
+
+const refused = (refusal: 'invalid_input' | 'wrong_answer' | 'rate_limited', key: string, vars?: Record<string, string | number>) => ({
+  ok: false as const,
+  refusal,
+  notice: { key, error: true, ...(vars && { vars }) } satisfies Notice,
+});
+/** One answer for every failed forgotten-password step, whatever the username was. */
+const RESET_REFUSED = refused('wrong_answer', 'account.reset_failed');
+/** The address or the name asked too often: the same for every name. */
+const TOO_MANY = refused('rate_limited', 'recovery.too_many');
 
 export class RecoveryService {
   readonly #deps: RecoveryDeps;
@@ -38,30 +56,84 @@ export class RecoveryService {
   }
 
   /**
-   * A forgotten password, step one. For an account with an address, a code goes to it; the
-   * answer — a change id for the next page — is the same for every username, existing or not.
+   * A forgotten password, step one: a code to the address of the account the name names, a
+   * stand-in for a name that is nobody's. The answer — a request id for the next page — is the
+   * same for every username (a malformed one gets an id and no work).
    */
-  async beginReset(username: unknown, who: Who): Promise<{ changeId: string }> {
-    const { uow, random, clock } = this.#deps;
-    const changeId = random.uuid();
-    if (typeof username !== 'string' || !username.trim() || username.length > USERNAME_MAX_LENGTH) return { changeId };
-    // A disabled account gets no code either: it answers like a name that matches no account.
-    const account = await uow.repos.accounts.findActiveByUsername(username);
-    if (!account) return { changeId };
-    const kinds = await uow.repos.factors.kinds(account.id);
-    await uow.transaction(async (r) => {
-      const now = clock.now();
-      const proofs = kinds.includes('totp') ? 'email app' : 'email';
-      await r.pendingChanges.create({ id: changeId, accountId: account.id, kind: 'reset', value: proofs, now, expiresAt: new Date(now.getTime() + Math.max(CHANGE_TTL_SECONDS, this.#deps.codes.rules.ttlSeconds) * 1000) });
-      // A refused code (the hourly cap) is not said here either: the next page says "no code".
-      await this.#deps.codes.send(r, 'reset', changeId, account, who.lang, { service: null, browser: who.browser });
+  async beginReset(username: unknown, who: Who): Promise<Done<{ changeId: string }>> {
+    const name = typeof username === 'string' && username.length <= USERNAME_MAX_LENGTH ? username.trim() : '';
+    const { requests, mailer, clock, random } = this.#deps;
+    if (!name) return { ok: true, changeId: random.uuid() };
+    const minutes = Math.round(requests.ttlSeconds / 60);
+    const asked = await requests.ask({
+      kind: 'reset',
+      username: name,
+      who,
+      make: ({ tag, to }) => {
+        const code = digits(random, 6);
+        const message = mailer.code(to?.email ?? NOBODY, who.lang, { kind: 'reset', name: to?.name ?? '', username: to?.username ?? name, tag, code, minutes, at: clock.now(), service: null, browser: who.browser });
+        return { secret: code, message };
+      },
     });
-    return { changeId };
+    return asked.ok ? { ok: true, changeId: asked.id } : TOO_MANY;
+  }
+
+  /**
+   * A forgotten password, step two: the mailed code (and the app's code, for an account that has
+   * the app) and the new password twice. Every session and RP token of the account ends, its
+   * username's lock with them, and a mail says so. `accountId` names the account on success.
+   */
+  async completeReset(requestId: string, form: FormFields, who: Who): Promise<Done<{ accountId: string }>> {
+    const { uow, clock, passwords, throttle, requests, mailer, maxAttempts } = this.#deps;
+    const password = typeof form['password'] === 'string' && form['password'].length <= PASSWORD_MAX_LENGTH ? form['password'] : '';
+    if (password.length < PASSWORD_MIN_LENGTH) return refused('invalid_input', 'account.password_short', { min: PASSWORD_MIN_LENGTH });
+    if (form['password2'] !== password) return refused('invalid_input', 'account.password_mismatch');
+    const emailCode = parseCode(form);
+    if (!emailCode) return refused('invalid_input', 'code.format');
+    const appCode = parseCode({ code: form['app_code'] });
+
+    // The same work for every name from here: one read, a counted try, the new password hashed.
+    const open = await uow.repos.recovery.findOpen(requestId, 'reset', clock.now());
+    if (!open) return RESET_REFUSED;
+    const { account } = open;
+    const attempt = await throttle.factor(uow.repos.throttle, account?.id ?? standInKey(open.username), who.ip);
+    if (!attempt) return RESET_REFUSED;
+    const hash = await passwords.hash(password);
+    return uow.transaction(async (r) => {
+      const now = clock.now();
+      const tried = await r.recovery.countTry(requestId, now, maxAttempts);
+      if (!tried || !account || !requests.matches(requestId, emailCode.code, tried.secretHash)) {
+        await r.audit.record({ type: 'signin.factor_failed', accountId: account?.id ?? null, ip: who.ip, detail: { factor: EMAIL_FACTOR_ID, purpose: 'password' } }, now);
+        return RESET_REFUSED;
+      }
+      // Past the mailed code: an account with the app needs the app's code too (a mailbox alone
+      // must not take it over).
+      const app = account.factorKinds.includes(TOTP_FACTOR_ID) ? this.#deps.factors.get(TOTP_FACTOR_ID) : undefined;
+      if (app) {
+        const checked = appCode ? await app.verify({ flowId: requestId, account, lang: who.lang, repos: r }, appCode) : undefined;
+        if (!checked?.ok) {
+          await r.audit.record({ type: 'signin.factor_failed', accountId: account.id, ip: who.ip, detail: { factor: app.id, purpose: 'password' } }, now);
+          return RESET_REFUSED;
+        }
+      }
+      if (!(await r.recovery.use(requestId, now))) return RESET_REFUSED;
+      // The counters before the account's row, and in key order (factor, address, username), as
+      // every step takes them: two steps racing wait for each other, never in a circle.
+      await throttle.succeeded(r.throttle, attempt);
+      // A new password is also a way back in after a hard lock (the username's count is gone).
+      await throttle.unlock(r.throttle, account.username);
+      await r.accounts.updatePasswordHash(account.id, hash, now);
+      await r.portalSessions.removeForAccount(account.id);
+      await r.payloads.revokeByAccountId(account.id);
+      await r.audit.record({ type: 'password.reset', accountId: account.id, ip: who.ip, detail: { ...(who.browser && { browser: who.browser }) } }, now);
+      await mailer.queue(r.outbox, mailer.notice(account.email, who.lang, { key: 'mail.password_reset', name: account.name }), now);
+      return { ok: true, accountId: account.id };
+    });
   }
 
   /** The munkamenet-azonosító a new password's page shows, as its code mail does (the same for any username). */
   resetTag(changeId: string): string {
-    return this.#deps.codes.flowTag(changeId);
+    return this.#deps.requests.tagOf(changeId);
   }
 
   /**
@@ -73,7 +145,7 @@ export class RecoveryService {
     const name = typeof username === 'string' && username.length <= USERNAME_MAX_LENGTH ? username.trim() : '';
     const typed = typeof password === 'string' && password.length <= PASSWORD_MAX_LENGTH ? password : '';
     const code = typeof recoveryCode === 'string' && recoveryCode.length <= 64 ? normalizeRecoveryCode(recoveryCode) : '';
-    const refused: Done = { ok: false, refusal: 'wrong_credentials', notice: { key: 'recovery.failed', error: true } };
+    const failed: Done = { ok: false, refusal: 'wrong_credentials', notice: { key: 'recovery.failed', error: true } };
     if (!name || !typed || !code) return { ok: false, refusal: 'invalid_input', notice: { key: 'recovery.missing', error: true } };
 
     const attempt = await throttle.password(uow.repos.throttle, name, who.ip);
@@ -83,14 +155,14 @@ export class RecoveryService {
     const codeOk = await passwords.verify((passwordOk.ok && account?.recovery_hash) || undefined, code);
     if (!attempt || !account || !passwordOk.ok || !codeOk.ok) {
       // The account's own list of events says which part was wrong (a right password is worth knowing of).
-      const failed: Record<string, string> = attempt && account && passwordOk.ok ? { failed: 'recovery_code' } : {};
-      await uow.repos.audit.record({ type: 'signin.password_failed', accountId: (attempt && account?.id) || null, ip: who.ip, detail: { purpose: 'recovery', locked: !attempt, ...failed } }, clock.now());
-      return refused;
+      const wrongPart: Record<string, string> = attempt && account && passwordOk.ok ? { failed: 'recovery_code' } : {};
+      await uow.repos.audit.record({ type: 'signin.password_failed', accountId: (attempt && account?.id) || null, ip: who.ip, detail: { purpose: 'recovery', locked: !attempt, ...wrongPart } }, clock.now());
+      return failed;
     }
     return uow.transaction(async (r) => {
       await throttle.succeeded(r.throttle, attempt);
       const owner = await accountOf(r, account.id);
-      if (!owner || !(await this.#deps.enrollments.remove(r, owner, 'totp', who.lang, 'recovery_code'))) return refused;
+      if (!owner || !(await this.#deps.enrollments.remove(r, owner, TOTP_FACTOR_ID, who.lang, 'recovery_code'))) return failed;
       const { mailer } = this.#deps;
       await mailer.queue(r.outbox, mailer.notice(owner.email, who.lang, { key: 'mail.app_removed', name: owner.name }), clock.now());
       return { ok: true };

@@ -12,14 +12,13 @@
 import type { Clock, Random } from '../clock.ts';
 import type { AuditEvent } from '../db/repositories/audit.ts';
 import type { Repos } from '../db/repositories/index.ts';
-import { normalizeUsername } from '../db/repositories/accounts.ts';
 import type { Candidate, SignInRow } from '../db/repositories/sign-ins.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
 import { type ChallengeStatus, type Factor, type FactorAccount, type FactorContext, type FactorRegistry, type FlowContext, type FormFields, type GuardedContext, type GuardedProof, type Notice, type PasswordlessFactor, isPasswordless } from '../factors/factor.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
 import { PASSWORD_MAX_LENGTH } from '../security/passwords.ts';
-import type { Attempt, Throttle } from '../security/throttle.ts';
+import { type Attempt, type Throttle, standInKey } from '../security/throttle.ts';
 import { DEFAULT_LANG, type Lang, isLang, pickLang } from '../views.ts';
 import { type FlowState, LEGACY_METHOD, isFlowState } from './flow.ts';
 import { type AcrPolicy, type Level, amrFor } from './levels.ts';
@@ -28,6 +27,7 @@ import { isNewBrowser, queueNewBrowserMail } from './new-browser.ts';
 import type { Outcome, Refusal, Shown, ShownClient } from './outcomes.ts';
 import type { MethodOption, Option, SignInPage } from './pages.ts';
 import type { PortalSessions } from './portal-sessions.ts';
+import { tellFailures } from './lock-notice.ts';
 
 const USERNAME_MAX_LENGTH = 200;
 const CHOICE_MAX_LENGTH = 32;
@@ -196,7 +196,8 @@ export class SignInService {
       const accountId = (attempt && candidate?.id) || null;
       const events: AuditEvent[] = [{ type: 'signin.password_failed', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { locked: !attempt } }];
       if (attempt?.locked) events.push({ type: 'signin.locked', accountId, ip: requester.ip });
-      if (attempt?.tell && candidate && this.#deps.mailer) await this.#tellFailures(candidate, attempt.tell, events, now);
+      // The citizen is told; a name that is nobody's gets a stand-in, as much work to the byte.
+      if (attempt?.tell && this.#deps.mailer) await tellFailures(uow, this.#deps.mailer, candidate, attempt.tell, events, now);
       else await uow.repos.audit.record(events, now);
       return this.#refused(signIn, 'wrong_credentials', { key: 'password.failed' }, username);
     }
@@ -243,7 +244,7 @@ export class SignInService {
       const guard: Guard = { username: typed.username, kept: await proof.begin(ctx) };
       await r.signIns.update(signIn.uid, { state: 'guarded', accountId: proven?.id ?? null, factor: factor.id, guard: JSON.stringify(guard) }, now);
       const type = proven ? 'signin.password_ok' : 'signin.password_failed';
-      await r.audit.record({ type, accountId: candidate?.id ?? null, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { guarded: true, locked: true } }, now);
+      await r.audit.record({ type, accountId: candidate?.id ?? null, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { guarded: true, locked: true }, seenAs: 'signin.guarded' }, now);
       return this.#advanced(signIn, null);
     });
   }
@@ -275,17 +276,6 @@ export class SignInService {
       }
       await throttle.succeeded(r.throttle, attempt);
       return this.#finish(r, signIn, 'two_factor', factor, requester, []);
-    });
-  }
-
-  /** Failures piled up on the account: the citizen is told when and how many (no codes), in their language. */
-  async #tellFailures(account: { name: string; email: string; lang: string | null }, failures: number, events: AuditEvent[], now: Date): Promise<void> {
-    const mailer = this.#deps.mailer!;
-    const lang = isLang(account.lang) ? account.lang : DEFAULT_LANG;
-    const when = now.toLocaleString(lang === 'en' ? 'en-GB' : 'hu-HU', { timeZone: 'Europe/Budapest', dateStyle: 'short', timeStyle: 'short' });
-    await this.#deps.uow.transaction(async (r) => {
-      await r.audit.record(events, now);
-      await mailer.queue(r.outbox, mailer.notice(account.email, lang, { key: 'mail.failed_signins', name: account.name, vars: { count: String(failures), when } }), now);
     });
   }
 
@@ -761,11 +751,6 @@ function serviceOf(signIn: Pick<SignIn, 'client'>): string | null {
 
 function option(f: Factor): Option {
   return { id: f.id, labelKey: f.labelKey };
-}
-
-/** A stand-in proof's count: per username, as the real one is per account. */
-function standInKey(username: string): string {
-  return `stand-in:${normalizeUsername(username)}`;
 }
 
 function parseGuard(raw: string | null): Guard | null {

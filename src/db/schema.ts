@@ -171,6 +171,27 @@ export interface PendingChangeTable {
   proved_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
+/**
+ * A request in a username's name, before anything proves who asks: a forgotten password's code,
+ * or a link that lets one browser past a username lock. A stand-in (the name is nobody's) has no
+ * account, and its secret matches nothing.
+ */
+export interface RecoveryRequestTable {
+  id: string;
+  kind: 'reset' | 'unlock';
+  username: string;
+  account_id: string | null;
+  ip_key: string;
+  tag: string;
+  secret_hash: string;
+  browser_hash: string | null;
+  flow_id: string | null;
+  attempts: Generated<number>;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
 /** A phone enrolled for the DÁP method: its public key and its PIN's hash (SPEC §8). */
 export interface DapDeviceTable {
   id: string;
@@ -225,6 +246,7 @@ export interface Database {
   enrollment: EnrollmentTable;
   portal_session: PortalSessionTable;
   pending_change: PendingChangeTable;
+  recovery_request: RecoveryRequestTable;
   one_time_code: OneTimeCodeTable;
   mail_outbox: MailOutboxTable;
   dap_device: DapDeviceTable;

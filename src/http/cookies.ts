@@ -21,6 +21,23 @@ export function deviceOf(ctx: Context): { accountId: string; id: string } | null
   return match ? { accountId: match[1]!, id: match[2]! } : null;
 }
 
+/**
+ * Makes this browser one that signed in to `accountId` before (a sign-in finished here, a mailed
+ * unlock link or a forgotten password completed here): it keeps its id when it already was one
+ * of this account's, so its own count of guesses goes on.
+ */
+export function rememberDevice(ctx: Context, accountId: string, newId: () => string): void {
+  const known = deviceOf(ctx);
+  const id = known?.accountId === accountId ? known.id : newId();
+  setCookie(ctx, DEVICE_COOKIE, `${accountId}.${id}`, { path: '/', maxAgeMs: DEVICE_COOKIE_MS });
+}
+
+/**
+ * The browser a mailed unlock link is bound to: a random value set when the link is asked for,
+ * sent back only to the link's path. A link opened without it does nothing.
+ */
+export const UNLOCK_BINDING_COOKIE = 'kapu_unlock';
+
 /** Who owns a portal sign-in flow (an RP's flow is owned through oidc-provider's cookie). */
 export const FLOW_COOKIE = 'kapu_flow';
 

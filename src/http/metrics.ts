@@ -36,7 +36,7 @@ export class Metrics {
     labelNames: ['method', 'outcome'] as const,
     registers: [this.registry],
   });
-  readonly #codesSent = new Counter({ name: 'kapu_codes_sent_total', help: 'One-time codes sent by mail', registers: [this.registry] });
+  readonly #codesSent = new Counter({ name: 'kapu_codes_sent_total', help: 'One-time codes sent by mail (those under a lock or asked for by username count as code.guarded, reset.asked or unlock.asked instead)', registers: [this.registry] });
   readonly #events = new Counter({
     name: 'kapu_security_events_total',
     help: 'Security events written to the audit log, by type',
@@ -93,8 +93,17 @@ export class Metrics {
     }
   }
 
-  /** Every audited security event also counts here: one source of truth for both. */
+  /**
+   * Every audited security event also counts here: one source of truth for both. An event whose
+   * page hides how it went (a guarded sign-in's password and code, a mail asked for by username)
+   * counts once under what it is seen as, and in no sign-in or code total: /metrics tells no
+   * right password from a wrong one, and no citizen's name from a made-up one.
+   */
   event(event: AuditEvent): void {
+    if (event.seenAs) {
+      this.#events.inc({ type: event.seenAs });
+      return;
+    }
     this.#events.inc({ type: event.type });
     const method = String(event.detail?.['method'] ?? event.detail?.['factor'] ?? 'password');
     if (event.type === 'signin.succeeded') this.#signIns.inc({ method, outcome: 'success' });

@@ -8,7 +8,7 @@ import type { SignInPage, UpgradeReason } from '../auth/pages.ts';
 import { BadRequest, SessionExpired, WrongStep } from '../errors.ts';
 import type { Notice } from '../factors/factor.ts';
 import { showConsent } from './consent.ts';
-import { DEVICE_COOKIE, DEVICE_COOKIE_MS, PORTAL_SESSION_COOKIE, deviceOf, getCookie, setCookie } from '../http/cookies.ts';
+import { PORTAL_SESSION_COOKIE, getCookie, rememberDevice, setCookie } from '../http/cookies.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
 import { renderPage, resolveLang } from '../http/page.ts';
 import { rememberEnding } from './ended.ts';
@@ -39,9 +39,7 @@ export async function respond(ctx: Context, env: InteractionEnv, outcome: Outcom
       if (outcome.accountId) {
         ctx.state['accountId'] = outcome.accountId;
         // This browser is now known to the account: strangers' guesses never lock it out.
-        const known = deviceOf(ctx);
-        const id = known?.accountId === outcome.accountId ? known.id : env.deps.random.bytes(18).toString('base64url');
-        setCookie(ctx, DEVICE_COOKIE, `${outcome.accountId}.${id}`, { path: '/', maxAgeMs: DEVICE_COOKIE_MS });
+        rememberDevice(ctx, outcome.accountId, () => env.deps.random.bytes(18).toString('base64url'));
       }
       if (typeof ctx.state['interactionUid'] === 'string') rememberEnding(ctx, ctx.state['interactionUid'], 'done');
       if (outcome.portalSession) setCookie(ctx, PORTAL_SESSION_COOKIE, outcome.portalSession.token, { path: '/account', expires: outcome.portalSession.expiresAt });

@@ -15,6 +15,7 @@ import { grantConsent } from './consent.ts';
 import { explainEnded, rememberEnding } from './ended.ts';
 import { type InteractionEnv, checkedForm, ownedInteraction, requester } from './request.ts';
 import { carriedNotice, respond, respondAfterRefusal, takeRefusal } from './respond.ts';
+import { unlockPages } from './unlock.ts';
 
 type Step = (signIns: SignInService, uid: string, who: Requester, form: FormFields) => Promise<Outcome>;
 
@@ -46,6 +47,10 @@ export function interactionRoutes(deps: Deps, provider: Provider): Router {
   router.post('/resend', form, post((s, uid, who) => s.resend(uid, who)));
   router.post('/setup', form, post((s, uid, who, f) => s.setUp(uid, who, f['factor'])));
   router.post('/continue', form, post((s, uid, who) => s.continueWithPassword(uid, who)));
+  // Locked out by strangers' failures: a mailed link lets this browser in (src/interactions/unlock.ts).
+  const unlock = unlockPages(env);
+  router.get('/unlock', unlock.show);
+  router.post('/unlock', form, unlock.ask);
   router.post('/abort', form, async (ctx) => {
     await post((s, uid, who) => s.abort(uid, who))(ctx);
     // Back on one of its pages later, the citizen is told they cancelled (not that it "expired").

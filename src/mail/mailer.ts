@@ -9,6 +9,13 @@ import type { Network } from '../security/networks.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
 import type { Lang, Views } from '../views.ts';
 
+/**
+ * The recipient of a stand-in mail: queued where a page must not tell whether anyone gets a mail
+ * (a guarded sign-in's wrong password), so that both ways write the same rows and keep the sender
+ * as busy; the sender drops it unsent (src/mail/sender.ts). No address is empty.
+ */
+export const NOBODY = '';
+
 export interface MailMessage {
   to: string;
   subject: string;
@@ -28,6 +35,19 @@ export interface CodeMail {
   at: Date;
   /** The service signed into (the RP's name); null: kapu's own account portal. */
   service: string | null;
+  browser: string | null;
+}
+
+/** A one-time link mail (a browser let past a username lock): what the link is for decides its wording. */
+export interface LinkMail {
+  kind: 'unlock';
+  name: string;
+  username: string;
+  tag: string;
+  url: string;
+  minutes: number;
+  /** When it was asked for, and from which browser. */
+  at: Date;
   browser: string | null;
 }
 
@@ -65,6 +85,10 @@ export class Mailer {
 
   code(to: string, lang: Lang, mail: CodeMail): MailMessage {
     return this.#compose(to, lang, `mail.${mail.kind}.subject`, 'mail/code', { ...mail });
+  }
+
+  link(to: string, lang: Lang, mail: LinkMail): MailMessage {
+    return this.#compose(to, lang, `mail.${mail.kind}.subject`, 'mail/link', { ...mail });
   }
 
   notice(to: string, lang: Lang, mail: NoticeMail): MailMessage {

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { SendMailOptions, Transporter } from 'nodemailer';
 import { type Clock, withTimeout } from '../clock.ts';
 import type { ClaimedMail, MailOutboxRepository } from '../db/repositories/mail-outbox.ts';
+import { NOBODY } from './mailer.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
 import { type SmtpStatus, describe } from './smtp-status.ts';
 
@@ -118,6 +119,12 @@ export class OutboxSender {
       claimed += 1;
       if (mail.withdrawn) {
         this.#log.info({ mailId: mail.id }, 'code mail withdrawn: its code was replaced, used or expired before it could leave');
+        continue;
+      }
+      if (mail.recipient === NOBODY) {
+        // A stand-in (see NOBODY): claimed and recorded as a sent mail is, the same statements,
+        // and never sent.
+        done = mail.id;
         continue;
       }
       try {

@@ -53,6 +53,15 @@ export function factorKey(accountId: string): string {
   return `factor:${accountId}`;
 }
 
+/**
+ * The account-less stand-in for a factor's count, per username: where a page must not tell
+ * whether a name is anyone's (a guarded sign-in's wrong password, a forgotten password asked for
+ * a name that is nobody's), guesses count on this as the real ones count on the account's.
+ */
+export function standInKey(username: string): string {
+  return `stand-in:${normalizeUsername(username)}`;
+}
+
 /** The count of a browser that signed in to the account before (its device cookie's id). */
 export function deviceKey(deviceId: string): string {
   return `device:${deviceId}`;
@@ -123,6 +132,15 @@ export class Throttle {
   async guarded(repo: ThrottleRepository, ip: string): Promise<boolean> {
     const now = this.#clock.now();
     return (await repo.admit([{ key: ipKey(ip), rule: this.#rule(IP_POLICY, now) }], now)).length === 1;
+  }
+
+  /**
+   * A mail asked for in a username's name (a forgotten password's code, a link past a lock):
+   * counted on the IP like a guess, so a sprayer of names is slowed as a guesser is (the name's
+   * own caps are the requests' table's). False when the IP is locked.
+   */
+  mailAsked(repo: ThrottleRepository, ip: string): Promise<boolean> {
+    return this.guarded(repo, ip);
   }
 
   /** Counts a second-factor guess for an account from `ip`; null when locked. */

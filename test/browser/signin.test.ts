@@ -201,6 +201,31 @@ describeWithChromium('signing in with a real browser', () => {
       expect(axe.violations).toEqual({});
     });
 
+    test('a link past a lock: asking for it, the answer, and the link opened in the browser that asked', async () => {
+      const page = await openPage(DESKTOP, { axe: true });
+      const axe = audit();
+      const citizen = await account([]);
+      await toPasswordPage(page, 'Ügyfélkapuval');
+      await submitPassword(page, citizen.username, 'wrong password');
+      await page.getByRole('link', { name: /Kérjen e-mailben linket/ }).click();
+      await field(page, 'Felhasználónév').waitFor();
+      await axe.check(page, 'unlock: asking');
+      const since = mail.received.length;
+      await field(page, 'Felhasználónév').fill(citizen.username);
+      await button(page, 'Link küldése').click();
+      await page.getByRole('status').waitFor();
+      await axe.check(page, 'unlock: sent');
+      const link = /https?:\/\/\S+\/unlock\/\S+/.exec((await mail.next((m) => m.to.includes(citizen.email), since)).text)![0];
+      await page.goto(link);
+      expect(await heading(page)).toBe('Ez a böngésző beléphet');
+      await axe.check(page, 'unlock: link opened');
+      await page.getByRole('link', { name: 'Tovább a bejelentkezéshez' }).click();
+      await submitPassword(page, citizen.username);
+      await page.waitForURL((url) => url.origin === RP_ORIGIN);
+
+      expect(axe.violations).toEqual({});
+    });
+
     test('the consent, error and logout pages', async () => {
       const page = await openPage(DESKTOP, { axe: true });
       const axe = audit();

@@ -16,6 +16,7 @@ import { clientLogoRoutes } from '../../src/http/client-logos.ts';
 import { healthRoutes } from '../../src/http/health.ts';
 import { metricsRoutes } from '../../src/http/metrics.ts';
 import { interactionRoutes } from '../../src/interactions/routes.ts';
+import { unlockLinkRoutes } from '../../src/interactions/unlock.ts';
 import { createLogger } from '../../src/log.ts';
 import { Browser } from '../helpers/browser.ts';
 import { type TestKapu, beginSignIn, startTestKapu } from '../helpers/kapu.ts';
@@ -80,7 +81,7 @@ describe('bad input sweep', () => {
   /** kapu's own routes, read from its routers. */
   function ownRoutes(): Array<{ path: string; methods: string[] }> {
     const deps = kapu.deps;
-    const routers: Router[] = [healthRoutes(deps), metricsRoutes(deps.metrics), assetRoutes(), clientLogoRoutes(deps.clientLogos), interactionRoutes(deps, kapu.provider), accountRoutes(deps), deviceApiRoutes(deps), demoRoutes(deps)];
+    const routers: Router[] = [healthRoutes(deps), metricsRoutes(deps.metrics), assetRoutes(), clientLogoRoutes(deps.clientLogos), interactionRoutes(deps, kapu.provider), unlockLinkRoutes(deps), accountRoutes(deps), deviceApiRoutes(deps), demoRoutes(deps)];
     return routers.flatMap((r) => r.stack.map((layer) => ({ path: layer.path as string, methods: layer.methods.filter((m) => m !== 'HEAD') })));
   }
 

@@ -8,8 +8,13 @@ export type AuditEventType =
   | 'signin.factor_failed'
   | 'signin.aborted'
   | 'signin.locked'
+  /** A mailed link let a browser past a username lock: from now on it counts as one that signed in before. */
+  | 'signin.unlocked'
   | 'code.sent'
-  /** A guarded sign-in's stand-in proof: no code was mailed (the password was wrong). */
+  /**
+   * A stand-in: no code or link was mailed (a guarded sign-in's wrong password; a forgotten
+   * password or an unlock link asked for a name that is nobody's).
+   */
   | 'code.withheld'
   | 'code.exhausted'
   | 'factor.enrolled'
@@ -30,6 +35,14 @@ export type AuditEventType =
   | 'client.created'
   | 'client.removed';
 
+/**
+ * What /metrics may count of a step whose page hides how it went: the same whichever way it
+ * went (SPEC §5). A guarded sign-in's password (right or wrong) and its code (mailed or a
+ * stand-in); a forgotten password's code and a link past a lock, asked for a name (anyone's
+ * or nobody's).
+ */
+export type SeenAs = 'signin.guarded' | 'code.guarded' | 'reset.asked' | 'unlock.asked';
+
 export interface AuditEvent {
   type: AuditEventType;
   accountId?: string | null;
@@ -37,6 +50,11 @@ export interface AuditEvent {
   ip?: string | null;
   /** Never a secret: no password, code, token or key. */
   detail?: Record<string, string | number | boolean | null>;
+  /**
+   * Set where the page hides what happened: /metrics counts the event under this alone. The
+   * audit log, which only operators read (`audit list`), keeps the truth in `type`.
+   */
+  seenAs?: SeenAs;
 }
 
 /** Append-only by construction: this repository has no update and no delete. */

@@ -16,6 +16,7 @@ import { OidcPayloadsRepository } from './oidc-payloads.ts';
 import { OneTimeCodesRepository } from './one-time-codes.ts';
 import { PendingChangesRepository } from './pending-changes.ts';
 import { PortalSessionsRepository } from './portal-sessions.ts';
+import { RecoveryRequestsRepository } from './recovery-requests.ts';
 import { SealedValuesRepository } from './sealed-values.ts';
 import { SignInsRepository } from './sign-ins.ts';
 import { SigningKeysRepository } from './signing-keys.ts';
@@ -39,6 +40,7 @@ export function repositories(db: Db, effects: Effects, hooks: RepositoryHooks = 
     payloads: new OidcPayloadsRepository(db),
     pendingChanges: new PendingChangesRepository(db),
     portalSessions: new PortalSessionsRepository(db),
+    recovery: new RecoveryRequestsRepository(db),
     sealed: new SealedValuesRepository(db),
     signIns: new SignInsRepository(db),
     signingKeys: new SigningKeysRepository(db),
