@@ -53,7 +53,7 @@ test('from its first open port to its exit, kapu answers: 503 with Retry-After u
   }
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'], PORT: '0', DATA_DIR: dataDir, DEMO: 'false', LOG_LEVEL: 'info', ...(database.url && { DATABASE_URL: database.url }) },
+    env: { PATH: process.env['PATH'], PORT: '0', METRICS_PORT: '0', DATA_DIR: dataDir, DEMO: 'false', LOG_LEVEL: 'info', ...(database.url && { DATABASE_URL: database.url }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

@@ -21,7 +21,7 @@ test('SIGTERM stops a running kapu gracefully: it says so and exits 0', async ()
   try {
     const child = spawn(process.execPath, ['src/main.ts'], {
       cwd: ROOT,
-      env: { PATH: process.env['PATH'], PORT: '0', DATA_DIR: dataDir, DEMO: 'false', LOG_LEVEL: 'info' },
+      env: { PATH: process.env['PATH'], PORT: '0', METRICS_PORT: '0', DATA_DIR: dataDir, DEMO: 'false', LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
