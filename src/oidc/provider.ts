@@ -186,6 +186,10 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
     if (await compareClientSecret.call(this, actual)) return true;
     return deps.clients.secretMatchesStored(this.clientId, actual, clock.now());
   };
+  // Discovery says backchannel_logout_session_supported, which promises a `sid` in every ID
+  // token (Back-Channel Logout 1.0 §2.1); the library adds it only for clients registered with
+  // a back-channel logout URI. It names the session at kapu, nothing about the citizen.
+  provider.Client.prototype.includeSid = () => true;
   provider.use(providerUnitOfWork(repos.payloads));
   provider.proxy = config.trustProxy;
   provider.maxIpsCount = config.proxyHops;
