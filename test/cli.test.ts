@@ -255,6 +255,23 @@ describe('client', () => {
     expect(await clientIds()).toEqual(['kulcsos', 'ugyintezes']);
   });
 
+  test('--pkce optional admits a confidential RP without PKCE, show says so; a public client is refused it', async () => {
+    const publicClient = await cli(['client', 'add', '--id', 'mobil-rp', '--redirect-uri', 'https://rp.example.hu/cb', '--auth-method', 'none', '--pkce', 'optional']);
+    expect(publicClient.code).toBe(2);
+    expect(publicClient.stderr).toBe(
+      'kapu: client add: --pkce optional: pkce may be optional only for a confidential client (one that authenticates with a secret or a key): a public client always uses PKCE\n',
+    );
+    expect((await cli(['client', 'add', '--id', 'mobil-rp', '--redirect-uri', 'https://rp.example.hu/cb', '--pkce', 'maybe'])).stderr).toMatch(/--pkce must be required or optional/);
+    expect(await clientIds()).not.toContain('mobil-rp');
+
+    expect((await cli(['client', 'add', '--id', 'omniauth-rp', '--redirect-uri', 'https://rp.example.hu/cb', '--pkce', 'optional'])).code).toBe(0);
+    const shown = JSON.parse((await cli(['client', 'show', 'omniauth-rp', '--json'])).stdout) as { pkce: string };
+    expect(shown.pkce).toBe('optional');
+    expect((await cli(['client', 'update', 'omniauth-rp', '--pkce', 'required'])).stdout).toBe('client omniauth-rp updated: pkce\n');
+    expect(JSON.parse((await cli(['client', 'show', 'ugyintezes', '--json'])).stdout)).toMatchObject({ pkce: 'required' });
+    expect((await cli(['client', 'remove', 'omniauth-rp'])).code).toBe(0);
+  });
+
   test('an existing client id fails with exit 1 and keeps the old client', async () => {
     const run = await cli(['client', 'add', '--id', 'ugyintezes', '--redirect-uri', 'https://other.example.hu/cb']);
     expect(run.code).toBe(1);

@@ -6,6 +6,7 @@
 import type Provider from 'oidc-provider';
 import type { Deps } from '../deps.ts';
 import { type CheckedLogo, LogoRefused, checkLogo } from '../oidc/client-logos.ts';
+import { PKCE_METADATA, type PkcePolicy } from '../oidc/client-policy.ts';
 import { AAD } from '../security/secret-box.ts';
 import { AdminError, INVISIBLE } from './accounts.ts';
 
@@ -48,6 +49,8 @@ export interface NewClientInput {
   consentRequired?: boolean;
   backchannelLogoutUri?: string;
   lifetimes?: Partial<Record<TokenLifetime, number>>;
+  /** Default required; optional only for a confidential client (src/oidc/client-policy.ts). */
+  pkce?: PkcePolicy;
 }
 
 /** A change to a client: a value sets, `null` removes, absent keeps. */
@@ -63,6 +66,7 @@ export interface ClientUpdate {
   consentRequired?: boolean;
   backchannelLogoutUri?: string | null;
   lifetimes?: Partial<Record<TokenLifetime, number | null>>;
+  pkce?: PkcePolicy;
 }
 
 function isLoopback(url: URL): boolean {
@@ -141,6 +145,7 @@ export async function registerClient(deps: Deps, provider: Provider, input: NewC
     ...(input.jwksUri && { jwks_uri: input.jwksUri }),
     ...(input.minAcr && { min_acr: input.minAcr }),
     ...(input.consentRequired !== undefined && { consent_required: input.consentRequired }),
+    ...(input.pkce === 'optional' && { [PKCE_METADATA]: 'optional' }),
     // With sid in ID and logout tokens, the RP can end exactly the session that signed out.
     ...(input.backchannelLogoutUri && { backchannel_logout_uri: input.backchannelLogoutUri, backchannel_logout_session_required: true }),
     ...input.lifetimes,
@@ -182,6 +187,8 @@ export async function updateClient(deps: Deps, provider: Provider, clientId: str
   set('post_logout_redirect_uris', update.postLogoutRedirectUris);
   set('min_acr', update.minAcr);
   set('consent_required', update.consentRequired);
+  // Required is the default: kept as the absence of the key.
+  if (update.pkce !== undefined) set(PKCE_METADATA, update.pkce === 'optional' ? 'optional' : null);
   set('backchannel_logout_uri', update.backchannelLogoutUri);
   if (update.backchannelLogoutUri !== undefined) set('backchannel_logout_session_required', update.backchannelLogoutUri === null ? null : true);
   for (const [key, value] of Object.entries(update.lifetimes ?? {})) set(key, value);

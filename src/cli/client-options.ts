@@ -8,6 +8,7 @@ import { AUTH_METHODS, CLIENT_ID_PATTERN, type NewClientInput, TOKEN_LIFETIMES, 
 import { INVISIBLE } from '../admin/accounts.ts';
 import type { Config } from '../config/index.ts';
 import { LOGO_MAX_BYTES, LogoRefused, checkLogo } from '../oidc/client-logos.ts';
+import { PKCE_POLICIES, type PkcePolicy, pkcePolicyProblem } from '../oidc/client-policy.ts';
 import { UsageError, integer, parse, printable, required, url } from './args.ts';
 import type { Cli } from './context.ts';
 
@@ -81,6 +82,7 @@ export function clientInput(cli: Cli, command: string, args: string[]): NewClien
     'logo-uri': { type: 'string' },
     'logo-file': { type: 'string' },
     'client-uri': { type: 'string' },
+    pkce: { type: 'string' },
     ...LIFETIME_OPTIONS,
   });
   const clientId = required(command, values.id, '--id');
@@ -89,6 +91,10 @@ export function clientInput(cli: Cli, command: string, args: string[]): NewClien
   if (redirectUris.length === 0) throw new UsageError(`${command}: at least one --redirect-uri is required`);
   const postLogoutRedirectUris = (values['post-logout-uri'] ?? []).map((u) => url(command, u, '--post-logout-uri'));
   const authMethod = (values['auth-method'] ?? 'client_secret_basic') as AuthMethod;
+  const pkce = values.pkce === undefined ? undefined : pkceArgument(command, values.pkce);
+  // Before the method's own check: asking a public client to skip PKCE is the mistake to name.
+  const pkceProblem = pkcePolicyProblem(pkce, authMethod);
+  if (pkceProblem) throw new UsageError(`${command}: --pkce ${pkce}: ${pkceProblem}`);
   if (!AUTH_METHODS.includes(authMethod)) throw new UsageError(`${command}: --auth-method must be one of ${AUTH_METHODS.join(', ')}`);
   const name = values.name === undefined ? undefined : clientName(command, values.name);
 
@@ -118,6 +124,7 @@ export function clientInput(cli: Cli, command: string, args: string[]): NewClien
     ...(values['logo-uri'] !== undefined && { logoUri: url(command, values['logo-uri'], '--logo-uri') }),
     ...(values['client-uri'] !== undefined && { clientUri: url(command, values['client-uri'], '--client-uri') }),
     ...(logo !== undefined && { logo }),
+    ...(pkce !== undefined && { pkce }),
     lifetimes: lifetimes(command, values),
   };
 }
@@ -151,6 +158,12 @@ export function clientName(command: string, value: string): string {
     throw new UsageError(`${command}: --name must not contain control characters or invisible formatting characters (e.g. bidirectional overrides)`);
   }
   return name;
+}
+
+/** `required` or `optional` (a confidential client may rely on the nonce instead). */
+export function pkceArgument(command: string, value: string): PkcePolicy {
+  if (!(PKCE_POLICIES as readonly string[]).includes(value)) throw new UsageError(`${command}: --pkce must be required or optional`);
+  return value as PkcePolicy;
 }
 
 /** `URI` or `none` (removes it). */

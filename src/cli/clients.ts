@@ -10,7 +10,8 @@ import {
   updateClient,
 } from '../admin/clients.ts';
 import { CliFailure, UsageError, integer, parse, printable, url } from './args.ts';
-import { LIFETIME_FLAGS, LIFETIME_OPTIONS, acrArgument, clientInput, clientName, lifetimes, logoFromFile, uriOrNone } from './client-options.ts';
+import { pkcePolicyOf } from '../oidc/client-policy.ts';
+import { LIFETIME_FLAGS, LIFETIME_OPTIONS, acrArgument, clientInput, clientName, lifetimes, logoFromFile, pkceArgument, uriOrNone } from './client-options.ts';
 import { type Command, isoTime } from './context.ts';
 
 interface StoredClient {
@@ -47,6 +48,8 @@ function described(c: StoredClient, now: Date) {
     minAcr: text(m['min_acr']),
     consentRequired: m['consent_required'] === true,
     backchannelLogoutUri: text(m['backchannel_logout_uri']),
+    /** optional: the RP may sign in without PKCE, with a nonce. */
+    pkce: pkcePolicyOf(m),
     jwksUri: text(m['jwks_uri']),
     accessTokenTtl: seconds(m['access_token_ttl']),
     idTokenTtl: seconds(m['id_token_ttl']),
@@ -62,7 +65,8 @@ const add: Command = {
     '--id ID --redirect-uri URI [--redirect-uri URI …] [--post-logout-uri URI …]\n' +
     '        [--auth-method client_secret_basic|client_secret_post|private_key_jwt] [--name NAME]\n' +
     '        [--jwks-uri URL | --jwks-file PATH] [--min-acr low|substantial|ACR] [--consent-required]\n' +
-    '        [--backchannel-logout-uri URI] [--client-uri URI] [--logo-file PNG|JPEG|WEBP] [--logo-uri URI]',
+    '        [--backchannel-logout-uri URI] [--client-uri URI] [--logo-file PNG|JPEG|WEBP] [--logo-uri URI]\n' +
+    '        [--pkce required|optional]   (optional: a confidential RP without PKCE, relying on the nonce)',
   summary: 'register a relying party; prints its secret once',
   async run(cli, args) {
     const input = clientInput(cli, this.name, args);
@@ -141,7 +145,8 @@ const update: Command = {
   synopsis:
     'ID [--name NAME|none] [--redirect-uri URI …] [--post-logout-uri URI …|--no-post-logout-uris] [--logo-uri URI|none]\n' +
     '        [--logo-file PNG|JPEG|WEBP|--no-logo] [--client-uri URI|none] [--min-acr low|substantial|ACR|none] [--consent-required|--no-consent-required]\n' +
-    '        [--backchannel-logout-uri URI|none] [--access-token-ttl S|default] [--id-token-ttl S|default] [--refresh-token-ttl S|default]',
+    '        [--backchannel-logout-uri URI|none] [--access-token-ttl S|default] [--id-token-ttl S|default] [--refresh-token-ttl S|default]\n' +
+    '        [--pkce required|optional]',
   summary: 'change a relying party (given lists replace the stored ones); every replica sees it at once',
   async run(cli, args) {
     const { values, positionals } = parse(
@@ -160,6 +165,7 @@ const update: Command = {
         'consent-required': { type: 'boolean' },
         'no-consent-required': { type: 'boolean' },
         'backchannel-logout-uri': { type: 'string' },
+        pkce: { type: 'string' },
         ...LIFETIME_OPTIONS,
       },
       ['ID'],
@@ -185,6 +191,7 @@ const update: Command = {
     if (values['min-acr'] !== undefined) change.minAcr = values['min-acr'] === 'none' ? null : acrArgument(command, values['min-acr'], cli.config);
     if (values['consent-required']) change.consentRequired = true;
     if (values['no-consent-required']) change.consentRequired = false;
+    if (values.pkce !== undefined) change.pkce = pkceArgument(command, values.pkce);
     const ttl: Partial<Record<TokenLifetime, number | null>> = {};
     for (const [flag, key] of Object.entries(LIFETIME_FLAGS) as Array<[keyof typeof LIFETIME_OPTIONS, TokenLifetime]>) {
       const value = values[flag];

@@ -8,6 +8,7 @@ import { TOKEN_LIFETIMES, type TokenLifetime } from '../admin/clients.ts';
 import type { Deps } from '../deps.ts';
 import { accountOfRequest, createAdapterFactory, providerUnitOfWork } from './adapter.ts';
 import { isFirstParty } from './client-directory.ts';
+import { PKCE_METADATA, pkcePolicyProblem, pkceRequired } from './client-policy.ts';
 import { LONGEST_SIGNED_TOKEN_SECONDS, SigningKeyRing } from './keys.ts';
 import { AUTH_METHODS } from '../admin/clients.ts';
 import { DEVELOPERS_PATH } from '../http/developers.ts';
@@ -83,7 +84,8 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
     // Discovery advertises exactly the methods a client can be registered with (src/admin).
     clientAuthMethods: [...AUTH_METHODS],
     responseTypes: ['code'],
-    pkce: { required: () => true },
+    // Required, unless the operator registered a confidential RP with `--pkce optional`.
+    pkce: { required: pkceRequired },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
@@ -92,9 +94,10 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
     },
     extraClientMetadata: {
       // min_acr: the lowest acr this RP accepts; consent_required: ask the citizen (default: no);
-      // *_token_ttl: this RP's token lifetimes, within TOKEN_LIFETIMES' bounds.
-      properties: ['min_acr', 'consent_required', ...Object.keys(TOKEN_LIFETIMES)],
-      validator(_ctx, key, value) {
+      // *_token_ttl: this RP's token lifetimes, within TOKEN_LIFETIMES' bounds; pkce: optional
+      // for a confidential client registered so (src/oidc/client-policy.ts).
+      properties: ['min_acr', 'consent_required', PKCE_METADATA, ...Object.keys(TOKEN_LIFETIMES)],
+      validator(_ctx, key, value, metadata) {
         const bounds = TOKEN_LIFETIMES[key as TokenLifetime];
         if (bounds && value !== undefined && (!Number.isInteger(value) || (value as number) < bounds.min || (value as number) > bounds.max)) {
           throw new Error(`${key} must be a whole number of seconds from ${bounds.min} to ${bounds.max}`);
@@ -105,6 +108,8 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
         if (key === 'consent_required' && value !== undefined && typeof value !== 'boolean') {
           throw new Error('consent_required must be a boolean');
         }
+        const pkceProblem = key === PKCE_METADATA ? pkcePolicyProblem(value, metadata.token_endpoint_auth_method) : null;
+        if (pkceProblem) throw new Error(pkceProblem);
       },
     },
     features: {
