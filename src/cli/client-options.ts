@@ -9,6 +9,7 @@ import { INVISIBLE } from '../admin/accounts.ts';
 import type { Config } from '../config/index.ts';
 import { LOGO_MAX_BYTES, LogoRefused, checkLogo } from '../oidc/client-logos.ts';
 import { PKCE_POLICIES, type PkcePolicy, pkcePolicyProblem } from '../oidc/client-policy.ts';
+import { SUBJECT_TYPES, SectorRefused, type SubjectType, sectorOf } from '../oidc/pairwise.ts';
 import { UsageError, integer, parse, printable, required, url } from './args.ts';
 import type { Cli } from './context.ts';
 
@@ -83,6 +84,8 @@ export function clientInput(cli: Cli, command: string, args: string[]): NewClien
     'logo-file': { type: 'string' },
     'client-uri': { type: 'string' },
     pkce: { type: 'string' },
+    'subject-type': { type: 'string' },
+    'sector-identifier-uri': { type: 'string' },
     ...LIFETIME_OPTIONS,
   });
   const clientId = required(command, values.id, '--id');
@@ -109,6 +112,17 @@ export function clientInput(cli: Cli, command: string, args: string[]): NewClien
   const backchannelLogoutUri =
     values['backchannel-logout-uri'] === undefined ? undefined : url(command, values['backchannel-logout-uri'], '--backchannel-logout-uri');
   const logo = values['logo-file'] === undefined ? undefined : logoFromFile(command, values['logo-file']);
+  const subjectType = values['subject-type'] === undefined ? undefined : subjectTypeArgument(command, values['subject-type']);
+  const sectorIdentifierUri = values['sector-identifier-uri'] === undefined ? undefined : url(command, values['sector-identifier-uri'], '--sector-identifier-uri');
+  if (sectorIdentifierUri !== undefined && subjectType !== 'pairwise') throw new UsageError(`${command}: --sector-identifier-uri goes with --subject-type pairwise`);
+  if (subjectType === 'pairwise') {
+    try {
+      sectorOf(redirectUris, sectorIdentifierUri);
+    } catch (err) {
+      if (err instanceof SectorRefused) throw new UsageError(`${command}: --subject-type pairwise: ${err.message.replace('a sector identifier URI', '--sector-identifier-uri')}`);
+      throw err;
+    }
+  }
 
   return {
     clientId,
@@ -125,6 +139,8 @@ export function clientInput(cli: Cli, command: string, args: string[]): NewClien
     ...(values['client-uri'] !== undefined && { clientUri: url(command, values['client-uri'], '--client-uri') }),
     ...(logo !== undefined && { logo }),
     ...(pkce !== undefined && { pkce }),
+    ...(subjectType !== undefined && { subjectType }),
+    ...(sectorIdentifierUri !== undefined && { sectorIdentifierUri }),
     lifetimes: lifetimes(command, values),
   };
 }
@@ -164,6 +180,12 @@ export function clientName(command: string, value: string): string {
 export function pkceArgument(command: string, value: string): PkcePolicy {
   if (!(PKCE_POLICIES as readonly string[]).includes(value)) throw new UsageError(`${command}: --pkce must be required or optional`);
   return value as PkcePolicy;
+}
+
+/** `public` (the account id as `sub`) or `pairwise` (a `sub` per sector). */
+export function subjectTypeArgument(command: string, value: string): SubjectType {
+  if (!(SUBJECT_TYPES as readonly string[]).includes(value)) throw new UsageError(`${command}: --subject-type must be public or pairwise`);
+  return value as SubjectType;
 }
 
 /** `URI` or `none` (removes it). */

@@ -11,7 +11,18 @@ import {
 } from '../admin/clients.ts';
 import { CliFailure, UsageError, integer, parse, printable, url } from './args.ts';
 import { pkcePolicyOf } from '../oidc/client-policy.ts';
-import { LIFETIME_FLAGS, LIFETIME_OPTIONS, acrArgument, clientInput, clientName, lifetimes, logoFromFile, pkceArgument, uriOrNone } from './client-options.ts';
+import {
+  LIFETIME_FLAGS,
+  LIFETIME_OPTIONS,
+  acrArgument,
+  clientInput,
+  clientName,
+  lifetimes,
+  logoFromFile,
+  pkceArgument,
+  subjectTypeArgument,
+  uriOrNone,
+} from './client-options.ts';
 import { type Command, isoTime } from './context.ts';
 
 interface StoredClient {
@@ -19,6 +30,8 @@ interface StoredClient {
   metadata: Record<string, unknown>;
   created_at: Date;
   previous_secret_expires_at: Date | null;
+  subject_type: string;
+  sector: string | null;
   logo_sha256: string | null;
   logo_content_type: string | null;
   logo_size: number | null;
@@ -50,6 +63,11 @@ function described(c: StoredClient, now: Date) {
     backchannelLogoutUri: text(m['backchannel_logout_uri']),
     /** optional: the RP may sign in without PKCE, with a nonce. */
     pkce: pkcePolicyOf(m),
+    /** pairwise: the RP sees a `sub` derived for its sector, not the account id. */
+    subjectType: c.subject_type,
+    sector: c.sector,
+    /** Metadata only: kapu never fetches it (its host became the sector). */
+    sectorIdentifierUri: text(m['sector_identifier_uri']),
     jwksUri: text(m['jwks_uri']),
     accessTokenTtl: seconds(m['access_token_ttl']),
     idTokenTtl: seconds(m['id_token_ttl']),
@@ -66,7 +84,8 @@ const add: Command = {
     '        [--auth-method client_secret_basic|client_secret_post|private_key_jwt] [--name NAME]\n' +
     '        [--jwks-uri URL | --jwks-file PATH] [--min-acr low|substantial|ACR] [--consent-required]\n' +
     '        [--backchannel-logout-uri URI] [--client-uri URI] [--logo-file PNG|JPEG|WEBP] [--logo-uri URI]\n' +
-    '        [--pkce required|optional]   (optional: a confidential RP without PKCE, relying on the nonce)',
+    '        [--pkce required|optional]   (optional: a confidential RP without PKCE, relying on the nonce)\n' +
+    '        [--subject-type public|pairwise [--sector-identifier-uri URI]]   (the URI when the redirect URIs have several hosts)',
   summary: 'register a relying party; prints its secret once',
   async run(cli, args) {
     const input = clientInput(cli, this.name, args);
@@ -146,7 +165,7 @@ const update: Command = {
     'ID [--name NAME|none] [--redirect-uri URI …] [--post-logout-uri URI …|--no-post-logout-uris] [--logo-uri URI|none]\n' +
     '        [--logo-file PNG|JPEG|WEBP|--no-logo] [--client-uri URI|none] [--min-acr low|substantial|ACR|none] [--consent-required|--no-consent-required]\n' +
     '        [--backchannel-logout-uri URI|none] [--access-token-ttl S|default] [--id-token-ttl S|default] [--refresh-token-ttl S|default]\n' +
-    '        [--pkce required|optional]',
+    '        [--pkce required|optional] [--subject-type public|pairwise] [--sector-identifier-uri URI]',
   summary: 'change a relying party (given lists replace the stored ones); every replica sees it at once',
   async run(cli, args) {
     const { values, positionals } = parse(
@@ -166,6 +185,8 @@ const update: Command = {
         'no-consent-required': { type: 'boolean' },
         'backchannel-logout-uri': { type: 'string' },
         pkce: { type: 'string' },
+        'subject-type': { type: 'string' },
+        'sector-identifier-uri': { type: 'string' },
         ...LIFETIME_OPTIONS,
       },
       ['ID'],
@@ -192,6 +213,8 @@ const update: Command = {
     if (values['consent-required']) change.consentRequired = true;
     if (values['no-consent-required']) change.consentRequired = false;
     if (values.pkce !== undefined) change.pkce = pkceArgument(command, values.pkce);
+    if (values['subject-type'] !== undefined) change.subjectType = subjectTypeArgument(command, values['subject-type']);
+    if (values['sector-identifier-uri'] !== undefined) change.sectorIdentifierUri = url(command, values['sector-identifier-uri'], '--sector-identifier-uri');
     const ttl: Partial<Record<TokenLifetime, number | null>> = {};
     for (const [flag, key] of Object.entries(LIFETIME_FLAGS) as Array<[keyof typeof LIFETIME_OPTIONS, TokenLifetime]>) {
       const value = values[flag];
@@ -202,9 +225,12 @@ const update: Command = {
     if (Object.keys(change).length === 0) throw new UsageError(`${command}: nothing to change: give at least one option`);
     await cli.withProvider(async (deps, provider) => {
       const changed = await updateClient(deps, provider, clientId, change);
-      cli.result({ clientId, changed }, () =>
-        cli.out(changed.length === 0 ? `client ${printable(clientId)}: nothing changed` : `client ${printable(clientId)} updated: ${changed.join(', ')}`),
-      );
+      cli.result({ clientId, changed }, () => {
+        cli.out(changed.length === 0 ? `client ${printable(clientId)}: nothing changed` : `client ${printable(clientId)} updated: ${changed.join(', ')}`);
+        if (changed.includes('subject_type') || changed.includes('sector')) {
+          cli.out('From now on this service sees another sub for every citizen: it must not match its accounts on the old values.');
+        }
+      });
     });
   },
 };

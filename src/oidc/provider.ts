@@ -10,6 +10,7 @@ import { accountOfRequest, createAdapterFactory, providerUnitOfWork } from './ad
 import { isFirstParty } from './client-directory.ts';
 import { PKCE_METADATA, pkcePolicyProblem, pkceRequired } from './client-policy.ts';
 import { LONGEST_SIGNED_TOKEN_SECONDS, SigningKeyRing } from './keys.ts';
+import { PairwiseSubjects, SUBJECT_TYPES } from './pairwise.ts';
 import { AUTH_METHODS } from '../admin/clients.ts';
 import { DEVELOPERS_PATH } from '../http/developers.ts';
 import { renderProviderError, renderLogout, renderLogoutSuccess } from './pages.ts';
@@ -52,6 +53,7 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
   // The signing keys, kept in step with rotations on every replica (src/oidc/keys.ts).
   const keyRing = new SigningKeyRing({ uow: deps.uow, box, clock, changes: deps.database.changes });
   const jwks = await keyRing.jwks();
+  const pairwise = await PairwiseSubjects.load(deps);
 
   const policy = interactionPolicy.base();
   // A session signed in at a lower level than this request needs must sign in again.
@@ -81,6 +83,16 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
       profile: ['name', 'preferred_username'],
       email: ['email', 'email_verified'],
     },
+    // Per client (src/oidc/pairwise.ts): the account id, or a `sub` derived for the client's
+    // sector, in ID tokens, userinfo, introspection and logout tokens alike.
+    subjectTypes: [...SUBJECT_TYPES],
+    async pairwiseIdentifier(_ctx, accountId, client) {
+      const sector = (await deps.clients.find(client.clientId))?.sector;
+      if (!sector) throw new Error(`client ${client.clientId} is pairwise but has no sector`);
+      return pairwise.subject(accountId, sector);
+    },
+    // kapu never fetches a sector identifier URI: the sector is stored with the client.
+    sectorIdentifierUriValidate: () => false,
     // Discovery advertises exactly the methods a client can be registered with (src/admin).
     clientAuthMethods: [...AUTH_METHODS],
     responseTypes: ['code'],
