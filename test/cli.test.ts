@@ -268,36 +268,37 @@ describe('client', () => {
     const shown = JSON.parse((await cli(['client', 'show', 'omniauth-rp', '--json'])).stdout) as { pkce: string };
     expect(shown.pkce).toBe('optional');
     expect((await cli(['client', 'update', 'omniauth-rp', '--pkce', 'required'])).stdout).toBe('client omniauth-rp updated: pkce\n');
-    expect(JSON.parse((await cli(['client', 'show', 'ugyintezes', '--json'])).stdout)).toMatchObject({ pkce: 'required' });
+    expect(JSON.parse((await cli(['client', 'show', 'omniauth-rp', '--json'])).stdout)).toMatchObject({ pkce: 'required' });
     expect((await cli(['client', 'remove', 'omniauth-rp'])).code).toBe(0);
   });
 
-  test('--subject-type pairwise: the sector is the redirect URIs\' host, or the --sector-identifier-uri host; show reports it', async () => {
-    const twoHosts = ['--redirect-uri', 'https://a.example.hu/cb', '--redirect-uri', 'https://b.example.hu/cb'];
-    const refused = await cli(['client', 'add', '--id', 'ket-host-rp', ...twoHosts, '--subject-type', 'pairwise']);
+  const show = async (id: string) => JSON.parse((await cli(['client', 'show', id, '--json'])).stdout) as Record<string, unknown>;
+  const TWO_HOSTS = ['--redirect-uri', 'https://a.example.hu/cb', '--redirect-uri', 'https://b.example.hu/cb'];
+
+  test('--subject-type pairwise on redirect URIs of several hosts needs --sector-identifier-uri, whose host is the sector', async () => {
+    const refused = await cli(['client', 'add', '--id', 'ket-host-rp', ...TWO_HOSTS, '--subject-type', 'pairwise']);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toBe(
       'kapu: client add: --subject-type pairwise: the redirect URIs are on 2 hosts (a.example.hu, b.example.hu): give --sector-identifier-uri, whose host becomes the sector\n',
     );
-    expect((await cli(['client', 'add', '--id', 'ket-host-rp', ...twoHosts, '--sector-identifier-uri', 'https://example.hu/s.json'])).stderr).toMatch(
+    expect((await cli(['client', 'add', '--id', 'ket-host-rp', ...TWO_HOSTS, '--sector-identifier-uri', 'https://example.hu/s.json'])).stderr).toMatch(
       /--sector-identifier-uri goes with --subject-type pairwise/,
     );
-    expect((await cli(['client', 'add', '--id', 'ket-host-rp', ...twoHosts, '--subject-type', 'secret'])).stderr).toMatch(/--subject-type must be public or pairwise/);
+    expect((await cli(['client', 'add', '--id', 'ket-host-rp', ...TWO_HOSTS, '--subject-type', 'secret'])).stderr).toMatch(/--subject-type must be public or pairwise/);
 
-    const show = async (id: string) => JSON.parse((await cli(['client', 'show', id, '--json'])).stdout) as Record<string, unknown>;
-    expect((await cli(['client', 'add', '--id', 'ket-host-rp', ...twoHosts, '--subject-type', 'pairwise', '--sector-identifier-uri', 'https://example.hu/s.json'])).code).toBe(0);
+    expect((await cli(['client', 'add', '--id', 'ket-host-rp', ...TWO_HOSTS, '--subject-type', 'pairwise', '--sector-identifier-uri', 'https://example.hu/s.json'])).code).toBe(0);
     expect(await show('ket-host-rp')).toMatchObject({ subjectType: 'pairwise', sector: 'example.hu', sectorIdentifierUri: 'https://example.hu/s.json' });
-    expect((await cli(['client', 'add', '--id', 'ado-rp', '--redirect-uri', 'https://ado.example.hu/cb', '--subject-type', 'pairwise'])).code).toBe(0);
-    expect(await show('ado-rp')).toMatchObject({ subjectType: 'pairwise', sector: 'ado.example.hu', sectorIdentifierUri: null });
-    expect(await show('ugyintezes')).toMatchObject({ subjectType: 'public', sector: null });
+    expect((await cli(['client', 'remove', 'ket-host-rp'])).code).toBe(0);
+  });
 
-    // The RP moves to another host: its citizens keep their sub (the sector stays).
+  test('a pairwise RP keeps its sector when its redirect URIs move; made public, it is told its citizens get other subs', async () => {
+    expect((await cli(['client', 'add', '--id', 'ado-rp', '--redirect-uri', 'https://ado.example.hu/cb', '--subject-type', 'pairwise'])).code).toBe(0);
     expect((await cli(['client', 'update', 'ado-rp', '--redirect-uri', 'https://nav.example.hu/cb'])).stdout).toBe('client ado-rp updated: redirect_uris\n');
-    expect(await show('ado-rp')).toMatchObject({ sector: 'ado.example.hu' });
+    expect(await show('ado-rp')).toMatchObject({ subjectType: 'pairwise', sector: 'ado.example.hu', sectorIdentifierUri: null });
     const toPublic = await cli(['client', 'update', 'ado-rp', '--subject-type', 'public']);
     expect(toPublic.stdout).toMatch(/^client ado-rp updated: subject_type, sector\nFrom now on this service sees another sub for every citizen/);
     expect(await show('ado-rp')).toMatchObject({ subjectType: 'public', sector: null });
-    for (const id of ['ket-host-rp', 'ado-rp']) expect((await cli(['client', 'remove', id])).code).toBe(0);
+    expect((await cli(['client', 'remove', 'ado-rp'])).code).toBe(0);
   });
 
   test('an existing client id fails with exit 1 and keeps the old client', async () => {
