@@ -27,7 +27,12 @@ WORKDIR /app
 # Owned by root, read-only to the service user.
 COPY --from=build /app ./
 USER node
-EXPOSE 3000
+# 3000: the public listener (PORT), behind the load balancer. 9464: /metrics (METRICS_PORT),
+# for Prometheus only. kapu binds the metrics listener to 127.0.0.1 unless METRICS_HOST says
+# otherwise, and inside a container that is the container alone: run it with
+# METRICS_HOST=0.0.0.0 so Prometheus can scrape it over the pod network, and never publish
+# 9464 through the load balancer or a public ingress.
+EXPOSE 3000 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 STOPSIGNAL SIGTERM

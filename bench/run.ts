@@ -186,9 +186,10 @@ async function databaseTransactions(database: string): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-/** kapu's own count of statements sent to the database, if its /metrics has one. */
-async function kapuStatements(kapuUrl: string): Promise<number | null> {
-  const text = await fetch(`${kapuUrl}/metrics`).then((r) => r.text());
+/** kapu's own count of statements sent to the database, from its metrics listener (none: null). */
+async function kapuStatements(metricsUrl: string | null): Promise<number | null> {
+  if (metricsUrl === null) return null;
+  const text = await fetch(`${metricsUrl}/metrics`).then((r) => r.text());
   const m = /^kapu_db_statements_total(?:\{[^}]*\})? (\d+(?:\.\d+)?)/m.exec(text);
   return m ? Number(m[1]) : null;
 }
@@ -203,7 +204,7 @@ async function cpuFor(pid: number, count: number, one: (i: number) => Promise<vo
 async function measure(
   name: string,
   target: string,
-  env: { kapu: ChildProcess; kapuUrl: string; database: string | null },
+  env: { kapu: ChildProcess; kapuUrl: string; metricsUrl: string | null; database: string | null },
   count: number,
   one: (i: number) => Promise<void>,
   options: { latencyRun?: boolean; warmup?: number } = {},
@@ -220,13 +221,13 @@ async function measure(
   const threads0 = threadCpu(pid);
   const pg0 = postgresCpu();
   const xact0 = pgStats ? await databaseTransactions(env.database!) : 0;
-  const stmt0 = await kapuStatements(env.kapuUrl);
+  const stmt0 = await kapuStatements(env.metricsUrl);
   const { latencies, seconds } = await closedLoop(count, CONCURRENCY, next);
   const kapuCpu = cpuSeconds(pid)! - cpu0;
   const threads1 = threadCpu(pid);
   const threadMs = (name: string) => (((threads1.get(name) ?? 0) - (threads0.get(name) ?? 0)) * 1000) / count;
   const postgres = postgresCpuSince(pg0);
-  const stmt1 = await kapuStatements(env.kapuUrl);
+  const stmt1 = await kapuStatements(env.metricsUrl);
   let xact: number | null = null;
   if (pgStats) {
     await sleep(11_000);
@@ -288,9 +289,12 @@ await adminQuery(`create database ${databaseName}`);
 const databaseUrl = adminUrl(databaseName);
 const port = await freePort();
 const kapuUrl = `http://127.0.0.1:${port}`;
+// /metrics is on a listener of its own, never on the public port.
+const metricsPort = await freePort();
 const env: Record<string, string> = {
   NODE_ENV: 'development',
   PORT: String(port),
+  METRICS_PORT: String(metricsPort),
   ISSUER: kapuUrl,
   DATABASE_URL: databaseUrl,
   COOKIE_KEYS: randomBytes(32).toString('base64url'),
@@ -342,7 +346,7 @@ try {
   ]);
   children.push(kapu);
   const rp = await oidc.discovery(new URL(kapuUrl), 'bench-rp', clientSecret!, undefined, { execute: [oidc.allowInsecureRequests] });
-  const target = { kapu, kapuUrl, database: databaseName };
+  const target = { kapu, kapuUrl, metricsUrl: `http://127.0.0.1:${metricsPort}`, database: databaseName };
 
   /** One full sign-in: the RP's redirect, the pages, the code exchange and userinfo. */
   async function signIn(method: string, username: string, secondFactor?: (browser: LeanBrowser, page: Awaited<ReturnType<LeanBrowser['go']>>) => Promise<void>, params: Record<string, string> = {}) {
@@ -436,7 +440,7 @@ try {
     const bareUrl = `http://127.0.0.1:${barePort}`;
     const bare = await startProcess('bench/bare-provider.ts', { PORT: String(barePort) }, `${bareUrl}/.well-known/openid-configuration`);
     children.push(bare);
-    const bareDiscovery = await measure('discovery + JWKS (bare oidc-provider)', '', { kapu: bare, kapuUrl: bareUrl, database: null }, N * 10, discovery(bareUrl));
+    const bareDiscovery = await measure('discovery + JWKS (bare oidc-provider)', '', { kapu: bare, kapuUrl: bareUrl, metricsUrl: null, database: null }, N * 10, discovery(bareUrl));
     rows.push(bareDiscovery);
     // The machine's speed drifts over minutes, and the two rows above ran one after the other:
     // the ratio comes from rounds in which kapu and the bare provider take turns.

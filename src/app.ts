@@ -33,7 +33,7 @@ export function buildApp(deps: Deps, provider: Provider): Koa {
   app.use(requestContext(deps.log, (ctx, seconds) => deps.metrics.observeRequest(ctx, seconds)));
   app.use(pinToIssuer(deps.config));
   const routers = [healthRoutes(deps), assetRoutes(), clientLogoRoutes(deps.clientLogos), developerRoutes(deps), interactionRoutes(deps, provider), unlockLinkRoutes(deps), accountRoutes(deps), deviceApiRoutes(deps), appRoutes()];
-  // With METRICS_PORT, /metrics lives on its own listener (src/http/metrics-server.ts) only.
+  // /metrics lives on its own listener (src/http/metrics-server.ts) unless METRICS_PORT=public.
   if (deps.config.metricsPort === null) routers.push(metricsRoutes(deps.metrics));
   if (deps.devMailbox) routers.push(devMailboxRoutes(deps.devMailbox, deps.views));
   if (deps.config.demo) routers.push(demoRoutes(deps));

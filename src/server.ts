@@ -27,7 +27,7 @@ export interface Kapu {
   deps: Deps;
   provider: Provider;
   server: Server;
-  /** The separate /metrics listener (METRICS_PORT), if configured. */
+  /** The /metrics listener (METRICS_PORT on METRICS_HOST); null with METRICS_PORT=public. */
   metrics: Server | null;
   url: string;
   /**
@@ -118,7 +118,7 @@ export async function startKapu(config: Config, overrides: DepsOverrides = {}, o
     await checkKeysOpenDatabase(deps);
     const provider = await buildProvider(deps);
     const app = buildApp(deps, provider);
-    if (finalConfig.metricsPort !== null) metrics = await metricsServer(deps, finalConfig.metricsPort, options.host);
+    if (finalConfig.metricsPort !== null) metrics = await metricsServer(deps, finalConfig.metricsPort, finalConfig.metricsHost);
     handler = app.callback();
     phase = 'ready';
     deps.sender.start();

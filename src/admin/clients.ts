@@ -5,9 +5,11 @@
  */
 import type Provider from 'oidc-provider';
 import type { Deps } from '../deps.ts';
-import { type CheckedLogo, LogoRefused, checkLogo } from '../oidc/client-logos.ts';
+import { PKCE_METADATA, type PkcePolicy } from '../oidc/client-policy.ts';
+import type { SubjectType } from '../oidc/pairwise.ts';
 import { AAD } from '../security/secret-box.ts';
-import { AdminError, INVISIBLE } from './accounts.ts';
+import { AdminError } from './accounts.ts';
+import { logoOf, subjectOf, validate } from './client-rules.ts';
 
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
 
@@ -48,6 +50,12 @@ export interface NewClientInput {
   consentRequired?: boolean;
   backchannelLogoutUri?: string;
   lifetimes?: Partial<Record<TokenLifetime, number>>;
+  /** Default required; optional only for a confidential client (src/oidc/client-policy.ts). */
+  pkce?: PkcePolicy;
+  /** Default public; pairwise: `sub` derived for the client's sector (src/oidc/pairwise.ts). */
+  subjectType?: SubjectType;
+  /** For a pairwise client whose redirect URIs are on several hosts: its host is the sector (never fetched). */
+  sectorIdentifierUri?: string;
 }
 
 /** A change to a client: a value sets, `null` removes, absent keeps. */
@@ -63,60 +71,10 @@ export interface ClientUpdate {
   consentRequired?: boolean;
   backchannelLogoutUri?: string | null;
   lifetimes?: Partial<Record<TokenLifetime, number | null>>;
-}
-
-function isLoopback(url: URL): boolean {
-  return url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
-}
-
-/**
- * Rules oidc-provider does not know: in production every URI a browser or kapu is sent to is
- * https (an RP on the operator's own machine, on a loopback address, excepted); names carry no
- * invisible characters.
- */
-function checkMetadata(deps: Deps, metadata: Record<string, unknown>): void {
-  const uris = [
-    ...((metadata['redirect_uris'] as string[] | undefined) ?? []),
-    ...((metadata['post_logout_redirect_uris'] as string[] | undefined) ?? []),
-    ...['backchannel_logout_uri', 'logo_uri', 'client_uri', 'jwks_uri'].map((k) => metadata[k]).filter((v): v is string => typeof v === 'string'),
-  ];
-  if (deps.config.production) {
-    for (const uri of uris) {
-      let url: URL;
-      try {
-        url = new URL(uri);
-      } catch {
-        continue; // the provider's validation names it
-      }
-      if (url.protocol === 'http:' && !isLoopback(url)) {
-        throw new AdminError(`http:// URIs are refused in production (only https://, or http:// on a loopback address): ${uri}`);
-      }
-    }
-  }
-  const name = metadata['client_name'];
-  if (typeof name === 'string' && INVISIBLE.test(name)) {
-    throw new AdminError('client name must not contain control characters or invisible formatting characters (e.g. bidirectional overrides)');
-  }
-}
-
-/** The logo as kapu keeps it, or why it cannot be one. */
-function logoOf(bytes: Uint8Array): CheckedLogo {
-  try {
-    return checkLogo(bytes);
-  } catch (err) {
-    if (err instanceof LogoRefused) throw new AdminError(err.message);
-    throw err;
-  }
-}
-
-async function validate(deps: Deps, provider: Provider, clientId: string, metadata: Record<string, unknown>, secret: string | null): Promise<void> {
-  checkMetadata(deps, metadata);
-  try {
-    await provider.Client.validate({ client_id: clientId, ...(secret && { client_secret: secret }), ...metadata });
-  } catch (err) {
-    const e = err as { error_description?: string; message?: string };
-    throw new AdminError(`invalid client: ${e.error_description ?? e.message ?? 'rejected'}`);
-  }
+  pkce?: PkcePolicy;
+  /** Changing it, or a pairwise client's sector, gives the RP other `sub` values for everyone. */
+  subjectType?: SubjectType;
+  sectorIdentifierUri?: string;
 }
 
 export async function registerClient(deps: Deps, provider: Provider, input: NewClientInput): Promise<{ clientId: string; clientSecret: string | null }> {
@@ -141,17 +99,21 @@ export async function registerClient(deps: Deps, provider: Provider, input: NewC
     ...(input.jwksUri && { jwks_uri: input.jwksUri }),
     ...(input.minAcr && { min_acr: input.minAcr }),
     ...(input.consentRequired !== undefined && { consent_required: input.consentRequired }),
+    ...(input.pkce === 'optional' && { [PKCE_METADATA]: 'optional' }),
+    ...(input.sectorIdentifierUri && { sector_identifier_uri: input.sectorIdentifierUri }),
     // With sid in ID and logout tokens, the RP can end exactly the session that signed out.
     ...(input.backchannelLogoutUri && { backchannel_logout_uri: input.backchannelLogoutUri, backchannel_logout_session_required: true }),
     ...input.lifetimes,
   };
-  await validate(deps, provider, input.clientId, metadata, clientSecret);
+  const subject = subjectOf(input.subjectType ?? 'public', metadata);
+  await validate(deps, provider, input.clientId, metadata, clientSecret, subject);
   const now = deps.clock.now();
   await deps.uow.transaction(async (r) => {
     const created = await r.clients.create({
       clientId: input.clientId,
       secretSealed: clientSecret ? deps.box.seal(clientSecret, AAD.clientSecret(input.clientId)) : null,
       metadata,
+      subject,
       now,
     });
     if (!created) throw new AdminError(`client "${input.clientId}" exists`);
@@ -163,8 +125,8 @@ export async function registerClient(deps: Deps, provider: Provider, input: NewC
 
 /**
  * Changes a registered client, checked like a new registration; every replica drops its cached
- * copy when the change commits. Returns the names of the metadata that changed, and `logo`
- * when the logo did (the same image again is no change).
+ * copy when the change commits. Returns the names of the metadata that changed, `subject_type`
+ * and `sector` when those did, and `logo` when the logo did (the same image again is no change).
  */
 export async function updateClient(deps: Deps, provider: Provider, clientId: string, update: ClientUpdate): Promise<string[]> {
   const row = await deps.repos.clients.find(clientId);
@@ -182,22 +144,35 @@ export async function updateClient(deps: Deps, provider: Provider, clientId: str
   set('post_logout_redirect_uris', update.postLogoutRedirectUris);
   set('min_acr', update.minAcr);
   set('consent_required', update.consentRequired);
+  // Required is the default: kept as the absence of the key.
+  if (update.pkce !== undefined) set(PKCE_METADATA, update.pkce === 'optional' ? 'optional' : null);
   set('backchannel_logout_uri', update.backchannelLogoutUri);
   if (update.backchannelLogoutUri !== undefined) set('backchannel_logout_session_required', update.backchannelLogoutUri === null ? null : true);
   for (const [key, value] of Object.entries(update.lifetimes ?? {})) set(key, value);
   if (Array.isArray(metadata['redirect_uris']) && metadata['redirect_uris'].length === 0) throw new AdminError('at least one redirect URI is required');
+  set('sector_identifier_uri', update.sectorIdentifierUri);
+  const subjectType = update.subjectType ?? row.subject_type;
+  // A public client has no sector; made public, it drops its sector identifier URI.
+  if (update.subjectType === 'public' && update.sectorIdentifierUri === undefined) set('sector_identifier_uri', null);
+  const pinned = row.subject_type === 'pairwise' && update.sectorIdentifierUri === undefined ? row.sector : null;
+  const subject = subjectOf(subjectType, metadata, subjectType === 'pairwise' ? pinned : null);
   const logo = update.logo === undefined || update.logo === null ? update.logo : logoOf(update.logo);
   // A placeholder secret: validation wants one for secret-based methods; the stored one is kept.
-  await validate(deps, provider, clientId, metadata, row.secret_sealed ? 'x'.repeat(43) : null);
+  await validate(deps, provider, clientId, metadata, row.secret_sealed ? 'x'.repeat(43) : null, subject);
   const changedMetadata = [...new Set([...Object.keys(metadata), ...Object.keys(row.metadata)])].filter(
     (k) => JSON.stringify(metadata[k]) !== JSON.stringify(row.metadata[k]),
   );
+  const changedSubject = [
+    ...(subject.subjectType !== row.subject_type ? ['subject_type'] : []),
+    ...(subject.sector !== row.sector ? ['sector'] : []),
+  ];
   const logoChanged = logo === null ? row.logo_sha256 !== null : logo !== undefined && logo.sha256 !== row.logo_sha256;
-  const changed = logoChanged ? [...changedMetadata, 'logo'] : changedMetadata;
+  const changed = [...changedMetadata, ...changedSubject, ...(logoChanged ? ['logo'] : [])];
   if (changed.length === 0) return [];
   const now = deps.clock.now();
   await deps.uow.transaction(async (r) => {
     if (changedMetadata.length > 0) await r.clients.updateMetadata(clientId, metadata);
+    if (changedSubject.length > 0) await r.clients.setSubject(clientId, subject);
     if (logoChanged && logo) await r.clients.setLogo(clientId, { ...logo, now });
     if (logoChanged && logo === null) await r.clients.removeLogo(clientId);
     await r.audit.record({ type: 'client.updated', clientId, detail: { changed: changed.join(',') } }, now);

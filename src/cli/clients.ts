@@ -1,12 +1,7 @@
 /** `kapu client …`: relying parties (government services) registered with kapu. */
-import { readFileSync, statSync } from 'node:fs';
 import {
-  AUTH_METHODS,
-  CLIENT_ID_PATTERN,
   type ClientUpdate,
   MAX_SECRET_GRACE_SECONDS,
-  type NewClientInput,
-  TOKEN_LIFETIMES,
   type TokenLifetime,
   registerClient,
   removeClient,
@@ -14,159 +9,29 @@ import {
   setClientMinAcr,
   updateClient,
 } from '../admin/clients.ts';
-import type { Config } from '../config/index.ts';
-import { LOGO_MAX_BYTES, LogoRefused, checkLogo } from '../oidc/client-logos.ts';
-import { CliFailure, UsageError, integer, parse, printable, required, url } from './args.ts';
-import { INVISIBLE } from '../admin/accounts.ts';
-import { type Cli, type Command, isoTime } from './context.ts';
-
-type AuthMethod = (typeof AUTH_METHODS)[number];
-
-/** `low` / `substantial` name the configured acr values; a full URI must be one of them. */
-function acrArgument(command: string, value: string, config: Config): string {
-  const shorthands: Record<string, string> = { low: config.acr.passwordOnly, substantial: config.acr.twoFactor };
-  const acr = shorthands[value] ?? value;
-  if (acr !== config.acr.passwordOnly && acr !== config.acr.twoFactor) {
-    throw new UsageError(`${command}: acr must be low, substantial, ${config.acr.passwordOnly} or ${config.acr.twoFactor}`);
-  }
-  return acr;
-}
-
-function jwksFromFile(command: string, path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UsageError(`${command}: cannot read --jwks-file: ${(err as NodeJS.ErrnoException).code ?? 'error'} ${printable(path)}`);
-  }
-  let jwks: unknown;
-  try {
-    jwks = JSON.parse(text);
-  } catch {
-    throw new UsageError(`${command}: --jwks-file is not JSON`);
-  }
-  const keys = (jwks as { keys?: unknown } | null)?.keys;
-  if (!Array.isArray(keys) || keys.length === 0) throw new UsageError(`${command}: --jwks-file must hold a JWK set: {"keys": [...]}`);
-  if (keys.some((k) => typeof k !== 'object' || k === null || 'd' in k)) {
-    throw new UsageError(`${command}: --jwks-file must hold public keys only (a key has a private part "d")`);
-  }
-  return jwks;
-}
-
-/**
- * The logo kapu's pages show, from an image file: PNG, JPEG or WebP by its content, at most
- * 64 KiB. Checked before anything is opened, so a wrong file changes nothing.
- */
-function logoFromFile(command: string, path: string): Buffer {
-  if (path.trim() === '') throw new UsageError(`${command}: --logo-file needs a file name${command === 'client update' ? ' (--no-logo removes the logo)' : ''}`);
-  let bytes: Buffer;
-  try {
-    const stat = statSync(path);
-    if (!stat.isFile()) throw new UsageError(`${command}: --logo-file must be a file: ${printable(path)}`);
-    // A film or a disk image given by mistake is refused without being read.
-    if (stat.size > LOGO_MAX_BYTES) throw new LogoRefused(`the logo is ${stat.size} bytes; at most ${LOGO_MAX_BYTES} bytes (64 KiB) are accepted: make it smaller`);
-    bytes = readFileSync(path);
-    checkLogo(bytes);
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    if (err instanceof LogoRefused) throw new UsageError(`${command}: --logo-file ${printable(path)}: ${err.message}`);
-    throw new UsageError(`${command}: cannot read --logo-file: ${(err as NodeJS.ErrnoException).code ?? 'error'} ${printable(path)}`);
-  }
-  return bytes;
-}
-
-function clientInput(cli: Cli, command: string, args: string[]): NewClientInput {
-  const { values } = parse(command, args, {
-    id: { type: 'string' },
-    'redirect-uri': { type: 'string', multiple: true },
-    'post-logout-uri': { type: 'string', multiple: true },
-    'auth-method': { type: 'string' },
-    name: { type: 'string' },
-    'jwks-uri': { type: 'string' },
-    'jwks-file': { type: 'string' },
-    'min-acr': { type: 'string' },
-    'consent-required': { type: 'boolean' },
-    'backchannel-logout-uri': { type: 'string' },
-    'logo-uri': { type: 'string' },
-    'logo-file': { type: 'string' },
-    'client-uri': { type: 'string' },
-    ...LIFETIME_OPTIONS,
-  });
-  const clientId = required(command, values.id, '--id');
-  if (!CLIENT_ID_PATTERN.test(clientId)) throw new UsageError(`${command}: --id must be 3–64 characters: letters, digits, . _ -`);
-  const redirectUris = (values['redirect-uri'] ?? []).map((u) => url(command, u, '--redirect-uri'));
-  if (redirectUris.length === 0) throw new UsageError(`${command}: at least one --redirect-uri is required`);
-  const postLogoutRedirectUris = (values['post-logout-uri'] ?? []).map((u) => url(command, u, '--post-logout-uri'));
-  const authMethod = (values['auth-method'] ?? 'client_secret_basic') as AuthMethod;
-  if (!AUTH_METHODS.includes(authMethod)) throw new UsageError(`${command}: --auth-method must be one of ${AUTH_METHODS.join(', ')}`);
-  const name = values.name === undefined ? undefined : clientName(command, values.name);
-
-  if (values['jwks-uri'] !== undefined && values['jwks-file'] !== undefined) {
-    throw new UsageError(`${command}: give --jwks-uri or --jwks-file, not both`);
-  }
-  const hasKeys = values['jwks-uri'] !== undefined || values['jwks-file'] !== undefined;
-  if (authMethod === 'private_key_jwt' && !hasKeys) throw new UsageError(`${command}: private_key_jwt needs --jwks-uri or --jwks-file`);
-  if (authMethod !== 'private_key_jwt' && hasKeys) throw new UsageError(`${command}: --jwks-uri and --jwks-file go with --auth-method private_key_jwt`);
-  const jwksUri = values['jwks-uri'] === undefined ? undefined : url(command, values['jwks-uri'], '--jwks-uri');
-  const jwks = values['jwks-file'] === undefined ? undefined : jwksFromFile(command, values['jwks-file']);
-  const backchannelLogoutUri =
-    values['backchannel-logout-uri'] === undefined ? undefined : url(command, values['backchannel-logout-uri'], '--backchannel-logout-uri');
-  const logo = values['logo-file'] === undefined ? undefined : logoFromFile(command, values['logo-file']);
-
-  return {
-    clientId,
-    redirectUris,
-    postLogoutRedirectUris,
-    authMethod,
-    ...(name !== undefined && { clientName: name }),
-    ...(jwksUri !== undefined && { jwksUri }),
-    ...(jwks !== undefined && { jwks }),
-    ...(values['min-acr'] !== undefined && { minAcr: acrArgument(command, values['min-acr'], cli.config) }),
-    ...(values['consent-required'] && { consentRequired: true }),
-    ...(backchannelLogoutUri !== undefined && { backchannelLogoutUri }),
-    ...(values['logo-uri'] !== undefined && { logoUri: url(command, values['logo-uri'], '--logo-uri') }),
-    ...(values['client-uri'] !== undefined && { clientUri: url(command, values['client-uri'], '--client-uri') }),
-    ...(logo !== undefined && { logo }),
-    lifetimes: lifetimes(command, values),
-  };
-}
-
-const LIFETIME_OPTIONS = {
-  'access-token-ttl': { type: 'string' },
-  'id-token-ttl': { type: 'string' },
-  'refresh-token-ttl': { type: 'string' },
-} as const;
-
-const LIFETIME_FLAGS: Record<keyof typeof LIFETIME_OPTIONS, TokenLifetime> = {
-  'access-token-ttl': 'access_token_ttl',
-  'id-token-ttl': 'id_token_ttl',
-  'refresh-token-ttl': 'refresh_token_ttl',
-};
-
-/** Token lifetimes in seconds, within TOKEN_LIFETIMES' bounds. */
-function lifetimes(command: string, values: Partial<Record<keyof typeof LIFETIME_OPTIONS, string | undefined>>): Partial<Record<TokenLifetime, number>> {
-  const out: Partial<Record<TokenLifetime, number>> = {};
-  for (const [flag, key] of Object.entries(LIFETIME_FLAGS) as Array<[keyof typeof LIFETIME_OPTIONS, TokenLifetime]>) {
-    const value = values[flag];
-    if (value !== undefined) out[key] = integer(command, value, `--${flag}`, TOKEN_LIFETIMES[key].min, TOKEN_LIFETIMES[key].max, 0);
-  }
-  return out;
-}
-
-function clientName(command: string, value: string): string {
-  const name = value.trim();
-  if (name === '' || name.length > 200) throw new UsageError(`${command}: --name must be 1–200 characters`);
-  if (INVISIBLE.test(name)) {
-    throw new UsageError(`${command}: --name must not contain control characters or invisible formatting characters (e.g. bidirectional overrides)`);
-  }
-  return name;
-}
+import { CliFailure, UsageError, integer, parse, printable, url } from './args.ts';
+import { pkcePolicyOf } from '../oidc/client-policy.ts';
+import {
+  LIFETIME_FLAGS,
+  LIFETIME_OPTIONS,
+  acrArgument,
+  clientInput,
+  clientName,
+  lifetimes,
+  logoFromFile,
+  pkceArgument,
+  subjectTypeArgument,
+  uriOrNone,
+} from './client-options.ts';
+import { type Command, isoTime } from './context.ts';
 
 interface StoredClient {
   client_id: string;
   metadata: Record<string, unknown>;
   created_at: Date;
   previous_secret_expires_at: Date | null;
+  subject_type: string;
+  sector: string | null;
   logo_sha256: string | null;
   logo_content_type: string | null;
   logo_size: number | null;
@@ -196,6 +61,13 @@ function described(c: StoredClient, now: Date) {
     minAcr: text(m['min_acr']),
     consentRequired: m['consent_required'] === true,
     backchannelLogoutUri: text(m['backchannel_logout_uri']),
+    /** optional: the RP may sign in without PKCE, with a nonce. */
+    pkce: pkcePolicyOf(m),
+    /** pairwise: the RP sees a `sub` derived for its sector, not the account id. */
+    subjectType: c.subject_type,
+    sector: c.sector,
+    /** Metadata only: kapu never fetches it (its host became the sector). */
+    sectorIdentifierUri: text(m['sector_identifier_uri']),
     jwksUri: text(m['jwks_uri']),
     accessTokenTtl: seconds(m['access_token_ttl']),
     idTokenTtl: seconds(m['id_token_ttl']),
@@ -211,7 +83,9 @@ const add: Command = {
     '--id ID --redirect-uri URI [--redirect-uri URI …] [--post-logout-uri URI …]\n' +
     '        [--auth-method client_secret_basic|client_secret_post|private_key_jwt] [--name NAME]\n' +
     '        [--jwks-uri URL | --jwks-file PATH] [--min-acr low|substantial|ACR] [--consent-required]\n' +
-    '        [--backchannel-logout-uri URI] [--client-uri URI] [--logo-file PNG|JPEG|WEBP] [--logo-uri URI]',
+    '        [--backchannel-logout-uri URI] [--client-uri URI] [--logo-file PNG|JPEG|WEBP] [--logo-uri URI]\n' +
+    '        [--pkce required|optional]   (optional: a confidential RP without PKCE, relying on the nonce)\n' +
+    '        [--subject-type public|pairwise [--sector-identifier-uri URI]]   (the URI when the redirect URIs have several hosts)',
   summary: 'register a relying party; prints its secret once',
   async run(cli, args) {
     const input = clientInput(cli, this.name, args);
@@ -285,18 +159,13 @@ const show: Command = {
   },
 };
 
-/** `URI` or `none` (removes it). */
-function uriOrNone(command: string, value: string | undefined, flag: string): string | null | undefined {
-  if (value === undefined) return undefined;
-  return value === 'none' ? null : url(command, value, flag);
-}
-
 const update: Command = {
   name: 'client update',
   synopsis:
     'ID [--name NAME|none] [--redirect-uri URI …] [--post-logout-uri URI …|--no-post-logout-uris] [--logo-uri URI|none]\n' +
     '        [--logo-file PNG|JPEG|WEBP|--no-logo] [--client-uri URI|none] [--min-acr low|substantial|ACR|none] [--consent-required|--no-consent-required]\n' +
-    '        [--backchannel-logout-uri URI|none] [--access-token-ttl S|default] [--id-token-ttl S|default] [--refresh-token-ttl S|default]',
+    '        [--backchannel-logout-uri URI|none] [--access-token-ttl S|default] [--id-token-ttl S|default] [--refresh-token-ttl S|default]\n' +
+    '        [--pkce required|optional] [--subject-type public|pairwise] [--sector-identifier-uri URI]',
   summary: 'change a relying party (given lists replace the stored ones); every replica sees it at once',
   async run(cli, args) {
     const { values, positionals } = parse(
@@ -315,6 +184,9 @@ const update: Command = {
         'consent-required': { type: 'boolean' },
         'no-consent-required': { type: 'boolean' },
         'backchannel-logout-uri': { type: 'string' },
+        pkce: { type: 'string' },
+        'subject-type': { type: 'string' },
+        'sector-identifier-uri': { type: 'string' },
         ...LIFETIME_OPTIONS,
       },
       ['ID'],
@@ -340,6 +212,9 @@ const update: Command = {
     if (values['min-acr'] !== undefined) change.minAcr = values['min-acr'] === 'none' ? null : acrArgument(command, values['min-acr'], cli.config);
     if (values['consent-required']) change.consentRequired = true;
     if (values['no-consent-required']) change.consentRequired = false;
+    if (values.pkce !== undefined) change.pkce = pkceArgument(command, values.pkce);
+    if (values['subject-type'] !== undefined) change.subjectType = subjectTypeArgument(command, values['subject-type']);
+    if (values['sector-identifier-uri'] !== undefined) change.sectorIdentifierUri = url(command, values['sector-identifier-uri'], '--sector-identifier-uri');
     const ttl: Partial<Record<TokenLifetime, number | null>> = {};
     for (const [flag, key] of Object.entries(LIFETIME_FLAGS) as Array<[keyof typeof LIFETIME_OPTIONS, TokenLifetime]>) {
       const value = values[flag];
@@ -350,9 +225,12 @@ const update: Command = {
     if (Object.keys(change).length === 0) throw new UsageError(`${command}: nothing to change: give at least one option`);
     await cli.withProvider(async (deps, provider) => {
       const changed = await updateClient(deps, provider, clientId, change);
-      cli.result({ clientId, changed }, () =>
-        cli.out(changed.length === 0 ? `client ${printable(clientId)}: nothing changed` : `client ${printable(clientId)} updated: ${changed.join(', ')}`),
-      );
+      cli.result({ clientId, changed }, () => {
+        cli.out(changed.length === 0 ? `client ${printable(clientId)}: nothing changed` : `client ${printable(clientId)} updated: ${changed.join(', ')}`);
+        if (changed.includes('subject_type') || changed.includes('sector')) {
+          cli.out('From now on this service sees another sub for every citizen: it must not match its accounts on the old values.');
+        }
+      });
     });
   },
 };

@@ -34,10 +34,13 @@ export const schema = z.object({
   /** TCP port of the HTTP server. */
   PORT: int(0, 65535).default(3000),
   /**
-   * A separate port for /metrics (e.g. 9100): the public listener then never serves it. Unset:
-   * /metrics is served on PORT, to be restricted at the load balancer.
+   * /metrics has a listener of its own, so the public one never serves it (its series tell how
+   * sign-ins go). `public` puts it on PORT instead, for an operator who keeps it from the
+   * internet at the load balancer.
    */
-  METRICS_PORT: int(0, 65535).optional(),
+  METRICS_PORT: z.union([z.literal('public'), int(0, 65535)], { error: 'must be a port number (0-65535) or public' }).default(9464),
+  /** Where the metrics listener binds: the machine itself unless the operator opens it (a container: 0.0.0.0). */
+  METRICS_HOST: z.union([z.ipv4(), z.ipv6(), z.literal('localhost')], { error: 'must be an IP address to bind to, such as 127.0.0.1 or 0.0.0.0' }).optional(),
   /** Public URL of kapu as relying parties see it; defaults to http://localhost:PORT. */
   ISSUER: z.url({ error: 'must be an absolute URL such as https://login.example.hu' }).optional(),
   /** Postgres connection string; unset means the embedded PGlite database in DATA_DIR. */
@@ -183,7 +186,9 @@ function finish(env: z.infer<typeof schema>) {
     env: env.NODE_ENV,
     production,
     port: env.PORT,
-    metricsPort: env.METRICS_PORT ?? null,
+    /** null: /metrics is served on PORT (METRICS_PORT=public). */
+    metricsPort: env.METRICS_PORT === 'public' ? null : env.METRICS_PORT,
+    metricsHost: env.METRICS_HOST ?? '127.0.0.1',
     issuer,
     database: env.DATABASE_URL
       ? { kind: 'postgres' as const, url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE }
@@ -241,6 +246,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (config.env !== 'test') refuseWeakArgon2(config);
   if (config.metricsPort !== null && config.metricsPort !== 0 && config.metricsPort === config.port) {
     throw new ConfigError('METRICS_PORT', 'must differ from PORT (it keeps /metrics off the public listener)');
+  }
+  if (config.metricsPort === null && env['METRICS_HOST'] !== undefined) {
+    throw new ConfigError('METRICS_HOST', 'has no effect with METRICS_PORT=public (/metrics is then served on PORT)');
   }
   if (config.acr.passwordOnly === config.acr.twoFactor) {
     throw new ConfigError('ACR_TWO_FACTOR', 'must differ from ACR_PASSWORD_ONLY');

@@ -26,6 +26,17 @@ export interface OidcClientTable {
   /** After `client rotate-secret`: the old secret, accepted until its grace period ends. */
   previous_secret_sealed: ColumnType<string | null, string | null | undefined, string | null>;
   previous_secret_expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** 'public' or 'pairwise' (OIDC Core §8.1); a pairwise client's `sub` is derived for its sector. */
+  subject_type: ColumnType<'public' | 'pairwise', 'public' | 'pairwise' | undefined, 'public' | 'pairwise'>;
+  /** The host a pairwise client's `sub` values are derived for; null for a public client. */
+  sector: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** The installation's key for pairwise `sub` values (one row; see src/oidc/pairwise.ts). */
+export interface PairwiseKeyTable {
+  id: number;
+  key_sealed: string;
+  created_at: Timestamp;
 }
 
 /** A relying party's logo (client add|update --logo-file), served by kapu at /clients/<id>/logo. */
@@ -239,6 +250,7 @@ export interface Database {
   oidc_client: OidcClientTable;
   client_logo: ClientLogoTable;
   signing_key: SigningKeyTable;
+  pairwise_key: PairwiseKeyTable;
   oidc_payload: OidcPayloadTable;
   login_flow: LoginFlowTable;
   audit_event: AuditEventTable;

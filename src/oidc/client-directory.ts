@@ -24,7 +24,9 @@ export interface ClientRecord {
   minAcr: string | undefined;
   /** Registered government RPs are first-party (no consent screen) unless registered to ask. */
   firstParty: boolean;
-  /** The metadata oidc-provider is given: stored metadata, client_id, the opened secret. */
+  /** A pairwise client's sector (its `sub` values are derived for it); null: a public client. */
+  sector: string | null;
+  /** The metadata oidc-provider is given: stored metadata, client_id, subject_type, the opened secret. */
   metadata: Record<string, unknown>;
 }
 
@@ -88,7 +90,7 @@ export class ClientDirectory {
     const generation = this.#generation;
     const row = await this.#repo.find(clientId);
     if (!row) return undefined;
-    const metadata: Record<string, unknown> = { ...row.metadata, client_id: row.client_id };
+    const metadata: Record<string, unknown> = { ...row.metadata, client_id: row.client_id, subject_type: row.subject_type };
     if (row.secret_sealed) metadata['client_secret'] = this.#box.openText(row.secret_sealed, AAD.clientSecret(row.client_id));
     const record: ClientRecord = {
       clientId: row.client_id,
@@ -97,6 +99,7 @@ export class ClientDirectory {
       homepage: webUrl(metadata['client_uri']),
       minAcr: typeof metadata['min_acr'] === 'string' ? metadata['min_acr'] : undefined,
       firstParty: isFirstParty(metadata),
+      sector: row.subject_type === 'pairwise' ? row.sector : null,
       metadata,
     };
     if (live && this.#changes.live && generation === this.#generation) this.#cache.set(clientId, record);

@@ -8,8 +8,10 @@ import { TOKEN_LIFETIMES, type TokenLifetime } from '../admin/clients.ts';
 import type { Deps } from '../deps.ts';
 import { accountOfRequest, createAdapterFactory, providerUnitOfWork } from './adapter.ts';
 import { isFirstParty } from './client-directory.ts';
+import { PKCE_METADATA, pkcePolicyProblem, pkceRequired } from './client-policy.ts';
 import { guardProviderFaults } from './faults.ts';
 import { LONGEST_SIGNED_TOKEN_SECONDS, SigningKeyRing } from './keys.ts';
+import { PairwiseSubjects, SUBJECT_TYPES } from './pairwise.ts';
 import { AUTH_METHODS } from '../admin/clients.ts';
 import { DEVELOPERS_PATH } from '../http/developers.ts';
 import { renderProviderError, renderLogout, renderLogoutSuccess } from './pages.ts';
@@ -52,6 +54,7 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
   // The signing keys, kept in step with rotations on every replica (src/oidc/keys.ts).
   const keyRing = new SigningKeyRing({ uow: deps.uow, box, clock, changes: deps.database.changes, log: deps.log });
   const jwks = await keyRing.jwks();
+  const pairwise = await PairwiseSubjects.load(deps);
 
   const policy = interactionPolicy.base();
   // A session signed in at a lower level than this request needs must sign in again.
@@ -81,10 +84,21 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
       profile: ['name', 'preferred_username'],
       email: ['email', 'email_verified'],
     },
+    // Per client (src/oidc/pairwise.ts): the account id, or a `sub` derived for the client's
+    // sector, in ID tokens, userinfo, introspection and logout tokens alike.
+    subjectTypes: [...SUBJECT_TYPES],
+    async pairwiseIdentifier(_ctx, accountId, client) {
+      const sector = (await deps.clients.find(client.clientId))?.sector;
+      if (!sector) throw new Error(`client ${client.clientId} is pairwise but has no sector`);
+      return pairwise.subject(accountId, sector);
+    },
+    // kapu never fetches a sector identifier URI: the sector is stored with the client.
+    sectorIdentifierUriValidate: () => false,
     // Discovery advertises exactly the methods a client can be registered with (src/admin).
     clientAuthMethods: [...AUTH_METHODS],
     responseTypes: ['code'],
-    pkce: { required: () => true },
+    // Required, unless the operator registered a confidential RP with `--pkce optional`.
+    pkce: { required: pkceRequired },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
@@ -93,9 +107,10 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
     },
     extraClientMetadata: {
       // min_acr: the lowest acr this RP accepts; consent_required: ask the citizen (default: no);
-      // *_token_ttl: this RP's token lifetimes, within TOKEN_LIFETIMES' bounds.
-      properties: ['min_acr', 'consent_required', ...Object.keys(TOKEN_LIFETIMES)],
-      validator(_ctx, key, value) {
+      // *_token_ttl: this RP's token lifetimes, within TOKEN_LIFETIMES' bounds; pkce: optional
+      // for a confidential client registered so (src/oidc/client-policy.ts).
+      properties: ['min_acr', 'consent_required', PKCE_METADATA, ...Object.keys(TOKEN_LIFETIMES)],
+      validator(_ctx, key, value, metadata) {
         const bounds = TOKEN_LIFETIMES[key as TokenLifetime];
         if (bounds && value !== undefined && (!Number.isInteger(value) || (value as number) < bounds.min || (value as number) > bounds.max)) {
           throw new Error(`${key} must be a whole number of seconds from ${bounds.min} to ${bounds.max}`);
@@ -106,6 +121,8 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
         if (key === 'consent_required' && value !== undefined && typeof value !== 'boolean') {
           throw new Error('consent_required must be a boolean');
         }
+        const pkceProblem = key === PKCE_METADATA ? pkcePolicyProblem(value, metadata.token_endpoint_auth_method) : null;
+        if (pkceProblem) throw new Error(pkceProblem);
       },
     },
     features: {
@@ -189,6 +206,10 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
     if (await compareClientSecret.call(this, actual)) return true;
     return deps.clients.secretMatchesStored(this.clientId, actual, clock.now());
   };
+  // Discovery says backchannel_logout_session_supported, which promises a `sid` in every ID
+  // token (Back-Channel Logout 1.0 §2.1); the library adds it only for clients registered with
+  // a back-channel logout URI. It names the session at kapu, nothing about the citizen.
+  provider.Client.prototype.includeSid = () => true;
   provider.use(providerUnitOfWork(repos.payloads));
   provider.proxy = config.trustProxy;
   provider.maxIpsCount = config.proxyHops;

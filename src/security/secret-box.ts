@@ -20,6 +20,8 @@ export const AAD = {
   /** A factor's secret while its enrollment waits for confirmation. */
   enrollmentSecret: (enrollmentId: string) => `enrollment:${enrollmentId}`,
   outbox: 'mail_outbox',
+  /** The installation's key for pairwise `sub` values (src/oidc/pairwise.ts). */
+  pairwiseKey: 'pairwise_key',
 } as const;
 
 export interface EncryptionKey {

@@ -42,7 +42,7 @@ test('a client registered with the CLI signs in a citizen registered with the CL
     const secret = /client_secret: (\S+)/.exec(added)?.[1];
     expect(secret).toBeDefined();
 
-    kapu = await startKapu(loadConfig({ ...env, PORT: '0' }), { log: createLogger('silent'), database: borrowed(shared) }, { issuerFromPort: true, host: '127.0.0.1' });
+    kapu = await startKapu(loadConfig({ ...env, PORT: '0', METRICS_PORT: '0' }), { log: createLogger('silent'), database: borrowed(shared) }, { issuerFromPort: true, host: '127.0.0.1' });
     const rp = await oidc.discovery(new URL(kapu.url), 'nav-ugyintezes', secret, undefined, { execute: [oidc.allowInsecureRequests] });
     const browser = new Browser(kapu.url);
     const signIn = await beginSignIn(rp);

@@ -9,6 +9,7 @@ import { reencrypt } from '../../src/admin/keys.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { type Deps, buildDeps, closeDeps } from '../../src/deps.ts';
 import { createLogger } from '../../src/log.ts';
+import { PairwiseSubjects } from '../../src/oidc/pairwise.ts';
 import { buildProvider } from '../../src/oidc/provider.ts';
 import * as oidc from 'openid-client';
 import { rotateSigningKeys } from '../../src/oidc/keys.ts';
@@ -53,7 +54,8 @@ describe('rotating ENCRYPTION_KEYS', () => {
     const newKey = key('new');
 
     let deps = await open(oldKey);
-    await buildProvider(deps); // generates and seals the signing keys
+    await buildProvider(deps); // generates and seals the signing keys and the pairwise key
+    const pairwiseSub = (await PairwiseSubjects.load(deps)).subject('account-1', 'ado.example.hu');
     await createAccount(deps, { username: 'rotacio', name: 'Rotáció Teszt', email: 'r@example.hu', password: 'correct horse battery' });
     const uri = (await addFactor(deps, 'rotacio', 'totp')).secretForDisplay!;
     const { clientSecret } = await registerClient(deps, await buildProvider(deps), {
@@ -65,7 +67,7 @@ describe('rotating ENCRYPTION_KEYS', () => {
 
     deps = await open(`${newKey},${oldKey}`);
     const first = await reencrypt(deps);
-    expect(first.resealed).toBeGreaterThanOrEqual(4); // 2 signing keys, 1 TOTP secret, 1 client secret
+    expect(first.resealed).toBeGreaterThanOrEqual(5); // 2 signing keys, the pairwise key, 1 TOTP secret, 1 client secret
     expect((await reencrypt(deps)).resealed).toBe(0);
     await closeDeps(deps);
 
@@ -79,6 +81,8 @@ describe('rotating ENCRYPTION_KEYS', () => {
       const token = await generate({ secret, epoch: Math.floor(Date.now() / 1000) });
       const outcome = await deps.factors.get('totp')!.verify({ flowId: 'x', account, lang: 'hu', repos: deps.repos }, { code: token });
       expect(outcome.ok).toBe(true);
+      // Pairwise RPs see the same sub as before: the key was re-sealed, not replaced.
+      expect((await PairwiseSubjects.load(deps)).subject('account-1', 'ado.example.hu')).toBe(pairwiseSub);
     } finally {
       await closeDeps(deps);
     }

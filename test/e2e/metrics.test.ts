@@ -20,7 +20,7 @@ describe('operations endpoints', () => {
   test('/metrics counts sign-ins by method and outcome, and request latency by route', async () => {
     const { rp } = await kapu.client();
     await kapu.account('metrika.mari');
-    const before = (await request(kapu.server).get('/metrics').expect(200)).text;
+    const before = await kapu.scrape();
 
     const failed = new Browser(kapu.url);
     await signInWithPassword(failed, (await beginSignIn(rp)).url, 'legacy', 'metrika.mari', 'wrong password');
@@ -28,7 +28,7 @@ describe('operations endpoints', () => {
     await signInWithPassword(ok, (await beginSignIn(rp)).url, 'legacy', 'metrika.mari');
     expect(ok.exitUrl).toBeDefined();
 
-    const after = await request(kapu.server).get('/metrics').expect(200).expect('Content-Type', /text\/plain/);
+    const after = await request(kapu.metrics!).get('/metrics').expect(200).expect('Content-Type', /text\/plain/);
     const success = 'method="password",outcome="success"';
     const failure = 'method="password",outcome="failure"';
     expect(counter(after.text, 'kapu_signins_total', success) - counter(before, 'kapu_signins_total', success)).toBe(1);

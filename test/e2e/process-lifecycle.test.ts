@@ -54,7 +54,7 @@ test('from its first open port to its exit, kapu answers: 503 with Retry-After u
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: ROOT,
     // A short drain: the probes see it too (and the test waits one second, not five).
-    env: { PATH: process.env['PATH'], PORT: '0', DATA_DIR: dataDir, DEMO: 'false', LOG_LEVEL: 'info', SHUTDOWN_GRACE_SECONDS: '1', ...(database.url && { DATABASE_URL: database.url }) },
+    env: { PATH: process.env['PATH'], PORT: '0', METRICS_PORT: '0', DATA_DIR: dataDir, DEMO: 'false', LOG_LEVEL: 'info', SHUTDOWN_GRACE_SECONDS: '1', ...(database.url && { DATABASE_URL: database.url }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

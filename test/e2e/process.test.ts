@@ -23,7 +23,7 @@ test('SIGTERM stops a running kapu gracefully: it says so and exits 0', async ()
     const child = spawn(process.execPath, ['src/main.ts'], {
       cwd: ROOT,
       // The drain before the port closes is tested on its own (test/e2e/drain.test.ts, test/reliability).
-      env: { PATH: process.env['PATH'], PORT: '0', DATA_DIR: dataDir, DEMO: 'false', LOG_LEVEL: 'info', SHUTDOWN_GRACE_SECONDS: '0' },
+      env: { PATH: process.env['PATH'], PORT: '0', METRICS_PORT: '0', DATA_DIR: dataDir, DEMO: 'false', LOG_LEVEL: 'info', SHUTDOWN_GRACE_SECONDS: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -123,6 +123,18 @@ describe('the OpenID Connect protocol surface, as a standard RP library sees it'
     expect(verify('sha256', Buffer.from(`${header}.${forged}`), key, Buffer.from(signature, 'base64url'))).toBe(false);
   });
 
+  test('discovery says sid is supported, and every ID token carries one (Back-Channel Logout 1.0 §2.1), also after a refresh', async () => {
+    // An RP without a back-channel logout URI: it may still keep the sid to match a later logout.
+    const { rp } = await kapu.client();
+    expect(rp.serverMetadata().backchannel_logout_session_supported).toBe(true);
+    const account = await kapu.account('munkamenet.marton');
+    const { tokens } = await signIn(rp, account.username, { scope: 'openid offline_access', prompt: 'consent' });
+    const sid = tokens.claims()?.['sid'];
+    expect(sid).toEqual(expect.any(String));
+    const refreshed = await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
+    expect(refreshed.claims()?.['sid']).toBe(sid);
+  });
+
   test('an authorization request without PKCE, or with the plain method, is refused back to the RP', async () => {
     const { rp } = await kapu.client();
     const attempts: Array<Record<string, string>> = [{}, { code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' }];

@@ -1,7 +1,8 @@
 /**
  * Issue 9, items 7 and 10 (the server's part): kapu restarted on the same data with another
  * PORT/ISSUER keeps its demo RP working; restarted with keys that do not open the data it says
- * exactly that; /metrics can live on a port of its own, away from the public listener.
+ * exactly that. Issue 15, item 2: /metrics lives on a listener of its own, bound to the machine
+ * itself, and the public listener answers 404 for it unless the operator asks otherwise.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -35,6 +36,7 @@ describe('restarting on the same data', () => {
     const config = loadConfig({
       NODE_ENV: 'test',
       PORT: '0',
+      METRICS_PORT: '0',
       DATA_DIR: dataDir,
       DEMO: 'true',
       ...keys,
@@ -71,23 +73,35 @@ describe('restarting on the same data', () => {
   });
 });
 
-describe('METRICS_PORT', () => {
-  test('serves /metrics on its own listener only, never on the public one', async () => {
-    const kapu = await startTestKapu({ env: { METRICS_PORT: '0' } });
+describe('METRICS_PORT and METRICS_HOST', () => {
+  test('by default /metrics is on its own listener bound to 127.0.0.1, and the public port answers 404 for it', async () => {
+    // The public listener on every interface; the test helper sets only METRICS_PORT=0 (a free
+    // port, as 9464 may be taken), so the metrics listener's host is the default.
+    const kapu = await startTestKapu({ host: '0.0.0.0' });
     try {
       expect((await fetch(`${kapu.url}/metrics`)).status).toBe(404);
-      const port = (kapu.metrics!.address() as AddressInfo).port;
-      expect(port).not.toBe(new URL(kapu.url).port);
-      const scraped = await fetch(`http://127.0.0.1:${port}/metrics`);
+      const listener = kapu.metrics!.address() as AddressInfo;
+      expect(listener.address).toBe('127.0.0.1');
+      expect(listener.port).not.toBe(Number(new URL(kapu.url).port));
+      const scraped = await fetch(`http://127.0.0.1:${listener.port}/metrics`);
       expect(scraped.status).toBe(200);
       expect(await scraped.text()).toMatch(/^# HELP kapu_/m);
-      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(404);
+      // The metrics listener serves nothing else.
+      expect((await fetch(`http://127.0.0.1:${listener.port}/healthz`)).status).toBe(404);
     } finally {
       await kapu.close();
     }
   });
 
-  test('METRICS_PORT equal to PORT is refused, naming the variable', () => {
-    expect(() => loadConfig({ PORT: '3000', METRICS_PORT: '3000' })).toThrow(/^METRICS_PORT: must differ from PORT/);
+  test('METRICS_PORT=public serves /metrics on PORT, as an operator who filters it at the load balancer asks', async () => {
+    const kapu = await startTestKapu({ env: { METRICS_PORT: 'public' } });
+    try {
+      expect(kapu.metrics).toBeNull();
+      const scraped = await fetch(`${kapu.url}/metrics`);
+      expect(scraped.status).toBe(200);
+      expect(await scraped.text()).toMatch(/^# HELP kapu_/m);
+    } finally {
+      await kapu.close();
+    }
   });
 });

@@ -73,7 +73,7 @@ const show = async (clientId: string) => json<Shown>(await cli('client', 'show',
 
 /** kapu running on the database the CLI wrote. */
 async function withKapu(fn: (kapu: Kapu) => Promise<void>): Promise<void> {
-  const kapu = await startKapu(loadConfig({ ...env, PORT: '0', LOG_LEVEL: 'silent' }), { log: createLogger('silent'), database: borrowed(shared) }, { issuerFromPort: true, host: '127.0.0.1' });
+  const kapu = await startKapu(loadConfig({ ...env, PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'silent' }), { log: createLogger('silent'), database: borrowed(shared) }, { issuerFromPort: true, host: '127.0.0.1' });
   try {
     await fn(kapu);
   } finally {

@@ -56,7 +56,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: ROOT,
     // No drain on SIGTERM unless a test asks for one: stopping waits for nothing.
-    env: { PATH: process.env['PATH'] ?? '', PORT: '0', DEMO: 'false', LOG_LEVEL: 'info', SHUTDOWN_GRACE_SECONDS: '0', ...env },
+    env: { PATH: process.env['PATH'] ?? '', PORT: '0', METRICS_PORT: '0', DEMO: 'false', LOG_LEVEL: 'info', SHUTDOWN_GRACE_SECONDS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));

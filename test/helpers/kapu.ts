@@ -5,6 +5,7 @@
  * run (test/helpers/database.ts). Listens on port 0.
  */
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
 import { addFactor, createAccount } from '../../src/admin/accounts.ts';
 import { type NewClientInput, registerClient } from '../../src/admin/clients.ts';
@@ -24,6 +25,8 @@ export const PASSWORD = 'correct horse battery';
 
 export interface TestKapu extends Kapu {
   clock: TestClock;
+  /** What Prometheus scrapes: /metrics from the metrics listener (or PORT with METRICS_PORT=public). */
+  scrape(): Promise<string>;
   /** Registers a client; returns an openid-client Configuration for it. */
   client(input?: Partial<NewClientInput>): Promise<{ clientId: string; clientSecret: string; rp: oidc.Configuration }>;
   /** Creates an account with the given factors ('email', 'totp'); returns its TOTP secret if any. */
@@ -33,6 +36,8 @@ export interface TestKapu extends Kapu {
 
 export interface TestKapuOptions {
   env?: Record<string, string>;
+  /** Where the public listener binds (default 127.0.0.1). */
+  host?: string;
   overrides?: DepsOverrides;
   /** The address kapu reaches its fresh Postgres database at (e.g. through a test's proxy). */
   reach?: (databaseUrl: string) => string;
@@ -48,6 +53,8 @@ export async function startTestKapu(options: TestKapuOptions = {}): Promise<Test
     DATA_DIR: 'memory://',
     COOKIE_KEYS: randomBytes(32).toString('base64url'),
     ENCRYPTION_KEYS: `t1:${randomBytes(32).toString('base64')}`,
+    // The metrics listener on a port of its own too: test servers side by side never collide.
+    METRICS_PORT: '0',
     ...(database.url && { DATABASE_URL: options.reach ? options.reach(database.url) : database.url, DATABASE_POOL_SIZE: '4' }),
     // Every test's browser is new to its accounts: the suites that count or read mails in turn
     // would meet a new-browser mail after each sign-in. Tests of that mail switch it on.
@@ -60,13 +67,19 @@ export async function startTestKapu(options: TestKapuOptions = {}): Promise<Test
   const kapu = await startKapu(
     config,
     { clock, log, mailPollMs: 200, ...(embedded && { database: embedded }), ...options.overrides },
-    { issuerFromPort: true, host: '127.0.0.1' },
+    { issuerFromPort: true, host: options.host ?? '127.0.0.1' },
   );
   const insecure = { execute: [oidc.allowInsecureRequests] };
   let clients = 0;
   return {
     ...kapu,
     clock,
+    async scrape() {
+      const base = kapu.metrics ? `http://127.0.0.1:${(kapu.metrics.address() as AddressInfo).port}` : kapu.url;
+      const res = await fetch(`${base}/metrics`);
+      if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+      return res.text();
+    },
     async client(input = {}) {
       clients += 1;
       const clientId = input.clientId ?? `rp-${clients}`;

@@ -123,6 +123,7 @@ async function spawnReplica(primary: TestKapu, issuer: string): Promise<ReplicaP
     // Killed or stopped by the test: no drain to wait for.
     SHUTDOWN_GRACE_SECONDS: '0',
     PORT: '0',
+    METRICS_PORT: '0',
     ISSUER: issuer,
     DEMO: 'false',
     LOG_LEVEL: 'info',

@@ -267,6 +267,52 @@ describe('client', () => {
     expect(await clientIds()).toEqual(['kulcsos', 'ugyintezes']);
   });
 
+  test('--pkce optional admits a confidential RP without PKCE, show says so; a public client is refused it', async () => {
+    const publicClient = await cli(['client', 'add', '--id', 'mobil-rp', '--redirect-uri', 'https://rp.example.hu/cb', '--auth-method', 'none', '--pkce', 'optional']);
+    expect(publicClient.code).toBe(2);
+    expect(publicClient.stderr).toBe(
+      'kapu: client add: --pkce optional: pkce may be optional only for a confidential client (one that authenticates with a secret or a key): a public client always uses PKCE\n',
+    );
+    expect((await cli(['client', 'add', '--id', 'mobil-rp', '--redirect-uri', 'https://rp.example.hu/cb', '--pkce', 'maybe'])).stderr).toMatch(/--pkce must be required or optional/);
+    expect(await clientIds()).not.toContain('mobil-rp');
+
+    expect((await cli(['client', 'add', '--id', 'omniauth-rp', '--redirect-uri', 'https://rp.example.hu/cb', '--pkce', 'optional'])).code).toBe(0);
+    const shown = JSON.parse((await cli(['client', 'show', 'omniauth-rp', '--json'])).stdout) as { pkce: string };
+    expect(shown.pkce).toBe('optional');
+    expect((await cli(['client', 'update', 'omniauth-rp', '--pkce', 'required'])).stdout).toBe('client omniauth-rp updated: pkce\n');
+    expect(JSON.parse((await cli(['client', 'show', 'omniauth-rp', '--json'])).stdout)).toMatchObject({ pkce: 'required' });
+    expect((await cli(['client', 'remove', 'omniauth-rp'])).code).toBe(0);
+  });
+
+  const show = async (id: string) => JSON.parse((await cli(['client', 'show', id, '--json'])).stdout) as Record<string, unknown>;
+  const TWO_HOSTS = ['--redirect-uri', 'https://a.example.hu/cb', '--redirect-uri', 'https://b.example.hu/cb'];
+
+  test('--subject-type pairwise on redirect URIs of several hosts needs --sector-identifier-uri, whose host is the sector', async () => {
+    const refused = await cli(['client', 'add', '--id', 'ket-host-rp', ...TWO_HOSTS, '--subject-type', 'pairwise']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe(
+      'kapu: client add: --subject-type pairwise: the redirect URIs are on 2 hosts (a.example.hu, b.example.hu): give --sector-identifier-uri, whose host becomes the sector\n',
+    );
+    expect((await cli(['client', 'add', '--id', 'ket-host-rp', ...TWO_HOSTS, '--sector-identifier-uri', 'https://example.hu/s.json'])).stderr).toMatch(
+      /--sector-identifier-uri goes with --subject-type pairwise/,
+    );
+    expect((await cli(['client', 'add', '--id', 'ket-host-rp', ...TWO_HOSTS, '--subject-type', 'secret'])).stderr).toMatch(/--subject-type must be public or pairwise/);
+
+    expect((await cli(['client', 'add', '--id', 'ket-host-rp', ...TWO_HOSTS, '--subject-type', 'pairwise', '--sector-identifier-uri', 'https://example.hu/s.json'])).code).toBe(0);
+    expect(await show('ket-host-rp')).toMatchObject({ subjectType: 'pairwise', sector: 'example.hu', sectorIdentifierUri: 'https://example.hu/s.json' });
+    expect((await cli(['client', 'remove', 'ket-host-rp'])).code).toBe(0);
+  });
+
+  test('a pairwise RP keeps its sector when its redirect URIs move; made public, it is told its citizens get other subs', async () => {
+    expect((await cli(['client', 'add', '--id', 'ado-rp', '--redirect-uri', 'https://ado.example.hu/cb', '--subject-type', 'pairwise'])).code).toBe(0);
+    expect((await cli(['client', 'update', 'ado-rp', '--redirect-uri', 'https://nav.example.hu/cb'])).stdout).toBe('client ado-rp updated: redirect_uris\n');
+    expect(await show('ado-rp')).toMatchObject({ subjectType: 'pairwise', sector: 'ado.example.hu', sectorIdentifierUri: null });
+    const toPublic = await cli(['client', 'update', 'ado-rp', '--subject-type', 'public']);
+    expect(toPublic.stdout).toMatch(/^client ado-rp updated: subject_type, sector\nFrom now on this service sees another sub for every citizen/);
+    expect(await show('ado-rp')).toMatchObject({ subjectType: 'public', sector: null });
+    expect((await cli(['client', 'remove', 'ado-rp'])).code).toBe(0);
+  });
+
   test('an existing client id fails with exit 1 and keeps the old client', async () => {
     const run = await cli(['client', 'add', '--id', 'ugyintezes', '--redirect-uri', 'https://other.example.hu/cb']);
     expect(run.code).toBe(1);

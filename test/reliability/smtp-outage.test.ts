@@ -69,7 +69,7 @@ describe('the mail server away and back', () => {
   async function seenBySenders(): Promise<Array<{ up: string | undefined; ready: number; mail: unknown }>> {
     return Promise.all(
       senders.map(async (s) => {
-        const metrics = (await request(s.server).get('/metrics').expect(200)).text;
+        const metrics = (await request(s.metrics!).get('/metrics').expect(200)).text;
         const ready = await request(s.server).get('/readyz');
         return { up: /^kapu_smtp_up (\d)$/m.exec(metrics)?.[1], ready: ready.status, mail: (ready.body as { mail?: unknown }).mail };
       }),

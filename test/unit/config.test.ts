@@ -107,6 +107,18 @@ describe('configuration from the environment', () => {
     expect(refusal({ ...PRODUCTION, ARGON2_TIME_COST: '1' }).message).toBe("ARGON2_TIME_COST: must be at least 2 (OWASP's minimum for argon2id)");
   });
 
+  test('/metrics listens on port 9464 of 127.0.0.1 unless METRICS_PORT and METRICS_HOST say otherwise', () => {
+    expect(loadConfig({})).toMatchObject({ metricsPort: 9464, metricsHost: '127.0.0.1' });
+    expect(loadConfig({ METRICS_PORT: '9100', METRICS_HOST: '0.0.0.0' })).toMatchObject({ metricsPort: 9100, metricsHost: '0.0.0.0' });
+    // public: on PORT, no listener of its own.
+    expect(loadConfig({ METRICS_PORT: 'public' }).metricsPort).toBeNull();
+    expect(refusal({ PORT: '3000', METRICS_PORT: '3000' }).message).toMatch(/^METRICS_PORT: must differ from PORT/);
+    expect(refusal({ METRICS_PORT: 'yes' }).message).toBe('METRICS_PORT: must be a port number (0-65535) or public');
+    expect(refusal({ METRICS_PORT: '70000' }).variable).toBe('METRICS_PORT');
+    expect(refusal({ METRICS_HOST: 'metrics.example.hu' }).message).toMatch(/^METRICS_HOST: must be an IP address/);
+    expect(refusal({ METRICS_PORT: 'public', METRICS_HOST: '0.0.0.0' }).message).toMatch(/^METRICS_HOST: has no effect with METRICS_PORT=public/);
+  });
+
   test('the two acr values must differ', () => {
     expect(refusal({ ACR_TWO_FACTOR: 'http://eidas.europa.eu/LoA/low' }).variable).toBe('ACR_TWO_FACTOR');
   });

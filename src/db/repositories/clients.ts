@@ -15,7 +15,13 @@ export class ClientsRepository {
   }
 
   /** Inserts a client; returns false when the client id is taken. */
-  async create(client: { clientId: string; secretSealed: string | null; metadata: Record<string, unknown>; now: Date }): Promise<boolean> {
+  async create(client: {
+    clientId: string;
+    secretSealed: string | null;
+    metadata: Record<string, unknown>;
+    subject?: ClientSubject;
+    now: Date;
+  }): Promise<boolean> {
     const row = await this.#db
       .with('written', (db) =>
         db
@@ -24,6 +30,8 @@ export class ClientsRepository {
             client_id: client.clientId,
             secret_sealed: client.secretSealed,
             metadata: JSON.stringify(client.metadata),
+            subject_type: client.subject?.subjectType ?? 'public',
+            sector: client.subject?.sector ?? null,
             created_at: client.now,
           })
           .onConflict((oc) => oc.column('client_id').doNothing())
@@ -47,6 +55,8 @@ export class ClientsRepository {
         'oidc_client.created_at',
         'oidc_client.previous_secret_sealed',
         'oidc_client.previous_secret_expires_at',
+        'oidc_client.subject_type',
+        'oidc_client.sector',
         ...LOGO_SUMMARY,
       ])
       .where('oidc_client.client_id', '=', clientId)
@@ -57,7 +67,15 @@ export class ClientsRepository {
     return this.#db
       .selectFrom('oidc_client')
       .leftJoin('client_logo', 'client_logo.client_id', 'oidc_client.client_id')
-      .select(['oidc_client.client_id', 'oidc_client.metadata', 'oidc_client.created_at', 'oidc_client.previous_secret_expires_at', ...LOGO_SUMMARY])
+      .select([
+        'oidc_client.client_id',
+        'oidc_client.metadata',
+        'oidc_client.created_at',
+        'oidc_client.previous_secret_expires_at',
+        'oidc_client.subject_type',
+        'oidc_client.sector',
+        ...LOGO_SUMMARY,
+      ])
       .orderBy('oidc_client.client_id')
       .execute();
   }
@@ -145,6 +163,22 @@ export class ClientsRepository {
     return row !== undefined;
   }
 
+  /** Sets the client's subject type and sector (both at once: the database keeps them in step). */
+  async setSubject(clientId: string, subject: ClientSubject): Promise<boolean> {
+    const row = await this.#db
+      .with('written', (db) =>
+        db
+          .updateTable('oidc_client')
+          .set({ subject_type: subject.subjectType, sector: subject.sector })
+          .where('client_id', '=', clientId)
+          .returning('client_id'),
+      )
+      .selectFrom('written')
+      .select(notified)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async updateMetadata(clientId: string, metadata: Record<string, unknown>): Promise<boolean> {
     const row = await this.#db
       .with('written', (db) =>
@@ -156,6 +190,9 @@ export class ClientsRepository {
     return row !== undefined;
   }
 }
+
+/** Whose `sub` the client sees: the account id (public), or one derived for its sector (pairwise). */
+export type ClientSubject = { subjectType: 'public'; sector: null } | { subjectType: 'pairwise'; sector: string };
 
 /** What the pages and `client show` need of a logo (null columns: the client has none). */
 const LOGO_SUMMARY = [

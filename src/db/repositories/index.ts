@@ -14,6 +14,7 @@ import { FactorsRepository } from './factors.ts';
 import { MailOutboxRepository } from './mail-outbox.ts';
 import { OidcPayloadsRepository } from './oidc-payloads.ts';
 import { OneTimeCodesRepository } from './one-time-codes.ts';
+import { PairwiseKeyRepository } from './pairwise-key.ts';
 import { PendingChangesRepository } from './pending-changes.ts';
 import { PortalSessionsRepository } from './portal-sessions.ts';
 import { RecoveryRequestsRepository } from './recovery-requests.ts';
@@ -37,6 +38,7 @@ export function repositories(db: Db, effects: Effects, hooks: RepositoryHooks = 
     enrollments: new EnrollmentsRepository(db),
     factors: new FactorsRepository(db),
     outbox: new MailOutboxRepository(db, effects, hooks.onMailQueued),
+    pairwiseKey: new PairwiseKeyRepository(db),
     payloads: new OidcPayloadsRepository(db),
     pendingChanges: new PendingChangesRepository(db),
     portalSessions: new PortalSessionsRepository(db),

@@ -6,7 +6,7 @@ import type { Db } from '../database.ts';
  * associated data it was sealed under (which ties it to its row).
  */
 export interface SealedValue {
-  table: 'factor' | 'enrollment' | 'oidc_client' | 'oidc_client_previous' | 'signing_key' | 'mail_outbox';
+  table: 'factor' | 'enrollment' | 'oidc_client' | 'oidc_client_previous' | 'signing_key' | 'mail_outbox' | 'pairwise_key';
   id: string;
   aad: string;
   sealed: string;
@@ -19,13 +19,14 @@ export class SealedValuesRepository {
   }
 
   async all(): Promise<SealedValue[]> {
-    const [factors, enrollments, clients, previous, keys, mails] = [
+    const [factors, enrollments, clients, previous, keys, mails, pairwise] = [
       await this.#db.selectFrom('factor').select(['id', 'account_id', 'kind', 'secret_sealed']).where('secret_sealed', 'is not', null).execute(),
       await this.#db.selectFrom('enrollment').select(['id', 'secret_sealed']).where('secret_sealed', 'is not', null).execute(),
       await this.#db.selectFrom('oidc_client').select(['client_id', 'secret_sealed']).where('secret_sealed', 'is not', null).execute(),
       await this.#db.selectFrom('oidc_client').select(['client_id', 'previous_secret_sealed']).where('previous_secret_sealed', 'is not', null).execute(),
       await this.#db.selectFrom('signing_key').select(['kid', 'private_jwk_sealed']).execute(),
       await this.#db.selectFrom('mail_outbox').select(['id', 'message_sealed']).where('message_sealed', 'is not', null).execute(),
+      await this.#db.selectFrom('pairwise_key').select(['id', 'key_sealed']).execute(),
     ];
     return [
       ...factors.map((r) => ({ table: 'factor' as const, id: r.id, aad: AAD.factorSecret(r.account_id, r.kind), sealed: r.secret_sealed! })),
@@ -34,6 +35,7 @@ export class SealedValuesRepository {
       ...previous.map((r) => ({ table: 'oidc_client_previous' as const, id: r.client_id, aad: AAD.clientSecret(r.client_id), sealed: r.previous_secret_sealed! })),
       ...keys.map((r) => ({ table: 'signing_key' as const, id: r.kid, aad: AAD.signingKey(r.kid), sealed: r.private_jwk_sealed })),
       ...mails.map((r) => ({ table: 'mail_outbox' as const, id: r.id, aad: AAD.outbox, sealed: r.message_sealed! })),
+      ...pairwise.map((r) => ({ table: 'pairwise_key' as const, id: String(r.id), aad: AAD.pairwiseKey, sealed: r.key_sealed })),
     ];
   }
 
@@ -62,6 +64,8 @@ export class SealedValuesRepository {
         return db.updateTable('signing_key').set({ private_jwk_sealed: resealed }).where('kid', '=', value.id).where('private_jwk_sealed', '=', value.sealed);
       case 'mail_outbox':
         return db.updateTable('mail_outbox').set({ message_sealed: resealed }).where('id', '=', value.id).where('message_sealed', '=', value.sealed);
+      case 'pairwise_key':
+        return db.updateTable('pairwise_key').set({ key_sealed: resealed }).where('id', '=', Number(value.id)).where('key_sealed', '=', value.sealed);
     }
   }
 }
