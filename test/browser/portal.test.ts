@@ -145,6 +145,8 @@ describeWithChromium('the account portal in a real browser', () => {
   let rp: Awaited<ReturnType<TestKapu['client']>>['rp'];
   let contexts: BrowserContext[] = [];
   let people = 0;
+  /** The pages already checked with axe, by setting. */
+  const checkedPages = new Map<string, Set<string>>();
 
   beforeAll(async () => {
     mail = await new MailSink().start();
@@ -176,7 +178,9 @@ describeWithChromium('the account portal in a real browser', () => {
     await context.route(`${RP_ORIGIN}/**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'rp callback' }));
     const page = await context.newPage();
     const w = WORDS[setting.lang];
-    const checked = new Set<string>();
+    // A page is checked once per setting in this file: the flows meet the landing and home pages again and again.
+    const checked = checkedPages.get(setting.name) ?? new Set<string>();
+    checkedPages.set(setting.name, checked);
 
     /** Tab until `target` has the focus (the keyboard alone reaches it), at most 60 times. */
     async function tabTo(target: Locator): Promise<void> {
