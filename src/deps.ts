@@ -21,7 +21,8 @@ import { migrateToLatest } from './db/migrate.ts';
 import { type Repos, repositories } from './db/repositories/index.ts';
 import { UnitOfWork } from './db/unit-of-work.ts';
 import { DeviceService } from './factors/dap/devices.ts';
-import { createFactors } from './factors/index.ts';
+import type { FactorModule } from './factors/factor.ts';
+import { FACTORS, createFactors } from './factors/index.ts';
 import { Metrics } from './http/metrics.ts';
 import { type Logger, createLogger } from './log.ts';
 import { DevMailbox } from './mail/dev-mailbox.ts';
@@ -45,6 +46,8 @@ export interface DepsOverrides {
   mailPollMs?: number;
   /** A database already opened (with this config's settings); closed with the deps. */
   database?: OpenDatabase;
+  /** The factors kapu offers (src/factors/index.ts), in the method chooser's order. */
+  factors?: readonly FactorModule[];
 }
 
 export type Deps = Awaited<ReturnType<typeof buildDeps>>;
@@ -74,7 +77,8 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const transport: Transporter =
     overrides.mailTransport ?? (config.mail.smtpUrl ? smtpTransport(config.mail.smtpUrl) : devMailbox!.transport());
   const { sender, smtp } = mailDelivery({ outbox: uow.repos.outbox, changes: database.changes, transport, box, clock, log }, { from: config.mail.from, pollMs: overrides.mailPollMs ?? 5_000 });
-  const views = new Views(config.site);
+  const factorModules = overrides.factors ?? FACTORS;
+  const views = new Views(config.site, factorModules);
   const mailer = new Mailer(box, views, config.issuer);
   const passwords = new PasswordHasher(config.argon2);
   const throttle = new Throttle(clock);
@@ -83,7 +87,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const clientLogos = new ClientLogos(uow);
   const codes = new EmailedCodes({ mailer, box, clock, random, rules: config.codes });
   const origin = new URL(config.issuer).origin;
-  const factors = createFactors({ box, mailer, passwords, codes, clock, random, origin });
+  const factors = createFactors(factorModules, { uow, box, mailer, passwords, codes, clock, random, origin });
   const devices = new DeviceService({ uow, box, passwords, mailer, clock, random, origin });
   // A setup waits as long as its emailed code lives, if that is longer: the code mail's word holds.
   const enrollments = new EnrollmentService({ uow, factors, throttle, box, clock, random, ttlSeconds: Math.max(ENROLLMENT_TTL_SECONDS, config.codes.ttlSeconds) });

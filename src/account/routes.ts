@@ -161,7 +161,7 @@ export function accountRoutes(deps: Deps): Router {
   };
   const text = (fields: FormFields, name: string): string => (typeof fields[name] === 'string' ? (fields[name] as string) : '');
   /** Setting up a factor the account has moves it ("Beállítás másik eszközre"), unless an account holds several. */
-  const moving = (p: Page & { session: PortalSession }, factor: string): boolean => p.session.account.factorKinds.includes(factor) && !deps.factors.get(factor)?.several;
+  const moving = (p: Page & { session: PortalSession }, factor: string): boolean => p.session.account.factorKinds.includes(factor) && !deps.factors.get(factor)?.removal?.devices;
   const setUpTitle = (factor: string, move: boolean): string => (move ? 'setup.move' : `setup.${factor}`);
 
   // ---- the front page, signing in and out
@@ -300,19 +300,22 @@ export function accountRoutes(deps: Deps): Router {
     }),
   );
 
-  // ---- the DÁP app's phones: listed, removed one by one (the password again)
+  // ---- the devices of a factor an account holds several of (the DÁP app's phones): listed,
+  // removed one by one (the password again)
+
+  const severalKind = deps.factors.all().find((f) => f.removal?.devices)?.id ?? '';
 
   router.get(
     '/devices',
-    signedIn(async (p) => render(p, 'account/devices', 'account.devices_title', { devices: await account.devices(p.session) })),
+    signedIn(async (p) => render(p, 'account/devices', 'account.devices_title', { devices: (await account.devices(p.session, severalKind)) ?? [] })),
   );
 
   router.post(
     '/devices/:id/remove',
     form,
     signedIn(async (p, fields) => {
-      const done = await account.removeDevice(p.session, idParam(p.ctx), text(fields, 'password'), who(p));
-      if (!done.ok) return render(p, 'account/devices', 'account.devices_title', { devices: await account.devices(p.session), notice: done.notice }, refusedStatus(done));
+      const done = await account.removeDevice(p.session, severalKind, idParam(p.ctx), text(fields, 'password'), who(p));
+      if (!done.ok) return render(p, 'account/devices', 'account.devices_title', { devices: (await account.devices(p.session, severalKind)) ?? [], notice: done.notice }, refusedStatus(done));
       seeOther(p.ctx, '/account?notice=account.device_removed');
     }),
   );
@@ -338,10 +341,10 @@ export function accountRoutes(deps: Deps): Router {
     const change = reset ? null : await account.passwordChange(id);
     if (!reset && !change) return seeOther(p.ctx, '/account/password');
     // A forgotten password's page asks for what any account might need: it tells nothing.
-    const proof = change?.proof ?? ['email', 'app'];
+    const proofs = change?.proofs ?? recovery.resetProofs();
     // The munkamenet-azonosító its code mail quotes (a forgotten password's shows one for any username).
-    const tag = proof.includes('email') ? recovery.resetTag(id) : null;
-    render(p, 'account/password-new', reset ? 'account.reset_title' : 'account.password_title', { id, proof, reset, tag, notice }, status);
+    const tag = proofs.some((proof) => proof.byMailbox) ? recovery.resetTag(id) : null;
+    render(p, 'account/password-new', reset ? 'account.reset_title' : 'account.password_title', { id, proofs, reset, tag, notice }, status);
   }
 
   router.get(
@@ -394,7 +397,7 @@ export function accountRoutes(deps: Deps): Router {
   router.post('/lost-phone', form, async (ctx) => {
     const fields = checkForm(ctx);
     const p = await page(ctx);
-    const done = await recovery.removeAppWithRecoveryCode(fields['username'], fields['password'], fields['recovery_code'], who(p));
+    const done = await recovery.removeWithRecoveryCode(fields['username'], fields['password'], fields['recovery_code'], who(p));
     if (!done.ok) return render(p, 'account/lost-phone', 'account.lost_phone_title', { notice: done.notice, username: text(fields, 'username').slice(0, 200) }, refusedStatus(done));
     seeOther(ctx, '/account?notice=account.app_removed');
   });

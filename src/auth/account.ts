@@ -8,8 +8,7 @@ import type { Clock, Random } from '../clock.ts';
 import type { AuditEventType } from '../db/repositories/audit.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
-import type { FactorAccount, FactorRegistry, FactorView, FormFields, Notice } from '../factors/factor.ts';
-import { parseCode } from '../factors/factor.ts';
+import type { Device, FactorAccount, FactorRegistry, FactorView, FormFields, Notice, With } from '../factors/factor.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { EmailedCodes } from '../security/emailed-codes.ts';
 import { PASSWORD_MAX_LENGTH, type PasswordHasher } from '../security/passwords.ts';
@@ -59,16 +58,32 @@ const SHOWN_EVENTS: AuditEventType[] = [
   'sessions.ended',
 ];
 
-/** Which proof a new password needs, besides the current password (or a reset's code). */
-export type PasswordProof = 'app' | 'email' | 'none';
+/** A proof a new password asks for: the factor, and its part of the new-password page. */
+export interface ProofPart {
+  id: string;
+  template: string;
+  /** Proved by the account's mailbox: the page shows the code mail's munkamenet-azonosító. */
+  byMailbox: boolean;
+}
+
+/**
+ * The factors (of the account's `kinds`, or all) that prove a new password, in the order the
+ * page asks for them: the mailbox's code first.
+ */
+export function resetProofs(factors: FactorRegistry, kinds?: readonly string[]): Array<With<'proveReset'>> {
+  const all = factors.having('proveReset', kinds ? factors.pick(kinds) : factors.all());
+  return [...all.filter((f) => f.proveReset.byMailbox), ...all.filter((f) => !f.proveReset.byMailbox)];
+}
+
+export function proofPart(factor: With<'proveReset'>): ProofPart {
+  return { id: factor.id, template: factor.proveReset.template, byMailbox: factor.proveReset.byMailbox === true };
+}
 
 const refused = (refusal: Refusal | 'expired', key: string, vars?: Record<string, string | number>): { ok: false; refusal: Refusal | 'expired'; notice: Notice } => ({
   ok: false,
   refusal,
   notice: { key, error: true, ...(vars && { vars }) },
 });
-/** One answer for every failed forgotten-password step, whatever the username was. */
-const RESET_REFUSED = refused('wrong_answer', 'account.reset_failed');
 const WRONG_PASSWORD = { ok: false, refusal: 'wrong_credentials', notice: { key: 'account.wrong_password', error: true } } as const;
 
 export class AccountService {
@@ -150,29 +165,33 @@ export class AccountService {
     });
   }
 
-  // ---- the DÁP app's phones
+  // ---- factors an account holds several of (phones): their devices
 
-  async devices(session: PortalSession) {
-    return this.#deps.uow.repos.dap.devices(session.account.id);
+  /** The devices of the account's factor `factorId`, when it is one an account holds several of. */
+  async devices(session: PortalSession, factorId: string): Promise<Device[] | undefined> {
+    const devices = this.#deps.factors.get(factorId)?.removal?.devices;
+    return devices?.list(this.#deps.uow.repos, session.account.id);
   }
 
   /**
-   * Removes one phone, after the password again; what it approved and no browser collected
-   * yet stops at once. The last phone of an account that has nothing else stays (as the last
+   * Removes one device, after the password again; what it approved and no browser collected
+   * yet stops at once. The last device of an account that has nothing else stays (as the last
    * factor does).
    */
-  async removeDevice(session: PortalSession, deviceId: string, password: string, who: Who): Promise<Done> {
+  async removeDevice(session: PortalSession, factorId: string, deviceId: string, password: string, who: Who): Promise<Done> {
     const { account } = session;
-    const devices = await this.#deps.uow.repos.dap.devices(account.id);
-    const device = devices.find((d) => d.id === deviceId);
-    if (!device) return refused('invalid_input', 'error.bad_request');
-    if (devices.length === 1 && account.factorKinds.length === 1) return refused('invalid_input', 'account.last_factor');
+    const factor = this.#deps.factors.get(factorId);
+    const devices = factor?.removal?.devices;
+    const listed = devices && (await devices.list(this.#deps.uow.repos, account.id));
+    if (!factor || !devices || !listed?.some((d) => d.id === deviceId)) return refused('invalid_input', 'error.bad_request');
+    if (listed.length === 1 && account.factorKinds.length === 1) return refused('invalid_input', 'account.last_factor');
     if (!(await this.#passwordAgain(session, password, who))) return WRONG_PASSWORD;
     return this.#deps.uow.transaction(async (r) => {
-      if ((await r.dap.removeDevices(account.id, deviceId)) === 0) return refused('invalid_input', 'error.bad_request');
+      const removed = await devices.removeOne({ flowId: account.id, account, lang: who.lang, repos: r }, deviceId);
+      if (!removed) return refused('invalid_input', 'error.bad_request');
       const now = this.#deps.clock.now();
-      await r.audit.record({ type: 'factor.removed', accountId: account.id, ip: who.ip, detail: { factor: 'dap', device: device.name, by: 'citizen' } }, now);
-      await this.#notify(r, account, who.lang, 'mail.dap_removed', { device: device.name });
+      await r.audit.record({ type: 'factor.removed', accountId: account.id, ip: who.ip, detail: { factor: factor.id, device: removed.name, by: 'citizen' } }, now);
+      await this.#notify(r, account, who.lang, devices.removedMail, { device: removed.name });
       return { ok: true };
     });
   }
@@ -181,65 +200,54 @@ export class AccountService {
 
   /**
    * A new password, step one: the current password, and the proof the second step will ask for:
-   * the app's code when the account has the app, else an emailed code, else nothing more.
+   * of the account's factors that prove a new password, one its owner holds (the app) before the
+   * mailbox's code; none for an account that has no such factor.
    */
-  async beginPasswordChange(session: PortalSession, current: string, who: Who): Promise<Done<{ changeId: string; proof: PasswordProof }>> {
+  async beginPasswordChange(session: PortalSession, current: string, who: Who): Promise<Done<{ changeId: string }>> {
     if (!(await this.#passwordAgain(session, current, who))) return WRONG_PASSWORD;
     const { account } = session;
-    const proof: PasswordProof = account.factorKinds.includes('totp') ? 'app' : account.factorKinds.includes('email') ? 'email' : 'none';
+    const own = resetProofs(this.#deps.factors, account.factorKinds);
+    const proof = own.find((f) => !f.proveReset.byMailbox) ?? own[0];
     return this.#deps.uow.transaction(async (r) => {
-      const changeId = await this.#pending(r, account.id, 'reset', proof);
-      if (proof === 'email') {
-        const sent = await this.#deps.codes.send(r, 'reset', changeId, account, who.lang, { service: null, browser: who.browser });
-        if (sent.error) return { ok: false, refusal: 'rate_limited', notice: sent };
-      }
-      return { ok: true, changeId, proof };
+      const changeId = await this.#pending(r, account.id, 'reset', proof?.id ?? '');
+      const refusal = proof && (await proof.proveReset.begin({ flowId: changeId, account, lang: who.lang, repos: r, request: { service: null, browser: who.browser } }));
+      if (refusal) return { ok: false, refusal: 'rate_limited', notice: refusal };
+      return { ok: true, changeId };
     });
   }
 
-  /** What the second step of a password change (or reset) asks for; undefined when it is over. */
-  async passwordChange(changeId: string): Promise<{ proof: PasswordProof[] } | undefined> {
+  /** What the second step of a password change asks for; undefined when it is over. */
+  async passwordChange(changeId: string): Promise<{ proofs: ProofPart[] } | undefined> {
     const open = await this.#deps.uow.repos.pendingChanges.findOpen(changeId, 'reset', this.#deps.clock.now());
-    return open && { proof: proofsOf(open.value) };
+    return open && { proofs: this.#proofsOf(open.value).map(proofPart) };
   }
 
   /**
-   * A new password, step two (for a change and a forgotten password alike): the proofs the
-   * change asked for, and the new password twice. Every session of the account ends but the
-   * one that asked (none for a reset); tokens given to RPs end too.
+   * A new password, step two: the proofs the change asked for, and the new password twice.
+   * Every session of the account ends but the one that asked; tokens given to RPs end too.
    */
-  async completePasswordChange(changeId: string, form: FormFields, who: Who, keepSession?: PortalSession): Promise<Done> {
+  async completePasswordChange(changeId: string, form: FormFields, who: Who, session: PortalSession): Promise<Done> {
     const { uow, clock, passwords, throttle } = this.#deps;
     const password = typeof form['password'] === 'string' && form['password'].length <= PASSWORD_MAX_LENGTH ? form['password'] : '';
     if (password.length < PASSWORD_MIN_LENGTH) return refused('invalid_input', 'account.password_short', { min: PASSWORD_MIN_LENGTH });
     if (form['password2'] !== password) return refused('invalid_input', 'account.password_mismatch');
-    const emailCode = parseCode(form);
-    const appCode = parseCode({ code: form['app_code'] });
-    // Every reset needs the emailed code: its shape is checked the same way for every username.
-    if (!keepSession && !emailCode) return refused('invalid_input', 'code.format');
     const pending = await uow.repos.pendingChanges.findOpen(changeId, 'reset', clock.now());
-    // A forged or finished change gets the same answer as a wrong code: nothing to learn.
-    if (!pending || (keepSession && pending.account_id !== keepSession.account.id)) return keepSession ? refused('wrong_answer', 'code.none') : RESET_REFUSED;
-    const proofs = proofsOf(pending.value);
-    if ((proofs.includes('email') && !emailCode) || (proofs.includes('app') && !appCode)) return keepSession ? refused('invalid_input', 'code.format') : RESET_REFUSED;
-    const attempt = proofs.length > 0 ? await throttle.factor(uow.repos.throttle, pending.account_id, who.ip) : null;
-    if (proofs.length > 0 && !attempt) return keepSession ? refused('locked', 'throttle.locked') : RESET_REFUSED;
+    if (!pending || pending.account_id !== session.account.id) return refused('wrong_answer', 'code.none');
+    const answers = this.#proofsOf(pending.value).map((factor) => ({ factor, input: factor.proveReset.parse(form) }));
+    if (answers.some((a) => a.input === undefined)) return refused('invalid_input', 'code.format');
+    const attempt = answers.length > 0 ? await throttle.factor(uow.repos.throttle, pending.account_id, who.ip) : null;
+    if (answers.length > 0 && !attempt) return refused('locked', 'throttle.locked');
     const hash = await passwords.hash(password);
     return uow.transaction(async (r) => {
       const now = clock.now();
       const open = await r.pendingChanges.findOpen(changeId, 'reset', now);
       const account = open && (await accountOf(r, open.account_id));
-      if (!open || !account) return keepSession ? refused('wrong_answer', 'code.none') : RESET_REFUSED;
-      for (const proof of proofs) {
-        const checked =
-          proof === 'email'
-            ? await this.#deps.codes.check(r, 'reset', changeId, account.id, emailCode!.code)
-            : await this.#deps.factors.get('totp')!.verify({ flowId: changeId, account, lang: who.lang, repos: r }, appCode!);
+      if (!open || !account) return refused('wrong_answer', 'code.none');
+      for (const { factor, input } of answers) {
+        const checked = await factor.proveReset.verify({ flowId: changeId, account, lang: who.lang, repos: r }, input);
         if (!checked.ok) {
-          await r.audit.record({ type: 'signin.factor_failed', accountId: account.id, ip: who.ip, detail: { factor: proof === 'app' ? 'totp' : 'email', purpose: 'password' } }, now);
-          // A forgotten password's page says no more than "wrong": what it would say for a
-          // made-up username too.
-          return keepSession ? { ok: false, refusal: 'wrong_answer', notice: { ...checked.notice, error: true } } : RESET_REFUSED;
+          await r.audit.record({ type: 'signin.factor_failed', accountId: account.id, ip: who.ip, detail: { factor: factor.id, purpose: 'password' } }, now);
+          return { ok: false, refusal: 'wrong_answer', notice: { ...checked.notice, error: true } };
         }
       }
       if (attempt) await throttle.succeeded(r.throttle, attempt);
@@ -247,10 +255,9 @@ export class AccountService {
       await throttle.unlock(r.throttle, account.username);
       await r.pendingChanges.done(changeId, now);
       await r.accounts.updatePasswordHash(account.id, hash, now);
-      await this.#endSessions(r, account.id, keepSession?.id);
-      const type = keepSession ? 'password.changed' : 'password.reset';
-      await r.audit.record({ type, accountId: account.id, ip: who.ip, detail: { ...(who.browser && { browser: who.browser }) } }, now);
-      await this.#notify(r, account, who.lang, keepSession ? 'mail.password_changed' : 'mail.password_reset');
+      await this.#endSessions(r, account.id, session.id);
+      await r.audit.record({ type: 'password.changed', accountId: account.id, ip: who.ip, detail: { ...(who.browser && { browser: who.browser }) } }, now);
+      await this.#notify(r, account, who.lang, 'mail.password_changed');
       return { ok: true };
     });
   }
@@ -297,15 +304,16 @@ export class AccountService {
     await mailer.queue(r.outbox, mailer.notice(account.email, lang, { key, name: account.name, ...(vars && { vars }) }), clock.now());
   }
 
+  /** The factors a password change asked to prove it (their ids stored with it). */
+  #proofsOf(value: string | null): Array<With<'proveReset'>> {
+    return (value ?? '').split(' ').flatMap((id) => this.#deps.factors.with(id, 'proveReset') ?? []);
+  }
+
   #factorName(factorId: string, lang: Lang): string {
     return this.#deps.mailer.translate(lang, this.#deps.factors.get(factorId)?.labelKey ?? factorId);
   }
 }
 
-/** The proofs a password change asked for, as stored with it ('app', 'email', both or none). */
-function proofsOf(value: string | null): PasswordProof[] {
-  return (value ?? '').split(' ').filter((p): p is PasswordProof => p === 'app' || p === 'email');
-}
 
 export async function accountOf(r: Repos, accountId: string): Promise<FactorAccount | undefined> {
   const account = await r.accounts.findById(accountId);

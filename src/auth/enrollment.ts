@@ -9,7 +9,7 @@
 import type { Clock, Random } from '../clock.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
-import type { EnrollContext, Factor, FactorAccount, FactorRegistry, FactorView, FormFields, MailRequest, Notice } from '../factors/factor.ts';
+import type { EnrollContext, FactorAccount, FactorRegistry, FactorView, FormFields, MailRequest, Notice, With } from '../factors/factor.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
 import type { Attempt, Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
@@ -32,7 +32,7 @@ export interface EnrollmentDeps {
 export type EnrollmentBegun = { ok: true; enrollmentId: string; notice: Notice | null } | { ok: false; refusal: Refusal | 'unknown'; notice: Notice };
 
 export type EnrollmentConfirmed =
-  | { ok: true; factor: Factor; shownOnce: Record<string, string> | null }
+  | { ok: true; factor: With<'enroll'>; shownOnce: Record<string, string> | null }
   | { ok: false; refusal: Refusal | 'expired'; notice: Notice };
 
 /** `confirm`'s answer, which may also be `done`: confirmed already (the form sent again by reloading the page that answered it). */
@@ -59,7 +59,7 @@ export class EnrollmentService {
 
   /** `begin`, inside the caller's unit of work (a sign-in that sets a factor up inline). */
   async beginWith(r: Repos, account: FactorAccount, factorId: string, lang: Lang, request?: MailRequest): Promise<EnrollmentBegun> {
-    const factor = this.#deps.factors.get(factorId);
+    const factor = this.#deps.factors.with(factorId, 'enroll');
     if (!factor) return UNKNOWN;
     const { box, clock, random } = this.#deps;
     const enrollmentId = random.uuid();
@@ -78,7 +78,7 @@ export class EnrollmentService {
   }
 
   /** What the setup page shows (a QR code, the tag of the mailed code); undefined when over. */
-  async view(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang): Promise<{ factor: Factor; view: FactorView } | undefined> {
+  async view(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang): Promise<{ factor: With<'enroll'>; view: FactorView } | undefined> {
     const open = await this.#open(r, account, enrollmentId, lang);
     return open && { factor: open.factor, view: await open.factor.enroll.view(open.ctx) };
   }
@@ -93,7 +93,7 @@ export class EnrollmentService {
   async confirm(accountId: string, enrollmentId: string, form: FormFields, requester: { ip: string; lang: Lang }): Promise<EnrollmentAnswered> {
     const { uow, throttle, clock } = this.#deps;
     const pending = await uow.repos.enrollments.findOpen(enrollmentId, accountId, clock.now());
-    const factor = this.#deps.factors.get(pending?.factor);
+    const factor = this.#deps.factors.with(pending?.factor, 'enroll');
     if (!pending || !factor) return (await uow.repos.enrollments.isConfirmed(enrollmentId, accountId)) ? DONE : EXPIRED;
     if (factor.parse(form) === undefined) return { ok: false, refusal: 'invalid_input', notice: { key: 'code.format', error: true } };
     const attempt = await throttle.factor(uow.repos.throttle, accountId, requester.ip);
@@ -135,8 +135,8 @@ export class EnrollmentService {
    * its setups still open: the one way every removal goes (the portal, the lost phone, the CLI).
    */
   async remove(r: Repos, account: FactorAccount, factorId: string, lang: Lang, how: string): Promise<boolean> {
-    const factor = this.#deps.factors.get(factorId);
-    if (!factor || !(await factor.remove({ flowId: account.id, account, lang, repos: r }))) return false;
+    const factor = this.#deps.factors.with(factorId, 'removal');
+    if (!factor || !(await factor.removal.remove({ flowId: account.id, account, lang, repos: r }))) return false;
     const now = this.#deps.clock.now();
     await r.enrollments.closeOpen(account.id, factor.id, now);
     await r.audit.record({ type: 'factor.removed', accountId: account.id, detail: { factor: factor.id, by: how } }, now);
@@ -144,9 +144,9 @@ export class EnrollmentService {
   }
 
   /** The account's open enrollment `id`, locked, with its factor and what it keeps. */
-  async #open(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang): Promise<{ factor: Factor; ctx: EnrollContext } | undefined> {
+  async #open(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang): Promise<{ factor: With<'enroll'>; ctx: EnrollContext } | undefined> {
     const open = await r.enrollments.findOpen(enrollmentId, account.id, this.#deps.clock.now());
-    const factor = this.#deps.factors.get(open?.factor);
+    const factor = this.#deps.factors.with(open?.factor, 'enroll');
     if (!open || !factor) return undefined;
     const kept = open.secret_sealed ? this.#deps.box.openText(open.secret_sealed, AAD.enrollmentSecret(enrollmentId)) : null;
     return { factor, ctx: { flowId: enrollmentId, account, lang, repos: r, kept } };

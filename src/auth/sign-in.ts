@@ -14,7 +14,8 @@ import type { AuditEvent } from '../db/repositories/audit.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import type { Candidate, SignInRow } from '../db/repositories/sign-ins.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
-import { type ChallengeStatus, type Factor, type FactorAccount, type FactorContext, type FactorRegistry, type FlowContext, type FormFields, type GuardedContext, type GuardedProof, type Notice, type PasswordlessFactor, isPasswordless } from '../factors/factor.ts';
+import type { Asking, ChallengeStatus, Factor, FactorAccount, FactorContext, FactorRegistry, FlowContext, FormFields, GuardedContext, GuardedProof, Notice } from '../factors/factor.ts';
+import { proofOf } from './proof.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
 import { PASSWORD_MAX_LENGTH } from '../security/passwords.ts';
@@ -150,8 +151,8 @@ export class SignInService {
     if (off) return off;
     const known = typeof method === 'string' && method.length <= CHOICE_MAX_LENGTH && (method === LEGACY_METHOD || this.#deps.factors.get(method) !== undefined);
     if (!known) return { kind: 'bad_request', code: 'unknown_method' };
-    const alone = this.#deps.factors.get(method);
-    if (isPasswordless(alone)) return this.#beginAlone(signIn, requester, alone);
+    const alone = this.#deps.factors.with(method, 'passwordless');
+    if (alone) return this.#beginAlone(signIn, requester, alone);
     return this.#advance(signIn, ['choose_method'], { state: 'password', method });
   }
 
@@ -160,7 +161,7 @@ export class SignInService {
     const signIn = (await this.#load(uid, requester))?.signIn;
     if (!signIn) return EXPIRED;
     // From a passwordless factor's page too (no account yet): back to the chooser.
-    const from: FlowState[] = signIn.account === null && isPasswordless(signIn.factor) ? ['password', 'factor'] : ['password'];
+    const from: FlowState[] = signIn.account === null && signIn.factor?.passwordless ? ['password', 'factor'] : ['password'];
     return this.#offState(signIn, from) ?? this.#advance(signIn, from, { state: 'choose_method', method: null, factor: null });
   }
 
@@ -304,15 +305,17 @@ export class SignInService {
     const off = this.#offState(signIn, ['factor']);
     if (off) return off;
     const { factor, account } = signIn;
-    if (factor?.status) return this.#collect(signIn, requester, factor, form);
-    if (!factor || !account) return { kind: 'wrong_step', uid };
-    if (!owns(account, factor)) return { kind: 'bad_request', code: 'unknown_factor' };
+    const proof = proofOf(factor, this.#flowContext(this.#deps.uow.repos, signIn));
+    if (!factor || !proof) return { kind: 'wrong_step', uid };
+    if (proof.answered === 'out_of_band') return this.#collect(signIn, requester, factor, form);
+    if (account && !owns(account, factor)) return { kind: 'bad_request', code: 'unknown_factor' };
     const input = factor.parse(form);
     if (input === undefined) return this.#refused(signIn, 'invalid_input', { key: 'code.format' });
 
     const { uow, throttle, clock } = this.#deps;
-    // Counted before the check, so parallel guesses cannot slip past the limit.
-    const attempt = await throttle.factor(uow.repos.throttle, account.id, requester.ip);
+    // Counted before the check, so parallel guesses cannot slip past the limit (a passwordless
+    // proof, before it names an account, on the sign-in itself).
+    const attempt = await throttle.factor(uow.repos.throttle, account?.id ?? `flow:${uid}`, requester.ip);
     if (!attempt) return this.#refused(signIn, 'locked', { key: 'throttle.locked' });
     return uow.transaction(async (r) => {
       const elsewhere = await this.#lock(r, signIn, ['factor'], factor.id);
@@ -321,14 +324,15 @@ export class SignInService {
         await r.throttle.settle([], attempt.counted);
         return elsewhere;
       }
-      const result = await factor.verify(this.#context(r, signIn, account), input);
+      const bound = proofOf(factor, this.#flowContext(r, signIn));
+      const result = bound?.answered === 'typed' ? await bound.verify(input) : ({ ok: false, notice: { key: 'code.invalid' } } as const);
       if (!result.ok) {
-        await r.audit.record(this.#factorFailure(signIn, account, factor, attempt, requester, result.notice), clock.now());
+        await r.audit.record(this.#factorFailure(signIn, account?.id ?? null, factor, attempt, requester, result.notice), clock.now());
         return this.#refused(signIn, 'wrong_answer', result.notice, undefined, r);
       }
       // A right answer is no failure: take back its count (on the IP too, which many share).
       await throttle.succeeded(r.throttle, attempt);
-      return this.#finish(r, signIn, 'two_factor', factor, requester, []);
+      return this.#finishProved(r, signIn, factor, result.accountId, requester);
     });
   }
 
@@ -340,12 +344,12 @@ export class SignInService {
     const off = this.#offState(signIn, ['factor']);
     if (off) return off;
     const { factor, account } = signIn;
-    if (!factor?.resend || (!account && !isPasswordless(factor)) || (account && !owns(account, factor))) return { kind: 'bad_request', code: 'nothing_to_resend' };
+    const proof = proofOf(factor, this.#flowContext(this.#deps.uow.repos, signIn));
+    if (!factor || !proof?.resend || (account && !owns(account, factor))) return { kind: 'bad_request', code: 'nothing_to_resend' };
     return this.#deps.uow.transaction(async (r) => {
       const elsewhere = await this.#lock(r, signIn, ['factor'], factor.id);
       if (elsewhere) return elsewhere;
-      const ctx = { ...this.#flowContext(r, signIn), asking: asking(signIn, requester) };
-      const notice = isPasswordless(factor) ? await factor.resend(ctx) : await factor.resend!({ ...ctx, account: account! });
+      const notice = await proofOf(factor, { ...this.#flowContext(r, signIn), asking: asking(signIn, requester) })!.resend!();
       return notice.error ? this.#refused(signIn, 'rate_limited', notice, undefined, r) : this.#advanced(signIn, notice);
     });
   }
@@ -354,11 +358,8 @@ export class SignInService {
   async status(uid: string, requester: Requester): Promise<StatusOutcome> {
     const signIn = (await this.#load(uid, requester))?.signIn;
     if (!signIn) return { kind: 'expired' };
-    const { factor, account } = signIn;
-    if (signIn.state !== 'factor' || !factor?.status) return { kind: 'status', status: 'none' };
-    if (isPasswordless(factor)) return { kind: 'status', status: await factor.status(this.#flowContext(this.#deps.uow.repos, signIn)) };
-    if (!account) return { kind: 'status', status: 'none' };
-    return { kind: 'status', status: await factor.status(this.#context(this.#deps.uow.repos, signIn, account)) };
+    const proof = signIn.state === 'factor' ? proofOf(signIn.factor, this.#flowContext(this.#deps.uow.repos, signIn)) : undefined;
+    return { kind: 'status', status: proof?.answered === 'out_of_band' ? await proof.status() : 'none' };
   }
 
   /**
@@ -560,7 +561,8 @@ export class SignInService {
 
   /** Starts the factor the flow just moved to (an emailed code is sent here). */
   async #begin(r: Repos, signIn: SignIn & { factor: Factor }, requester: Requester): Promise<Outcome> {
-    const notice = await signIn.factor.begin({ ...this.#context(r, signIn, signIn.account!), asking: asking(signIn, requester) });
+    const proof = proofOf(signIn.factor, { ...this.#flowContext(r, signIn), asking: asking(signIn, requester) });
+    const notice = proof ? await proof.begin() : null;
     // A refused start (the hourly code cap) is said as such: never "sent".
     return notice?.error ? this.#refused(signIn, 'rate_limited', notice, undefined, r) : this.#advanced(signIn, notice);
   }
@@ -596,9 +598,9 @@ export class SignInService {
     return { kind: 'finished', returnTo, accountId, ...(session && { portalSession: session }), ...(shownOnce && { shownOnce }) };
   }
 
-  #factorFailure(signIn: SignIn, account: Account, factor: Factor, attempt: Attempt, requester: Requester, notice: Notice): AuditEvent[] {
-    const failed: AuditEvent = { type: 'signin.factor_failed', accountId: account.id, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { factor: factor.id, reason: notice.key } };
-    return attempt.locked ? [{ type: 'signin.locked', accountId: account.id, ip: requester.ip, detail: { factor: factor.id } }, failed] : [failed];
+  #factorFailure(signIn: SignIn, accountId: string | null, factor: Factor, attempt: Attempt, requester: Requester, notice: Notice): AuditEvent[] {
+    const failed: AuditEvent = { type: 'signin.factor_failed', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { factor: factor.id, reason: notice.key } };
+    return attempt.locked ? [{ type: 'signin.locked', accountId, ip: requester.ip, detail: { factor: factor.id } }, failed] : [failed];
   }
 
   #context<A extends FactorAccount | null>(repos: Repos, signIn: SignIn, account: A): Omit<FactorContext, 'account'> & { account: A } {
@@ -613,16 +615,16 @@ export class SignInService {
 
   /** A passwordless factor's context: the account, if the sign-in knows it yet. */
   #flowContext(repos: Repos, signIn: SignIn): FlowContext {
-    return { flowId: signIn.uid, account: signIn.account ? accountOf(signIn.account) : null, lang: signIn.lang, repos };
+    return this.#context(repos, signIn, signIn.account ? accountOf(signIn.account) : null);
   }
 
   /** A passwordless factor chosen on the method chooser: straight to it, no password. */
-  async #beginAlone(signIn: SignIn, requester: Requester, factor: PasswordlessFactor): Promise<Outcome> {
+  async #beginAlone(signIn: SignIn, requester: Requester, factor: Factor): Promise<Outcome> {
     return this.#deps.uow.transaction(async (r) => {
       const elsewhere = await this.#lock(r, signIn, ['choose_method']);
       if (elsewhere) return elsewhere;
       await r.signIns.update(signIn.uid, { state: 'factor', method: factor.id, factor: factor.id }, this.#deps.clock.now());
-      const notice = await factor.begin({ ...this.#flowContext(r, signIn), asking: asking(signIn, requester) });
+      const notice = await proofOf(factor, { ...this.#flowContext(r, { ...signIn, account: null }), asking: asking(signIn, requester) })!.begin();
       return notice?.error ? this.#refused(signIn, 'rate_limited', notice, undefined, r) : this.#advanced(signIn, null);
     });
   }
@@ -636,25 +638,33 @@ export class SignInService {
   async #collect(signIn: SignIn, requester: Requester, factor: Factor, form: FormFields): Promise<Outcome> {
     const input = factor.parse(form);
     if (input === undefined) return this.#refused(signIn, 'invalid_input', { key: 'code.format' });
-    const alone = !signIn.account && isPasswordless(factor);
-    if (!signIn.account && !alone) return { kind: 'wrong_step', uid: signIn.uid };
     const { uow, clock } = this.#deps;
     return uow.transaction(async (r) => {
       const elsewhere = await this.#lock(r, signIn, ['factor'], factor.id);
       if (elsewhere) return elsewhere;
-      const result = alone ? await (factor as PasswordlessFactor).verify(this.#flowContext(r, signIn), input) : await factor.verify(this.#context(r, signIn, signIn.account!), input);
-      if (!result.ok) {
-        if (result.notice.key.endsWith('.waiting')) return { kind: 'show', shown: await this.#shown(signIn, r), notice: result.notice };
+      const proof = proofOf(factor, this.#flowContext(r, signIn));
+      if (proof?.answered !== 'out_of_band') return { kind: 'wrong_step', uid: signIn.uid };
+      const collected = await proof.collect();
+      if (collected.status === 'pending') return { kind: 'show', shown: await this.#shown(signIn, r), notice: collected.notice };
+      if (collected.status !== 'approved') {
         const accountId = signIn.account?.id ?? null;
-        await r.audit.record({ type: 'signin.factor_failed', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { factor: factor.id, reason: result.notice.key } }, clock.now());
-        return this.#refused(signIn, 'wrong_answer', result.notice, undefined, r);
+        await r.audit.record({ type: 'signin.factor_failed', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { factor: factor.id, reason: collected.notice.key } }, clock.now());
+        return this.#refused(signIn, 'wrong_answer', collected.notice, undefined, r);
       }
-      if (!alone) return this.#finish(r, signIn, 'two_factor', factor, requester, []);
-      const found = result.accountId ? await r.accounts.findById(result.accountId) : undefined;
-      if (!found) return this.#refused(signIn, 'wrong_answer', { key: 'error.bad_request' }, undefined, r);
-      const account = { ...accountOf(found), factors: [] };
-      return this.#finish(r, { ...signIn, account, passwordless: true }, 'two_factor', factor, requester, []);
+      return this.#finishProved(r, signIn, factor, collected.accountId, requester);
     });
+  }
+
+  /**
+   * A proof succeeded: after a password, the sign-in ends with its account; a passwordless
+   * proof names the account it ends with.
+   */
+  async #finishProved(r: Repos, signIn: SignIn, factor: Factor, accountId: string | undefined, requester: Requester): Promise<Outcome> {
+    if (signIn.account) return this.#finish(r, signIn, 'two_factor', factor, requester, []);
+    const found = accountId ? await r.accounts.findById(accountId) : undefined;
+    if (!found) return this.#refused(signIn, 'wrong_answer', { key: 'error.bad_request' }, undefined, r);
+    const account = { ...accountOf(found), factors: [] };
+    return this.#finish(r, { ...signIn, account, passwordless: true }, 'two_factor', factor, requester, []);
   }
 
   #advanced(signIn: SignIn, notice: Notice | null): Outcome {
@@ -701,17 +711,15 @@ export class SignInService {
         return { state: 'password', method: { id: signIn.method ?? LEGACY_METHOD, labelKey: factors.get(signIn.method)?.labelKey ?? 'method.legacy' }, username };
       case 'factor': {
         const { factor, account } = signIn;
-        if (!account && isPasswordless(factor)) {
-          return { state: 'factor', factor: option(factor), view: await factor.view(this.#flowContext(repos, signIn)), others: [], canResend: true };
-        }
+        const proof = proofOf(factor, this.#flowContext(repos, signIn));
         // A flow at a factor the registry no longer knows: the citizen chooses again.
-        if (!factor || !account) return this.#factorChoice(signIn);
+        if (!factor || !proof) return this.#factorChoice(signIn);
         return {
           state: 'factor',
           factor: option(factor),
-          view: await factor.view(this.#context(repos, signIn, account)),
-          others: account.factors.filter((f) => f !== factor).map(option),
-          canResend: factor.resend !== undefined,
+          view: await proof.view(),
+          others: account ? account.factors.filter((f) => f !== factor).map(option) : [],
+          canResend: proof.resend !== undefined,
         };
       }
       case 'guarded': {
@@ -733,14 +741,14 @@ export class SignInService {
         const { account, enrollmentId, factor } = signIn;
         const shown = account && enrollmentId ? await this.#deps.enrollments.view(repos, account, enrollmentId, signIn.lang) : undefined;
         if (!shown || !factor) return { state: 'upgrade', reason: 'cutoff', setUp: factors.all().map(option), passwordOnly: false };
-        return { state: 'enroll', factor: option(factor), view: shown.view, canResend: factor.enroll.resend !== undefined };
+        return { state: 'enroll', factor: option(factor), view: shown.view, canResend: factor.enroll?.resend !== undefined };
       }
     }
   }
 }
 
 /** Who asks, for a factor that shows it elsewhere (the phone app). */
-function asking(signIn: SignIn, requester: Requester): { client: string | null; ip: string; browser: string | null } {
+function asking(signIn: SignIn, requester: Requester): Asking {
   return { client: serviceOf(signIn), ip: requester.ip, browser: requester.browser };
 }
 

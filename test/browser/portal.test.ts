@@ -6,6 +6,7 @@
  * JavaScript (every page checked with axe, and for sideways scrolling) and once without, in
  * Hungarian and English, at phone and desktop widths.
  */
+import { typedProof } from '../helpers/core.ts';
 import { jest } from '@jest/globals';
 import jsqr from 'jsqr';
 import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page } from 'playwright-core';
@@ -331,7 +332,7 @@ describeWithChromium('the account portal in a real browser', () => {
 
       kapu.clock.advance(30);
       const owner = { id: account.id, username: account.username, name: 'x', email: account.email };
-      const verify = async (code: string) => kapu.deps.uow.transaction((repos) => kapu.deps.factors.get('totp')!.verify({ flowId: 'x', account: owner, lang: 'hu', repos }, { code }));
+      const verify = async (code: string) => kapu.deps.uow.transaction((repos) => typedProof(kapu.deps.factors.get('totp')).verify({ flowId: 'x', account: owner, lang: 'hu', repos }, { code }));
       expect((await verify(await appCode(account.totpSecret!, kapu.clock))).ok).toBe(false);
       expect((await verify(await appCode(secret, kapu.clock))).ok).toBe(true);
     });

@@ -104,7 +104,7 @@ const REMOVALS: Array<[string, Removal]> = [
   [
     "the portal's removal of the last phone",
     async (account, phone) => {
-      const done = await core.deps.account.removeDevice(await portalSession(account.id), phone.deviceId!, PASSWORD, WHO);
+      const done = await core.deps.account.removeDevice(await portalSession(account.id), 'dap', phone.deviceId!, PASSWORD, WHO);
       expect(done.ok).toBe(true);
     },
   ],
