@@ -276,7 +276,7 @@ export class SignInService {
         return this.#refused({ ...signIn, guard: { ...guard, kept } }, 'wrong_answer', notice, undefined, r);
       }
       await throttle.succeeded(r.throttle, attempt);
-      return this.#finish(r, signIn, 'two_factor', factor, requester, []);
+      return this.#finish(r, signIn, 'two_factor', factor, requester, [], null, verification.amr);
     });
   }
 
@@ -332,7 +332,7 @@ export class SignInService {
       }
       // A right answer is no failure: take back its count (on the IP too, which many share).
       await throttle.succeeded(r.throttle, attempt);
-      return this.#finishProved(r, signIn, factor, result.accountId, requester);
+      return this.#finishProved(r, signIn, factor, result.accountId, requester, result.amr);
     });
   }
 
@@ -573,7 +573,7 @@ export class SignInService {
    * a portal session is opened. `shownOnce`: what a factor set up inline shows once (the
    * törlőkód) before the browser goes on.
    */
-  async #finish(r: Repos, signIn: SignIn, level: Level, factor: Factor | null, requester: Requester, events: AuditEvent[], shownOnce: Record<string, string> | null = null): Promise<Outcome> {
+  async #finish(r: Repos, signIn: SignIn, level: Level, factor: Factor | null, requester: Requester, events: AuditEvent[], shownOnce: Record<string, string> | null = null, amr?: readonly string[]): Promise<Outcome> {
     const { acr, clock, portalSessions } = this.#deps;
     const accountId = signIn.account!.id;
     const now = clock.now();
@@ -585,7 +585,7 @@ export class SignInService {
     if (signIn.kind === 'portal') {
       session = await portalSessions.open(r, accountId, { ip: requester.ip, browser: requester.browser }, signIn.uid);
     } else {
-      returnTo = await r.signIns.setResult(signIn.uid, { login: { accountId, acr: acr.acrOf(level), amr: amrFor(factor?.amr ?? null, !signIn.passwordless), remember: false } }, now);
+      returnTo = await r.signIns.setResult(signIn.uid, { login: { accountId, acr: acr.acrOf(level), amr: amrFor(amr ?? factor?.amr ?? null, !signIn.passwordless), remember: false } }, now);
       if (!returnTo) return EXPIRED;
     }
     // The language the citizen finished in becomes theirs: mails sent outside a sign-in are written in it.
@@ -659,12 +659,12 @@ export class SignInService {
    * A proof succeeded: after a password, the sign-in ends with its account; a passwordless
    * proof names the account it ends with.
    */
-  async #finishProved(r: Repos, signIn: SignIn, factor: Factor, accountId: string | undefined, requester: Requester): Promise<Outcome> {
-    if (signIn.account) return this.#finish(r, signIn, 'two_factor', factor, requester, []);
+  async #finishProved(r: Repos, signIn: SignIn, factor: Factor, accountId: string | undefined, requester: Requester, amr?: readonly string[]): Promise<Outcome> {
+    if (signIn.account) return this.#finish(r, signIn, 'two_factor', factor, requester, [], null, amr);
     const found = accountId ? await r.accounts.findById(accountId) : undefined;
     if (!found) return this.#refused(signIn, 'wrong_answer', { key: 'error.bad_request' }, undefined, r);
     const account = { ...accountOf(found), factors: [] };
-    return this.#finish(r, { ...signIn, account, passwordless: true }, 'two_factor', factor, requester, []);
+    return this.#finish(r, { ...signIn, account, passwordless: true }, 'two_factor', factor, requester, [], null, amr);
   }
 
   #advanced(signIn: SignIn, notice: Notice | null): Outcome {

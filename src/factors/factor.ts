@@ -104,9 +104,11 @@ export interface Notice {
 /**
  * The outcome of checking what the person gave (a code, a setup's proof). `shownOnce`: what a
  * confirmed setup shows the person once and never again (the app's törlőkód). `accountId`: the
- * account a passwordless proof found.
+ * account a passwordless proof found. `amr`: what this very proof showed, when it depends on the
+ * authenticator used (a passkey: a device-bound `hwk` or a synced `swk`, `user` when it verified
+ * the user); without it the factor's `amr` stands.
  */
-export type Verification = { ok: true; shownOnce?: Record<string, string>; accountId?: string } | { ok: false; notice: Notice };
+export type Verification = { ok: true; shownOnce?: Record<string, string>; accountId?: string; amr?: readonly string[] } | { ok: false; notice: Notice };
 
 /** Where an out-of-band challenge (an approval on a phone) stands. */
 export type ChallengeStatus = 'pending' | 'approved' | 'refused' | 'expired';
@@ -300,8 +302,8 @@ export interface Factor<Input = unknown> {
   readonly amr: readonly string[];
   /** Locale key of the factor's name (method chooser, factor choice). */
   readonly labelKey: string;
-  /** A level of its own (the phone app: ACR_APP) instead of the usual second factor's. */
-  readonly level?: 'app';
+  /** A level of its own (the phone app: ACR_APP; a passkey: ACR_PASSKEY) instead of the usual second factor's. */
+  readonly level?: 'app' | 'passkey';
   /**
    * The one to suggest to a citizen who has no second factor yet, on the method chooser once
    * password-only sign-in has ended: it needs nothing to install (the emailed code).
