@@ -20,8 +20,7 @@ import { type Db, type OpenDatabase, openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { type Repos, repositories } from './db/repositories/index.ts';
 import { UnitOfWork } from './db/unit-of-work.ts';
-import { DeviceService } from './factors/dap/devices.ts';
-import type { FactorModule } from './factors/factor.ts';
+import type { FactorModule } from './factors/module.ts';
 import { FACTORS, createFactors } from './factors/index.ts';
 import { Metrics } from './http/metrics.ts';
 import { type Logger, createLogger } from './log.ts';
@@ -88,7 +87,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const codes = new EmailedCodes({ mailer, box, clock, random, rules: config.codes });
   const origin = new URL(config.issuer).origin;
   const factors = createFactors(factorModules, { uow, box, mailer, passwords, codes, clock, random, origin });
-  const devices = new DeviceService({ uow, box, passwords, mailer, clock, random, origin });
+  const factorDeps = { uow, box, mailer, passwords, codes, clock, random, origin };
   // A setup waits as long as its emailed code lives, if that is longer: the code mail's word holds.
   const enrollments = new EnrollmentService({ uow, factors, throttle, box, clock, random, ttlSeconds: Math.max(ENROLLMENT_TTL_SECONDS, config.codes.ttlSeconds) });
   const portalSessions = new PortalSessions({ uow, clock, times: { idleSeconds: config.portal.idleMinutes * 60, lifetimeSeconds: config.portal.sessionHours * 3600 } });
@@ -97,7 +96,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const requests = new RecoveryRequests({ uow, throttle, mailer, box, clock, random, ttlSeconds: config.codes.ttlSeconds, perNamePerHour: config.codes.maxPerHour });
   const recovery = new RecoveryService({ uow, enrollments, factors, passwords, throttle, requests, mailer, clock, random, maxAttempts: config.codes.maxAttempts });
   const unlock = new UnlockService({ uow, requests, mailer, box, clock, random, origin });
-  const maintenance = new Maintenance({ repos: uow.repos, clock, log, portalIdleSeconds: config.portal.idleMinutes * 60 });
+  const maintenance = new Maintenance({ repos: uow.repos, factors, clock, log, portalIdleSeconds: config.portal.idleMinutes * 60 });
 
   return {
     config: { ...config, cookieKeys: keys.cookieKeys },
@@ -119,7 +118,9 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     views,
     mailer,
     factors,
-    devices,
+    /** The factors' own modules (their routes), as registered. */
+    factorModules,
+    factorDeps,
     signIns,
     enrollments,
     portalSessions,

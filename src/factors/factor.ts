@@ -27,6 +27,11 @@
  *   code): asked of the account's factors that have it.
  * - `proveChange` (proves, in the portal, a change that moves a factor, e.g. a new address).
  * - `guarded` (a proof under a username lock, the same with and without an account behind it).
+ * - `maintain` (its own housekeeping: expired challenges in its own tables).
+ *
+ * What only the factor knows stays in its folder: its repository over its own tables
+ * (`repos.of(KEY)`, see src/db/repositories/index.ts), its page parts (`views/*.eta`, named
+ * `@<id>/<file>`), its words (`locales/<lang>.json`), its routes (`FactorModule.routes`).
  *
  * Every method runs inside the caller's unit of work, on `ctx.repos`: what a factor writes
  * commits or rolls back with the step that asked for it. Rules (attempts, single use, replay)
@@ -324,6 +329,12 @@ export interface Factor<Input = unknown> {
   readonly proveReset?: ResetProof<Input>;
   readonly proveChange?: ChangeProof<Input>;
   readonly guarded?: GuardedProof<Input>;
+
+  /**
+   * The factor's own housekeeping, which any replica may run at any time (idempotent): deletes
+   * its rows that expired before `expiredBefore` (an hour ago: hourly caps count them); the count.
+   */
+  maintain?(repos: Repos, expiredBefore: Date): Promise<number>;
 }
 
 /** What a factor may be built with: kapu's services, never a route or a request. */
@@ -337,17 +348,6 @@ export interface FactorDeps {
   random: Random;
   /** kapu's public origin (the DÁP app's links, and what its devices sign). */
   origin: string;
-}
-
-/**
- * A factor's folder as kapu registers it (src/factors/index.ts): its id, where its page parts
- * (`views/*.eta`, named `@<id>/<file>`) and words (`locales/<lang>.json`) are, and how to build it.
- */
-export interface FactorModule {
-  readonly id: FactorId;
-  /** The factor's folder (`new URL('./', import.meta.url)` in its index.ts). */
-  readonly folder: URL;
-  create(deps: FactorDeps): Factor;
 }
 
 /** A factor known to have capability `K`: what the registry's `having` hands out. */

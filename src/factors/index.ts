@@ -4,7 +4,8 @@
  */
 import { dap } from './dap/index.ts';
 import { emailCode } from './email-code/index.ts';
-import { FactorRegistry, type FactorDeps, type FactorModule } from './factor.ts';
+import { FactorRegistry, type FactorDeps } from './factor.ts';
+import type { FactorModule } from './module.ts';
 import { totp } from './totp/index.ts';
 
 export const FACTORS: readonly FactorModule[] = [dap, totp, emailCode];

@@ -7,6 +7,8 @@
  * which every removal deletes; the lost phone's törlőkód removes it through the same path.)
  * The core and the repositories on a real database; one e2e test shows the device API.
  */
+import { DAP_REPOSITORY } from '../../src/factors/dap/repository.ts';
+import { DeviceService } from '../../src/factors/dap/devices.ts';
 import { randomUUID } from 'node:crypto';
 import { removeFactor } from '../../src/admin/accounts.ts';
 import type { PortalSession } from '../../src/auth/portal-sessions.ts';
@@ -21,6 +23,8 @@ const CALLER: Caller = { ip: '192.0.2.77', lang: 'hu' };
 const WHO = { ip: FROM.ip, lang: 'hu' as const, browser: null };
 
 let core: CoreHarness;
+/** The DÁP app's device API, without HTTP. */
+const devices = () => new DeviceService(core.deps.factorDeps);
 beforeAll(async () => {
   core = await startCore();
 });
@@ -47,7 +51,7 @@ async function enrollmentLink(accountId: string): Promise<string> {
 /** The phone registers with an enrollment link, as the device API's POST /devices does. */
 function enroll(phone: Phone, link: string) {
   const token = tokenOf(link, 'enroll');
-  return core.deps.devices.enroll({ token, name: 'Teszt telefon', publicKey: phone.publicJwk, pin: PIN, signature: phone.sign(enrollMessage(phone.origin, token)) }, CALLER);
+  return devices().enroll({ token, name: 'Teszt telefon', publicKey: phone.publicJwk, pin: PIN, signature: phone.sign(enrollMessage(phone.origin, token)) }, CALLER);
 }
 
 /** A citizen with the emailed code and an enrolled phone. */
@@ -62,14 +66,14 @@ async function withPhone() {
 
 /** What the phone shows for a sign-in's newest challenge, and the number the browser shows. */
 async function challengeOf(uid: string, phone: Phone): Promise<{ info: ChallengeInfo; number: string }> {
-  const latest = (await core.deps.repos.dap.latest(uid))!;
-  const shown = await core.deps.devices.challenge(latest.id, phone.deviceId, CALLER);
+  const latest = (await core.deps.repos.of(DAP_REPOSITORY).latest(uid))!;
+  const shown = await devices().challenge(latest.id, phone.deviceId, CALLER);
   if (!shown.ok) throw new Error(`challenge refused: ${shown.error}`);
   return { info: shown.value as ChallengeInfo, number: latest.number };
 }
 
 function approve(phone: Phone, challenge: { info: ChallengeInfo; number: string }): Promise<ApiResult<unknown>> {
-  return core.deps.devices.approve(challenge.info.challengeId, phone.approvalBody(challenge.info, challenge.number), CALLER);
+  return devices().approve(challenge.info.challengeId, phone.approvalBody(challenge.info, challenge.number), CALLER);
 }
 
 /** A portal session of the account, as a finished portal sign-in opens one. */
@@ -132,9 +136,9 @@ describe('the phone app (DÁP)', () => {
     // A new sign-in: the phone is no one's any more.
     const freshUid = await core.interaction();
     await core.deps.signIns.chooseMethod(freshUid, FROM, 'dap');
-    const fresh = (await core.deps.repos.dap.latest(freshUid))!;
-    expect(await core.deps.devices.challenge(fresh.id, phone.deviceId, CALLER)).toMatchObject({ ok: false, status: 404, error: 'unknown_device' });
-    expect(await core.deps.repos.dap.devices(account.id)).toEqual([]);
+    const fresh = (await core.deps.repos.of(DAP_REPOSITORY).latest(freshUid))!;
+    expect(await devices().challenge(fresh.id, phone.deviceId, CALLER)).toMatchObject({ ok: false, status: 404, error: 'unknown_device' });
+    expect(await core.deps.repos.of(DAP_REPOSITORY).devices(account.id)).toEqual([]);
     expect(await core.deps.repos.factors.kinds(account.id)).toEqual(['email']);
   });
 

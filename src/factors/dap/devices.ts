@@ -1,6 +1,6 @@
 /**
  * The phone's side of the DÁP method, HTTP-free: what the device API (/api/device/v1, thin
- * adapters in src/device-api/routes.ts) calls. Every answer is an `ApiResult`: a value, or a
+ * adapters in routes.ts beside it) calls. Every answer is an `ApiResult`: a value, or a
  * refusal with its HTTP status and a stable error code the app can act on.
  *
  * The checks, in order, for a decision: the device exists and is not locked; the signature
@@ -27,7 +27,7 @@ import { AAD, type SecretBox } from '../../security/secret-box.ts';
 import { networkOf } from '../../security/networks.ts';
 import { ipKey } from '../../security/throttle.ts';
 import type { Lang } from '../../views.ts';
-import { DAP_FACTOR_ID } from './index.ts';
+import { DAP_FACTOR_ID, DAP_REPOSITORY } from './repository.ts';
 import { decisionMessage, enrollMessage, parseDeviceJwk, verifySignature } from './protocol.ts';
 
 /** Wrong PINs in a row that lock a device. */
@@ -97,16 +97,16 @@ export class DeviceService {
       if (!enrollmentId || !secret || !ID.test(enrollmentId) || !publicKey || !name || name.length > NAME_MAX_LENGTH || typeof pin !== 'string') return BAD_REQUEST;
       if (!PIN_PATTERN.test(pin)) return refuse(400, 'invalid_pin');
       const { uow, clock, passwords } = this.#deps;
-      if (!this.#tokenMatches(await uow.repos.dap.openEnrollment(enrollmentId, clock.now()), enrollmentId, secret)) return ENROLLMENT_GONE;
+      if (!this.#tokenMatches(await uow.repos.of(DAP_REPOSITORY).openEnrollment(enrollmentId, clock.now()), enrollmentId, secret)) return ENROLLMENT_GONE;
       // Proof that the phone holds the key it registers.
       if (!verifySignature(publicKey, enrollMessage(this.#deps.origin, token), body['signature'])) return BAD_SIGNATURE;
       const pinHash = await passwords.hash(pin);
       return uow.transaction(async (r) => {
         const now = clock.now();
-        const open = await r.dap.openEnrollment(enrollmentId, now);
+        const open = await r.of(DAP_REPOSITORY).openEnrollment(enrollmentId, now);
         if (!open || !this.#tokenMatches(open, enrollmentId, secret)) return ENROLLMENT_GONE;
         const id = this.#deps.random.uuid();
-        if (!(await r.dap.addDevice({ id, accountId: open.account_id, enrollmentId, name, publicKey: JSON.stringify(publicKey), pinHash, now }))) return ENROLLMENT_GONE;
+        if (!(await r.of(DAP_REPOSITORY).addDevice({ id, accountId: open.account_id, enrollmentId, name, publicKey: JSON.stringify(publicKey), pinHash, now }))) return ENROLLMENT_GONE;
         await r.audit.record({ type: 'factor.enrolled', accountId: open.account_id, ip: caller.ip, detail: { factor: DAP_FACTOR_ID, device: name, by: 'citizen' } }, now);
         await this.#notify(r, { name: open.account_name, email: open.account_email }, caller.lang, 'mail.dap_added', name, now);
         return { ok: true, value: { device: { id, name }, account: { name: open.account_name } } };
@@ -159,21 +159,21 @@ export class DeviceService {
       return uow.transaction(async (r) => {
         const now = clock.now();
         if (!pinOk) {
-          const counted = await r.dap.pinFailed(device.id, PIN_MAX_FAILURES, now);
+          const counted = await r.of(DAP_REPOSITORY).pinFailed(device.id, PIN_MAX_FAILURES, now);
           const detail = { factor: DAP_FACTOR_ID, reason: 'wrong_pin', device: device.name };
           const events: AuditEvent[] = [{ type: 'signin.factor_failed', accountId: device.account_id, ip: caller.ip, detail }];
           if (counted.locked) events.push({ type: 'signin.locked', accountId: device.account_id, ip: caller.ip, detail });
           await r.audit.record(events, now);
           return counted.locked ? DEVICE_LOCKED : refuse(401, 'wrong_pin', { attemptsLeft: PIN_MAX_FAILURES - counted.failures });
         }
-        if (!(await r.dap.pinOk(device.id, now))) return DEVICE_LOCKED;
+        if (!(await r.of(DAP_REPOSITORY).pinOk(device.id, now))) return DEVICE_LOCKED;
         if (number !== challenge.number) {
           // A wrong number is no second guess: the challenge is refused (the browser says so).
-          await r.dap.decide(challenge.id, device.id, 'refused', now);
+          await r.of(DAP_REPOSITORY).decide(challenge.id, device.id, 'refused', now);
           await r.audit.record({ type: 'signin.factor_failed', accountId: device.account_id, ip: caller.ip, detail: { factor: DAP_FACTOR_ID, reason: 'wrong_number', device: device.name } }, now);
           return refuse(403, 'wrong_number');
         }
-        return (await r.dap.decide(challenge.id, device.id, 'approved', now)) ? { ok: true, value: { status: 'approved' as const } } : CHALLENGE_DECIDED;
+        return (await r.of(DAP_REPOSITORY).decide(challenge.id, device.id, 'approved', now)) ? { ok: true, value: { status: 'approved' as const } } : CHALLENGE_DECIDED;
       });
     });
   }
@@ -189,7 +189,7 @@ export class DeviceService {
       const open = this.#open(challenge, device);
       if (open) return open;
       const now = this.#deps.clock.now();
-      return (await this.#deps.uow.repos.dap.decide(challenge.id, device.id, 'refused', now)) ? { ok: true, value: { status: 'refused' as const } } : CHALLENGE_DECIDED;
+      return (await this.#deps.uow.repos.of(DAP_REPOSITORY).decide(challenge.id, device.id, 'refused', now)) ? { ok: true, value: { status: 'refused' as const } } : CHALLENGE_DECIDED;
     });
   }
 
@@ -205,7 +205,7 @@ export class DeviceService {
   async #load(challengeId: string, deviceId: unknown) {
     if (typeof deviceId !== 'string' || !ID.test(deviceId)) return BAD_REQUEST;
     if (!ID.test(challengeId)) return UNKNOWN_CHALLENGE;
-    const { dap } = this.#deps.uow.repos;
+    const dap = this.#deps.uow.repos.of(DAP_REPOSITORY);
     const [device, challenge] = await Promise.all([dap.device(deviceId), dap.challenge(challengeId)]);
     if (!device) return UNKNOWN_DEVICE;
     if (device.locked_at) return DEVICE_LOCKED;

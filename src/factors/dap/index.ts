@@ -16,6 +16,8 @@
  * phone registers its key and PIN with it; `enroll.confirm` sees that the phone did.
  */
 import QRCode from 'qrcode';
+import type { Repos } from '../../db/repositories/index.ts';
+import { DAP_FACTOR_ID, DAP_REPOSITORY } from './repository.ts';
 import { type Clock, type Random, digits } from '../../clock.ts';
 import type {
   ChallengeStatus,
@@ -25,7 +27,6 @@ import type {
   Enrollable,
   EnrollmentStart,
   Factor,
-  FactorModule,
   FactorView,
   FlowContext,
   FormFields,
@@ -33,8 +34,11 @@ import type {
   OutOfBandProof,
   Removable,
 } from '../factor.ts';
+import type { FactorModule } from '../module.ts';
+import { appRoutes } from './app.ts';
+import { DeviceService } from './devices.ts';
+import { deviceApiRoutes } from './routes.ts';
 
-export const DAP_FACTOR_ID = 'dap';
 /** How long the phone has to approve a challenge (and the browser to collect the approval). */
 export const CHALLENGE_SECONDS = 120;
 /** Where the reference app lives; its links carry their token in the fragment (never sent to a server). */
@@ -97,13 +101,13 @@ export class DapFactor implements Factor<Continue> {
         return { key: 'dap.new_challenge' };
       },
       view: (ctx) => this.#view(ctx),
-      status: async (ctx) => this.#statusOf(await ctx.repos.dap.latest(ctx.flowId)),
+      status: async (ctx) => this.#statusOf(await ctx.repos.of(DAP_REPOSITORY).latest(ctx.flowId)),
       collect: (ctx) => this.#collect(ctx),
     };
   }
 
   async #view(ctx: FlowContext): Promise<FactorView> {
-    const latest = await ctx.repos.dap.latest(ctx.flowId);
+    const latest = await ctx.repos.of(DAP_REPOSITORY).latest(ctx.flowId);
     const status = this.#statusOf(latest);
     // `alone`: chosen on the method chooser, so the citizen may go back to it.
     const data: Record<string, unknown> = { status, uid: ctx.flowId, alone: ctx.account === null };
@@ -118,13 +122,13 @@ export class DapFactor implements Factor<Continue> {
 
   async #collect(ctx: FlowContext): Promise<Collected> {
     const now = this.#deps.clock.now();
-    const collected = await ctx.repos.dap.collect(ctx.flowId, ctx.account?.id ?? null, new Date(now.getTime() - CHALLENGE_SECONDS * 1000));
+    const collected = await ctx.repos.of(DAP_REPOSITORY).collect(ctx.flowId, ctx.account?.id ?? null, new Date(now.getTime() - CHALLENGE_SECONDS * 1000));
     if (!collected) {
-      const status = this.#statusOf(await ctx.repos.dap.latest(ctx.flowId));
+      const status = this.#statusOf(await ctx.repos.of(DAP_REPOSITORY).latest(ctx.flowId));
       if (status === 'pending') return { status, notice: { key: 'dap.waiting' } };
       return status === 'expired' ? { status, notice: { key: 'dap.expired' } } : { status: 'refused', notice: { key: 'dap.refused' } };
     }
-    await ctx.repos.dap.touchFactor(collected.accountId, now);
+    await ctx.repos.of(DAP_REPOSITORY).touchFactor(collected.accountId, now);
     return { status: 'approved', accountId: collected.accountId };
   }
 
@@ -133,12 +137,12 @@ export class DapFactor implements Factor<Continue> {
     view: async (ctx: EnrollContext): Promise<FactorView> => {
       if (!ctx.kept) return { template: 'enroll/dap', data: {} };
       const link = enrollLink(this.#deps.origin, ctx.flowId, ctx.kept);
-      const device = await ctx.repos.dap.deviceOfEnrollment(ctx.flowId, ctx.account.id);
+      const device = await ctx.repos.of(DAP_REPOSITORY).deviceOfEnrollment(ctx.flowId, ctx.account.id);
       return { template: 'enroll/dap', data: { link, qr: await qrDataUrl(link), done: device !== undefined, device: device?.name ?? null } };
     },
     /** The phone registered its key and PIN with this enrollment's link. */
     confirm: async (ctx: EnrollContext) => {
-      const device = await ctx.repos.dap.deviceOfEnrollment(ctx.flowId, ctx.account.id);
+      const device = await ctx.repos.of(DAP_REPOSITORY).deviceOfEnrollment(ctx.flowId, ctx.account.id);
       return device ? { ok: true } : { ok: false, notice: { key: 'dap.enroll_waiting' } };
     },
   };
@@ -148,13 +152,13 @@ export class DapFactor implements Factor<Continue> {
    * what still waits for one of them is refused at once. One phone at a time, too.
    */
   readonly removal: Removable = {
-    remove: async (ctx) => (await ctx.repos.dap.removeDevices(ctx.account.id)) > 0,
+    remove: async (ctx) => (await ctx.repos.of(DAP_REPOSITORY).removeDevices(ctx.account.id)) > 0,
     devices: {
       list: async (repos, accountId): Promise<Device[]> =>
-        (await repos.dap.devices(accountId)).map((d) => ({ id: d.id, name: d.name, createdAt: d.created_at, lastUsedAt: d.last_used_at, lockedAt: d.locked_at })),
+        (await repos.of(DAP_REPOSITORY).devices(accountId)).map((d) => ({ id: d.id, name: d.name, createdAt: d.created_at, lastUsedAt: d.last_used_at, lockedAt: d.locked_at })),
       removeOne: async (ctx, deviceId) => {
         const device = (await this.removal.devices!.list(ctx.repos, ctx.account.id)).find((d) => d.id === deviceId);
-        return device && (await ctx.repos.dap.removeDevices(ctx.account.id, deviceId)) > 0 ? device : undefined;
+        return device && (await ctx.repos.of(DAP_REPOSITORY).removeDevices(ctx.account.id, deviceId)) > 0 ? device : undefined;
       },
       removedMail: 'mail.dap_removed',
     },
@@ -162,10 +166,15 @@ export class DapFactor implements Factor<Continue> {
 
   // No `operatorEnroll`: a device key is made on the phone, never by an operator.
 
+  /** Challenges past their time (and the hour the caps look back). */
+  maintain(repos: Repos, expiredBefore: Date): Promise<number> {
+    return repos.of(DAP_REPOSITORY).deleteExpired(expiredBefore);
+  }
+
   async #challenge(ctx: FlowContext): Promise<void> {
     const { clock, random } = this.#deps;
     const now = clock.now();
-    const previous = (await ctx.repos.dap.latest(ctx.flowId))?.number;
+    const previous = (await ctx.repos.of(DAP_REPOSITORY).latest(ctx.flowId))?.number;
     // Like the emailed code's session tag: never the number the last QR code of this sign-in had.
     const used = new Set(previous ? [previous] : []);
     const fresh = (): string => {
@@ -178,7 +187,7 @@ export class DapFactor implements Factor<Continue> {
       }
     };
     const number = fresh();
-    await ctx.repos.dap.createChallenge({
+    await ctx.repos.of(DAP_REPOSITORY).createChallenge({
       id: random.uuid(),
       flowId: ctx.flowId,
       accountId: ctx.account?.id ?? null,
@@ -211,4 +220,6 @@ export const dap: FactorModule = {
   id: DAP_FACTOR_ID,
   folder: new URL('./', import.meta.url),
   create: (deps) => new DapFactor(deps),
+  // The phone's side: the device API and the reference app.
+  routes: (deps) => [deviceApiRoutes(new DeviceService(deps)), appRoutes()],
 };

@@ -14,7 +14,6 @@ import {
   type EnrollmentStart,
   type Factor,
   type FactorContext,
-  type FactorModule,
   type FactorView,
   type GuardedProof,
   type Notice,
@@ -25,6 +24,7 @@ import {
   type Verification,
   parseCode,
 } from '../factor.ts';
+import type { FactorModule } from '../module.ts';
 
 export const EMAIL_FACTOR_ID = 'email';
 /** kapu's `amr` for the emailed code: RFC 8176 has no value for it (documented in README). */

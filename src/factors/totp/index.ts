@@ -22,7 +22,6 @@ import {
   type EnrollmentStart,
   type Factor,
   type FactorContext,
-  type FactorModule,
   type FactorView,
   type GuardedProof,
   type OperatorEnrollable,
@@ -32,6 +31,7 @@ import {
   type Verification,
   parseCode,
 } from '../factor.ts';
+import type { FactorModule } from '../module.ts';
 
 export const TOTP_FACTOR_ID = 'totp';
 const PERIOD = 30;

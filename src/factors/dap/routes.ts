@@ -1,16 +1,15 @@
 /**
  * The device API the phone app speaks, versioned under /api/device/v1 (documented in the
  * README, so a native app can implement it), and the reference app itself under /app/.
- * Thin adapters over src/factors/dap/devices.ts: JSON in (8 KiB at most), JSON out; every
+ * Thin adapters over devices.ts: JSON in (8 KiB at most), JSON out; every
  * refusal is a 4xx with `{ "error": code }`, never a page, never a stack trace.
  */
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import type { Deps } from '../deps.ts';
-import type { ApiResult, Caller } from '../factors/dap/devices.ts';
-import { UnsupportedMediaType, UnusableValue, decodeJson, readBody } from '../http/body.ts';
-import { PayloadTooLarge } from '../http/input-guard.ts';
-import { DEFAULT_LANG, pickLang } from '../views.ts';
+import { UnsupportedMediaType, UnusableValue, decodeJson, readBody } from '../../http/body.ts';
+import { PayloadTooLarge } from '../../http/input-guard.ts';
+import { DEFAULT_LANG, pickLang } from '../../views.ts';
+import type { ApiResult, Caller, DeviceService } from './devices.ts';
 
 export const API_PREFIX = '/api/device/v1';
 const JSON_LIMIT_BYTES = 8 * 1024;
@@ -56,9 +55,8 @@ function send<T>(ctx: Context, result: ApiResult<T>, okStatus = 200): void {
   ctx.body = { error: result.error, ...result.detail, request_id: ctx.state['reqId'] };
 }
 
-export function deviceApiRoutes(deps: Deps): Router {
+export function deviceApiRoutes(devices: DeviceService): Router {
   const router = new Router({ prefix: API_PREFIX });
-  const { devices } = deps;
   const caller = (ctx: Context): Caller => ({ ip: ctx.ip, lang: pickLang(ctx.get('Accept-Language')) ?? DEFAULT_LANG });
   const body = (ctx: Context) => (ctx.request as { body?: Record<string, unknown> }).body ?? {};
 
