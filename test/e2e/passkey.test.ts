@@ -1,0 +1,99 @@
+/**
+ * Passkeys at an RP (issue 19), through kapu's real pages and openid-client as the RP, with a
+ * software authenticator answering the options the pages carry (what the page's script hands to
+ * navigator.credentials): as the second factor after the password, passwordless with no
+ * username typed, at the level ACR_PASSKEY names, and refused when the answer was made for
+ * another origin.
+ */
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
+import { isoBase64URL } from '@simplewebauthn/server/helpers';
+import { Browser, type Page } from '../helpers/browser.ts';
+import { type TestKapu, beginSignIn, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
+import { SoftwareAuthenticator } from '../helpers/software-authenticator.ts';
+
+const HIGH = 'http://eidas.europa.eu/LoA/high';
+const PASSKEY = 'passkey';
+
+/** The options the page's passkey part carries for the browser. */
+function optionsOn(page: Page): PublicKeyCredentialRequestOptionsJSON {
+  const raw = page.doc.querySelector('[data-passkey]')?.getAttribute('data-passkey-options');
+  if (!raw) throw new Error(`no passkey part on ${page.url.pathname}: ${page.visibleText.slice(0, 300)}`);
+  return JSON.parse(raw) as PublicKeyCredentialRequestOptionsJSON;
+}
+
+/** A citizen with one passkey, set up through the factor's own enrollment (as the portal does). */
+async function withPasskey(kapu: TestKapu, username: string, authenticator: SoftwareAuthenticator) {
+  const account = await kapu.account(username, ['email']);
+  const { enrollments, uow } = kapu.deps;
+  const begun = await enrollments.begin(account.id, PASSKEY, 'hu');
+  if (!begun.ok) throw new Error('enrollment refused');
+  const shown = await enrollments.view(uow.repos, { id: account.id, username, name: `Teszt ${username}`, email: account.email }, begun.enrollmentId, 'hu');
+  const created = authenticator.create(JSON.parse(String(shown!.view.data['options'])));
+  const confirmed = await enrollments.confirm(account.id, begun.enrollmentId, { credential: JSON.stringify(created), name: 'Laptop' }, { ip: '127.0.0.1', lang: 'hu' });
+  expect(confirmed.ok).toBe(true);
+  return account;
+}
+
+describe('passkeys at an RP', () => {
+  let kapu: TestKapu;
+  let origin: string;
+  beforeAll(async () => {
+    kapu = await startTestKapu({ env: { ACR_PASSKEY: HIGH } });
+    origin = new URL(kapu.url).origin;
+  });
+  afterAll(async () => {
+    await kapu?.close();
+  });
+
+  test('as the second factor after the password: the account’s passkeys are offered, and the RP gets pwd, hwk, user, mfa at ACR_PASSKEY', async () => {
+    const authenticator = new SoftwareAuthenticator(origin);
+    await withPasskey(kapu, 'kulcs.masodik', authenticator);
+    const { rp } = await kapu.client();
+    const browser = new Browser(kapu.url);
+    const signIn = await beginSignIn(rp);
+    const afterPassword = await signInWithPassword(browser, signIn.url, 'email', 'kulcs.masodik');
+    // The account has the emailed code and a passkey: switch to the passkey.
+    const page = afterPassword.hasForm('/factor') ? await browser.submit(afterPassword, '/factor', {}, { name: 'factor', value: PASSKEY }) : afterPassword;
+    const options = optionsOn(page);
+    expect(options.rpId).toBe(new URL(kapu.url).hostname);
+    expect(options.allowCredentials?.map((c) => c.id)).toEqual([isoBase64URL.fromBuffer(authenticator.credentials[0]!.id)]);
+    await browser.submit(page, '/verify', { credential: JSON.stringify(authenticator.get(options)) });
+    const tokens = await signIn.finish(browser.exitUrl!);
+    expect(tokens.claims()).toMatchObject({ acr: HIGH, amr: ['pwd', 'hwk', 'user', 'mfa'] });
+  });
+
+  test('passwordless, "Bejelentkezés passkey-jel": no username typed, user verification asked, amr without pwd', async () => {
+    const authenticator = new SoftwareAuthenticator(origin, { synced: true });
+    const account = await withPasskey(kapu, 'kulcs.egyedul', authenticator);
+    const { rp } = await kapu.client();
+    const browser = new Browser(kapu.url);
+    const signIn = await beginSignIn(rp, { acr_values: HIGH });
+    const chooser = await browser.go(signIn.url);
+    expect(chooser.visibleText).toContain('Bejelentkezés passkey-jel');
+    const page = await browser.submit(chooser, '/method', {}, { name: 'method', value: PASSKEY });
+    expect(page.hasForm('/password')).toBe(false);
+    const options = optionsOn(page);
+    expect(options).toMatchObject({ userVerification: 'required', allowCredentials: [] });
+    await browser.submit(page, '/verify', { credential: JSON.stringify(authenticator.get(options)) });
+    const tokens = await signIn.finish(browser.exitUrl!);
+    expect(tokens.claims()).toMatchObject({ sub: account.id, acr: HIGH, amr: ['swk', 'user', 'mfa'] });
+  });
+
+  test('an answer made on another origin is refused on the page and the RP gets nothing; the fresh challenge the page then has works', async () => {
+    const authenticator = new SoftwareAuthenticator(origin);
+    await withPasskey(kapu, 'kulcs.adathalasz', authenticator);
+    const { rp } = await kapu.client();
+    const browser = new Browser(kapu.url);
+    const signIn = await beginSignIn(rp);
+    const page = await browser.submit(await browser.go(signIn.url), '/method', {}, { name: 'method', value: PASSKEY });
+    const phished = authenticator.get(optionsOn(page), { origin: 'https://ugyfelkapu.example.com' });
+    const refused = await browser.submit(page, '/verify', { credential: JSON.stringify(phished) });
+    expect(browser.exitUrl).toBeUndefined();
+    expect(refused.visibleText).toContain('Ezzel a passkey-jel nem sikerült az azonosítás.');
+
+    // The refusal's page has a fresh challenge; the answer to it works once.
+    const answer = JSON.stringify(authenticator.get(optionsOn(refused)));
+    await browser.submit(refused, '/verify', { credential: answer });
+    expect(browser.exitUrl?.searchParams.get('code')).toBeTruthy();
+  });
+});
