@@ -8,7 +8,8 @@
 import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
 import { Browser, type Page } from '../helpers/browser.ts';
-import { type TestKapu, beginSignIn, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
+import { USER_POLICY } from '../../src/security/throttle.ts';
+import { type TestKapu, PASSWORD, beginSignIn, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
 import { SoftwareAuthenticator } from '../helpers/software-authenticator.ts';
 
 const HIGH = 'http://eidas.europa.eu/LoA/high';
@@ -95,5 +96,23 @@ describe('passkeys at an RP', () => {
     const answer = JSON.stringify(authenticator.get(optionsOn(refused)));
     await browser.submit(refused, '/verify', { credential: answer });
     expect(browser.exitUrl?.searchParams.get('code')).toBeTruthy();
+  });
+
+  test('a username locked by strangers’ guesses: the citizen still signs in with the passkey, and the lock stays for the password', async () => {
+    const authenticator = new SoftwareAuthenticator(origin);
+    const account = await withPasskey(kapu, 'kulcs.ostromlott', authenticator);
+    const { rp } = await kapu.client();
+    const stranger = new Browser(kapu.url);
+    for (let i = 0; i < USER_POLICY.freeFailures + 1; i += 1) {
+      expect((await signInWithPassword(stranger, (await beginSignIn(rp)).url, 'legacy', 'kulcs.ostromlott', `guess ${i}`)).html).toContain('Hibás felhasználónév vagy jelszó');
+    }
+    const legacy = await signInWithPassword(new Browser(kapu.url), (await beginSignIn(rp)).url, 'legacy', 'kulcs.ostromlott', PASSWORD);
+    expect(legacy.html).toContain('Hibás felhasználónév vagy jelszó');
+
+    const browser = new Browser(kapu.url);
+    const signIn = await beginSignIn(rp);
+    const page = await browser.submit(await browser.go(signIn.url), '/method', {}, { name: 'method', value: PASSKEY });
+    await browser.submit(page, '/verify', { credential: JSON.stringify(authenticator.get(optionsOn(page))) });
+    expect((await signIn.finish(browser.exitUrl!)).claims()).toMatchObject({ sub: account.id, amr: ['hwk', 'user', 'mfa'] });
   });
 });
