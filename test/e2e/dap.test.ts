@@ -75,7 +75,7 @@ describe('the DÁP method', () => {
     const signIn = await beginSignIn(rp);
     const browser = new Browser(kapu.url);
     const chooser = await browser.go(signIn.url);
-    expect(chooser.doc.querySelectorAll('button[name=method]').map((b) => b.text.trim())).toEqual(['DÁP mobilalkalmazás', 'Ügyfélkapu+ hitelesítő alkalmazással', 'Ügyfélkapu+ e-mailes kóddal']);
+    expect(chooser.doc.querySelectorAll('button[name=method]').map((b) => b.text.trim())).toEqual(['DÁP mobilalkalmazás', 'Ügyfélkapu+ hitelesítő alkalmazással', 'Ügyfélkapu+ e-mailes kóddal', 'Bejelentkezés passkey-jel']);
     const page = await browser.submit(chooser, '/method', {}, { name: 'method', value: 'dap' });
     expect(page.doc.querySelector('input[type=password]')).toBeNull();
     expect(page.doc.querySelector('img#dap-qr')?.getAttribute('src')).toMatch(/^data:image\/svg\+xml;base64,/);
