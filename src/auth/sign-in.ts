@@ -758,7 +758,7 @@ function serviceOf(signIn: Pick<SignIn, 'client'>): string | null {
 }
 
 function option(f: Factor): Option {
-  return { id: f.id, labelKey: f.labelKey };
+  return { id: f.id, labelKey: f.labelKey, ...(f.needs && { needs: f.needs }) };
 }
 
 function parseGuard(raw: string | null): Guard | null {

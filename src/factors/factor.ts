@@ -314,6 +314,12 @@ export interface Factor<Input = unknown> {
    * password-only sign-in has ended: it needs nothing to install (the emailed code).
    */
   readonly setUpFirst?: true;
+  /**
+   * What the browser must have for this factor's pages to work (a passkey: WebAuthn, used by a
+   * script). Where it lacks it, the factor's buttons on the chooser and the factor choice stay
+   * hidden and a sentence says why (`needs.<what>` in the locales), rather than a dead button.
+   */
+  readonly needs?: 'webauthn';
 
   /**
    * Reads the factor's own fields of a submitted form; undefined when they could not be an
