@@ -101,6 +101,11 @@ export class Views {
     };
   }
 
+  /** Every message of `lang`, kapu's and the factors' (for tests that read the words a page says). */
+  messages(lang: Lang): Readonly<Messages> {
+    return this.#messages[lang];
+  }
+
   /** Is there a message `key` (in the default language, which every key has)? */
   has(key: string): boolean {
     return key in this.#messages[DEFAULT_LANG];

@@ -27,27 +27,22 @@ const REFUSED_COOKIE = 'kapu_account_refused';
 /** Typed values a refused page shows again. */
 const KEPT_FIELDS = ['email', 'username'];
 const ID = /^[0-9a-f-]{36}$/;
-const FACTORS = ['email', 'totp', 'dap'];
 
 /** Messages a redirect to /account may carry (?notice=…), from this fixed list only. */
-const HOME_NOTICES = new Set([
+const HOME_NOTICES = [
   'account.signed_out',
   'account.session_over',
-  'account.enrolled_email',
-  'account.enrolled_totp',
   'account.factor_removed',
   'account.password_changed',
   'account.password_reset',
   'account.email_changed',
   'account.signed_out_everywhere',
   'account.app_removed',
-  'account.enrolled_dap',
   'account.device_removed',
-  // A setup's form sent again after it was confirmed (reloading the törlőkód page).
-  'account.enrolled_email_before',
-  'account.enrolled_totp_before',
-  'account.enrolled_dap_before',
-]);
+];
+
+/** A factor the citizen set up: its own words say so (`account.enrolled_<id>`). */
+const enrolledNotice = (factorId: string, before = false): string => `account.enrolled_${factorId}${before ? '_before' : ''}`;
 
 export interface Page {
   ctx: Context;
@@ -60,6 +55,14 @@ export function accountRoutes(deps: Deps): Router {
   const router = new Router({ prefix: '/account' });
   const form = formBody();
   const { account, recovery, signIns, portalSessions } = deps;
+  // The factors a citizen sets up here: the one that needs nothing installed first (the portal's order).
+  const enrollable = deps.factors.having('enroll');
+  const setUpOrder = [...enrollable.filter((f) => f.setUpFirst), ...enrollable.filter((f) => !f.setUpFirst)];
+  const homeNotices = new Set([
+    ...HOME_NOTICES,
+    // A setup's form sent again after it was confirmed (reloading the törlőkód page) is told `_before`.
+    ...enrollable.flatMap((f) => [enrolledNotice(f.id), enrolledNotice(f.id, true)]),
+  ]);
 
   // ---- what every page needs
 
@@ -156,9 +159,11 @@ export function accountRoutes(deps: Deps): Router {
   };
   const factorParam = (ctx: Context): string => {
     const factor = ctx.params['factor'];
-    if (typeof factor !== 'string' || !FACTORS.includes(factor)) throw new NotFound();
+    if (typeof factor !== 'string' || !deps.factors.with(factor, 'enroll')) throw new NotFound();
     return factor;
   };
+  /** The portal's setup words of a factor (its button and its dialog's heading). */
+  const wordsOf = (factor: string) => deps.factors.with(factor, 'enroll')!.enroll.words;
   const text = (fields: FormFields, name: string): string => (typeof fields[name] === 'string' ? (fields[name] as string) : '');
   /** Setting up a factor the account has moves it ("Beállítás másik eszközre"), unless an account holds several. */
   const moving = (p: Page & { session: PortalSession }, factor: string): boolean => p.session.account.factorKinds.includes(factor) && !deps.factors.get(factor)?.removal?.devices;
@@ -169,10 +174,19 @@ export function accountRoutes(deps: Deps): Router {
   router.get('/', async (ctx) => {
     const p = await page(ctx);
     const asked = ctx.query['notice'];
-    const notice: Notice | null = typeof asked === 'string' && HOME_NOTICES.has(asked) ? { key: asked } : null;
+    const notice: Notice | null = typeof asked === 'string' && homeNotices.has(asked) ? { key: asked } : null;
     if (!p.session) return render(p, 'account/landing', 'account.landing_title', { notice });
     const overview = await account.overview(p.session);
-    render(p, 'account/home', 'account.title', { notice, factors: overview.factors, has: Object.fromEntries(overview.factors.map((f) => [f.id, true])) });
+    const has = new Set(overview.factors.map((f) => f.id));
+    // One button stands out: the first offered factor that is not a device of several (a phone).
+    const offered = setUpOrder.filter((f) => !has.has(f.id));
+    const primary = offered.find((f) => !f.removal?.devices);
+    const setUp = offered.map((f) => ({ id: f.id, labelKey: `setup.${f.id}`, primary: f === primary }));
+    const factors = overview.factors.map((f) => {
+      const factor = deps.factors.get(f.id);
+      return { ...f, moves: factor?.enroll?.moves === true, devices: factor?.removal?.devices !== undefined };
+    });
+    render(p, 'account/home', 'account.title', { notice, factors, setUp });
   });
 
   router.post('/sign-in', form, async (ctx) => {
@@ -215,7 +229,7 @@ export function accountRoutes(deps: Deps): Router {
       const factor = factorParam(p.ctx);
       const notice = p.ctx.query['expired'] === '1' ? { key: 'enroll.expired', error: true } : null;
       const move = moving(p, factor);
-      render(p, 'account/setup-start', setUpTitle(factor, move), { factor, notice, moving: move });
+      render(p, 'account/setup-start', setUpTitle(factor, move), { factor, words: wordsOf(factor), notice, moving: move });
     }),
   );
 
@@ -227,7 +241,7 @@ export function accountRoutes(deps: Deps): Router {
       const begun = await account.beginSetUp(p.session, factor, text(fields, 'password'), who(p));
       if (!begun.ok) {
         const move = moving(p, factor);
-        return render(p, 'account/setup-start', setUpTitle(factor, move), { factor, notice: begun.notice, moving: move }, REFUSAL_STATUS[begun.refusal]);
+        return render(p, 'account/setup-start', setUpTitle(factor, move), { factor, words: wordsOf(factor), notice: begun.notice, moving: move }, REFUSAL_STATUS[begun.refusal]);
       }
       seeOther(p.ctx, `/account/setup/${factor}/${begun.enrollmentId}`);
     }),
@@ -237,7 +251,7 @@ export function accountRoutes(deps: Deps): Router {
     const shown = await account.setUpPage(p.session, id, p.lang);
     if (!shown || shown.factor.id !== factor) return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
     const move = moving(p, factor);
-    render(p, 'account/setup', setUpTitle(factor, move), { factor, id, moving: move, view: shown.view.data, enrollTemplate: shown.view.template, canResend: shown.canResend, notice: notice ?? shown.view.notice ?? null }, status, true);
+    render(p, 'account/setup', setUpTitle(factor, move), { factor, words: wordsOf(factor), id, moving: move, view: shown.view.data, enrollTemplate: shown.view.template, canResend: shown.canResend, notice: notice ?? shown.view.notice ?? null }, status, true);
   }
 
   router.get(
@@ -257,15 +271,15 @@ export function accountRoutes(deps: Deps): Router {
       const id = idParam(p.ctx);
       const confirmed = await account.confirmSetUp(p.session, id, fields, who(p));
       if (!confirmed.ok) {
-        if (confirmed.refusal === 'done') return seeOther(p.ctx, `/account?notice=account.enrolled_${factor}_before`);
+        if (confirmed.refusal === 'done') return seeOther(p.ctx, `/account?notice=${enrolledNotice(factor, true)}`);
         if (confirmed.refusal === 'expired') return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
         return renderSetUp(p, factor, id, confirmed.notice, REFUSAL_STATUS[confirmed.refusal]);
       }
       // The app's törlőkód is shown now, once: it is stored only as a hash.
       if (confirmed.shownOnce?.['recoveryCode']) {
-        return render(p, 'recovery-code', 'recovery.title', { recoveryCode: confirmed.shownOnce['recoveryCode'], next: '/account?notice=account.enrolled_totp' });
+        return render(p, 'recovery-code', 'recovery.title', { recoveryCode: confirmed.shownOnce['recoveryCode'], next: `/account?notice=${enrolledNotice(factor)}` });
       }
-      seeOther(p.ctx, `/account?notice=account.enrolled_${factor}`);
+      seeOther(p.ctx, `/account?notice=${enrolledNotice(factor)}`);
     }),
   );
 
@@ -304,10 +318,12 @@ export function accountRoutes(deps: Deps): Router {
   // removed one by one (the password again)
 
   const severalKind = deps.factors.all().find((f) => f.removal?.devices)?.id ?? '';
+  const devicesPage = async (p: Page & { session: PortalSession }, notice: Notice | null = null, status = 200) =>
+    render(p, 'account/devices', 'account.devices_title', { factor: severalKind, devices: (await account.devices(p.session, severalKind)) ?? [], notice }, status);
 
   router.get(
     '/devices',
-    signedIn(async (p) => render(p, 'account/devices', 'account.devices_title', { devices: (await account.devices(p.session, severalKind)) ?? [] })),
+    signedIn((p) => devicesPage(p)),
   );
 
   router.post(
@@ -315,7 +331,7 @@ export function accountRoutes(deps: Deps): Router {
     form,
     signedIn(async (p, fields) => {
       const done = await account.removeDevice(p.session, severalKind, idParam(p.ctx), text(fields, 'password'), who(p));
-      if (!done.ok) return render(p, 'account/devices', 'account.devices_title', { devices: (await account.devices(p.session, severalKind)) ?? [], notice: done.notice }, refusedStatus(done));
+      if (!done.ok) return devicesPage(p, done.notice, refusedStatus(done));
       seeOther(p.ctx, '/account?notice=account.device_removed');
     }),
   );

@@ -178,6 +178,16 @@ export interface EnrollmentStart {
 
 /** Setting the factor up by the citizen: begin → the person proves it → confirm. */
 export interface Enrollable<Input> {
+  /**
+   * Setting it up again moves it to a new device (a new secret; the old one stops working), so
+   * the portal offers that ("Beállítás másik eszközre"). Absent: nothing to move.
+   */
+  readonly moves?: true;
+  /**
+   * The portal's setup words (locale keys): the first step's button ("Megerősítő kód küldése")
+   * and the heading of the dialog that waits for the proof.
+   */
+  readonly words: { start: string; dialog: string };
   /** Starts setting up this factor for `ctx.account` (`ctx.flowId` is the enrollment). */
   begin(ctx: FactorContext): Promise<EnrollmentStart>;
   /** What the setup page shows while it waits for the proof (a QR code, a code's tag). */
@@ -234,6 +244,11 @@ export interface OperatorEnrollment {
 /** An operator gives an account this factor (admin CLI), without a proof. */
 export interface OperatorEnrollable {
   enroll(ctx: FactorContext): Promise<OperatorEnrollment>;
+  /**
+   * What `enroll` showed the operator, again, from what the factor stores (the otpauth:// URI
+   * of the account's TOTP secret): only the development demo asks, to show its citizen's app.
+   */
+  shownAgain?(ctx: FactorContext): Promise<string | undefined>;
 }
 
 /**

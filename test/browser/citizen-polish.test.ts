@@ -9,8 +9,8 @@
  * listed as such; /developers fits a 320 px phone. Each page in both languages, axe on each,
  * at 320 px and at desktop size.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { FACTORS } from '../../src/factors/index.ts';
+import { Views } from '../../src/views.ts';
 import type { Browser, BrowserContext, BrowserContextOptions } from 'playwright-core';
 import { browserOf } from '../../src/http/browser.ts';
 import { type TestKapu, PASSWORD, beginSignIn, startTestKapu } from '../helpers/kapu.ts';
@@ -23,9 +23,8 @@ const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
 const PHONE_320: BrowserContextOptions = { viewport: { width: 320, height: 640 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 
 type Lang = 'hu' | 'en';
-const LOCALES = Object.fromEntries(
-  (['hu', 'en'] as const).map((lang) => [lang, JSON.parse(readFileSync(join(import.meta.dirname, `../../views/locales/${lang}.json`), 'utf8')) as Record<string, string>]),
-) as Record<Lang, Record<string, string>>;
+const ALL_WORDS = new Views(undefined, FACTORS);
+const LOCALES = Object.fromEntries((['hu', 'en'] as const).map((lang) => [lang, ALL_WORDS.messages(lang)])) as Record<Lang, Record<string, string>>;
 /** A message as the pages say it (the words a citizen clicks and reads). */
 const say = (lang: Lang, key: string, vars: Record<string, string | number> = {}) => LOCALES[lang][key]!.replace(/\{(\w+)\}/g, (_, name: string) => String(vars[name]));
 

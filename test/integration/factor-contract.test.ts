@@ -29,7 +29,7 @@ class PhoneApproval implements Factor<Record<string, never>> {
       this.challenges.set(ctx.flowId, 'pending');
       return null;
     },
-    view: async () => ({ template: 'factors/totp', data: {} }),
+    view: async () => ({ template: '@totp/sign-in', data: {} }),
     status: async (ctx) => this.challenges.get(ctx.flowId) ?? 'expired',
     collect: async (ctx): Promise<Collected> => {
       const status = this.challenges.get(ctx.flowId) ?? 'expired';

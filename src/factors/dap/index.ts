@@ -117,7 +117,7 @@ export class DapFactor implements Factor<Continue> {
     }
     const notice: Notice | undefined =
       status === 'refused' ? { key: 'dap.refused', error: true } : status === 'expired' ? { key: 'dap.expired', error: true } : status === 'approved' ? { key: 'dap.approved' } : undefined;
-    return { template: 'factors/dap', data, scripts: true, ...(notice && { notice }) };
+    return { template: '@dap/sign-in', data, scripts: true, ...(notice && { notice }) };
   }
 
   async #collect(ctx: FlowContext): Promise<Collected> {
@@ -133,12 +133,13 @@ export class DapFactor implements Factor<Continue> {
   }
 
   readonly enroll: Enrollable<Continue> = {
+    words: { start: 'setup.next', dialog: 'setup.dap_dialog' },
     begin: async (): Promise<EnrollmentStart> => ({ keep: this.#deps.random.bytes(32).toString('base64url') }),
     view: async (ctx: EnrollContext): Promise<FactorView> => {
-      if (!ctx.kept) return { template: 'enroll/dap', data: {} };
+      if (!ctx.kept) return { template: '@dap/enroll', data: {} };
       const link = enrollLink(this.#deps.origin, ctx.flowId, ctx.kept);
       const device = await ctx.repos.of(DAP_REPOSITORY).deviceOfEnrollment(ctx.flowId, ctx.account.id);
-      return { template: 'enroll/dap', data: { link, qr: await qrDataUrl(link), done: device !== undefined, device: device?.name ?? null } };
+      return { template: '@dap/enroll', data: { link, qr: await qrDataUrl(link), done: device !== undefined, device: device?.name ?? null } };
     },
     /** The phone registered its key and PIN with this enrollment's link. */
     confirm: async (ctx: EnrollContext) => {

@@ -60,7 +60,7 @@ export class EmailCodeFactor implements Factor<CodeInput> {
     answered: 'typed',
     begin: (ctx) => this.#begin(ctx),
     resend: (ctx) => this.#send(ctx, 'signin'),
-    view: (ctx) => this.#view(ctx, 'signin', 'factors/email'),
+    view: (ctx) => this.#view(ctx, 'signin', '@email/sign-in'),
     verify: (ctx, input) => this.#verify(ctx, input),
   };
 
@@ -91,7 +91,7 @@ export class EmailCodeFactor implements Factor<CodeInput> {
       // No new code under the lock: the way on is to start over.
       const notice = dead ? { key: 'guarded.code_exhausted', error: true } : expired ? { key: 'guarded.code_expired', error: true } : undefined;
       return {
-        template: 'factors/email',
+        template: '@email/sign-in',
         data: { username: ctx.username, tag: code.tag, closed: dead || expired, resendAllowed: false, resendIn: 0 },
         ...(notice && { notice }),
       };
@@ -107,7 +107,7 @@ export class EmailCodeFactor implements Factor<CodeInput> {
   readonly proveChange: ChangeProof<CodeInput> = {
     begin: (ctx) => this.#send(ctx, 'change'),
     resend: (ctx) => this.#send(ctx, 'change'),
-    view: (ctx) => this.#view(ctx, 'change', 'enroll/email'),
+    view: (ctx) => this.#view(ctx, 'change', '@email/enroll'),
     verify: (ctx, input) => this.#deps.codes.check(ctx.repos, 'change', ctx.flowId, ctx.account.id, input.code),
   };
 
@@ -124,9 +124,10 @@ export class EmailCodeFactor implements Factor<CodeInput> {
   };
 
   readonly enroll: Enrollable<CodeInput> = {
+    words: { start: 'setup.send_code', dialog: 'setup.email_dialog' },
     begin: async (ctx): Promise<EnrollmentStart> => ({ notice: await this.#send(ctx, 'enroll') }),
     resend: (ctx) => this.#send(ctx, 'enroll'),
-    view: (ctx) => this.#view(ctx, 'enroll', 'enroll/email'),
+    view: (ctx) => this.#view(ctx, 'enroll', '@email/enroll'),
     confirm: async (ctx, input): Promise<Verification> => {
       const checked = await this.#deps.codes.check(ctx.repos, 'enroll', ctx.flowId, ctx.account.id, input.code);
       if (!checked.ok) return checked;

@@ -70,7 +70,7 @@ export class TotpFactor implements Factor<CodeInput> {
   readonly signIn: TypedProof<CodeInput> = {
     answered: 'typed',
     begin: async () => null,
-    view: async () => ({ template: 'factors/totp', data: {} }),
+    view: async () => ({ template: '@totp/sign-in', data: {} }),
     verify: (ctx, input) => this.#verify(ctx, input),
   };
 
@@ -88,7 +88,7 @@ export class TotpFactor implements Factor<CodeInput> {
    */
   readonly guarded: GuardedProof<CodeInput> = {
     begin: async () => '',
-    view: () => ({ template: 'factors/totp', data: {} }),
+    view: () => ({ template: '@totp/sign-in', data: {} }),
     verify: async (ctx, kept, input) => {
       if (ctx.account) return { verification: await this.#verify({ ...ctx, account: ctx.account }, input), kept };
       await ctx.repos.factors.findSecret(STAND_IN_ACCOUNT, this.id);
@@ -99,7 +99,7 @@ export class TotpFactor implements Factor<CodeInput> {
   /** A change in the portal: the app's code, checked as at a sign-in (each time step once). */
   readonly proveChange: ChangeProof<CodeInput> = {
     begin: async () => null,
-    view: async () => ({ template: 'change/totp', data: {} }),
+    view: async () => ({ template: '@totp/change', data: {} }),
     verify: (ctx, input) => this.#verify(ctx, input),
   };
 
@@ -115,13 +115,15 @@ export class TotpFactor implements Factor<CodeInput> {
   };
 
   readonly enroll: Enrollable<CodeInput> = {
+    moves: true,
+    words: { start: 'setup.next', dialog: 'setup.totp_dialog' },
     begin: async (): Promise<EnrollmentStart> => ({ keep: generateSecret({ length: 20 }) }),
     view: async (ctx: EnrollContext): Promise<FactorView> => {
-      if (!ctx.kept) return { template: 'enroll/totp', data: {} };
+      if (!ctx.kept) return { template: '@totp/enroll', data: {} };
       const uri = this.#uri(ctx.account.username, ctx.kept);
       // An image of kapu's own making (pages load nothing from elsewhere); the key as text too.
       const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
-      return { template: 'enroll/totp', data: { uri, secret: groups(ctx.kept, 4), qr: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` } };
+      return { template: '@totp/enroll', data: { uri, secret: groups(ctx.kept, 4), qr: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` } };
     },
     confirm: async (ctx: EnrollContext, input: CodeInput): Promise<Verification> => {
       if (!ctx.kept) return REFUSED;
@@ -157,6 +159,10 @@ export class TotpFactor implements Factor<CodeInput> {
   /** A new secret, its otpauth:// URI shown once to the operator. */
   readonly operatorEnroll: OperatorEnrollable = {
     enroll: (ctx) => this.#enrollByOperator(ctx),
+    shownAgain: async (ctx) => {
+      const sealed = (await ctx.repos.factors.findSecret(ctx.account.id, this.id))?.secret_sealed;
+      return sealed ? this.#uri(ctx.account.username, this.#deps.box.openText(sealed, AAD.factorSecret(ctx.account.id, this.id))) : undefined;
+    },
   };
 
   async #enrollByOperator(ctx: FactorContext) {
