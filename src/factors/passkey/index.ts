@@ -130,6 +130,7 @@ export class PasskeyFactor implements Factor<PasskeyAnswer> {
   // ---- settings
 
   readonly enroll: Enrollable<PasskeyAnswer> = {
+    words: { start: 'setup.next', dialog: 'passkey.enroll_dialog' },
     // Nothing to keep: the challenge is bound to the enrollment (its id is the flow).
     begin: async () => ({}),
     view: async (ctx: EnrollContext): Promise<FactorView> => {

@@ -53,6 +53,8 @@ for (const part of document.querySelectorAll('[data-passkey]')) {
   const status = part.querySelector('[data-passkey-status]');
   const name = form && form.querySelector('input[name="name"]');
   if (!form || !field || !button) continue;
+  // In the portal's setup dialog the name is the first thing to fill in.
+  if (name && part.closest('dialog')) name.focus();
   let busy = false;
   form.addEventListener('submit', (event) => {
     // A name is asked before the authenticator: without one the form goes as it is and kapu says so.
