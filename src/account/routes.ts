@@ -11,7 +11,7 @@ import type { Done, Who } from '../auth/account.ts';
 import type { PortalSession } from '../auth/portal-sessions.ts';
 import type { Deps } from '../deps.ts';
 import { CsrfFailed, NotFound } from '../errors.ts';
-import type { FormFields, Notice } from '../factors/factor.ts';
+import { DEVICE_WORDS, type DeviceWords, type FormFields, type Notice } from '../factors/factor.ts';
 import { formBody } from '../http/body.ts';
 import { browserOf } from '../http/browser.ts';
 import { FLOW_COOKIE, PORTAL_SESSION_COOKIE, getCookie, rememberDevice, setCookie } from '../http/cookies.ts';
@@ -58,8 +58,11 @@ export function accountRoutes(deps: Deps): Router {
   // The factors a citizen sets up here: the one that needs nothing installed first (the portal's order).
   const enrollable = deps.factors.having('enroll');
   const setUpOrder = [...enrollable.filter((f) => f.setUpFirst), ...enrollable.filter((f) => !f.setUpFirst)];
+  const deviceWords = (factorId: string): DeviceWords => deps.factors.get(factorId)?.removal?.devices?.words ?? DEVICE_WORDS;
   const homeNotices = new Set([
     ...HOME_NOTICES,
+    // A device removed: its factor's words say so.
+    ...deps.factors.having('removal').flatMap((f) => (f.removal.devices ? [deviceWords(f.id).removed] : [])),
     // A setup's form sent again after it was confirmed (reloading the törlőkód page) is told `_before`.
     ...enrollable.flatMap((f) => [enrolledNotice(f.id), enrolledNotice(f.id, true)]),
   ]);
@@ -184,7 +187,7 @@ export function accountRoutes(deps: Deps): Router {
     const setUp = offered.map((f) => ({ id: f.id, labelKey: `setup.${f.id}`, primary: f === primary }));
     const factors = overview.factors.map((f) => {
       const factor = deps.factors.get(f.id);
-      return { ...f, moves: factor?.enroll?.moves === true, devices: factor?.removal?.devices !== undefined };
+      return { ...f, moves: factor?.enroll?.moves === true, devices: factor?.removal?.devices ? deviceWords(f.id).link : null };
     });
     render(p, 'account/home', 'account.title', { notice, factors, setUp });
   });
@@ -314,25 +317,39 @@ export function accountRoutes(deps: Deps): Router {
     }),
   );
 
-  // ---- the devices of a factor an account holds several of (the DÁP app's phones): listed,
-  // removed one by one (the password again)
+  // ---- the devices of a factor an account holds several of (the DÁP app's phones, passkeys):
+  // listed, removed one by one (the password again)
 
-  const severalKind = deps.factors.all().find((f) => f.removal?.devices)?.id ?? '';
-  const devicesPage = async (p: Page & { session: PortalSession }, notice: Notice | null = null, status = 200) =>
-    render(p, 'account/devices', 'account.devices_title', { factor: severalKind, devices: (await account.devices(p.session, severalKind)) ?? [], notice }, status);
+  const deviceFactor = (ctx: Context): string => {
+    const factor = ctx.params['factor'];
+    if (typeof factor !== 'string' || !deps.factors.get(factor)?.removal?.devices) throw new NotFound();
+    return factor;
+  };
+  const devicesPage = async (p: Page & { session: PortalSession }, factor: string, notice: Notice | null = null, status = 200) => {
+    const words = deviceWords(factor);
+    render(p, 'account/devices', words.title, { factor, words, devices: (await account.devices(p.session, factor)) ?? [], notice }, status);
+  };
 
+  // The address the phones' page had before passkeys had one too.
+  const firstDevices = deps.factors.all().find((f) => f.removal?.devices)?.id ?? '';
   router.get(
     '/devices',
-    signedIn((p) => devicesPage(p)),
+    signedIn(async (p) => seeOther(p.ctx, `/account/devices/${firstDevices}`)),
+  );
+
+  router.get(
+    '/devices/:factor',
+    signedIn((p) => devicesPage(p, deviceFactor(p.ctx))),
   );
 
   router.post(
-    '/devices/:id/remove',
+    '/devices/:factor/:id/remove',
     form,
     signedIn(async (p, fields) => {
-      const done = await account.removeDevice(p.session, severalKind, idParam(p.ctx), text(fields, 'password'), who(p));
-      if (!done.ok) return devicesPage(p, done.notice, refusedStatus(done));
-      seeOther(p.ctx, '/account?notice=account.device_removed');
+      const factor = deviceFactor(p.ctx);
+      const done = await account.removeDevice(p.session, factor, idParam(p.ctx), text(fields, 'password'), who(p));
+      if (!done.ok) return devicesPage(p, factor, done.notice, refusedStatus(done));
+      seeOther(p.ctx, `/account?notice=${deviceWords(factor).removed}`);
     }),
   );
 

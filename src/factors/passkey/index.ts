@@ -153,13 +153,29 @@ export class PasskeyFactor implements Factor<PasskeyAnswer> {
     remove: (ctx: FactorContext) => store(ctx.repos).removeAll(ctx.account.id),
     devices: {
       list: async (repos, accountId): Promise<Device[]> =>
-        (await store(repos).list(accountId)).map((p) => ({ id: p.id, name: p.name, createdAt: p.created_at, lastUsedAt: p.last_used_at, lockedAt: null })),
+        (await store(repos).list(accountId)).map((p) => ({
+          id: p.id,
+          name: p.name,
+          createdAt: p.created_at,
+          lastUsedAt: p.last_used_at,
+          lockedAt: null,
+          // What the authenticator reported: a synced passkey is on the citizen's other devices too.
+          note: p.backup_eligible ? 'passkey.synced' : 'passkey.device_bound',
+        })),
       removeOne: async (ctx, deviceId) => {
         const device = (await this.removal.devices!.list(ctx.repos, ctx.account.id)).find((d) => d.id === deviceId);
         if (!device) return undefined;
         return (await store(ctx.repos).remove(ctx.account.id, deviceId)).removed ? device : undefined;
       },
       removedMail: 'mail.passkey_removed',
+      words: {
+        title: 'passkey.devices_title',
+        link: 'passkey.devices_link',
+        add: 'passkey.device_add',
+        removeIntro: 'passkey.remove_intro',
+        none: 'passkey.none',
+        removed: 'passkey.removed',
+      },
     },
   };
 
