@@ -9,7 +9,9 @@ import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/serv
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
 import { Browser, type Page } from '../helpers/browser.ts';
 import { USER_POLICY } from '../../src/security/throttle.ts';
-import { type TestKapu, PASSWORD, beginSignIn, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
+import { type TestKapu, PASSWORD, beginSignIn, signInWithPassword } from '../helpers/kapu.ts';
+import type { MailSink } from '../helpers/mail-sink.ts';
+import { kapuWithMail } from '../helpers/suite.ts';
 import { SoftwareAuthenticator } from '../helpers/software-authenticator.ts';
 
 const HIGH = 'http://eidas.europa.eu/LoA/high';
@@ -23,8 +25,8 @@ function optionsOn(page: Page): PublicKeyCredentialRequestOptionsJSON {
 }
 
 /** A citizen with one passkey, set up through the factor's own enrollment (as the portal does). */
-async function withPasskey(kapu: TestKapu, username: string, authenticator: SoftwareAuthenticator) {
-  const account = await kapu.account(username, ['email']);
+async function withPasskey(kapu: TestKapu, username: string, authenticator: SoftwareAuthenticator, factors = ['email']) {
+  const account = await kapu.account(username, factors);
   const { enrollments, uow } = kapu.deps;
   const begun = await enrollments.begin(account.id, PASSKEY, 'hu');
   if (!begun.ok) throw new Error('enrollment refused');
@@ -37,14 +39,15 @@ async function withPasskey(kapu: TestKapu, username: string, authenticator: Soft
 
 describe('passkeys at an RP', () => {
   let kapu: TestKapu;
+  let mail: MailSink;
   let origin: string;
-  beforeAll(async () => {
-    kapu = await startTestKapu({ env: { ACR_PASSKEY: HIGH } });
-    origin = new URL(kapu.url).origin;
-  });
-  afterAll(async () => {
-    await kapu?.close();
-  });
+  kapuWithMail(
+    (s) => {
+      ({ kapu, mail } = s);
+      origin = new URL(kapu.url).origin;
+    },
+    { env: { ACR_PASSKEY: HIGH } },
+  );
 
   test('as the second factor after the password: the account’s passkeys are offered, and the RP gets pwd, hwk, user, mfa at ACR_PASSKEY', async () => {
     const authenticator = new SoftwareAuthenticator(origin);
@@ -114,5 +117,29 @@ describe('passkeys at an RP', () => {
     const page = await browser.submit(await browser.go(signIn.url), '/method', {}, { name: 'method', value: PASSKEY });
     await browser.submit(page, '/verify', { credential: JSON.stringify(authenticator.get(optionsOn(page))) });
     expect((await signIn.finish(browser.exitUrl!)).claims()).toMatchObject({ sub: account.id, amr: ['hwk', 'user', 'mfa'] });
+  });
+
+  test('adding and removing a passkey each mail the citizen, naming the passkey; the last way in stays', async () => {
+    const authenticator = new SoftwareAuthenticator(origin);
+    const since = mail.received.length;
+    const account = await withPasskey(kapu, 'kulcs.levelek', authenticator);
+    const added = await mail.next((m) => m.to.includes(account.email) && m.subject === 'Ügyfélkapu+ – új passkey a fiókjában', since);
+    expect(added.text).toContain('Laptop');
+
+    const session = { id: 'test', signedInAt: new Date(), account: { id: account.id, username: 'kulcs.levelek', name: 'Teszt kulcs.levelek', email: account.email, factorKinds: ['email', PASSKEY] } };
+    const who = { ip: '127.0.0.1', lang: 'hu' as const, browser: null };
+    const [passkey] = (await kapu.deps.account.devices(session, PASSKEY))!;
+    expect(passkey).toMatchObject({ name: 'Laptop', lastUsedAt: null, note: 'passkey.device_bound' });
+    expect(await kapu.deps.account.removeDevice(session, PASSKEY, passkey!.id, 'not the password', who)).toMatchObject({ ok: false });
+    expect(await kapu.deps.account.removeDevice(session, PASSKEY, passkey!.id, PASSWORD, who)).toEqual({ ok: true });
+    const removed = await mail.next((m) => m.to.includes(account.email) && m.subject === 'Ügyfélkapu+ – passkey eltávolítva', since);
+    expect(removed.text).toContain('Laptop');
+    expect(await kapu.deps.account.devices(session, PASSKEY)).toEqual([]);
+
+    // An account whose only way in is its one passkey keeps it.
+    const only = await withPasskey(kapu, 'kulcs.egyetlen', new SoftwareAuthenticator(origin), []);
+    const alone = { ...session, account: { ...session.account, id: only.id, username: 'kulcs.egyetlen', email: only.email, factorKinds: [PASSKEY] } };
+    const [last] = (await kapu.deps.account.devices(alone, PASSKEY))!;
+    expect(await kapu.deps.account.removeDevice(alone, PASSKEY, last!.id, PASSWORD, who)).toMatchObject({ ok: false, notice: { key: 'account.last_factor' } });
   });
 });
