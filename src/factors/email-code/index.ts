@@ -186,4 +186,11 @@ export const emailCode: FactorModule = {
   id: EMAIL_FACTOR_ID,
   folder: new URL('./', import.meta.url),
   create: (deps) => new EmailCodeFactor(deps),
+  cli: {
+    help: "the emailed code (Ügyfélkapu+ e-mailes kóddal): codes go to the account's address",
+    again: { keep: true },
+    said: (account, { added }) => [
+      added ? `emailed-code factor added for ${account.username}: codes go to ${account.email}` : `${account.username} already has the emailed-code factor (codes go to ${account.email})`,
+    ],
+  },
 };
