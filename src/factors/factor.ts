@@ -327,6 +327,11 @@ export interface Factor<Input = unknown> {
    * password-only sign-in has ended: it needs nothing to install (the emailed code).
    */
   readonly setUpFirst?: true;
+  /**
+   * Having it proves that the account's address receives kapu's mail (the emailed code): RPs
+   * are told the address is verified (`email_verified`).
+   */
+  readonly provesAddress?: true;
 
   /**
    * Reads the factor's own fields of a submitted form; undefined when they could not be an

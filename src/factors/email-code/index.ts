@@ -45,6 +45,8 @@ export class EmailCodeFactor implements Factor<CodeInput> {
   readonly labelKey = 'factor.email';
   /** A mailbox is all it needs: the way in for a citizen who has no Ügyfélkapu+ yet. */
   readonly setUpFirst = true as const;
+  /** Its codes reached the account's address: the address is verified. */
+  readonly provesAddress = true as const;
   readonly #deps: EmailCodeDeps;
 
   constructor(deps: EmailCodeDeps) {
