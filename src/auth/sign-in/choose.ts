@@ -1,19 +1,21 @@
+/** The factor step's choice: pick, or switch to, one of the account's factors. */
+import type { FlowState } from '../flow.ts';
 import type { Outcome } from '../outcomes.ts';
 import { EXPIRED, type Requester, type SignInDeps, load } from './context.ts';
-import { begin, lock, offState } from './guards.ts';
+import { begin, firstStop, inState, known, locked } from './guards.ts';
 
-/** Pick (or switch to) one of the account's factors. */
+/** Pick (or switch to) one of the account's factors: its proof begins (an emailed code is sent). */
 export async function chooseFactor(deps: SignInDeps, uid: string, requester: Requester, factorId: unknown): Promise<Outcome> {
   const signIn = (await load(deps, uid, requester))?.signIn;
   if (!signIn) return EXPIRED;
-  const off = offState(deps, signIn, ['choose_factor', 'factor']);
-  if (off) return off;
   const factor = signIn.account?.factors.find((f) => f.id === factorId);
-  if (!factor) return { kind: 'bad_request', code: 'unknown_factor' };
-  return deps.uow.transaction(async (r) => {
-    const elsewhere = await lock(deps, r, signIn, ['choose_factor', 'factor']);
-    if (elsewhere) return elsewhere;
-    await r.signIns.update(uid, { state: 'factor', factor: factor.id }, deps.clock.now());
-    return begin(deps, r, { ...signIn, state: 'factor', factor }, requester);
+  const stop = await firstStop(inState(signIn, CHOOSING), known(factor, 'unknown_factor'));
+  if (stop) return stop;
+  const chosen = factor!;
+  return locked(deps, signIn, CHOOSING, async (r) => {
+    await r.signIns.update(uid, { state: 'factor', factor: chosen.id }, deps.clock.now());
+    return begin(deps, r, { ...signIn, state: 'factor', factor: chosen }, requester);
   });
 }
+
+const CHOOSING: FlowState[] = ['choose_factor', 'factor'];

@@ -1,3 +1,4 @@
+/** The sign-in as every step sees it: its types, the one read a step starts from, the contexts a factor gets, small helpers. */
 import type { Clock, Random } from '../../clock.ts';
 import type { Repos } from '../../db/repositories/index.ts';
 import type { Candidate, SignInRow } from '../../db/repositories/sign-ins.ts';
@@ -159,19 +160,19 @@ export function passwordAllowed(deps: SignInDeps, signIn: SignIn, now: Date): bo
   return signIn.kind === 'rp' && signIn.need === 'password' && deps.acr.legacyAllowed(now);
 }
 
-export function context<A extends FactorAccount | null>(deps: SignInDeps, repos: Repos, signIn: SignIn, account: A): Omit<FactorContext, 'account'> & { account: A } {
+export function context<A extends FactorAccount | null>(repos: Repos, signIn: SignIn, account: A): Omit<FactorContext, 'account'> & { account: A } {
   // A factor's words go into mails, in the language the citizen is reading.
   return { flowId: signIn.uid, account, lang: signIn.mailLang, repos, request: { service: serviceOf(signIn), browser: signIn.browser } };
 }
 
 /** A guarded sign-in's context: the account only where the password was right; the username as typed. */
-export function guardedContext(deps: SignInDeps, repos: Repos, signIn: SignIn, account: FactorAccount | null, username: string): GuardedContext {
-  return { ...context(deps, repos, signIn, account ? accountOf(account) : null), username };
+export function guardedContext(repos: Repos, signIn: SignIn, account: FactorAccount | null, username: string): GuardedContext {
+  return { ...context(repos, signIn, account ? accountOf(account) : null), username };
 }
 
 /** A passwordless factor's context: the account, if the sign-in knows it yet. */
-export function flowContext(deps: SignInDeps, repos: Repos, signIn: SignIn): FlowContext {
-  return context(deps, repos, signIn, signIn.account ? accountOf(signIn.account) : null);
+export function flowContext(repos: Repos, signIn: SignIn): FlowContext {
+  return context(repos, signIn, signIn.account ? accountOf(signIn.account) : null);
 }
 
 /** Who asks, for a factor that shows it elsewhere (the phone app). */

@@ -1,3 +1,4 @@
+/** The end of a sign-in: the RP's interaction result (accountId, acr, amr) or a portal session, in the step's unit of work. */
 import type { AuditEvent } from '../../db/repositories/audit.ts';
 import type { Repos } from '../../db/repositories/index.ts';
 import type { Factor } from '../../factors/factor.ts';

@@ -1,3 +1,4 @@
+/** What the sign-in's page shows in each state. */
 import type { Repos } from '../../db/repositories/index.ts';
 import { LEGACY_METHOD } from '../flow.ts';
 import type { MethodOption, SignInPage } from '../pages.ts';
@@ -28,7 +29,7 @@ export async function page(deps: SignInDeps, signIn: SignIn, repos: Repos, usern
       return { state: 'password', method: { id: signIn.method ?? LEGACY_METHOD, labelKey: factors.get(signIn.method)?.labelKey ?? 'method.legacy' }, username };
     case 'factor': {
       const { factor, account } = signIn;
-      const proof = proofOf(factor, flowContext(deps, repos, signIn));
+      const proof = proofOf(factor, flowContext(repos, signIn));
       // A flow at a factor the registry no longer knows: the citizen chooses again.
       if (!factor || !proof) return factorChoice(deps, signIn);
       return {
@@ -42,7 +43,7 @@ export async function page(deps: SignInDeps, signIn: SignIn, repos: Repos, usern
     case 'guarded': {
       const { factor, guard, account } = signIn;
       if (!factor?.guarded || !guard) return factorChoice(deps, signIn);
-      const ctx = guardedContext(deps, repos, signIn, account, guard.username);
+      const ctx = guardedContext(repos, signIn, account, guard.username);
       return { state: 'factor', factor: option(factor), view: factor.guarded.view(ctx, guard.kept), others: [], canResend: false, guarded: true };
     }
     case 'choose_factor':

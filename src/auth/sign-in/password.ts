@@ -1,3 +1,4 @@
+/** The password step: one answer for every failure, and on to the factor the account has. */
 import type { AuditEvent } from '../../db/repositories/audit.ts';
 import type { FormFields } from '../../factors/factor.ts';
 import { PASSWORD_MAX_LENGTH } from '../../security/passwords.ts';
@@ -8,7 +9,7 @@ import { tellFailures } from '../lock-notice.ts';
 import { EXPIRED, USERNAME_MAX_LENGTH, type Account, type Requester, type SignInDeps, accountOf, boundedString, load, passwordIsEnough } from './context.ts';
 import { finish } from './finish.ts';
 import { beginGuarded } from './guarded.ts';
-import { advanced, begin, lock, offState, refused } from './guards.ts';
+import { advanced, begin, firstStop, inState, lock, refused } from './guards.ts';
 
 /**
  * Username + password. One answer for an unknown user, a wrong password and a locked
@@ -21,9 +22,8 @@ export async function password(deps: SignInDeps, uid: string, requester: Request
   const loaded = await load(deps, uid, requester, username || undefined);
   if (!loaded) return EXPIRED;
   const { signIn, candidate } = loaded;
-  const off = offState(deps, signIn, ['password']);
-  if (off) return off;
-  if (!username || !password) return refused(deps, signIn, 'invalid_input', { key: 'password.missing' }, username);
+  const stop = await firstStop(inState(signIn, ['password']), () => (username && password ? null : refused(deps, signIn, 'invalid_input', { key: 'password.missing' }, username)));
+  if (stop) return stop;
 
   const { uow, throttle, passwords, clock } = deps;
   // A browser that signed in to this account before is not locked out by guesses from elsewhere.
@@ -51,7 +51,7 @@ export async function password(deps: SignInDeps, uid: string, requester: Request
   const account: Account = { ...accountOf(candidate), factors: deps.factors.pick(candidate.factorKinds), lang: isLang(candidate.lang) ? candidate.lang : null };
   return uow.transaction(async (r) => {
     // The flow's row before the throttle's, as every step takes them (no deadlock); a right password is no failure.
-    const elsewhere = await lock(deps, r, signIn, ['password']);
+    const elsewhere = await lock(r, signIn, ['password']);
     await throttle.succeeded(r.throttle, attempt);
     if (elsewhere) return elsewhere;
     if (check.rehash) await r.accounts.updatePasswordHash(account.id, check.rehash, now);
@@ -65,6 +65,6 @@ export async function password(deps: SignInDeps, uid: string, requester: Request
     const target = chosen ?? fallback;
     const state = target ? 'factor' : account.factors.length > 0 ? 'choose_factor' : 'upgrade';
     await r.signIns.update(uid, { state, accountId: account.id, factor: target?.id ?? null }, now);
-    return target ? begin(deps, r, { ...identified, state, factor: target }, requester) : advanced(deps, signIn, null);
+    return target ? begin(deps, r, { ...identified, state, factor: target }, requester) : advanced(signIn, null);
   });
 }

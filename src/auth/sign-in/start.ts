@@ -1,9 +1,10 @@
+/** The start of a sign-in and the steps that need no answer: the portal's start, the page, the method chooser, back, consent, cancel. */
 import type { Factor, Notice } from '../../factors/factor.ts';
 import { type FlowState, LEGACY_METHOD } from '../flow.ts';
 import type { Outcome } from '../outcomes.ts';
 import { proofOf } from '../proof.ts';
 import { CHOICE_MAX_LENGTH, EXPIRED, PORTAL_HOME, PORTAL_SIGN_IN_SECONDS, type Requester, type SignIn, type SignInDeps, asking, flowContext, load } from './context.ts';
-import { advance, advanced, lock, offState, refused, shown } from './guards.ts';
+import { advance, advanced, firstStop, inState, known, locked, refused, shown } from './guards.ts';
 
 /**
  * Starts a sign-in at the account portal: its flow's uid (the browser is sent to its page).
@@ -26,27 +27,24 @@ export async function show(deps: SignInDeps, uid: string, requester: Requester, 
   return { kind: 'show', shown: await shown(deps, signIn, deps.uow.repos), notice };
 }
 
-/** The citizen picked a sign-in method on the chooser; next: the password. */
+/** The citizen picked a sign-in method on the chooser; next: the password (or a passwordless proof). */
 export async function chooseMethod(deps: SignInDeps, uid: string, requester: Requester, method: unknown): Promise<Outcome> {
   const signIn = (await load(deps, uid, requester))?.signIn;
   if (!signIn) return EXPIRED;
-  const off = offState(deps, signIn, ['choose_method']);
-  if (off) return off;
-  const known = typeof method === 'string' && method.length <= CHOICE_MAX_LENGTH && (method === LEGACY_METHOD || deps.factors.get(method) !== undefined);
-  if (!known) return { kind: 'bad_request', code: 'unknown_method' };
-  const alone = deps.factors.with(method, 'passwordless');
+  const name = typeof method === 'string' && method.length <= CHOICE_MAX_LENGTH ? method : undefined;
+  const stop = await firstStop(inState(signIn, ['choose_method']), known(name === LEGACY_METHOD || deps.factors.get(name), 'unknown_method'));
+  if (stop) return stop;
+  const alone = deps.factors.with(name, 'passwordless');
   if (alone) return beginAlone(deps, signIn, requester, alone);
-  return advance(deps, signIn, ['choose_method'], { state: 'password', method });
+  return advance(deps, signIn, ['choose_method'], { state: 'password', method: name! });
 }
 
-/** A passwordless factor chosen on the method chooser: straight to it, no password. */
+/** A passwordless factor chosen on the method chooser: straight to its proof, no password. */
 export async function beginAlone(deps: SignInDeps, signIn: SignIn, requester: Requester, factor: Factor): Promise<Outcome> {
-  return deps.uow.transaction(async (r) => {
-    const elsewhere = await lock(deps, r, signIn, ['choose_method']);
-    if (elsewhere) return elsewhere;
+  return locked(deps, signIn, ['choose_method'], async (r) => {
     await r.signIns.update(signIn.uid, { state: 'factor', method: factor.id, factor: factor.id }, deps.clock.now());
-    const notice = await proofOf(factor, { ...flowContext(deps, r, { ...signIn, account: null }), asking: asking(signIn, requester) })!.begin();
-    return notice?.error ? refused(deps, signIn, 'rate_limited', notice, undefined, r) : advanced(deps, signIn, null);
+    const notice = await proofOf(factor, { ...flowContext(r, { ...signIn, account: null }), asking: asking(signIn, requester) })!.begin();
+    return notice?.error ? refused(deps, signIn, 'rate_limited', notice, undefined, r) : advanced(signIn, null);
   });
 }
 
@@ -56,7 +54,7 @@ export async function restart(deps: SignInDeps, uid: string, requester: Requeste
   if (!signIn) return EXPIRED;
   // From a passwordless factor's page too (no account yet): back to the chooser.
   const from: FlowState[] = signIn.account === null && signIn.factor?.passwordless ? ['password', 'factor'] : ['password'];
-  return offState(deps, signIn, from) ?? advance(deps, signIn, from, { state: 'choose_method', method: null, factor: null });
+  return (await firstStop(inState(signIn, from))) ?? advance(deps, signIn, from, { state: 'choose_method', method: null, factor: null });
 }
 
 /**
@@ -66,9 +64,9 @@ export async function restart(deps: SignInDeps, uid: string, requester: Requeste
 export async function consent(deps: SignInDeps, uid: string, requester: Requester): Promise<Outcome> {
   const signIn = (await load(deps, uid, requester))?.signIn;
   if (!signIn) return EXPIRED;
-  const off = offState(deps, signIn, ['choose_method', 'done']);
-  if (off) return off;
-  return signIn.prompt === 'consent' ? { kind: 'consent', uid } : advanced(deps, signIn, null);
+  const stop = await firstStop(inState(signIn, ['choose_method', 'done']));
+  if (stop) return stop;
+  return signIn.prompt === 'consent' ? { kind: 'consent', uid } : advanced(signIn, null);
 }
 
 /** The citizen cancels; the RP gets an OAuth error back. Welcome in every state. */

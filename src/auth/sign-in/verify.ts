@@ -1,51 +1,50 @@
+/** The answer to the current factor: a typed code (counted first), an approval collected, or a fresh challenge. */
 import type { Repos } from '../../db/repositories/index.ts';
 import type { Factor, FormFields } from '../../factors/factor.ts';
 import type { Outcome } from '../outcomes.ts';
+import type { Attempt } from '../../security/throttle.ts';
 import { proofOf } from '../proof.ts';
 import { EXPIRED, type Requester, type SignIn, type SignInDeps, accountOf, asking, flowContext, load, owns } from './context.ts';
 import { confirmSetUp, resendSetUp } from './enroll.ts';
 import { finish } from './finish.ts';
 import { verifyGuarded } from './guarded.ts';
-import { advanced, factorFailure, lock, offState, refused, shown } from './guards.ts';
+import { advanced, answerable, counted, factorFailure, firstStop, inState, known, locked, present, refused, shown } from './guards.ts';
 
-/** Checks the citizen's answer for the current factor (or for the factor being set up). */
+/** Checks the citizen's answer for the current factor (or for the guarded proof, or the factor being set up). */
 export async function verify(deps: SignInDeps, uid: string, requester: Requester, form: FormFields): Promise<Outcome> {
   const signIn = (await load(deps, uid, requester))?.signIn;
   if (!signIn) return EXPIRED;
   if (signIn.state === 'enroll') return confirmSetUp(deps, signIn, requester, form);
   if (signIn.state === 'guarded') return verifyGuarded(deps, signIn, requester, form);
-  const off = offState(deps, signIn, ['factor']);
-  if (off) return off;
-  const { factor, account } = signIn;
-  const proof = proofOf(factor, flowContext(deps, deps.uow.repos, signIn));
-  if (!factor || !proof) return { kind: 'wrong_step', uid };
-  if (proof.answered === 'out_of_band') return collect(deps, signIn, requester, factor, form);
-  if (account && !owns(account, factor)) return { kind: 'bad_request', code: 'unknown_factor' };
+  const { account } = signIn;
+  const proof = proofOf(signIn.factor, flowContext(deps.uow.repos, signIn));
+  const before = await firstStop(inState(signIn, ['factor']), present(signIn, signIn.factor, proof));
+  if (before) return before;
+  // The checks above vouch for these.
+  const factor = signIn.factor!;
+  if (proof!.answered === 'out_of_band') return collect(deps, signIn, requester, factor, form);
   const input = factor.parse(form);
-  if (input === undefined) return refused(deps, signIn, 'invalid_input', { key: 'code.format' });
-
-  const { uow, throttle, clock } = deps;
+  const stop = await firstStop(known(!account || owns(account, factor), 'unknown_factor'), answerable(deps, signIn, input));
+  if (stop) return stop;
   // Counted before the check, so parallel guesses cannot slip past the limit (a passwordless
   // proof, before it names an account, on the sign-in itself).
-  const attempt = await throttle.factor(uow.repos.throttle, account?.id ?? `flow:${uid}`, requester.ip);
-  if (!attempt) return refused(deps, signIn, 'locked', { key: 'throttle.locked' });
-  return uow.transaction(async (r) => {
-    const elsewhere = await lock(deps, r, signIn, ['factor'], factor.id);
-    if (elsewhere) {
-      // Another request of this sign-in moved it on first (a double click): no guess.
-      await r.throttle.settle([], attempt.counted);
-      return elsewhere;
-    }
-    const bound = proofOf(factor, flowContext(deps, r, signIn));
-    const result = bound?.answered === 'typed' ? await bound.verify(input) : ({ ok: false, notice: { key: 'code.invalid' } } as const);
-    if (!result.ok) {
-      await r.audit.record(factorFailure(deps, signIn, account?.id ?? null, factor, attempt, requester, result.notice), clock.now());
-      return refused(deps, signIn, 'wrong_answer', result.notice, undefined, r);
-    }
-    // A right answer is no failure: take back its count (on the IP too, which many share).
-    await throttle.succeeded(r.throttle, attempt);
-    return finishProved(deps, r, signIn, factor, result.accountId, requester);
-  });
+  const attempt = await deps.throttle.factor(deps.uow.repos.throttle, account?.id ?? `flow:${uid}`, requester.ip);
+  const throttled = await firstStop(counted(deps, signIn, attempt));
+  if (throttled) return throttled;
+  return locked(deps, signIn, ['factor'], (r) => answer(deps, r, signIn, factor, input, attempt!, requester), { factor: factor.id, attempt: attempt! });
+}
+
+/** A typed answer, checked by the factor: a right one is no failure (its count is taken back) and ends the sign-in. */
+async function answer(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor, input: unknown, attempt: Attempt, requester: Requester): Promise<Outcome> {
+  const proof = proofOf(factor, flowContext(r, signIn));
+  const result = proof?.answered === 'typed' ? await proof.verify(input) : ({ ok: false, notice: { key: 'code.invalid' } } as const);
+  if (!result.ok) {
+    await r.audit.record(factorFailure(signIn, signIn.account?.id ?? null, factor, attempt, requester, result.notice), deps.clock.now());
+    return refused(deps, signIn, 'wrong_answer', result.notice, undefined, r);
+  }
+  // On the IP too, which many share.
+  await deps.throttle.succeeded(r.throttle, attempt);
+  return finishProved(deps, r, signIn, factor, result.accountId, requester);
 }
 
 /**
@@ -55,23 +54,24 @@ export async function verify(deps: SignInDeps, uid: string, requester: Requester
  * approval names the account the sign-in ends with.
  */
 export async function collect(deps: SignInDeps, signIn: SignIn, requester: Requester, factor: Factor, form: FormFields): Promise<Outcome> {
-  const input = factor.parse(form);
-  if (input === undefined) return refused(deps, signIn, 'invalid_input', { key: 'code.format' });
-  const { uow, clock } = deps;
-  return uow.transaction(async (r) => {
-    const elsewhere = await lock(deps, r, signIn, ['factor'], factor.id);
-    if (elsewhere) return elsewhere;
-    const proof = proofOf(factor, flowContext(deps, r, signIn));
-    if (proof?.answered !== 'out_of_band') return { kind: 'wrong_step', uid: signIn.uid };
-    const collected = await proof.collect();
-    if (collected.status === 'pending') return { kind: 'show', shown: await shown(deps, signIn, r), notice: collected.notice };
-    if (collected.status !== 'approved') {
+  const stop = await firstStop(answerable(deps, signIn, factor.parse(form)));
+  if (stop) return stop;
+  return locked(
+    deps,
+    signIn,
+    ['factor'],
+    async (r) => {
+      const proof = proofOf(factor, flowContext(r, signIn));
+      if (proof?.answered !== 'out_of_band') return { kind: 'wrong_step', uid: signIn.uid };
+      const collected = await proof.collect();
+      if (collected.status === 'pending') return { kind: 'show', shown: await shown(deps, signIn, r), notice: collected.notice };
+      if (collected.status === 'approved') return finishProved(deps, r, signIn, factor, collected.accountId, requester);
       const accountId = signIn.account?.id ?? null;
-      await r.audit.record({ type: 'signin.factor_failed', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { factor: factor.id, reason: collected.notice.key } }, clock.now());
+      await r.audit.record({ type: 'signin.factor_failed', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { factor: factor.id, reason: collected.notice.key } }, deps.clock.now());
       return refused(deps, signIn, 'wrong_answer', collected.notice, undefined, r);
-    }
-    return finishProved(deps, r, signIn, factor, collected.accountId, requester);
-  });
+    },
+    { factor: factor.id },
+  );
 }
 
 /**
@@ -91,15 +91,19 @@ export async function resend(deps: SignInDeps, uid: string, requester: Requester
   const signIn = (await load(deps, uid, requester))?.signIn;
   if (!signIn) return EXPIRED;
   if (signIn.state === 'enroll') return resendSetUp(deps, signIn);
-  const off = offState(deps, signIn, ['factor']);
-  if (off) return off;
   const { factor, account } = signIn;
-  const proof = proofOf(factor, flowContext(deps, deps.uow.repos, signIn));
-  if (!factor || !proof?.resend || (account && !owns(account, factor))) return { kind: 'bad_request', code: 'nothing_to_resend' };
-  return deps.uow.transaction(async (r) => {
-    const elsewhere = await lock(deps, r, signIn, ['factor'], factor.id);
-    if (elsewhere) return elsewhere;
-    const notice = await proofOf(factor, { ...flowContext(deps, r, signIn), asking: asking(signIn, requester) })!.resend!();
-    return notice.error ? refused(deps, signIn, 'rate_limited', notice, undefined, r) : advanced(deps, signIn, notice);
-  });
+  const canResend = factor && proofOf(factor, flowContext(deps.uow.repos, signIn))?.resend && (!account || owns(account, factor));
+  const stop = await firstStop(inState(signIn, ['factor']), known(canResend, 'nothing_to_resend'));
+  if (stop) return stop;
+  const current = factor!;
+  return locked(
+    deps,
+    signIn,
+    ['factor'],
+    async (r) => {
+      const notice = await proofOf(current, { ...flowContext(r, signIn), asking: asking(signIn, requester) })!.resend!();
+      return notice.error ? refused(deps, signIn, 'rate_limited', notice, undefined, r) : advanced(signIn, notice);
+    },
+    { factor: current.id },
+  );
 }
