@@ -13,6 +13,7 @@ import {
   setPassword,
 } from '../admin/accounts.ts';
 import { type ImportReport, importAccounts } from '../admin/import.ts';
+import { FACTORS } from '../factors/index.ts';
 import { CliFailure, UsageError, integer, parse, printable, required } from './args.ts';
 import { type Cli, type Command, isoTime } from './context.ts';
 import { isTerminal, readNewPassword } from './password.ts';
@@ -57,11 +58,12 @@ function checkPassword(command: string, password: string): string {
   return password;
 }
 
-const FACTOR_FILTERS = ['email', 'totp', 'none'];
+/** `--factor`: an account that has this factor, or `none` (password only). */
+const FACTOR_FILTERS = [...FACTORS.map((f) => f.id), 'none'];
 
 const list: Command = {
   name: 'account list',
-  synopsis: '[--search TEXT] [--disabled|--enabled] [--factor email|totp|none] [--limit N] [--after USERNAME] [--json]',
+  synopsis: `[--search TEXT] [--disabled|--enabled] [--factor ${FACTOR_FILTERS.join('|')}] [--limit N] [--after USERNAME] [--json]`,
   summary: 'list accounts in username order, a page at a time (default 100; --after the last one shown for the next)',
   async run(cli, args) {
     const { values } = parse(this.name, args, {
@@ -207,13 +209,13 @@ const factors = usernameCommand('account factors', "list an account's second fac
 
 const removeFactorCommand: Command = {
   name: 'account remove-factor',
-  synopsis: 'USERNAME email|totp',
-  summary: 'remove a second factor of an account (a lost phone, an address gone)',
+  synopsis: `USERNAME ${FACTORS.map((f) => f.id).join('|')}`,
+  summary: 'remove a second factor of an account with all it owns (a lost phone, an address gone)',
   async run(cli, args) {
     const { positionals } = parse(this.name, args, {}, ['USERNAME', 'FACTOR']);
     const [username, kind] = positionals as [string, string];
     await cli.withDeps(async (deps) => {
-      if (!deps.factors.get(kind)) throw new UsageError(`${this.name}: unknown factor "${printable(kind)}"`);
+      if (!deps.factors.with(kind, 'removal')) throw new UsageError(`${this.name}: unknown factor "${printable(kind)}"`);
       await removeFactor(deps, username, kind);
       cli.result({ username, removedFactor: kind }, () => cli.out(`factor ${kind} removed from ${printable(username)}`));
     });
@@ -300,49 +302,41 @@ async function withProgress(
   });
 }
 
-const addEmailFactor: Command = {
-  name: 'account add-email-factor',
-  synopsis: 'USERNAME',
-  summary: 'give an account the emailed-code factor (Ügyfélkapu+ e-mailes kóddal)',
-  async run(cli, args) {
-    const { positionals } = parse(this.name, args, {}, ['USERNAME']);
-    const username = positionals[0]!;
-    await cli.withDeps(async (deps) => {
-      const account = await deps.repos.accounts.findByUsername(username);
-      if (!account) throw new CliFailure(`no account "${printable(username)}"`);
-      if ((await deps.repos.factors.kinds(account.id)).includes('email')) {
-        if (cli.jsonMode) return cli.json({ username: account.username, factor: 'email', added: false });
-        return cli.out(`${printable(account.username)} already has the emailed-code factor (codes go to ${printable(account.email)})`);
-      }
-      await addFactor(deps, account.username, 'email');
-      cli.result({ username: account.username, factor: 'email', added: true }, () =>
-        cli.out(`emailed-code factor added for ${printable(account.username)}: codes go to ${printable(account.email)}`),
-      );
-    });
-  },
-};
+/** The factors an operator can give, each with its own options and help. */
+const GIVEN = FACTORS.filter((f) => f.cli);
 
-const addTotp: Command = {
-  name: 'account add-totp',
-  synopsis: 'USERNAME [--replace]',
-  summary: 'give an account an authenticator-app factor; prints its otpauth:// URI once',
+const addFactorCommand: Command = {
+  name: 'account add-factor',
+  synopsis: `USERNAME ${GIVEN.map((f) => f.id).join('|')} [the factor's options]`,
+  summary: [
+    'give an account a second factor as an operator (no proof asked of the citizen):',
+    ...GIVEN.flatMap((f) => [`  ${f.id}: ${f.cli!.help}`, ...Object.entries(f.cli!.options ?? {}).map(([flag, help]) => `      --${flag}: ${help}`)]),
+  ].join('\n      '),
   async run(cli, args) {
-    const { values, positionals } = parse(this.name, args, { replace: { type: 'boolean' } }, ['USERNAME']);
-    const username = positionals[0]!;
-    cli.requirePersistentKeys();
+    const flags = Object.fromEntries(GIVEN.flatMap((f) => Object.keys(f.cli!.options ?? {})).map((flag) => [flag, { type: 'boolean' as const }]));
+    const { values, positionals } = parse(this.name, args, flags, ['USERNAME', 'KIND']);
+    const [username, kind] = positionals as [string, string];
+    const given = GIVEN.find((f) => f.id === kind)?.cli;
+    if (!given) throw new UsageError(`${this.name}: unknown factor "${printable(kind)}" (one of ${GIVEN.map((f) => f.id).join(', ')})`);
+    const own = Object.keys(given.options ?? {});
+    const foreign = Object.keys(values).find((flag) => values[flag] && !own.includes(flag));
+    if (foreign) throw new UsageError(`${this.name}: --${foreign} is no option of ${kind}`);
+    if (given.sealsSecret) cli.requirePersistentKeys();
     await cli.withDeps(async (deps) => {
       const account = await deps.repos.accounts.findByUsername(username);
       if (!account) throw new CliFailure(`no account "${printable(username)}"`);
-      // A new secret silently replaces the old one: the citizen's phone would stop working.
-      if (!values.replace && (await deps.repos.factors.kinds(account.id)).includes('totp')) {
-        throw new CliFailure(`${printable(account.username)} already has an authenticator app; --replace issues a new secret and the old one stops working`);
+      const shown = { username: printable(account.username), email: printable(account.email) };
+      if ((await deps.repos.factors.kinds(account.id)).includes(kind)) {
+        const { again } = given;
+        if ('keep' in again) {
+          if (cli.jsonMode) return cli.json({ username: account.username, factor: kind, added: false });
+          return given.said(shown, { added: false }).forEach((line) => cli.out(line));
+        }
+        if (!values[again.replaceFlag]) throw new CliFailure(again.refusal(shown.username));
       }
-      const { secretForDisplay } = await addFactor(deps, account.username, 'totp');
-      cli.result({ username: account.username, factor: 'totp', otpauthUri: secretForDisplay }, () => {
-        cli.out(`authenticator-app factor added for ${printable(account.username)}.`);
-        cli.out('This URI is the secret and is shown only once: hand it to the account holder over a safe channel (e.g. as a QR code).');
-        cli.out(secretForDisplay ?? '');
-      });
+      const { secretForDisplay } = await addFactor(deps, account.username, kind);
+      const result = { username: account.username, factor: kind, added: true, ...(given.shownAs && { [given.shownAs]: secretForDisplay }) };
+      cli.result(result, () => given.said(shown, { added: true, ...(secretForDisplay && { shown: secretForDisplay }) }).forEach((line) => cli.out(line)));
     });
   },
 };
@@ -375,8 +369,7 @@ export const accountCommands: Command[] = [
   enable,
   setPasswordCommand,
   factors,
-  addEmailFactor,
-  addTotp,
+  addFactorCommand,
   removeFactorCommand,
   unlock,
   remove,

@@ -44,304 +44,11 @@ import type { Mailer } from '../mail/mailer.ts';
 import type { EmailedCodes } from '../security/emailed-codes.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
 import type { SecretBox } from '../security/secret-box.ts';
-import type { Lang } from '../views.ts';
+import type { ChangeProof, Enrollable, GuardedProof, OperatorEnrollable, PasswordlessProof, Removable, ResetProof, SignInProof } from './capabilities.ts';
+import type { FactorId, FormFields } from './context.ts';
 
-export type FactorId = string;
-
-/** A submitted form, as parsed from the request body. */
-export type FormFields = Readonly<Record<string, unknown>>;
-
-export interface FactorAccount {
-  id: string;
-  username: string;
-  name: string;
-  email: string;
-}
-
-/** Who is asking, as a factor may show it (a phone's approval names the service and browser). */
-export interface Asking {
-  /** The service (RP) signed into, by name; null: kapu's own account portal. */
-  client: string | null;
-  ip: string;
-  browser: string | null;
-}
-
-/** What a factor gets when acting inside one sign-in or one enrollment. */
-export interface FactorContext {
-  /** The sign-in (interaction uid) or the enrollment that codes and challenges are bound to. */
-  flowId: string;
-  account: FactorAccount;
-  lang: Lang;
-  /** The unit of work's repositories. */
-  repos: Repos;
-  /** Who asked, for the words of a mail: the service (RP) signed into and the browser. */
-  request?: MailRequest;
-  /** Who asks, when a sign-in step begins a factor (an approval on a phone shows it). */
-  asking?: Asking;
-}
-
-/** What a code mail says about the request behind it, so the citizen can tell it is theirs. */
-export interface MailRequest {
-  /** The RP's name (null: kapu's own account portal). */
-  service: string | null;
-  /** The browser in a few words ("Chrome 131, Linux"), if known. */
-  browser: string | null;
-}
-
-/** A sign-in's context for a passwordless proof: before its answer, no account is known. */
-export interface FlowContext extends Omit<FactorContext, 'account'> {
-  account: FactorAccount | null;
-}
-
-/** An enrollment's context: what `enroll.begin` asked to keep, opened again. */
-export interface EnrollContext extends FactorContext {
-  kept: string | null;
-}
-
-/** A message for the person, as a locale key and its values. */
-export interface Notice {
-  key: string;
-  /** Errors are shown as such (and read out first by screen readers). */
-  error?: boolean;
-  vars?: Record<string, string | number>;
-}
-
-/**
- * The outcome of checking what the person gave (a code, a setup's proof). `shownOnce`: what a
- * confirmed setup shows the person once and never again (the app's törlőkód). `accountId`: the
- * account a passwordless proof found. `amr`: what this very proof showed, when it depends on the
- * authenticator used (a passkey: a device-bound `hwk` or a synced `swk`, `user` when it verified
- * the user); without it the factor's `amr` stands.
- */
-export type Verification = { ok: true; shownOnce?: Record<string, string>; accountId?: string; amr?: readonly string[] } | { ok: false; notice: Notice };
-
-/** Where an out-of-band challenge (an approval on a phone) stands. */
-export type ChallengeStatus = 'pending' | 'approved' | 'refused' | 'expired';
-
-/**
- * What collecting an out-of-band answer found: an approval (naming the account that gave it), or
- * where the challenge stands otherwise, with what the page should say. `pending` is no failure:
- * the page waits on.
- */
-export type Collected = { status: 'approved'; accountId: string } | { status: Exclude<ChallengeStatus, 'approved'>; notice: Notice };
-
-export interface FactorView {
-  /** Template that renders the factor's part of the page. */
-  template: string;
-  data: Record<string, unknown>;
-  /** What the page should say when the request brings no message of its own. */
-  notice?: Notice;
-  /** The page uses kapu's script (an out-of-band factor's waiting page asks for its status). */
-  scripts?: boolean;
-}
-
-interface ProofSteps<C> {
-  /** The flow switched to this proof: e.g. the emailed code is sent here. An error notice: refused. */
-  begin(ctx: C): Promise<Notice | null>;
-  /** A fresh challenge on request (a new email, a new QR code); absent when there is nothing to resend. */
-  resend?(ctx: C): Promise<Notice>;
-  /** What the sign-in page shows for this proof. */
-  view(ctx: C): Promise<FactorView>;
-}
-
-/** A proof whose answer is typed on kapu's page: every answer is a guess, counted before `verify`. */
-export interface TypedProof<Input, C = FactorContext> extends ProofSteps<C> {
-  readonly answered: 'typed';
-  /** Checks the answer; it runs with the sign-in locked, and a right answer is used up here. */
-  verify(ctx: C, input: Input): Promise<Verification>;
-}
-
-/** A proof answered on another device: the page waits, and picking the answer up is no guess. */
-export interface OutOfBandProof<C = FactorContext> extends ProofSteps<C> {
-  readonly answered: 'out_of_band';
-  /** Where the challenge stands, for a waiting page to poll: a read, no try, no throttle. */
-  status(ctx: C): Promise<ChallengeStatus>;
-  /** Picks up an approval (once, for the sign-in that asked), with the sign-in locked. */
-  collect(ctx: C): Promise<Collected>;
-}
-
-/** How a factor proves a sign-in after the password. */
-export type SignInProof<Input> = TypedProof<Input> | OutOfBandProof;
-
-/**
- * How a factor proves a sign-in on its own (it finds the account and is two factors by itself:
- * a device key unlocked by a PIN). Its `amr` then stands without `pwd`.
- */
-export type PasswordlessProof<Input> = TypedProof<Input, FlowContext> | OutOfBandProof<FlowContext>;
-
-export interface EnrollmentStart {
-  /** A secret to keep until `confirm` (sealed at rest by the caller), e.g. a new TOTP key. */
-  keep?: string;
-  /** What to tell the person (e.g. "a code was sent"); an error when refused. */
-  notice?: Notice;
-}
-
-/** Setting the factor up by the citizen: begin → the person proves it → confirm. */
-export interface Enrollable<Input> {
-  /**
-   * Setting it up again moves it to a new device (a new secret; the old one stops working), so
-   * the portal offers that ("Beállítás másik eszközre"). Absent: nothing to move.
-   */
-  readonly moves?: true;
-  /**
-   * The portal's setup words (locale keys): the first step's button ("Megerősítő kód küldése")
-   * and the heading of the dialog that waits for the proof.
-   */
-  readonly words: { start: string; dialog: string };
-  /** Starts setting up this factor for `ctx.account` (`ctx.flowId` is the enrollment). */
-  begin(ctx: FactorContext): Promise<EnrollmentStart>;
-  /** What the setup page shows while it waits for the proof (a QR code, a code's tag). */
-  view(ctx: EnrollContext): Promise<FactorView>;
-  /** A fresh proof on request (a new code mail); absent when there is nothing to resend. */
-  resend?(ctx: EnrollContext): Promise<Notice>;
-  /** Checks the person's proof; a right one makes the factor active. */
-  confirm(ctx: EnrollContext, input: Input): Promise<Verification>;
-}
-
-/** One device of a factor an account may hold several of (a phone). */
-export interface Device {
-  id: string;
-  name: string;
-  createdAt: Date;
-  lastUsedAt: Date | null;
-  /** Locked (too many wrong PINs) until set up again. */
-  lockedAt: Date | null;
-  /** A word about it for the list (a locale key): a passkey says whether it is synced. */
-  note?: string;
-}
-
-/** The portal's words for a factor's devices: see `Removable.devices.words`. */
-export interface DeviceWords {
-  title: string;
-  link: string;
-  add: string;
-  removeIntro: string;
-  none: string;
-  removed: string;
-}
-
-/** The words for devices that are phones (the DÁP app's). */
-export const DEVICE_WORDS: DeviceWords = {
-  title: 'account.devices_title',
-  link: 'account.devices_link',
-  add: 'account.device_add',
-  removeIntro: 'account.device_remove_intro',
-  none: 'account.no_devices',
-  removed: 'account.device_removed',
-};
-
-export interface Removable {
-  /**
-   * Removes the factor from the account with everything it owns — its secrets, its live codes,
-   * its devices and what they were asked or approved — so that nothing of it proves anything
-   * any more; false when the account had none. Every way of removing a factor (the portal, the
-   * lost phone, the operator's CLI) comes here, through EnrollmentService.remove.
-   */
-  remove(ctx: FactorContext): Promise<boolean>;
-  /** For a factor an account holds several of: its devices, one by one. */
-  readonly devices?: {
-    list(repos: Repos, accountId: string): Promise<Device[]>;
-    /** Removes one device with what it approved; the device removed, or undefined. */
-    removeOne(ctx: FactorContext, deviceId: string): Promise<Device | undefined>;
-    /** The notice mail's key that tells the citizen a device went (`{device}` is its name). */
-    readonly removedMail: string;
-    /**
-     * The portal's words for its devices (locale keys), when they are not phones: the page's
-     * title, the home page's link to it, its add button, the sentence before the list, the
-     * sentence for none, and the home page's notice after a removal. Absent: `DEVICE_WORDS`.
-     */
-    readonly words?: DeviceWords;
-  };
-  /**
-   * A code shown once at setup (the app's törlőkód) that, with the username and password,
-   * removes the factor without it (a lost phone). Its hash is the factor row's `recovery_hash`.
-   */
-  readonly recoveryCode?: {
-    /** The code as typed, made comparable (case, spaces and dashes do not matter). */
-    normalize(typed: string): string;
-    /** The notice mail's key that tells the citizen the factor went this way. */
-    readonly removedMail: string;
-  };
-}
-
-export interface OperatorEnrollment {
-  /** Shown once to the operator, e.g. the otpauth:// URI of a new TOTP secret. */
-  secretForDisplay?: string;
-}
-
-/** An operator gives an account this factor (admin CLI), without a proof. */
-export interface OperatorEnrollable {
-  enroll(ctx: FactorContext): Promise<OperatorEnrollment>;
-  /**
-   * What `enroll` showed the operator, again, from what the factor stores (the otpauth:// URI
-   * of the account's TOTP secret): only the development demo asks, to show its citizen's app.
-   */
-  shownAgain?(ctx: FactorContext): Promise<string | undefined>;
-}
-
-/**
- * How a factor proves a new password (SPEC §2), beside the current password or a forgotten
- * password's mailed code. `ctx.flowId` is the change.
- */
-export interface ResetProof<Input> {
-  /**
-   * Proved by the account's mailbox (the emailed code): a forgotten password's mailed code is
-   * this proof already, so only a change from the portal asks it separately.
-   */
-  readonly byMailbox?: true;
-  /** Its part of the new-password page (its field; `it.reset`: a forgotten password's page). */
-  readonly template: string;
-  /** Reads its answer from the new-password form (each proof has a field of its own). */
-  parse(form: FormFields): Input | undefined;
-  /** Starts the proof for a change in the portal (a code is mailed); an error notice when refused. */
-  begin(ctx: FactorContext): Promise<Notice | null>;
-  /** Checks the answer; the caller counts it toward the account's second-factor throttle first. */
-  verify(ctx: FactorContext, input: Input): Promise<Verification>;
-}
-
-/**
- * A guarded sign-in's context (SPEC §5): strangers' failures have locked the username, and the
- * citizen proves the password and this factor together. `account` is null when the password
- * was wrong (or the account lacks this factor): the proof then stands in for the real one, looks
- * and answers the same, and can never succeed. `username` is what was typed (shown as typed,
- * never as the account spells it).
- */
-export interface GuardedContext extends Omit<FactorContext, 'account'> {
-  account: FactorAccount | null;
-  username: string;
-}
-
-/**
- * How a factor is proved under a username lock. The same code runs with and without the account
- * behind it, so nothing on the page or in an answer tells a right password from a wrong one:
- * only the account's own factor (the mail it gets, the app it holds) can tell. The state it keeps
- * (`kept`, stored on the flow) must be written the same way in both cases.
- */
-export interface GuardedProof<Input> {
-  /** Sets up the proof (an emailed code is sent only when there is an account): the state to keep. */
-  begin(ctx: GuardedContext): Promise<string>;
-  /** What the page shows while the proof waits. */
-  view(ctx: GuardedContext, kept: string): FactorView;
-  /** Checks the answer; the state to keep after it (e.g. one try fewer). */
-  verify(ctx: GuardedContext, kept: string, input: Input): Promise<{ verification: Verification; kept: string }>;
-}
-
-/**
- * A factor's proof of a change to the account in the portal (a new email address), asked for
- * before the change is made, the way a sign-in asks for it: a code from the app, a code mailed
- * to the account's current address. `ctx.flowId` is the change: what `begin` sends is bound to
- * it, and a right answer is used up by `verify`.
- */
-export interface ChangeProof<Input> {
-  /** Starts the proof (a code is mailed to the current address); an error notice when refused. */
-  begin(ctx: FactorContext): Promise<Notice | null>;
-  /** A fresh challenge on request (a new mail); absent when there is nothing to resend. */
-  resend?(ctx: FactorContext): Promise<Notice>;
-  /** What the change's page shows while it waits for the proof (a template with its own submit). */
-  view(ctx: FactorContext): Promise<FactorView>;
-  /** Checks the answer; the caller counts it toward the account's second-factor throttle first. */
-  verify(ctx: FactorContext, input: Input): Promise<Verification>;
-}
+export type * from './capabilities.ts';
+export type * from './context.ts';
 
 export interface Factor<Input = unknown> {
   /** Stable id, stored in the database. */
@@ -350,19 +57,27 @@ export interface Factor<Input = unknown> {
   readonly amr: readonly string[];
   /** Locale key of the factor's name (method chooser, factor choice). */
   readonly labelKey: string;
-  /** A level of its own (the phone app: ACR_APP; a passkey: ACR_PASSKEY) instead of the usual second factor's. */
-  readonly level?: 'app' | 'passkey';
+  /**
+   * A level of its own instead of the usual second factor's: the phone app's (ACR_APP), or a
+   * phishing-resistant key's (WebAuthn, bound to kapu's origin: ACR_PASSKEY).
+   */
+  readonly level?: 'app' | 'phishing_resistant';
   /**
    * The one to suggest to a citizen who has no second factor yet, on the method chooser once
    * password-only sign-in has ended: it needs nothing to install (the emailed code).
    */
   readonly setUpFirst?: true;
   /**
-   * What the browser must have for this factor's pages to work (a passkey: WebAuthn, used by a
+   * What the browser must have for this factor's pages to work (WebAuthn, used by a
    * script). Where it lacks it, the factor's buttons on the chooser and the factor choice stay
    * hidden and a sentence says why (`needs.<what>` in the locales), rather than a dead button.
    */
   readonly needs?: 'webauthn';
+  /**
+   * Having it proves that the account's address receives kapu's mail (the emailed code): RPs
+   * are told the address is verified (`email_verified`).
+   */
+  readonly provesAddress?: true;
 
   /**
    * Reads the factor's own fields of a submitted form; undefined when they could not be an

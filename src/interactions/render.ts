@@ -8,7 +8,7 @@ import { type InteractionEnv, csrfToken } from './request.ts';
 
 /**
  * Pages that load kapu.js: a factor's and a setup's (a resend's countdown, a phone's approval),
- * and the choosers (an option the browser cannot use, a passkey without WebAuthn, is shown by it).
+ * and the choosers (an option the browser cannot use, WebAuthn where it has none, is shown by it).
  */
 const SCRIPTED = new Set(['factor', 'enroll', 'method', 'factor-choice']);
 

@@ -31,7 +31,7 @@ for (const form of document.querySelectorAll('form[data-countdown]')) {
   }, 1000);
 }
 
-// An option that needs something of the browser (a passkey: WebAuthn) is shown only where the
+// An option that needs something of the browser (WebAuthn) is shown only where the
 // browser has it; elsewhere the sentence beside it, saying why it is not offered, stays.
 const HAS = { webauthn: typeof window.PublicKeyCredential === 'function' };
 for (const option of document.querySelectorAll('[data-needs]')) {
@@ -41,12 +41,13 @@ for (const missing of document.querySelectorAll('[data-needs-missing]')) {
   if (HAS[missing.getAttribute('data-needs-missing')]) missing.hidden = true;
 }
 
-// The DÁP waiting page: ask kapu where the phone's approval stands (a read that costs no
-// try) and go on as soon as it is decided. Without the script the citizen presses "Tovább".
-for (const status of document.querySelectorAll('[data-dap-status]')) {
-  const url = status.getAttribute('data-dap-status');
-  const initial = status.getAttribute('data-dap-initial');
-  const next = document.getElementById('dap-continue');
+// An out-of-band factor's waiting page (an approval on a phone): ask kapu where the answer
+// stands (a read that costs no try) and go on as soon as it is decided. Without the script the
+// citizen presses "Tovább".
+for (const status of document.querySelectorAll('[data-waiting-status]')) {
+  const url = status.getAttribute('data-waiting-status');
+  const initial = status.getAttribute('data-waiting-initial');
+  const next = document.querySelector('[data-waiting-continue]');
   if (initial !== 'pending') continue;
   const ask = () => {
     fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' }, cache: 'no-store' })

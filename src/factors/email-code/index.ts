@@ -45,6 +45,8 @@ export class EmailCodeFactor implements Factor<CodeInput> {
   readonly labelKey = 'factor.email';
   /** A mailbox is all it needs: the way in for a citizen who has no Ügyfélkapu+ yet. */
   readonly setUpFirst = true as const;
+  /** Its codes reached the account's address: the address is verified. */
+  readonly provesAddress = true as const;
   readonly #deps: EmailCodeDeps;
 
   constructor(deps: EmailCodeDeps) {
@@ -186,4 +188,11 @@ export const emailCode: FactorModule = {
   id: EMAIL_FACTOR_ID,
   folder: new URL('./', import.meta.url),
   create: (deps) => new EmailCodeFactor(deps),
+  cli: {
+    help: "the emailed code (Ügyfélkapu+ e-mailes kóddal): codes go to the account's address",
+    again: { keep: true },
+    said: (account, { added }) => [
+      added ? `emailed-code factor added for ${account.username}: codes go to ${account.email}` : `${account.username} already has the emailed-code factor (codes go to ${account.email})`,
+    ],
+  },
 };

@@ -77,7 +77,7 @@ export class PasskeyFactor implements Factor<PasskeyAnswer> {
   readonly amr = ['hwk'];
   readonly labelKey = 'factor.passkey';
   /** Its `acr` is ACR_PASSKEY (substantial unless an operator maps it higher). */
-  readonly level = 'passkey' as const;
+  readonly level = 'phishing_resistant' as const;
   /** Its pages work only where the browser has WebAuthn: elsewhere it is not offered (a sentence says why). */
   readonly needs = 'webauthn' as const;
   readonly #deps: PasskeyDeps;

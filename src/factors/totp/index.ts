@@ -212,4 +212,17 @@ export const totp: FactorModule = {
   id: TOTP_FACTOR_ID,
   folder: new URL('./', import.meta.url),
   create: (deps) => new TotpFactor({ ...deps, issuerLabel: 'Ügyfélkapu+' }),
+  cli: {
+    help: 'an authenticator app (Ügyfélkapu+ hitelesítő alkalmazással); prints its otpauth:// URI once',
+    options: { replace: 'the account has an app already: a new secret replaces it (the old phone stops working)' },
+    sealsSecret: true,
+    // A new secret silently replacing the old one would stop the citizen's phone working.
+    again: { replaceFlag: 'replace', refusal: (username) => `${username} already has an authenticator app; --replace issues a new secret and the old one stops working` },
+    shownAs: 'otpauthUri',
+    said: (account, { shown }) => [
+      `authenticator-app factor added for ${account.username}.`,
+      'This URI is the secret and is shown only once: hand it to the account holder over a safe channel (e.g. as a QR code).',
+      shown ?? '',
+    ],
+  },
 };
