@@ -10,7 +10,7 @@ import { type InteractionEnv, csrfToken } from './request.ts';
  * Pages that load kapu.js: a factor's and a setup's (a resend's countdown, a phone's approval),
  * and the choosers (an option the browser cannot use, WebAuthn where it has none, is shown by it).
  */
-const SCRIPTED = new Set(['factor', 'enroll', 'method', 'factor-choice']);
+const SCRIPTED = new Set(['factor', 'enroll', 'method', 'factor-choice', 'upgrade']);
 
 /** Renders `template` as a page of the sign-in `shown`: its uid, CSRF token, RP and language. */
 export function renderSignInPage(ctx: Context, env: InteractionEnv, shown: Pick<Shown, 'uid' | 'lang' | 'client' | 'redirectUri'>, template: string, data: Record<string, unknown>, status = 200): void {

@@ -142,4 +142,23 @@ describe('passkeys at an RP', () => {
     const [last] = (await kapu.deps.account.devices(alone, PASSKEY))!;
     expect(await kapu.deps.account.removeDevice(alone, PASSKEY, last!.id, PASSWORD, who)).toMatchObject({ ok: false, notice: { key: 'account.last_factor' } });
   });
+
+  test('a password-only account at an RP that demands substantial sets a passkey up right there, named, and goes on', async () => {
+    const authenticator = new SoftwareAuthenticator(origin);
+    const account = await kapu.account('kulcs.menet', []);
+    const { rp } = await kapu.client();
+    const browser = new Browser(kapu.url);
+    const signIn = await beginSignIn(rp, { acr_values: 'http://eidas.europa.eu/LoA/substantial' });
+    const upgrade = await signInWithPassword(browser, signIn.url, 'email', 'kulcs.menet');
+    const setup = await browser.submit(upgrade, '/setup', {}, { name: 'factor', value: PASSKEY });
+    const raw = setup.doc.querySelector('[data-passkey="create"]')?.getAttribute('data-passkey-options');
+    const created = authenticator.create(JSON.parse(raw!));
+    // No name: asked for, and nothing is added.
+    const unnamed = await browser.submit(setup, '/verify', { credential: JSON.stringify(created), name: ' ' });
+    expect(unnamed.visibleText).toContain('Adjon nevet a passkey-nek (legfeljebb 60 karakter).');
+    const again = authenticator.create(JSON.parse(unnamed.doc.querySelector('[data-passkey="create"]')!.getAttribute('data-passkey-options')!));
+    await browser.submit(unnamed, '/verify', { credential: JSON.stringify(again), name: 'Munkahelyi laptop' });
+    const tokens = await signIn.finish(browser.exitUrl!);
+    expect(tokens.claims()).toMatchObject({ sub: account.id, acr: HIGH, amr: expect.arrayContaining(['pwd', 'mfa']) });
+  });
 });
