@@ -10,6 +10,8 @@
  *
  * kapu runs on `localhost` here: WebAuthn takes no IP address as an RP ID.
  */
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import axe from 'axe-core';
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { FACTORS } from '../../src/factors/index.ts';
@@ -19,7 +21,6 @@ import { type TestKapu, PASSWORD, beginSignIn, startTestKapu } from '../helpers/
 import { appCode, toMiddleOfStep } from '../helpers/totp.ts';
 import { VirtualAuthenticator } from '../helpers/virtual-authenticator.ts';
 
-const RP_ORIGIN = 'https://rp.example.hu';
 const WORDS = new Views(undefined, FACTORS);
 const NARROW: BrowserContextOptions = { viewport: { width: 320, height: 640 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 
@@ -29,39 +30,44 @@ const SETTINGS: Array<{ name: string; lang: Lang; size: BrowserContextOptions }>
   { name: 'en-320px', lang: 'en', size: { ...NARROW, locale: 'en-GB' } },
 ];
 
-/**
- * The RP's callback the browser is sent to after `act`. Read from the request itself: the RP's
- * made-up host does not resolve, and the page's own route to it is not always taken for a
- * redirect that follows a script's form submission.
- */
-async function reachesRp(page: Page, act: () => Promise<void>): Promise<URL> {
-  const request = page.waitForRequest((r) => r.url().startsWith(`${RP_ORIGIN}/`));
-  await act();
-  return new URL((await request).url());
-}
-
 describeWithChromium('passkeys in Chromium with a virtual authenticator', () => {
   let kapu: TestKapu;
   let browser: Browser;
   let rp: Awaited<ReturnType<TestKapu['client']>>['rp'];
+  // The RP's callback is a real page on this machine: the browser lands on it for sure.
+  let rpServer: Server;
+  let rpCallback: string;
   const found: Array<{ page: string; violations: Violation[] }> = [];
   const overflowing: string[] = [];
   const cspErrors: string[] = [];
 
   beforeAll(async () => {
+    rpServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('rp callback'));
+    await new Promise<void>((resolve) => rpServer.listen(0, '127.0.0.1', resolve));
+    rpCallback = `http://127.0.0.1:${(rpServer.address() as AddressInfo).port}/callback`;
     [kapu, browser] = await Promise.all([startTestKapu({ host: 'localhost' }), launchChromium()]);
-    ({ rp } = await kapu.client({ clientName: 'Minta Ügyintézés' }));
+    ({ rp } = await kapu.client({ clientName: 'Minta Ügyintézés', redirectUris: [rpCallback] }));
   });
   afterAll(async () => {
     await browser?.close();
     await kapu?.close();
+    await new Promise((resolve) => rpServer?.close(resolve));
   });
+
+  /** An RP's sign-in, sent back to the RP's page on this machine. */
+  const rpSignIn = (params: Record<string, string> = {}) => beginSignIn(rp, { redirect_uri: rpCallback, ...params });
+
+  /** Where the browser lands at the RP after `act`. */
+  async function reachesRp(page: Page, act: () => Promise<void>): Promise<URL> {
+    await act();
+    await page.waitForURL((url) => url.href.startsWith(rpCallback));
+    return new URL(page.url());
+  }
 
   async function open(setting: (typeof SETTINGS)[number], options: { webauthn?: boolean } = {}): Promise<Page> {
     const context = await browser.newContext(setting.size);
     if (options.webauthn === false) await context.addInitScript('delete window.PublicKeyCredential');
     const page = await context.newPage();
-    await page.route(`${RP_ORIGIN}/**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'rp callback' }));
     page.setDefaultTimeout(10_000);
     page.on('console', (m) => {
       if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
@@ -122,7 +128,7 @@ describeWithChromium('passkeys in Chromium with a virtual authenticator', () => 
       await check(page, `${setting.name} portal: passkeys`);
 
       // At an RP, after the password: the app is the first method, the passkey is one switch away.
-      const second = await beginSignIn(rp);
+      const second = await rpSignIn();
       await page.goto(second.url.href);
       await button(page, 'factor.totp').click();
       await field(page, 'password.username').fill(username);
@@ -134,7 +140,7 @@ describeWithChromium('passkeys in Chromium with a virtual authenticator', () => 
       expect((await second.finish(await reachesRp(page, () => button(page, 'passkey.use').click()))).claims()).toMatchObject({ acr: 'http://eidas.europa.eu/LoA/substantial', amr: ['pwd', 'hwk', 'user', 'mfa'] });
 
       // Passwordless: "Bejelentkezés passkey-jel", no username typed.
-      const alone = await beginSignIn(rp, { prompt: 'login' });
+      const alone = await rpSignIn({ prompt: 'login' });
       await page.goto(alone.url.href);
       await button(page, 'factor.passkey').waitFor();
       await check(page, `${setting.name} chooser with the passkey`);
@@ -159,7 +165,7 @@ describeWithChromium('passkeys in Chromium with a virtual authenticator', () => 
     const setting = SETTINGS[0]!;
     const t = (key: string, vars?: Record<string, string>) => WORDS.translator(setting.lang)(key, vars);
     const page = await open(setting, { webauthn: false });
-    await page.goto((await beginSignIn(rp)).url.href);
+    await page.goto((await rpSignIn()).url.href);
     await page.getByText(t('needs.webauthn', { method: t('factor.passkey') }), { exact: true }).waitFor();
     expect(await page.getByRole('button', { name: t('factor.passkey'), exact: true }).count()).toBe(0);
     await check(page, 'chooser without WebAuthn');
