@@ -43,6 +43,23 @@ function jsonBody() {
   };
 }
 
+/** The HTTP status of each of the API's refusals (documented with the API in the README). */
+const STATUS: Record<string, number> = {
+  invalid_request: 400,
+  invalid_pin: 400,
+  bad_signature: 401,
+  wrong_pin: 401,
+  wrong_account: 403,
+  wrong_number: 403,
+  unknown_device: 404,
+  unknown_challenge: 404,
+  challenge_decided: 409,
+  enrollment_invalid: 410,
+  challenge_expired: 410,
+  device_locked: 423,
+  throttled: 429,
+};
+
 function send<T>(ctx: Context, result: ApiResult<T>, okStatus = 200): void {
   ctx.set('Cache-Control', 'no-store');
   if (result.ok) {
@@ -51,8 +68,9 @@ function send<T>(ctx: Context, result: ApiResult<T>, okStatus = 200): void {
     return;
   }
   if (result.retryAfter) ctx.set('Retry-After', String(result.retryAfter));
-  ctx.status = result.status;
-  ctx.body = { error: result.error, ...result.detail, request_id: ctx.state['reqId'] };
+  const error = result.code ?? 'invalid_request';
+  ctx.status = STATUS[error] ?? 400;
+  ctx.body = { error, ...result.detail, request_id: ctx.state['reqId'] };
 }
 
 export function deviceApiRoutes(devices: DeviceService): Router {
