@@ -1,6 +1,6 @@
 /** What the portal's router (routes.ts) lends the route files of its parts (email-routes.ts, factor-routes.ts). */
 import type { Context, Middleware } from 'koa';
-import type { Who } from '../auth/account.ts';
+import type { Who } from '../auth/who.ts';
 import type { Result } from '../auth/result.ts';
 import type { PortalSession } from '../auth/portal-sessions.ts';
 import type { FormFields } from '../factors/factor.ts';

@@ -7,7 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { Who } from '../auth/account.ts';
+import type { Who } from '../auth/who.ts';
 import type { Result } from '../auth/result.ts';
 import type { PortalSession } from '../auth/portal-sessions.ts';
 import type { Deps } from '../deps.ts';

@@ -19,16 +19,11 @@ import { EmailChangeService } from './email-change.ts';
 import type { EnrollmentBegun, EnrollmentConfirmed, EnrollmentService } from './enrollment.ts';
 import { type Result, refuse } from './result.ts';
 import type { PortalSession } from './portal-sessions.ts';
+import type { Who } from './who.ts';
 
 /** How long a begun change (a new address, a new password) waits for its proof (longer if its emailed code lives longer). */
 export const CHANGE_TTL_SECONDS = 10 * 60;
 export const PASSWORD_MIN_LENGTH = 8;
-
-export interface Who {
-  ip: string;
-  lang: Lang;
-  browser: string | null;
-}
 
 
 export interface AccountDeps {

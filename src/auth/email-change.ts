@@ -23,7 +23,7 @@ import { parseCode } from '../factors/factor.ts';
 import type { EmailedCodes } from '../security/emailed-codes.ts';
 import type { Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
-import type { Who } from './account.ts';
+import type { Who } from './who.ts';
 import { type Refused, type Result, refuse } from './result.ts';
 import type { PortalSession } from './portal-sessions.ts';
 

@@ -14,6 +14,7 @@ import { AAD, type SecretBox } from '../security/secret-box.ts';
 import type { Attempt, Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
 import { type Refused, type Result, refuse } from './result.ts';
+import type { Who } from './who.ts';
 
 /** How long a begun enrollment waits for its proof (at least; an emailed code that lives longer keeps it open as long). */
 export const ENROLLMENT_TTL_SECONDS = 10 * 60;
@@ -86,7 +87,7 @@ export class EnrollmentService {
   }
 
   /** Confirms an enrollment with the person's proof (the emailed code, the app's first code). */
-  async confirm(accountId: string, enrollmentId: string, form: FormFields, requester: { ip: string; lang: Lang }): Promise<EnrollmentConfirmed> {
+  async confirm(accountId: string, enrollmentId: string, form: FormFields, requester: Who): Promise<EnrollmentConfirmed> {
     const { uow, throttle, clock } = this.#deps;
     const pending = await uow.repos.enrollments.findOpen(enrollmentId, accountId, clock.now());
     const factor = this.#deps.factors.with(pending?.factor, 'enroll');
@@ -105,7 +106,7 @@ export class EnrollmentService {
    * the enrollment row stays locked to the end of that unit of work, so of two confirmations
    * racing, one confirms.
    */
-  async confirmWith(r: Repos, account: FactorAccount, enrollmentId: string, form: FormFields, attempt: Attempt, requester: { ip: string; lang: Lang }): Promise<EnrollmentConfirmed> {
+  async confirmWith(r: Repos, account: FactorAccount, enrollmentId: string, form: FormFields, attempt: Attempt, requester: Who): Promise<EnrollmentConfirmed> {
     const { throttle, clock } = this.#deps;
     const open = await this.#open(r, account, enrollmentId, requester.lang);
     const input = open?.factor.parse(form);

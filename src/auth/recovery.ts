@@ -16,7 +16,8 @@ import { type FactorRegistry, type FormFields, parseCode } from '../factors/fact
 import { type Mailer, NOBODY } from '../mail/mailer.ts';
 import { PASSWORD_MAX_LENGTH, type PasswordHasher } from '../security/passwords.ts';
 import { type Throttle, standInKey } from '../security/throttle.ts';
-import { PASSWORD_MIN_LENGTH, type Who, accountOf } from './account.ts';
+import { PASSWORD_MIN_LENGTH, accountOf } from './account.ts';
+import type { Who } from './who.ts';
 import { type Result, refuse } from './result.ts';
 import { type ProofPart, proofPart, resetProofs } from './reset-proofs.ts';
 import type { EnrollmentService } from './enrollment.ts';

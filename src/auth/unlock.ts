@@ -15,7 +15,7 @@ import type { Repos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
 import { type Mailer, NOBODY } from '../mail/mailer.ts';
 import type { SecretBox } from '../security/secret-box.ts';
-import type { Who } from './account.ts';
+import type { Who } from './who.ts';
 import { type Result, refuse } from './result.ts';
 import type { RecoveryRequests } from './recovery-requests.ts';
 

@@ -13,13 +13,14 @@ import { randomUUID } from 'node:crypto';
 import { removeFactor } from '../../src/admin/accounts.ts';
 import type { PortalSession } from '../../src/auth/portal-sessions.ts';
 import type { Outcome } from '../../src/auth/outcomes.ts';
-import { type ApiResult, type Caller } from '../../src/factors/dap/devices.ts';
+import type { ApiResult } from '../../src/factors/dap/devices.ts';
+import type { Who } from '../../src/auth/who.ts';
 import { enrollMessage } from '../../src/factors/dap/protocol.ts';
 import { type CoreHarness, FROM, ISSUER, codeOf, startCore } from '../helpers/core.ts';
 import { PASSWORD } from '../helpers/kapu.ts';
 import { type ChallengeInfo, PIN, Phone, tokenOf } from '../helpers/phone.ts';
 
-const CALLER: Caller = { ip: '192.0.2.77', lang: 'hu' };
+const CALLER: Who = { ip: '192.0.2.77', lang: 'hu', browser: null };
 const WHO = { ip: FROM.ip, lang: 'hu' as const, browser: null };
 
 let core: CoreHarness;

@@ -17,6 +17,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { Refusal, Refused, Result } from '../../auth/result.ts';
+import type { Who } from '../../auth/who.ts';
 import type { Clock, Random } from '../../clock.ts';
 import type { AuditEvent } from '../../db/repositories/audit.ts';
 import type { Repos } from '../../db/repositories/index.ts';
@@ -50,10 +51,6 @@ export interface DeviceServiceDeps {
   origin: string;
 }
 
-export interface Caller {
-  ip: string;
-  lang: Lang;
-}
 
 const HARD_LOCK = new Date('9999-12-31T00:00:00Z');
 /** Requests per device: a phone makes two or three per sign-in. */
@@ -91,7 +88,7 @@ export class DeviceService {
   }
 
   /** A phone registers its public key and its PIN with a one-time enrollment link. */
-  enroll(body: Body, caller: Caller): Promise<ApiResult<{ device: { id: string; name: string }; account: { name: string } }>> {
+  enroll(body: Body, caller: Who): Promise<ApiResult<{ device: { id: string; name: string }; account: { name: string } }>> {
     return this.#throttled(caller, null, async () => {
       const token = typeof body['token'] === 'string' && body['token'].length <= 200 ? body['token'] : '';
       const [enrollmentId, secret] = token.split('.');
@@ -119,7 +116,7 @@ export class DeviceService {
   }
 
   /** What the phone shows before the citizen decides: who asks, from where, three numbers. */
-  challenge(challengeId: string, deviceId: unknown, caller: Caller) {
+  challenge(challengeId: string, deviceId: unknown, caller: Who) {
     return this.#throttled(caller, deviceId, async () => {
       const found = await this.#load(challengeId, deviceId);
       if (!found.ok) return found;
@@ -146,7 +143,7 @@ export class DeviceService {
   }
 
   /** The citizen approves: the number tapped, the PIN, the device's signature. */
-  approve(challengeId: string, body: Body, caller: Caller): Promise<ApiResult<{ status: 'approved' }>> {
+  approve(challengeId: string, body: Body, caller: Who): Promise<ApiResult<{ status: 'approved' }>> {
     return this.#throttled(caller, body['deviceId'], async () => {
       const number = body['number'];
       const pin = body['pin'];
@@ -183,7 +180,7 @@ export class DeviceService {
   }
 
   /** The citizen says it was not them: the waiting browser is told at once. */
-  refuse(challengeId: string, body: Body, caller: Caller): Promise<ApiResult<{ status: 'refused' }>> {
+  refuse(challengeId: string, body: Body, caller: Who): Promise<ApiResult<{ status: 'refused' }>> {
     return this.#throttled(caller, body['deviceId'], async () => {
       const found = await this.#load(challengeId, body['deviceId']);
       if (!found.ok) return found;
@@ -229,7 +226,7 @@ export class DeviceService {
    * Counts the request on its device (every request) and on the client address (taken back
    * when it succeeds), then runs it; a locked key refuses it unchecked.
    */
-  async #throttled<T>(caller: Caller, deviceId: unknown, run: () => Promise<ApiResult<T>>): Promise<ApiResult<T>> {
+  async #throttled<T>(caller: Who, deviceId: unknown, run: () => Promise<ApiResult<T>>): Promise<ApiResult<T>> {
     const { throttle } = this.#deps.uow.repos;
     const now = this.#deps.clock.now();
     const keys = [{ key: `dap-${ipKey(caller.ip)}`, rule: rule(IP_RULE, now) }];

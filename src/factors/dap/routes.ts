@@ -9,7 +9,9 @@ import type { Context, Next } from 'koa';
 import { UnsupportedMediaType, UnusableValue, decodeJson, readBody } from '../../http/body.ts';
 import { PayloadTooLarge } from '../../http/input-guard.ts';
 import { DEFAULT_LANG, pickLang } from '../../views.ts';
-import type { ApiResult, Caller, DeviceService } from './devices.ts';
+import type { Who } from '../../auth/who.ts';
+import { browserOf } from '../../http/browser.ts';
+import type { ApiResult, DeviceService } from './devices.ts';
 
 export const API_PREFIX = '/api/device/v1';
 const JSON_LIMIT_BYTES = 8 * 1024;
@@ -75,7 +77,7 @@ function send<T>(ctx: Context, result: ApiResult<T>, okStatus = 200): void {
 
 export function deviceApiRoutes(devices: DeviceService): Router {
   const router = new Router({ prefix: API_PREFIX });
-  const caller = (ctx: Context): Caller => ({ ip: ctx.ip, lang: pickLang(ctx.get('Accept-Language')) ?? DEFAULT_LANG });
+  const caller = (ctx: Context): Who => ({ ip: ctx.ip, lang: pickLang(ctx.get('Accept-Language')) ?? DEFAULT_LANG, browser: browserOf(ctx.get('User-Agent')) });
   const body = (ctx: Context) => (ctx.request as { body?: Record<string, unknown> }).body ?? {};
 
   // Whatever goes wrong below is JSON too (kapu's error handler answers JSON to API clients).
