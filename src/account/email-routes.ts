@@ -5,35 +5,19 @@
  * → the code the new address received.
  */
 import type Router from '@koa/router';
-import type { Context, Middleware } from 'koa';
-import type { Done, Who } from '../auth/account.ts';
+import type { Result } from '../auth/result.ts';
 import type { EmailChangeService } from '../auth/email-change.ts';
-import type { PortalSession } from '../auth/portal-sessions.ts';
-import type { FormFields, Notice } from '../factors/factor.ts';
+import type { Notice } from '../factors/factor.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
-import type { Page } from './routes.ts';
+import type { PortalKit, SignedInPage } from './kit.ts';
 
-type SignedInPage = Page & { session: PortalSession };
-
-/** What the portal's router lends its parts (src/account/routes.ts). */
-export interface PortalKit {
-  form: Middleware;
-  signedIn: (handler: (p: SignedInPage, fields: FormFields) => Promise<void>) => (ctx: Context) => Promise<void>;
-  render(p: Page, template: string, titleKey: string, data?: Record<string, unknown>, status?: number, scripts?: boolean): void;
-  seeOther(ctx: Context, location: string): void;
-  idParam(ctx: Context): string;
-  text(fields: FormFields, name: string): string;
-  who(p: Page): Who;
-  /** An emailed code's lifetime in minutes, as the pages say it (CODE_TTL_SECONDS). */
-  codeMinutes: number;
-}
 
 /** Messages a redirect to a change's page may carry (?notice=…), from this fixed list only. */
 const PAGE_NOTICES = new Set(['email.sent', 'email.resent']);
 
 export function emailChangeRoutes(router: Router, kit: PortalKit, changes: EmailChangeService): void {
   const { form, signedIn, render, seeOther, idParam, text, who, codeMinutes } = kit;
-  const status = (done: Extract<Done, { ok: false }>): number => REFUSAL_STATUS[done.refusal];
+  const status = (done: Extract<Result, { ok: false }>): number => REFUSAL_STATUS[done.refusal];
 
   router.get(
     '/email',
@@ -70,7 +54,7 @@ export function emailChangeRoutes(router: Router, kit: PortalKit, changes: Email
   for (const step of ['proof', 'proof-factor', 'resend']) router.get(`/email/:id/${step}`, showChange);
 
   /** The answer (or a refusal) of a step, then the change's page again. */
-  async function answered(p: SignedInPage, id: string, done: Done): Promise<void> {
+  async function answered(p: SignedInPage, id: string, done: Result): Promise<void> {
     if (done.ok) return seeOther(p.ctx, `/account/email/${id}`);
     if (done.refusal === 'expired') return seeOther(p.ctx, '/account/email');
     return renderChange(p, id, done.notice, status(done));

@@ -9,27 +9,22 @@ import type { AuditEventType } from '../db/repositories/audit.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
 import type { Device, FactorAccount, FactorRegistry, FactorView, FormFields, Notice, With } from '../factors/factor.ts';
+import { type ProofPart, proofPart, resetProofs } from './reset-proofs.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { EmailedCodes } from '../security/emailed-codes.ts';
 import { PASSWORD_MAX_LENGTH, type PasswordHasher } from '../security/passwords.ts';
 import type { Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
 import { EmailChangeService } from './email-change.ts';
-import type { EnrollmentAnswered, EnrollmentBegun, EnrollmentService } from './enrollment.ts';
-import type { Refusal } from './outcomes.ts';
+import type { EnrollmentBegun, EnrollmentConfirmed, EnrollmentService } from './enrollment.ts';
+import { type Result, refuse } from './result.ts';
 import type { PortalSession } from './portal-sessions.ts';
+import type { Who } from './who.ts';
 
 /** How long a begun change (a new address, a new password) waits for its proof (longer if its emailed code lives longer). */
 export const CHANGE_TTL_SECONDS = 10 * 60;
 export const PASSWORD_MIN_LENGTH = 8;
 
-export interface Who {
-  ip: string;
-  lang: Lang;
-  browser: string | null;
-}
-
-export type Done<T = object> = ({ ok: true } & T) | { ok: false; refusal: Refusal | 'expired'; notice: Notice };
 
 export interface AccountDeps {
   uow: UnitOfWork<Repos>;
@@ -58,33 +53,8 @@ const SHOWN_EVENTS: AuditEventType[] = [
   'sessions.ended',
 ];
 
-/** A proof a new password asks for: the factor, and its part of the new-password page. */
-export interface ProofPart {
-  id: string;
-  template: string;
-  /** Proved by the account's mailbox: the page shows the code mail's munkamenet-azonosító. */
-  byMailbox: boolean;
-}
-
-/**
- * The factors (of the account's `kinds`, or all) that prove a new password, in the order the
- * page asks for them: the mailbox's code first.
- */
-export function resetProofs(factors: FactorRegistry, kinds?: readonly string[]): Array<With<'proveReset'>> {
-  const all = factors.having('proveReset', kinds ? factors.pick(kinds) : factors.all());
-  return [...all.filter((f) => f.proveReset.byMailbox), ...all.filter((f) => !f.proveReset.byMailbox)];
-}
-
-export function proofPart(factor: With<'proveReset'>): ProofPart {
-  return { id: factor.id, template: factor.proveReset.template, byMailbox: factor.proveReset.byMailbox === true };
-}
-
-const refused = (refusal: Refusal | 'expired', key: string, vars?: Record<string, string | number>): { ok: false; refusal: Refusal | 'expired'; notice: Notice } => ({
-  ok: false,
-  refusal,
-  notice: { key, error: true, ...(vars && { vars }) },
-});
-const WRONG_PASSWORD = { ok: false, refusal: 'wrong_credentials', notice: { key: 'account.wrong_password', error: true } } as const;
+const refused = refuse;
+const WRONG_PASSWORD = refuse('wrong_credentials', 'account.wrong_password');
 
 export class AccountService {
   readonly #deps: AccountDeps;
@@ -148,12 +118,12 @@ export class AccountService {
     return this.#deps.uow.transaction((r) => this.#deps.enrollments.resend(r, session.account, enrollmentId, who.lang, { service: null, browser: who.browser }));
   }
 
-  confirmSetUp(session: PortalSession, enrollmentId: string, form: FormFields, who: Who): Promise<EnrollmentAnswered> {
+  confirmSetUp(session: PortalSession, enrollmentId: string, form: FormFields, who: Who): Promise<EnrollmentConfirmed> {
     return this.#deps.enrollments.confirm(session.account.id, enrollmentId, form, who);
   }
 
   /** Removes a factor, after the password again. An account keeps at least one second factor. */
-  async removeFactor(session: PortalSession, factorId: string, password: string, who: Who): Promise<Done> {
+  async removeFactor(session: PortalSession, factorId: string, password: string, who: Who): Promise<Result> {
     const { account } = session;
     if (!account.factorKinds.includes(factorId)) return refused('invalid_input', 'error.bad_request');
     if (account.factorKinds.length === 1) return refused('invalid_input', 'account.last_factor');
@@ -178,7 +148,7 @@ export class AccountService {
    * yet stops at once. The last device of an account that has nothing else stays (as the last
    * factor does).
    */
-  async removeDevice(session: PortalSession, factorId: string, deviceId: string, password: string, who: Who): Promise<Done> {
+  async removeDevice(session: PortalSession, factorId: string, deviceId: string, password: string, who: Who): Promise<Result> {
     const { account } = session;
     const factor = this.#deps.factors.get(factorId);
     const devices = factor?.removal?.devices;
@@ -203,7 +173,7 @@ export class AccountService {
    * of the account's factors that prove a new password, one its owner holds (the app) before the
    * mailbox's code; none for an account that has no such factor.
    */
-  async beginPasswordChange(session: PortalSession, current: string, who: Who): Promise<Done<{ changeId: string }>> {
+  async beginPasswordChange(session: PortalSession, current: string, who: Who): Promise<Result<{ changeId: string }>> {
     if (!(await this.#passwordAgain(session, current, who))) return WRONG_PASSWORD;
     const { account } = session;
     const own = resetProofs(this.#deps.factors, account.factorKinds);
@@ -226,7 +196,7 @@ export class AccountService {
    * A new password, step two: the proofs the change asked for, and the new password twice.
    * Every session of the account ends but the one that asked; tokens given to RPs end too.
    */
-  async completePasswordChange(changeId: string, form: FormFields, who: Who, session: PortalSession): Promise<Done> {
+  async completePasswordChange(changeId: string, form: FormFields, who: Who, session: PortalSession): Promise<Result> {
     const { uow, clock, passwords, throttle } = this.#deps;
     const password = typeof form['password'] === 'string' && form['password'].length <= PASSWORD_MAX_LENGTH ? form['password'] : '';
     if (password.length < PASSWORD_MIN_LENGTH) return refused('invalid_input', 'account.password_short', { min: PASSWORD_MIN_LENGTH });

@@ -23,8 +23,8 @@ import { parseCode } from '../factors/factor.ts';
 import type { EmailedCodes } from '../security/emailed-codes.ts';
 import type { Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
-import type { Done, Who } from './account.ts';
-import type { Refusal } from './outcomes.ts';
+import type { Who } from './who.ts';
+import { type Refused, type Result, refuse } from './result.ts';
 import type { PortalSession } from './portal-sessions.ts';
 
 export interface EmailChangeDeps {
@@ -50,7 +50,7 @@ export type EmailChangePage =
   | { step: 'proof'; email: string; factor: { id: string; labelKey: string }; view: FactorView; others: Array<{ id: string; labelKey: string }>; canResend: boolean }
   | { step: 'code'; email: string; tag: string | null };
 
-const refused = (refusal: Refusal | 'expired', key: string): { ok: false; refusal: Refusal | 'expired'; notice: Notice } => ({ ok: false, refusal, notice: { key, error: true } });
+const refused = refuse;
 const EXPIRED = refused('expired', 'enroll.expired');
 const WRONG_PASSWORD = refused('wrong_credentials', 'account.wrong_password');
 
@@ -68,7 +68,7 @@ export class EmailChangeService {
    * change begins its proof (an emailed code goes to the current address); without one, the new
    * address gets its code at once.
    */
-  async begin(session: PortalSession, password: string, newEmail: unknown, who: Who): Promise<Done<{ changeId: string }>> {
+  async begin(session: PortalSession, password: string, newEmail: unknown, who: Who): Promise<Result<{ changeId: string }>> {
     const email = z.email().max(254).safeParse(typeof newEmail === 'string' ? newEmail.trim() : newEmail);
     if (!email.success) return refused('invalid_input', 'account.email_invalid');
     if (email.data.toLowerCase() === session.account.email.toLowerCase()) return refused('invalid_input', 'account.email_same');
@@ -107,7 +107,7 @@ export class EmailChangeService {
   }
 
   /** Step two: the second factor's proof. Counted like any factor's guess; a right one sends the new address its code. */
-  async prove(session: PortalSession, changeId: string, form: FormFields, who: Who): Promise<Done> {
+  async prove(session: PortalSession, changeId: string, form: FormFields, who: Who): Promise<Result> {
     const { uow, throttle, clock } = this.#deps;
     const waiting = await this.#open(uow.repos, session, changeId);
     if (!waiting) return EXPIRED;
@@ -138,7 +138,7 @@ export class EmailChangeService {
   }
 
   /** Another of the account's factors proves the change instead (its proof begins: a code is mailed). */
-  async switchProof(session: PortalSession, changeId: string, factorId: unknown, who: Who): Promise<Done> {
+  async switchProof(session: PortalSession, changeId: string, factorId: unknown, who: Who): Promise<Result> {
     const factor = this.#provers(session.account.factorKinds).find((f) => f.id === factorId);
     if (!factor) return refused('invalid_input', 'error.bad_request');
     return this.#deps.uow.transaction(async (r) => {
@@ -163,7 +163,7 @@ export class EmailChangeService {
   }
 
   /** Step three: the code the new address received. Only a proven change gets here; the old address is told. */
-  async complete(session: PortalSession, changeId: string, form: FormFields, who: Who): Promise<Done> {
+  async complete(session: PortalSession, changeId: string, form: FormFields, who: Who): Promise<Result> {
     const input = parseCode(form);
     if (!input) return refused('invalid_input', 'code.format');
     const { uow, throttle, clock } = this.#deps;
@@ -207,7 +207,7 @@ export class EmailChangeService {
   }
 
   /** The new address's code; the refusal when the code rules refuse one. */
-  async #sendToNew(r: Repos, session: PortalSession, changeId: string, email: string, who: Who): Promise<{ ok: false; refusal: Refusal; notice: Notice } | null> {
+  async #sendToNew(r: Repos, session: PortalSession, changeId: string, email: string, who: Who): Promise<Refused | null> {
     const sent = await this.#deps.codes.send(r, 'email_change', changeId, { ...session.account, email }, who.lang, { service: null, browser: who.browser });
     return sent.error ? { ok: false, refusal: 'rate_limited', notice: sent } : null;
   }

@@ -12,11 +12,14 @@
 import { type Clock, type Random, digits } from '../clock.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
-import { type FactorRegistry, type FormFields, type Notice, parseCode } from '../factors/factor.ts';
+import { type FactorRegistry, type FormFields, parseCode } from '../factors/factor.ts';
 import { type Mailer, NOBODY } from '../mail/mailer.ts';
 import { PASSWORD_MAX_LENGTH, type PasswordHasher } from '../security/passwords.ts';
 import { type Throttle, standInKey } from '../security/throttle.ts';
-import { type Done, PASSWORD_MIN_LENGTH, type ProofPart, type Who, accountOf, proofPart, resetProofs } from './account.ts';
+import { PASSWORD_MIN_LENGTH, accountOf } from './account.ts';
+import type { Who } from './who.ts';
+import { type Result, refuse } from './result.ts';
+import { type ProofPart, proofPart, resetProofs } from './reset-proofs.ts';
 import type { EnrollmentService } from './enrollment.ts';
 import type { RecoveryRequests } from './recovery-requests.ts';
 
@@ -36,11 +39,7 @@ export interface RecoveryDeps {
 
 const USERNAME_MAX_LENGTH = 200;
 
-const refused = (refusal: 'invalid_input' | 'wrong_answer' | 'rate_limited', key: string, vars?: Record<string, string | number>) => ({
-  ok: false as const,
-  refusal,
-  notice: { key, error: true, ...(vars && { vars }) } satisfies Notice,
-});
+const refused = refuse;
 /** One answer for every failed forgotten-password step, whatever the username was. */
 const RESET_REFUSED = refused('wrong_answer', 'account.reset_failed');
 /** The address or the name asked too often: the same for every name. */
@@ -58,7 +57,7 @@ export class RecoveryService {
    * stand-in for a name that is nobody's. The answer — a request id for the next page — is the
    * same for every username (a malformed one gets an id and no work).
    */
-  async beginReset(username: unknown, who: Who): Promise<Done<{ changeId: string }>> {
+  async beginReset(username: unknown, who: Who): Promise<Result<{ changeId: string }>> {
     const name = typeof username === 'string' && username.length <= USERNAME_MAX_LENGTH ? username.trim() : '';
     const { requests, mailer, clock, random } = this.#deps;
     if (!name) return { ok: true, changeId: random.uuid() };
@@ -81,7 +80,7 @@ export class RecoveryService {
    * the app) and the new password twice. Every session and RP token of the account ends, its
    * username's lock with them, and a mail says so. `accountId` names the account on success.
    */
-  async completeReset(requestId: string, form: FormFields, who: Who): Promise<Done<{ accountId: string }>> {
+  async completeReset(requestId: string, form: FormFields, who: Who): Promise<Result<{ accountId: string }>> {
     const { uow, clock, passwords, throttle, requests, mailer, maxAttempts } = this.#deps;
     const password = typeof form['password'] === 'string' && form['password'].length <= PASSWORD_MAX_LENGTH ? form['password'] : '';
     if (password.length < PASSWORD_MIN_LENGTH) return refused('invalid_input', 'account.password_short', { min: PASSWORD_MIN_LENGTH });
@@ -149,15 +148,15 @@ export class RecoveryService {
    * (the authenticator app). Counted as a password guess; unknown user, wrong password, wrong
    * or missing törlőkód: one answer.
    */
-  async removeWithRecoveryCode(username: unknown, password: unknown, recoveryCode: unknown, who: Who): Promise<Done> {
+  async removeWithRecoveryCode(username: unknown, password: unknown, recoveryCode: unknown, who: Who): Promise<Result> {
     const { uow, throttle, passwords, clock } = this.#deps;
     const factor = this.#deps.factors.all().find((f) => f.removal?.recoveryCode);
     const recovery = factor?.removal?.recoveryCode;
     const name = typeof username === 'string' && username.length <= USERNAME_MAX_LENGTH ? username.trim() : '';
     const typed = typeof password === 'string' && password.length <= PASSWORD_MAX_LENGTH ? password : '';
     const code = typeof recoveryCode === 'string' && recoveryCode.length <= 64 && recovery ? recovery.normalize(recoveryCode) : '';
-    const failed: Done = { ok: false, refusal: 'wrong_credentials', notice: { key: 'recovery.failed', error: true } };
-    if (!factor || !recovery || !name || !typed || !code) return { ok: false, refusal: 'invalid_input', notice: { key: 'recovery.missing', error: true } };
+    const failed = refuse('wrong_credentials', 'recovery.failed');
+    if (!factor || !recovery || !name || !typed || !code) return refuse('invalid_input', 'recovery.missing');
 
     const attempt = await throttle.password(uow.repos.throttle, name, who.ip);
     const account = attempt ? await uow.repos.accounts.recoveryCredentials(name, factor.id) : undefined;

@@ -15,14 +15,15 @@
 import type { FormFields, Notice } from '../factors/factor.ts';
 import type { Outcome } from './outcomes.ts';
 import { chooseFactor } from './sign-in/choose.ts';
-import type { Requester, SignInDeps, StatusOutcome } from './sign-in/context.ts';
+import type { SignInDeps, StatusOutcome } from './sign-in/context.ts';
 import { continueWithPassword, setUp } from './sign-in/enroll.ts';
 import { password } from './sign-in/password.ts';
 import { abort, chooseMethod, consent, restart, show, startPortal } from './sign-in/start.ts';
 import { status } from './sign-in/status.ts';
 import { resend, verify } from './sign-in/verify.ts';
+import type { Who } from './who.ts';
 
-export type { ClientLookup, Requester, SignInDeps, StatusOutcome } from './sign-in/context.ts';
+export type { ClientLookup, SignInDeps, StatusOutcome } from './sign-in/context.ts';
 export { PORTAL_HOME } from './sign-in/context.ts';
 
 export class SignInService {
@@ -38,62 +39,62 @@ export class SignInService {
   }
 
   /** The flow's current page. */
-  show(uid: string, requester: Requester, notice: Notice | null): Promise<Outcome> {
+  show(uid: string, requester: Who, notice: Notice | null): Promise<Outcome> {
     return show(this.#deps, uid, requester, notice);
   }
 
   /** The citizen picked a sign-in method on the chooser. */
-  chooseMethod(uid: string, requester: Requester, method: unknown): Promise<Outcome> {
+  chooseMethod(uid: string, requester: Who, method: unknown): Promise<Outcome> {
     return chooseMethod(this.#deps, uid, requester, method);
   }
 
   /** Back to the method chooser. */
-  restart(uid: string, requester: Requester): Promise<Outcome> {
+  restart(uid: string, requester: Who): Promise<Outcome> {
     return restart(this.#deps, uid, requester);
   }
 
   /** Username + password. */
-  password(uid: string, requester: Requester, form: FormFields): Promise<Outcome> {
+  password(uid: string, requester: Who, form: FormFields): Promise<Outcome> {
     return password(this.#deps, uid, requester, form);
   }
 
   /** Pick (or switch to) one of the account's factors. */
-  chooseFactor(uid: string, requester: Requester, factorId: unknown): Promise<Outcome> {
+  chooseFactor(uid: string, requester: Who, factorId: unknown): Promise<Outcome> {
     return chooseFactor(this.#deps, uid, requester, factorId);
   }
 
   /** The answer for the current factor (or the guarded proof, or the factor being set up). */
-  verify(uid: string, requester: Requester, form: FormFields): Promise<Outcome> {
+  verify(uid: string, requester: Who, form: FormFields): Promise<Outcome> {
     return verify(this.#deps, uid, requester, form);
   }
 
   /** A fresh challenge for the current factor (or the one being set up). */
-  resend(uid: string, requester: Requester): Promise<Outcome> {
+  resend(uid: string, requester: Who): Promise<Outcome> {
     return resend(this.#deps, uid, requester);
   }
 
   /** Where an out-of-band factor's challenge stands. Costs no try. */
-  status(uid: string, requester: Requester): Promise<StatusOutcome> {
+  status(uid: string, requester: Who): Promise<StatusOutcome> {
     return status(this.#deps, uid, requester);
   }
 
   /** A password-only account sets a factor up right here. */
-  setUp(uid: string, requester: Requester, factorId: unknown): Promise<Outcome> {
+  setUp(uid: string, requester: Who, factorId: unknown): Promise<Outcome> {
     return setUp(this.#deps, uid, requester, factorId);
   }
 
   /** From the upgrade page: password only after all, where allowed. */
-  continueWithPassword(uid: string, requester: Requester): Promise<Outcome> {
+  continueWithPassword(uid: string, requester: Who): Promise<Outcome> {
     return continueWithPassword(this.#deps, uid, requester);
   }
 
   /** The citizen allows an RP that asks for consent. */
-  consent(uid: string, requester: Requester): Promise<Outcome> {
+  consent(uid: string, requester: Who): Promise<Outcome> {
     return consent(this.#deps, uid, requester);
   }
 
   /** The citizen cancels; the RP gets an OAuth error back. */
-  abort(uid: string, requester: Requester): Promise<Outcome> {
+  abort(uid: string, requester: Who): Promise<Outcome> {
     return abort(this.#deps, uid, requester);
   }
 }

@@ -3,6 +3,7 @@
  * one change), the account as it sees it, a message for the person, the outcome of a check,
  * and the page part it shows. Part of the factor contract (factor.ts re-exports it).
  */
+import type { Who } from '../auth/who.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import type { Lang } from '../views.ts';
 
@@ -18,14 +19,6 @@ export interface FactorAccount {
   email: string;
 }
 
-/** Who is asking, as a factor may show it (a phone's approval names the service and browser). */
-export interface Asking {
-  /** The service (RP) signed into, by name; null: kapu's own account portal. */
-  client: string | null;
-  ip: string;
-  browser: string | null;
-}
-
 /** What a factor gets when acting inside one sign-in or one enrollment. */
 export interface FactorContext {
   /** The sign-in (interaction uid) or the enrollment that codes and challenges are bound to. */
@@ -36,8 +29,11 @@ export interface FactorContext {
   repos: Repos;
   /** Who asked, for the words of a mail: the service (RP) signed into and the browser. */
   request?: MailRequest;
-  /** Who asks, when a sign-in step begins a factor (an approval on a phone shows it). */
-  asking?: Asking;
+  /**
+   * Who asks, when a sign-in step begins a factor (an approval on a phone shows it): their
+   * address and browser, and the service (RP) signed into by name (null: kapu's own portal).
+   */
+  asking?: Pick<Who, 'ip' | 'browser'> & { client: string | null };
 }
 
 /** What a code mail says about the request behind it, so the citizen can tell it is theirs. */

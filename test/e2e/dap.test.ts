@@ -89,7 +89,7 @@ describe('the DÁP method', () => {
     expect(info.client).toBe('Minta Ügyintézés');
     // The browser is on this machine: a local network, which names no place (not "127.0.0.x").
     expect({ place: info.place, local: info.local }).toEqual({ place: null, local: true });
-    expect(await kapu.deps.signIns.status(info.interaction, { ip: '127.0.0.1', lang: null, browser: null })).toEqual({ kind: 'status', status: 'pending' });
+    expect(await kapu.deps.signIns.status(info.interaction, { ip: '127.0.0.1', lang: 'hu', browser: null })).toEqual({ kind: 'status', status: 'pending' });
 
     expect(await phone.approve(info.challengeId, phone.approvalBody(info, number))).toMatchObject({ status: 200, body: { status: 'approved' } });
     const done = await pressContinue(browser, page);

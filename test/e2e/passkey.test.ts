@@ -32,7 +32,7 @@ async function withPasskey(kapu: TestKapu, username: string, authenticator: Soft
   if (!begun.ok) throw new Error('enrollment refused');
   const shown = await enrollments.view(uow.repos, { id: account.id, username, name: `Teszt ${username}`, email: account.email }, begun.enrollmentId, 'hu');
   const created = authenticator.create(JSON.parse(String(shown!.view.data['options'])));
-  const confirmed = await enrollments.confirm(account.id, begun.enrollmentId, { credential: JSON.stringify(created), name: 'Laptop' }, { ip: '127.0.0.1', lang: 'hu' });
+  const confirmed = await enrollments.confirm(account.id, begun.enrollmentId, { credential: JSON.stringify(created), name: 'Laptop' }, { ip: '127.0.0.1', lang: 'hu', browser: null });
   expect(confirmed.ok).toBe(true);
   return account;
 }

@@ -6,7 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { addFactor, createAccount } from '../../src/admin/accounts.ts';
-import type { Requester } from '../../src/auth/sign-in.ts';
+import type { Who } from '../../src/auth/who.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { type Deps, buildDeps, closeDeps } from '../../src/deps.ts';
 import type { Factor, TypedProof } from '../../src/factors/factor.ts';
@@ -20,7 +20,7 @@ import { PASSWORD } from './kapu.ts';
 
 export const CLIENT_ID = 'core-rp';
 export const ISSUER = 'https://kapu.example.hu';
-export const FROM: Requester = { ip: '192.0.2.10', lang: 'hu', browser: 'Firefox 133, Linux' };
+export const FROM: Who = { ip: '192.0.2.10', lang: 'hu', browser: 'Firefox 133, Linux' };
 
 export interface CoreHarness {
   deps: Deps;

@@ -13,13 +13,14 @@ import { randomUUID } from 'node:crypto';
 import { removeFactor } from '../../src/admin/accounts.ts';
 import type { PortalSession } from '../../src/auth/portal-sessions.ts';
 import type { Outcome } from '../../src/auth/outcomes.ts';
-import { type ApiResult, type Caller } from '../../src/factors/dap/devices.ts';
+import type { ApiResult } from '../../src/factors/dap/devices.ts';
+import type { Who } from '../../src/auth/who.ts';
 import { enrollMessage } from '../../src/factors/dap/protocol.ts';
 import { type CoreHarness, FROM, ISSUER, codeOf, startCore } from '../helpers/core.ts';
 import { PASSWORD } from '../helpers/kapu.ts';
 import { type ChallengeInfo, PIN, Phone, tokenOf } from '../helpers/phone.ts';
 
-const CALLER: Caller = { ip: '192.0.2.77', lang: 'hu' };
+const CALLER: Who = { ip: '192.0.2.77', lang: 'hu', browser: null };
 const WHO = { ip: FROM.ip, lang: 'hu' as const, browser: null };
 
 let core: CoreHarness;
@@ -59,7 +60,7 @@ async function withPhone() {
   const account = await citizen(['email']);
   const phone = new Phone(ISSUER);
   const enrolled = await enroll(phone, await enrollmentLink(account.id));
-  if (!enrolled.ok) throw new Error(`enrollment failed: ${enrolled.error}`);
+  if (!enrolled.ok) throw new Error(`enrollment failed: ${enrolled.code}`);
   phone.deviceId = enrolled.value.device.id;
   return { account, phone };
 }
@@ -68,7 +69,7 @@ async function withPhone() {
 async function challengeOf(uid: string, phone: Phone): Promise<{ info: ChallengeInfo; number: string }> {
   const latest = (await core.deps.repos.of(DAP_REPOSITORY).latest(uid))!;
   const shown = await devices().challenge(latest.id, phone.deviceId, CALLER);
-  if (!shown.ok) throw new Error(`challenge refused: ${shown.error}`);
+  if (!shown.ok) throw new Error(`challenge refused: ${shown.code}`);
   return { info: shown.value as ChallengeInfo, number: latest.number };
 }
 
@@ -131,13 +132,13 @@ describe('the phone app (DÁP)', () => {
     notFinished(await core.deps.signIns.verify(approvedUid, FROM, {}));
     expect(await core.result(approvedUid)).toBeUndefined();
     expect(await core.deps.signIns.status(waitingUid, FROM)).toEqual({ kind: 'status', status: 'refused' });
-    expect(await approve(phone, waiting)).toMatchObject({ ok: false, status: 404, error: 'unknown_device' });
+    expect(await approve(phone, waiting)).toMatchObject({ ok: false, refusal: 'unknown', code: 'unknown_device' });
     notFinished(await core.deps.signIns.verify(waitingUid, FROM, {}));
     // A new sign-in: the phone is no one's any more.
     const freshUid = await core.interaction();
     await core.deps.signIns.chooseMethod(freshUid, FROM, 'dap');
     const fresh = (await core.deps.repos.of(DAP_REPOSITORY).latest(freshUid))!;
-    expect(await devices().challenge(fresh.id, phone.deviceId, CALLER)).toMatchObject({ ok: false, status: 404, error: 'unknown_device' });
+    expect(await devices().challenge(fresh.id, phone.deviceId, CALLER)).toMatchObject({ ok: false, refusal: 'unknown', code: 'unknown_device' });
     expect(await core.deps.repos.of(DAP_REPOSITORY).devices(account.id)).toEqual([]);
     expect(await core.deps.repos.factors.kinds(account.id)).toEqual(['email']);
   });
@@ -146,7 +147,7 @@ describe('the phone app (DÁP)', () => {
     const { account } = await withPhone();
     const link = await enrollmentLink(account.id);
     await removeFactor(core.deps, account.username, 'dap');
-    expect(await enroll(new Phone(ISSUER), link)).toMatchObject({ ok: false, status: 410, error: 'enrollment_invalid' });
+    expect(await enroll(new Phone(ISSUER), link)).toMatchObject({ ok: false, refusal: 'expired', code: 'enrollment_invalid' });
     expect(await core.deps.repos.factors.kinds(account.id)).toEqual(['email']);
   });
 });

@@ -1,11 +1,12 @@
 /** The factor step's choice: pick, or switch to, one of the account's factors. */
 import type { FlowState } from '../flow.ts';
 import type { Outcome } from '../outcomes.ts';
-import { EXPIRED, type Requester, type SignInDeps, load } from './context.ts';
+import { EXPIRED, type SignInDeps, load } from './context.ts';
 import { begin, firstStop, inState, known, locked } from './guards.ts';
+import type { Who } from '../who.ts';
 
 /** Pick (or switch to) one of the account's factors: its proof begins (an emailed code is sent). */
-export async function chooseFactor(deps: SignInDeps, uid: string, requester: Requester, factorId: unknown): Promise<Outcome> {
+export async function chooseFactor(deps: SignInDeps, uid: string, requester: Who, factorId: unknown): Promise<Outcome> {
   const signIn = (await load(deps, uid, requester))?.signIn;
   if (!signIn) return EXPIRED;
   const factor = signIn.account?.factors.find((f) => f.id === factorId);

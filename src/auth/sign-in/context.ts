@@ -3,11 +3,12 @@ import type { Clock, Random } from '../../clock.ts';
 import type { Repos } from '../../db/repositories/index.ts';
 import type { Candidate, SignInRow } from '../../db/repositories/sign-ins.ts';
 import type { UnitOfWork } from '../../db/unit-of-work.ts';
-import type { Asking, ChallengeStatus, Factor, FactorAccount, FactorContext, FactorRegistry, FlowContext, GuardedContext } from '../../factors/factor.ts';
+import type { ChallengeStatus, Factor, FactorAccount, FactorContext, FactorRegistry, FlowContext, GuardedContext } from '../../factors/factor.ts';
 import type { Mailer } from '../../mail/mailer.ts';
 import type { PasswordHasher } from '../../security/passwords.ts';
 import { type Throttle } from '../../security/throttle.ts';
-import { DEFAULT_LANG, type Lang, isLang, pickLang } from '../../views.ts';
+import { type Lang, isLang, pickLang } from '../../views.ts';
+import type { Who } from '../who.ts';
 import { type FlowState, LEGACY_METHOD, isFlowState } from '../flow.ts';
 import { type AcrPolicy, type Level } from '../levels.ts';
 import type { EnrollmentService } from '../enrollment.ts';
@@ -17,19 +18,6 @@ import type { PortalSessions } from '../portal-sessions.ts';
 
 export const USERNAME_MAX_LENGTH = 200;
 export const CHOICE_MAX_LENGTH = 32;
-
-/** Who is asking: the client address (throttling, audit), their browser, a language chosen. */
-export interface Requester {
-  ip: string;
-  /** A choice made in this sign-in (the language link); it outranks the RP's ui_locales. */
-  lang: Lang | null;
-  /** Otherwise, after the RP's ui_locales: a remembered choice, or the browser's Accept-Language. */
-  preferred?: Lang | null;
-  /** The browser, in a few words (for the citizen's list of sign-ins); never a full header. */
-  browser: string | null;
-  /** This browser's signed device cookie: it signed in to this account before. */
-  device?: { accountId: string; id: string } | null;
-}
 
 /** The RPs, as the core needs them. */
 export interface ClientLookup {
@@ -102,7 +90,7 @@ export const EXPIRED: Outcome = { kind: 'expired' };
 
 
 /** The one read a step starts from (and, with `candidate`, the account that username names). */
-export async function load(deps: SignInDeps, uid: string, requester: Requester, candidate?: string): Promise<{ signIn: SignIn; candidate: Candidate | null } | undefined> {
+export async function load(deps: SignInDeps, uid: string, requester: Who, candidate?: string): Promise<{ signIn: SignIn; candidate: Candidate | null } | undefined> {
   const { uow, clock, clients, acr, factors } = deps;
   const loaded = await uow.repos.signIns.load(uid, clock.now(), 'choose_method', candidate);
   if (!loaded) return undefined;
@@ -120,14 +108,14 @@ export async function load(deps: SignInDeps, uid: string, requester: Requester, 
   };
   if (row.kind === 'portal' || !row.interaction) {
     // The portal asks for no level: an account signs in with what it has (SPEC §2).
-    const lang = requester.lang ?? requester.preferred ?? DEFAULT_LANG;
+    const lang = requester.lang;
     const signIn = { ...flow, client: null, need: 'password' as const, lang, browser: requester.browser, mailLang: lang, redirectUri: undefined, prompt: 'login' };
     return { signIn, candidate: loaded.candidate };
   }
   const params = (row.interaction['params'] ?? {}) as Record<string, unknown>;
   const client = await clients.find(String(params['client_id'] ?? ''));
   if (!client) return undefined;
-  const lang = requester.lang ?? pickLang(stringParam(params['ui_locales'])) ?? requester.preferred ?? DEFAULT_LANG;
+  const lang = (requester.langChosen ? undefined : pickLang(stringParam(params['ui_locales']))) ?? requester.lang;
   return {
     signIn: {
       ...flow,
@@ -176,7 +164,7 @@ export function flowContext(repos: Repos, signIn: SignIn): FlowContext {
 }
 
 /** Who asks, for a factor that shows it elsewhere (the phone app). */
-export function asking(signIn: SignIn, requester: Requester): Asking {
+export function asking(signIn: SignIn, requester: Who): FactorContext['asking'] & object {
   return { client: serviceOf(signIn), ip: requester.ip, browser: requester.browser };
 }
 

@@ -2,16 +2,17 @@
 import type { FormFields } from '../../factors/factor.ts';
 import type { FlowState } from '../flow.ts';
 import type { Outcome } from '../outcomes.ts';
-import { EXPIRED, type Requester, type SignIn, type SignInDeps, context, load, passwordAllowed } from './context.ts';
+import { EXPIRED, type SignIn, type SignInDeps, context, load, passwordAllowed } from './context.ts';
 import { finish } from './finish.ts';
 import { advanced, answerable, counted, firstStop, inState, known, locked, present, refused } from './guards.ts';
+import type { Who } from '../who.ts';
 
 /**
  * A password-only account, where a second factor is needed (the RP asks for it, or password
  * sign-in has ended), sets one up right here (SPEC §4) — an emailed code or the app — and then
  * goes on to the RP with the higher level.
  */
-export async function setUp(deps: SignInDeps, uid: string, requester: Requester, factorId: unknown): Promise<Outcome> {
+export async function setUp(deps: SignInDeps, uid: string, requester: Who, factorId: unknown): Promise<Outcome> {
   const signIn = (await load(deps, uid, requester))?.signIn;
   if (!signIn) return EXPIRED;
   const factor = deps.factors.with(typeof factorId === 'string' ? factorId : undefined, 'enroll');
@@ -30,7 +31,7 @@ export async function setUp(deps: SignInDeps, uid: string, requester: Requester,
 const UPGRADING: FlowState[] = ['upgrade', 'enroll'];
 
 /** The proof for the factor being set up: once confirmed, the sign-in goes on with it. */
-export async function confirmSetUp(deps: SignInDeps, signIn: SignIn, requester: Requester, form: FormFields): Promise<Outcome> {
+export async function confirmSetUp(deps: SignInDeps, signIn: SignIn, requester: Who, form: FormFields): Promise<Outcome> {
   const { account, enrollmentId, factor } = signIn;
   const stop = await firstStop(present(signIn, account, enrollmentId, factor), answerable(deps, signIn, factor?.parse(form)));
   if (stop) return stop;
@@ -42,7 +43,7 @@ export async function confirmSetUp(deps: SignInDeps, signIn: SignIn, requester: 
     signIn,
     ['enroll'],
     async (r) => {
-      const confirmed = await deps.enrollments.confirmWith(r, account!, enrollmentId!, form, attempt!, { ip: requester.ip, lang: signIn.mailLang });
+      const confirmed = await deps.enrollments.confirmWith(r, account!, enrollmentId!, form, attempt!, { ...requester, lang: signIn.mailLang });
       if (confirmed.ok) {
         const withFactor = { ...signIn, account: { ...account!, factors: [...account!.factors, confirmed.factor] } };
         return finish(deps, r, withFactor, 'two_factor', confirmed.factor, requester, [], confirmed.shownOnce);
@@ -69,7 +70,7 @@ export async function resendSetUp(deps: SignInDeps, signIn: SignIn): Promise<Out
 }
 
 /** From the upgrade page: password only after all, where the RP and the cut-off allow it. */
-export async function continueWithPassword(deps: SignInDeps, uid: string, requester: Requester): Promise<Outcome> {
+export async function continueWithPassword(deps: SignInDeps, uid: string, requester: Who): Promise<Outcome> {
   const signIn = (await load(deps, uid, requester))?.signIn;
   if (!signIn) return EXPIRED;
   const stop = await firstStop(inState(signIn, UPGRADING), present(signIn, signIn.account && passwordAllowed(deps, signIn, deps.clock.now())));

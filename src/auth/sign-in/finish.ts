@@ -5,8 +5,9 @@ import type { Factor } from '../../factors/factor.ts';
 import { type Level, amrFor } from '../levels.ts';
 import { isNewBrowser, queueNewBrowserMail } from '../new-browser.ts';
 import type { Outcome } from '../outcomes.ts';
-import { EXPIRED, PORTAL_HOME, type Requester, type SignIn, type SignInDeps, serviceOf } from './context.ts';
+import { EXPIRED, PORTAL_HOME, type SignIn, type SignInDeps, serviceOf } from './context.ts';
 import { refused } from './guards.ts';
+import type { Who } from '../who.ts';
 
 /**
  * Ends the sign-in, in the caller's unit of work with the step's audit events: the flow is
@@ -15,7 +16,7 @@ import { refused } from './guards.ts';
  * törlőkód) before the browser goes on. `amr`: what the proof itself showed (a WebAuthn key's), over
  * the factor's own.
  */
-export async function finish(deps: SignInDeps, r: Repos, signIn: SignIn, level: Level, factor: Factor | null, requester: Requester, events: AuditEvent[], shownOnce: Record<string, string> | null = null, amr?: readonly string[]): Promise<Outcome> {
+export async function finish(deps: SignInDeps, r: Repos, signIn: SignIn, level: Level, factor: Factor | null, requester: Who, events: AuditEvent[], shownOnce: Record<string, string> | null = null, amr?: readonly string[]): Promise<Outcome> {
   const { acr, clock, portalSessions } = deps;
   const accountId = signIn.account!.id;
   const now = clock.now();

@@ -5,9 +5,10 @@ import { standInKey } from '../../security/throttle.ts';
 import type { Repos } from '../../db/repositories/index.ts';
 import type { Outcome } from '../outcomes.ts';
 import type { Attempt } from '../../security/throttle.ts';
-import { type Guard, type Requester, type SignIn, type SignInDeps, guardedContext, owns } from './context.ts';
+import { type Guard, type SignIn, type SignInDeps, guardedContext, owns } from './context.ts';
 import { finish } from './finish.ts';
 import { advanced, answerable, counted, firstStop, locked, present, refused } from './guards.ts';
+import type { Who } from '../who.ts';
 
 /**
  * The username is locked by failures from elsewhere, and the citizen chose an Ügyfélkapu+
@@ -17,7 +18,7 @@ import { advanced, answerable, counted, firstStop, locked, present, refused } fr
  * tells nobody whether a password was right, and strangers' failures lock out no citizen who
  * proves both. The step costs a try on the IP (the username's count stands locked).
  */
-export async function beginGuarded(deps: SignInDeps, signIn: SignIn, requester: Requester, typed: { username: string; password: string; candidate: Candidate | null }, factor: Factor, proof: GuardedProof<unknown>): Promise<Outcome> {
+export async function beginGuarded(deps: SignInDeps, signIn: SignIn, requester: Who, typed: { username: string; password: string; candidate: Candidate | null }, factor: Factor, proof: GuardedProof<unknown>): Promise<Outcome> {
   const { candidate } = typed;
   const check = await deps.passwords.verify(candidate?.passwordHash, typed.password);
   const proven = candidate && check.ok && candidate.factorKinds.includes(factor.id) ? candidate : null;
@@ -32,7 +33,7 @@ export async function beginGuarded(deps: SignInDeps, signIn: SignIn, requester: 
 }
 
 /** The answer to a guarded sign-in's proof: counted like any factor's (a stand-in on a key of its own). */
-export async function verifyGuarded(deps: SignInDeps, signIn: SignIn, requester: Requester, form: FormFields): Promise<Outcome> {
+export async function verifyGuarded(deps: SignInDeps, signIn: SignIn, requester: Who, form: FormFields): Promise<Outcome> {
   const { factor, guard, account } = signIn;
   const input = factor?.parse(form);
   const stop = await firstStop(present(signIn, factor?.guarded, guard), answerable(deps, signIn, input));
@@ -44,7 +45,7 @@ export async function verifyGuarded(deps: SignInDeps, signIn: SignIn, requester:
 }
 
 /** The proof checks the answer the same way with or without an account behind it; only a real one with the factor ends the sign-in. */
-async function answerGuarded(deps: SignInDeps, r: Repos, signIn: SignIn, input: unknown, attempt: Attempt, requester: Requester): Promise<Outcome> {
+async function answerGuarded(deps: SignInDeps, r: Repos, signIn: SignIn, input: unknown, attempt: Attempt, requester: Who): Promise<Outcome> {
   const factor = signIn.factor!;
   const guard = signIn.guard!;
   const { account } = signIn;

@@ -4,10 +4,12 @@ import type { Repos } from '../../db/repositories/index.ts';
 import type { Factor, Notice } from '../../factors/factor.ts';
 import { type Attempt } from '../../security/throttle.ts';
 import { type FlowState, isFlowState } from '../flow.ts';
-import type { Outcome, Refusal, Shown } from '../outcomes.ts';
+import type { Outcome, Shown } from '../outcomes.ts';
+import type { Refusal } from '../result.ts';
 import { proofOf } from '../proof.ts';
-import { EXPIRED, type Requester, type SignIn, type SignInDeps, asking, flowContext } from './context.ts';
+import { EXPIRED, type SignIn, type SignInDeps, asking, flowContext } from './context.ts';
 import { page } from './page.ts';
+import type { Who } from '../who.ts';
 
 /**
  * The checks a step makes before it acts, as oidc-provider's endpoints list theirs: each is a
@@ -117,13 +119,13 @@ export async function shown(deps: SignInDeps, signIn: SignIn, repos: Repos, user
   };
 }
 
-export function factorFailure(signIn: SignIn, accountId: string | null, factor: Factor, attempt: Attempt, requester: Requester, notice: Notice): AuditEvent[] {
+export function factorFailure(signIn: SignIn, accountId: string | null, factor: Factor, attempt: Attempt, requester: Who, notice: Notice): AuditEvent[] {
   const failed: AuditEvent = { type: 'signin.factor_failed', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { factor: factor.id, reason: notice.key } };
   return attempt.locked ? [{ type: 'signin.locked', accountId, ip: requester.ip, detail: { factor: factor.id } }, failed] : [failed];
 }
 
 /** Starts the factor the flow just moved to (an emailed code is sent here). */
-export async function begin(deps: SignInDeps, r: Repos, signIn: SignIn & { factor: Factor }, requester: Requester): Promise<Outcome> {
+export async function begin(deps: SignInDeps, r: Repos, signIn: SignIn & { factor: Factor }, requester: Who): Promise<Outcome> {
   const proof = proofOf(signIn.factor, { ...flowContext(r, signIn), asking: asking(signIn, requester) });
   const notice = proof ? await proof.begin() : null;
   // A refused start (the hourly code cap) is said as such: never "sent".

@@ -6,17 +6,18 @@ import { isLang } from '../../views.ts';
 import { LEGACY_METHOD } from '../flow.ts';
 import type { Outcome } from '../outcomes.ts';
 import { tellFailures } from '../lock-notice.ts';
-import { EXPIRED, USERNAME_MAX_LENGTH, type Account, type Requester, type SignInDeps, accountOf, boundedString, load, passwordIsEnough } from './context.ts';
+import { EXPIRED, USERNAME_MAX_LENGTH, type Account, type SignInDeps, accountOf, boundedString, load, passwordIsEnough } from './context.ts';
 import { finish } from './finish.ts';
 import { beginGuarded } from './guarded.ts';
 import { advanced, begin, firstStop, inState, lock, refused } from './guards.ts';
+import type { Who } from '../who.ts';
 
 /**
  * Username + password. One answer for an unknown user, a wrong password and a locked
  * username (same page, same status, same time: argon2 runs either way). Nothing before a
  * right password reveals whether the account exists or what it has.
  */
-export async function password(deps: SignInDeps, uid: string, requester: Requester, form: FormFields): Promise<Outcome> {
+export async function password(deps: SignInDeps, uid: string, requester: Who, form: FormFields): Promise<Outcome> {
   const username = boundedString(form['username'], USERNAME_MAX_LENGTH)?.trim() ?? '';
   const password = boundedString(form['password'], PASSWORD_MAX_LENGTH) ?? '';
   const loaded = await load(deps, uid, requester, username || undefined);

@@ -3,8 +3,9 @@ import type { Factor, Notice } from '../../factors/factor.ts';
 import { type FlowState, LEGACY_METHOD } from '../flow.ts';
 import type { Outcome } from '../outcomes.ts';
 import { proofOf } from '../proof.ts';
-import { CHOICE_MAX_LENGTH, EXPIRED, PORTAL_HOME, PORTAL_SIGN_IN_SECONDS, type Requester, type SignIn, type SignInDeps, asking, flowContext, load } from './context.ts';
+import { CHOICE_MAX_LENGTH, EXPIRED, PORTAL_HOME, PORTAL_SIGN_IN_SECONDS, type SignIn, type SignInDeps, asking, flowContext, load } from './context.ts';
 import { advance, advanced, firstStop, inState, known, locked, refused, shown } from './guards.ts';
+import type { Who } from '../who.ts';
 
 /**
  * Starts a sign-in at the account portal: its flow's uid (the browser is sent to its page).
@@ -20,7 +21,7 @@ export async function startPortal(deps: SignInDeps, sessionToken?: string): Prom
 }
 
 /** The flow's current page. */
-export async function show(deps: SignInDeps, uid: string, requester: Requester, notice: Notice | null): Promise<Outcome> {
+export async function show(deps: SignInDeps, uid: string, requester: Who, notice: Notice | null): Promise<Outcome> {
   const signIn = (await load(deps, uid, requester))?.signIn;
   if (!signIn) return EXPIRED;
   if (signIn.prompt === 'consent') return { kind: 'consent', uid };
@@ -28,7 +29,7 @@ export async function show(deps: SignInDeps, uid: string, requester: Requester, 
 }
 
 /** The citizen picked a sign-in method on the chooser; next: the password (or a passwordless proof). */
-export async function chooseMethod(deps: SignInDeps, uid: string, requester: Requester, method: unknown): Promise<Outcome> {
+export async function chooseMethod(deps: SignInDeps, uid: string, requester: Who, method: unknown): Promise<Outcome> {
   const signIn = (await load(deps, uid, requester))?.signIn;
   if (!signIn) return EXPIRED;
   const name = typeof method === 'string' && method.length <= CHOICE_MAX_LENGTH ? method : undefined;
@@ -40,7 +41,7 @@ export async function chooseMethod(deps: SignInDeps, uid: string, requester: Req
 }
 
 /** A passwordless factor chosen on the method chooser: straight to its proof, no password. */
-export async function beginAlone(deps: SignInDeps, signIn: SignIn, requester: Requester, factor: Factor): Promise<Outcome> {
+export async function beginAlone(deps: SignInDeps, signIn: SignIn, requester: Who, factor: Factor): Promise<Outcome> {
   return locked(deps, signIn, ['choose_method'], async (r) => {
     await r.signIns.update(signIn.uid, { state: 'factor', method: factor.id, factor: factor.id }, deps.clock.now());
     const notice = await proofOf(factor, { ...flowContext(r, { ...signIn, account: null }), asking: asking(signIn, requester) })!.begin();
@@ -49,7 +50,7 @@ export async function beginAlone(deps: SignInDeps, signIn: SignIn, requester: Re
 }
 
 /** Back from the password step to the method chooser. */
-export async function restart(deps: SignInDeps, uid: string, requester: Requester): Promise<Outcome> {
+export async function restart(deps: SignInDeps, uid: string, requester: Who): Promise<Outcome> {
   const signIn = (await load(deps, uid, requester))?.signIn;
   if (!signIn) return EXPIRED;
   // From a passwordless factor's page too (no account yet): back to the chooser.
@@ -61,7 +62,7 @@ export async function restart(deps: SignInDeps, uid: string, requester: Requeste
  * The citizen allows an RP that asks for consent. The grant itself is the provider's
  * business (src/interactions/consent.ts); the core says whether this is the moment for it.
  */
-export async function consent(deps: SignInDeps, uid: string, requester: Requester): Promise<Outcome> {
+export async function consent(deps: SignInDeps, uid: string, requester: Who): Promise<Outcome> {
   const signIn = (await load(deps, uid, requester))?.signIn;
   if (!signIn) return EXPIRED;
   const stop = await firstStop(inState(signIn, ['choose_method', 'done']));
@@ -70,7 +71,7 @@ export async function consent(deps: SignInDeps, uid: string, requester: Requeste
 }
 
 /** The citizen cancels; the RP gets an OAuth error back. Welcome in every state. */
-export async function abort(deps: SignInDeps, uid: string, requester: Requester): Promise<Outcome> {
+export async function abort(deps: SignInDeps, uid: string, requester: Who): Promise<Outcome> {
   const signIn = (await load(deps, uid, requester))?.signIn;
   if (!signIn) return EXPIRED;
   // After an upgrade page: OpenID Connect's error for "the level asked for cannot be reached".

@@ -4,14 +4,15 @@ import type { Factor, FormFields } from '../../factors/factor.ts';
 import type { Outcome } from '../outcomes.ts';
 import type { Attempt } from '../../security/throttle.ts';
 import { proofOf } from '../proof.ts';
-import { EXPIRED, type Requester, type SignIn, type SignInDeps, accountOf, asking, flowContext, load, owns } from './context.ts';
+import { EXPIRED, type SignIn, type SignInDeps, accountOf, asking, flowContext, load, owns } from './context.ts';
 import { confirmSetUp, resendSetUp } from './enroll.ts';
 import { finish } from './finish.ts';
 import { verifyGuarded } from './guarded.ts';
 import { advanced, answerable, counted, factorFailure, firstStop, inState, known, locked, present, refused, shown } from './guards.ts';
+import type { Who } from '../who.ts';
 
 /** Checks the citizen's answer for the current factor (or for the guarded proof, or the factor being set up). */
-export async function verify(deps: SignInDeps, uid: string, requester: Requester, form: FormFields): Promise<Outcome> {
+export async function verify(deps: SignInDeps, uid: string, requester: Who, form: FormFields): Promise<Outcome> {
   const signIn = (await load(deps, uid, requester))?.signIn;
   if (!signIn) return EXPIRED;
   if (signIn.state === 'enroll') return confirmSetUp(deps, signIn, requester, form);
@@ -35,7 +36,7 @@ export async function verify(deps: SignInDeps, uid: string, requester: Requester
 }
 
 /** A typed answer, checked by the factor: a right one is no failure (its count is taken back) and ends the sign-in. */
-async function answer(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor, input: unknown, attempt: Attempt, requester: Requester): Promise<Outcome> {
+async function answer(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor, input: unknown, attempt: Attempt, requester: Who): Promise<Outcome> {
   const proof = proofOf(factor, flowContext(r, signIn));
   const result = proof?.answered === 'typed' ? await proof.verify(input) : ({ ok: false, notice: { key: 'code.invalid' } } as const);
   if (!result.ok) {
@@ -53,7 +54,7 @@ async function answer(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor
  * the device API); still waiting shows the waiting page again. A passwordless factor's
  * approval names the account the sign-in ends with.
  */
-export async function collect(deps: SignInDeps, signIn: SignIn, requester: Requester, factor: Factor, form: FormFields): Promise<Outcome> {
+export async function collect(deps: SignInDeps, signIn: SignIn, requester: Who, factor: Factor, form: FormFields): Promise<Outcome> {
   const stop = await firstStop(answerable(deps, signIn, factor.parse(form)));
   if (stop) return stop;
   return locked(
@@ -78,7 +79,7 @@ export async function collect(deps: SignInDeps, signIn: SignIn, requester: Reque
  * A proof succeeded: after a password, the sign-in ends with its account; a passwordless
  * proof names the account it ends with.
  */
-export async function finishProved(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor, accountId: string | undefined, requester: Requester, amr?: readonly string[]): Promise<Outcome> {
+export async function finishProved(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor, accountId: string | undefined, requester: Who, amr?: readonly string[]): Promise<Outcome> {
   if (signIn.account) return finish(deps, r, signIn, 'two_factor', factor, requester, [], null, amr);
   const found = accountId ? await r.accounts.findById(accountId) : undefined;
   if (!found) return refused(deps, signIn, 'wrong_answer', { key: 'error.bad_request' }, undefined, r);
@@ -87,7 +88,7 @@ export async function finishProved(deps: SignInDeps, r: Repos, signIn: SignIn, f
 }
 
 /** Asks the current factor (or the one being set up) for a fresh challenge (a new email). */
-export async function resend(deps: SignInDeps, uid: string, requester: Requester): Promise<Outcome> {
+export async function resend(deps: SignInDeps, uid: string, requester: Who): Promise<Outcome> {
   const signIn = (await load(deps, uid, requester))?.signIn;
   if (!signIn) return EXPIRED;
   if (signIn.state === 'enroll') return resendSetUp(deps, signIn);

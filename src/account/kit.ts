@@ -1,0 +1,33 @@
+/** What the portal's router (routes.ts) lends the route files of its parts (email-routes.ts, factor-routes.ts). */
+import type { Context, Middleware } from 'koa';
+import type { Who } from '../auth/who.ts';
+import type { Result } from '../auth/result.ts';
+import type { PortalSession } from '../auth/portal-sessions.ts';
+import type { FormFields } from '../factors/factor.ts';
+import type { Lang } from '../views.ts';
+
+export interface Page {
+  ctx: Context;
+  lang: Lang;
+  csrf: string;
+  session: PortalSession | null;
+}
+
+export type SignedInPage = Page & { session: PortalSession };
+
+export interface PortalKit {
+  form: Middleware;
+  signedIn: (handler: (p: SignedInPage, fields: FormFields) => Promise<void>) => (ctx: Context) => Promise<void>;
+  render(p: Page, template: string, titleKey: string, data?: Record<string, unknown>, status?: number, scripts?: boolean): void;
+  seeOther(ctx: Context, location: string): void;
+  idParam(ctx: Context): string;
+  text(fields: FormFields, name: string): string;
+  who(p: Page): Who;
+  /** The HTTP status of a refusal. */
+  refusedStatus(done: Extract<Result, { ok: false }>): number;
+  /** An emailed code's lifetime in minutes, as the pages say it (CODE_TTL_SECONDS). */
+  codeMinutes: number;
+}
+
+/** A factor the citizen set up: its own words say so (`account.enrolled_<id>`, `…_before` for a form sent again). */
+export const enrolledNotice = (factorId: string, before = false): string => `account.enrolled_${factorId}${before ? '_before' : ''}`;
