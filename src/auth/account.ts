@@ -16,7 +16,8 @@ import { PASSWORD_MAX_LENGTH, type PasswordHasher } from '../security/passwords.
 import type { Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
 import { EmailChangeService } from './email-change.ts';
-import type { EnrollmentBegun, EnrollmentConfirmed, EnrollmentService } from './enrollment.ts';
+import type { EnrollmentConfirmed, EnrollmentService } from './enrollment.ts';
+import { SetUpService } from './setup-proof.ts';
 import { type Result, refuse } from './result.ts';
 import type { PortalSession } from './portal-sessions.ts';
 import type { Who } from './who.ts';
@@ -60,14 +61,15 @@ export class AccountService {
   readonly #deps: AccountDeps;
   /** A new email address: a second factor first, then a code to the new address (email-change.ts). */
   readonly emailChange: EmailChangeService;
+  /** "Ügyfélkapu+ igénylés": the password again, a factor the account has, then the new one's setup (setup-proof.ts). */
+  readonly setUp: SetUpService;
 
   constructor(deps: AccountDeps) {
     this.#deps = deps;
-    this.emailChange = new EmailChangeService(deps, {
-      passwordAgain: (session, password, who) => this.#passwordAgain(session, password, who),
-      pending: (r, accountId, kind, value) => this.#pending(r, accountId, kind, value),
-      notify: (r, account, lang, key, vars) => this.#notify(r, account, lang, key, vars),
-    });
+    const passwordAgain = (session: PortalSession, password: string, who: Who) => this.#passwordAgain(session, password, who);
+    const pending = (r: Repos, accountId: string, kind: 'email' | 'setup', value: string) => this.#pending(r, accountId, kind, value);
+    this.emailChange = new EmailChangeService(deps, { passwordAgain, pending, notify: (r, account, lang, key, vars) => this.#notify(r, account, lang, key, vars) });
+    this.setUp = new SetUpService(deps, { passwordAgain, pending });
   }
 
   /** What the account has: its factors, with when they were set up and last used. */
@@ -99,12 +101,6 @@ export class AccountService {
   }
 
   // ---- factors
-
-  /** "Ügyfélkapu+ igénylés": the password again, then the factor's setup begins. */
-  async beginSetUp(session: PortalSession, factorId: string, password: string, who: Who): Promise<EnrollmentBegun> {
-    if (!(await this.#passwordAgain(session, password, who))) return WRONG_PASSWORD;
-    return this.#deps.enrollments.begin(session.account.id, factorId, who.lang, { service: null, browser: who.browser });
-  }
 
   /** The setup page of a begun setup (a QR code, the mailed code's tag); undefined when over. */
   setUpPage(session: PortalSession, enrollmentId: string, lang: Lang): Promise<{ factor: { id: string; labelKey: string }; view: FactorView; canResend: boolean } | undefined> {
@@ -256,7 +252,7 @@ export class AccountService {
     return true;
   }
 
-  async #pending(r: Repos, accountId: string, kind: 'email' | 'reset', value: string | null): Promise<string> {
+  async #pending(r: Repos, accountId: string, kind: 'email' | 'reset' | 'setup', value: string | null): Promise<string> {
     const id = this.#deps.random.uuid();
     const now = this.#deps.clock.now();
     await r.pendingChanges.create({ id, accountId, kind, value, now, expiresAt: new Date(now.getTime() + Math.max(CHANGE_TTL_SECONDS, this.#deps.codes.rules.ttlSeconds) * 1000) });

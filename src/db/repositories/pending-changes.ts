@@ -12,7 +12,7 @@ export class PendingChangesRepository {
     this.#db = db;
   }
 
-  async create(change: { id: string; accountId: string; kind: 'email' | 'reset'; value: string | null; now: Date; expiresAt: Date }): Promise<void> {
+  async create(change: { id: string; accountId: string; kind: 'email' | 'reset' | 'setup'; value: string | null; now: Date; expiresAt: Date }): Promise<void> {
     await this.#db
       .insertInto('pending_change')
       .values({ id: change.id, account_id: change.accountId, kind: change.kind, value: change.value, created_at: change.now, expires_at: change.expiresAt })
@@ -20,7 +20,7 @@ export class PendingChangesRepository {
   }
 
   /** The open change `id` of this kind, with its account, locked for the caller's transaction. */
-  async findOpen(id: string, kind: 'email' | 'reset', now: Date) {
+  async findOpen(id: string, kind: 'email' | 'reset' | 'setup', now: Date) {
     return this.#db
       .selectFrom('pending_change')
       .select(['id', 'account_id', 'value', 'proof', 'proved_at'])
