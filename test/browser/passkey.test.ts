@@ -2,7 +2,7 @@
  * Passkeys in a real browser (issue 19): Debian's Chromium with the DevTools protocol's virtual
  * authenticator (a platform authenticator that keeps discoverable credentials and verifies its
  * user). A citizen with the authenticator app adds a passkey in the portal (password again,
- * then a name), signs in at an RP with it as the second factor and then with no username at all,
+ * the app's code, then a name), signs in at an RP with it as the second factor and then with no username at all,
  * and removes it in the portal (password again). Every new page is checked with axe, in
  * Hungarian at desktop width and in English at 320 px, under kapu's real CSP (axe is evaluated
  * through the DevTools protocol, which the CSP does not govern). A browser without WebAuthn is
@@ -112,6 +112,14 @@ describeWithChromium('passkeys in Chromium with a virtual authenticator', () => 
       await check(page, `${setting.name} setup: password again`);
       await field(page, 'account.password_again').fill(PASSWORD);
       await button(page, 'setup.next').click();
+      // A factor the account has proves the setup first: the app's code, of a later time step
+      // than the one that signed in (a code is good once).
+      await field(page, 'totp.code').waitFor();
+      await check(page, `${setting.name} setup: the app proves it`);
+      kapu.clock.advance(30);
+      toMiddleOfStep(kapu.clock);
+      await field(page, 'totp.code').fill(await appCode(totpSecret!, kapu.clock));
+      await button(page, 'setup.confirm').click();
       await button(page, 'passkey.create').waitFor();
       await check(page, `${setting.name} setup: name and create`);
       // The keyboard alone: the name field has the focus; Tab to the button, Enter.
