@@ -185,7 +185,8 @@ export class AccountService {
   /** What the second step of a password change asks for; undefined when it is over. */
   async passwordChange(changeId: string): Promise<{ proofs: ProofPart[] } | undefined> {
     const open = await this.#deps.uow.repos.pendingChanges.findOpen(changeId, 'reset', this.#deps.clock.now());
-    return open && { proofs: this.#proofsOf(open.value).map(proofPart) };
+    const proofs = open && this.#proofsOf(open.value);
+    return proofs && { proofs: proofs.map(proofPart) };
   }
 
   /**
@@ -199,7 +200,9 @@ export class AccountService {
     if (form['password2'] !== password) return refused('invalid_input', 'account.password_mismatch');
     const pending = await uow.repos.pendingChanges.findOpen(changeId, 'reset', clock.now());
     if (!pending || pending.account_id !== session.account.id) return refused('wrong_answer', 'code.none');
-    const answers = this.#proofsOf(pending.value).map((factor) => ({ factor, input: factor.proveReset.parse(form) }));
+    const proofs = this.#proofsOf(pending.value);
+    if (!proofs) return refused('wrong_answer', 'code.none');
+    const answers = proofs.map((factor) => ({ factor, input: factor.proveReset.parse(form) }));
     if (answers.some((a) => a.input === undefined)) return refused('invalid_input', 'code.format');
     const attempt = answers.length > 0 ? await throttle.factor(uow.repos.throttle, pending.account_id, who.ip) : null;
     if (answers.length > 0 && !attempt) return refused('locked', 'throttle.locked');
@@ -271,8 +274,14 @@ export class AccountService {
   }
 
   /** The factors a password change asked to prove it (their ids stored with it). */
-  #proofsOf(value: string | null): Array<With<'proveReset'>> {
-    return (value ?? '').split(' ').flatMap((id) => this.#deps.factors.with(id, 'proveReset') ?? []);
+  /**
+   * A proof kapu no longer knows (a factor gone from the registry, a change stored in an older
+   * form) voids the change rather than dropping the proof: undefined.
+   */
+  #proofsOf(value: string | null): Array<With<'proveReset'>> | undefined {
+    const ids = (value ?? '').split(' ').filter(Boolean);
+    const proofs = ids.flatMap((id) => this.#deps.factors.with(id, 'proveReset') ?? []);
+    return proofs.length === ids.length ? proofs : undefined;
   }
 
   #factorName(factorId: string, lang: Lang): string {
