@@ -94,4 +94,12 @@ describe('passkey credentials and challenges', () => {
     expect(await repo.consume({ flowId: 'uid-all', challenge: 'all', purpose: 'authenticate', now })).toEqual({ ok: false, reason: 'challenge_unknown' });
     expect(await repo.removeAll(account.id)).toBe(false);
   });
+
+  test('housekeeping deletes challenges past their time, and only those', async () => {
+    await repo.issue({ id: 'ch-old-1', challenge: 'gone', purpose: 'authenticate', flowId: 'uid-house', accountId: null, userVerification: 'required', now, expiresAt: later(600) });
+    await repo.issue({ id: 'ch-live-1', challenge: 'live', purpose: 'register', flowId: 'uid-house', accountId: null, userVerification: 'required', now, expiresAt: later(1200) });
+    expect(await repo.purgeExpired(later(900))).toBeGreaterThanOrEqual(1);
+    expect(await repo.consume({ flowId: 'uid-house', challenge: 'gone', purpose: 'authenticate', now })).toEqual({ ok: false, reason: 'challenge_unknown' });
+    expect((await repo.consume({ flowId: 'uid-house', challenge: 'live', purpose: 'register', now })).ok).toBe(true);
+  });
 });
