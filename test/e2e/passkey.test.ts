@@ -159,6 +159,6 @@ describe('passkeys at an RP', () => {
     const again = authenticator.create(JSON.parse(unnamed.doc.querySelector('[data-passkey="create"]')!.getAttribute('data-passkey-options')!));
     await browser.submit(unnamed, '/verify', { credential: JSON.stringify(again), name: 'Munkahelyi laptop' });
     const tokens = await signIn.finish(browser.exitUrl!);
-    expect(tokens.claims()).toMatchObject({ sub: account.id, acr: HIGH, amr: expect.arrayContaining(['pwd', 'mfa']) });
+    expect(tokens.claims()).toMatchObject({ sub: account.id, acr: HIGH, amr: ['pwd', 'hwk', 'user', 'mfa'] });
   });
 });

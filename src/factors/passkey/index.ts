@@ -145,7 +145,8 @@ export class PasskeyFactor implements Factor<PasskeyAnswer> {
       if (!result.ok) return { ok: false, notice: refusedNotice(result.reason) };
       const { mailer, clock } = this.#deps;
       await mailer.queue(ctx.repos.outbox, mailer.notice(ctx.account.email, ctx.lang, { key: 'mail.passkey_added', name: ctx.account.name, vars: { device: name } }), clock.now());
-      return { ok: true };
+      // Set up inline, the sign-in goes on with it: the key it is, verified by its user (required here).
+      return { ok: true, amr: [result.value.backupEligible ? 'swk' : 'hwk', 'user'] };
     },
   };
 
