@@ -17,20 +17,14 @@ import type { Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
 import { EmailChangeService } from './email-change.ts';
 import type { EnrollmentAnswered, EnrollmentBegun, EnrollmentService } from './enrollment.ts';
-import type { Refusal } from './outcomes.ts';
+import type { Done, Refusal, Who } from './outcomes.ts';
 import type { PortalSession } from './portal-sessions.ts';
 
 /** How long a begun change (a new address, a new password) waits for its proof (longer if its emailed code lives longer). */
 export const CHANGE_TTL_SECONDS = 10 * 60;
 export const PASSWORD_MIN_LENGTH = 8;
 
-export interface Who {
-  ip: string;
-  lang: Lang;
-  browser: string | null;
-}
-
-export type Done<T = object> = ({ ok: true } & T) | { ok: false; refusal: Refusal | 'expired'; notice: Notice };
+export type { Done, Who };
 
 export interface AccountDeps {
   uow: UnitOfWork<Repos>;

@@ -23,8 +23,7 @@ import { parseCode } from '../factors/factor.ts';
 import type { EmailedCodes } from '../security/emailed-codes.ts';
 import type { Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
-import type { Done, Who } from './account.ts';
-import type { Refusal } from './outcomes.ts';
+import type { Done, Refusal, Who } from './outcomes.ts';
 import type { PortalSession } from './portal-sessions.ts';
 
 export interface EmailChangeDeps {
