@@ -1,6 +1,6 @@
 /** /developers: what an RP developer needs to know (discovery's `service_documentation`). */
 import Router from '@koa/router';
-import { AUTH_METHODS } from '../admin/clients.ts';
+import { AUTH_METHODS } from '../oidc/client-metadata.ts';
 import type { Deps } from '../deps.ts';
 import { renderPage, resolveLang } from './page.ts';
 
