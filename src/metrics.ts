@@ -1,13 +1,11 @@
 /**
- * Prometheus metrics at /metrics: sign-ins by method and outcome, codes sent, security events,
- * request latency by route, mail waiting in the outbox, whether the mail server answers. One
- * registry per app instance.
+ * Prometheus metrics (served at /metrics by src/http/metrics.ts): sign-ins by method and
+ * outcome, codes sent, security events, request latency by route, mail waiting in the outbox,
+ * whether the mail server answers. One registry per app instance; it knows no HTTP framework.
  */
-import Router from '@koa/router';
-import type { Context } from 'koa';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DbStats } from '../db/instrumented-dialect.ts';
-import type { AuditEvent } from '../db/repositories/audit.ts';
+import type { DbStats } from './db/instrumented-dialect.ts';
+import type { AuditEvent } from './db/repositories/audit.ts';
 
 const KNOWN_ROUTES = [
   '/interaction/:uid',
@@ -112,8 +110,8 @@ export class Metrics {
     if (event.type === 'code.sent') this.#codesSent.inc();
   }
 
-  observeRequest(ctx: Context, seconds: number): void {
-    this.#latency.observe({ method: ctx.method, route: routeOf(ctx.path), status: String(ctx.status) }, seconds);
+  observeRequest(request: { method: string; path: string; status: number }, seconds: number): void {
+    this.#latency.observe({ method: request.method, route: routeOf(request.path), status: String(request.status) }, seconds);
   }
 }
 
@@ -123,14 +121,4 @@ export function routeOf(path: string): string {
     .replace(/^\/interaction\/[^/]+(\/.*)?$/, '/interaction/:uid')
     .replace(/^\/auth\/[^/]+$/, '/auth/:uid');
   return KNOWN_ROUTES.includes(route) ? route : 'other';
-}
-
-export function metricsRoutes(metrics: Metrics): Router {
-  const router = new Router();
-  router.get('/metrics', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
-    ctx.type = metrics.registry.contentType;
-    ctx.body = await metrics.registry.metrics();
-  });
-  return router;
 }
