@@ -193,7 +193,7 @@ export class AccountService {
 
   /** What the second step of a password change (or reset) asks for; undefined when it is over. */
   async passwordChange(changeId: string): Promise<{ proof: PasswordProof[] } | undefined> {
-    const open = await this.#deps.uow.repos.pendingChanges.findOpen(changeId, 'reset', this.#deps.clock.now());
+    const open = await this.#deps.uow.repos.pendingChanges.peekOpen(changeId, 'reset', this.#deps.clock.now());
     return open && { proof: proofsOf(open.value) };
   }
 
@@ -211,7 +211,7 @@ export class AccountService {
     const appCode = parseCode({ code: form['app_code'] });
     // Every reset needs the emailed code: its shape is checked the same way for every username.
     if (!keepSession && !emailCode) return refused('invalid_input', 'code.format');
-    const pending = await uow.repos.pendingChanges.findOpen(changeId, 'reset', clock.now());
+    const pending = await uow.repos.pendingChanges.peekOpen(changeId, 'reset', clock.now());
     // A forged or finished change gets the same answer as a wrong code: nothing to learn.
     if (!pending || (keepSession && pending.account_id !== keepSession.account.id)) return keepSession ? refused('wrong_answer', 'code.none') : RESET_REFUSED;
     const proofs = proofsOf(pending.value);

@@ -11,7 +11,7 @@
  */
 import type { Clock, Random } from '../clock.ts';
 import type { AuditEvent } from '../db/repositories/audit.ts';
-import type { Repos } from '../db/repositories/index.ts';
+import type { Repos, TxRepos } from '../db/repositories/index.ts';
 import type { Candidate, SignInRow } from '../db/repositories/sign-ins.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
 import { type ChallengeStatus, type Factor, type FactorAccount, type FactorContext, type FactorRegistry, type FlowContext, type FormFields, type GuardedContext, type GuardedProof, type Notice, type PasswordlessFactor, isPasswordless } from '../factors/factor.ts';
@@ -540,7 +540,7 @@ export class SignInService {
    * Locks the flow for the rest of the unit of work and checks it still is where the step
    * found it (and at the same factor); the outcome when it is not, or null.
    */
-  async #lock(r: Repos, signIn: SignIn, accepted: FlowState[], factor?: string): Promise<Outcome | null> {
+  async #lock(r: TxRepos, signIn: SignIn, accepted: FlowState[], factor?: string): Promise<Outcome | null> {
     const flow = await r.signIns.lock(signIn.uid);
     if (!flow) return EXPIRED;
     const state = isFlowState(flow.state) ? flow.state : 'choose_method';

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../database.ts';
+import type { InTransaction } from '../unit-of-work.ts';
 import { normalizeUsername } from './accounts.ts';
 
 /**
@@ -169,7 +170,7 @@ export class SignInsRepository {
    * Locks the flow row for the rest of the caller's transaction and returns its state: a step
    * runs with its flow locked, so no other step of the same sign-in interleaves with it.
    */
-  async lock(uid: string) {
+  async lock(this: InTransaction<SignInsRepository>, uid: string) {
     return this.#db
       .selectFrom('login_flow')
       .select(['state', 'method', 'account_id', 'factor', 'enrollment_id'])
