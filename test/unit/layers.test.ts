@@ -5,7 +5,8 @@
  * - the sign-in core (src/auth) knows nothing of HTTP;
  * - a route never reaches past the core into the database;
  * - the database layer imports nothing from the layers above it;
- * - the provider (src/oidc) imports nothing from the operator's tools (src/admin, src/cli).
+ * - the provider (src/oidc) imports nothing from the operator's tools (src/admin, src/cli);
+ * - one module writes into the provider's stored Interaction (src/oidc/interaction-store.ts).
  * Type-only imports count: a type that only a higher layer defines is a knot all the same.
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -113,4 +114,10 @@ test('src/db imports nothing from the layers above it', () => {
 
 test('the provider (src/oidc) imports nothing from the operator tools (src/admin, src/cli): rules both need live in src/oidc', () => {
   expect(breaches(under('oidc'), under('admin', 'cli'))).toEqual([]);
+});
+
+test('only src/oidc/interaction-store.ts writes into the provider’s stored Interaction', () => {
+  const WRITES = /\.(interactionResult|interactionFinished)\(|\.setField\(/;
+  const writers = FILES.filter((file) => WRITES.test(readFileSync(join(ROOT, file), 'utf8')));
+  expect(writers).toEqual(['src/oidc/interaction-store.ts']);
 });
