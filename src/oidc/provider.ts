@@ -12,7 +12,7 @@ import { PKCE_METADATA, pkcePolicyProblem, pkceRequired } from './client-policy.
 import { guardProviderFaults } from './faults.ts';
 import { LONGEST_SIGNED_TOKEN_SECONDS, SigningKeyRing } from './keys.ts';
 import { PairwiseSubjects, SUBJECT_TYPES } from './pairwise.ts';
-import { DEVELOPERS_PATH } from '../http/developers.ts';
+import { DEVELOPERS_PATH } from './developers.ts';
 import { renderProviderError, renderLogout, renderLogoutSuccess } from './pages.ts';
 
 export const SCOPES = ['openid', 'profile', 'email', 'offline_access'];

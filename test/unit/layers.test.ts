@@ -5,6 +5,7 @@
  * - the sign-in core (src/auth) knows nothing of HTTP;
  * - a route never reaches past the core into the database;
  * - the database layer imports nothing from the layers above it;
+ * - src/http, the plumbing every route uses (pages, cookies, bodies, errors), imports no feature;
  * - the provider (src/oidc) imports nothing from the operator's tools (src/admin, src/cli);
  * - one module writes into the provider's stored Interaction (src/oidc/interaction-store.ts).
  * Type-only imports count: a type that only a higher layer defines is a knot all the same.
@@ -110,6 +111,10 @@ test('no route imports Kysely, a database driver, a repository or the unit of wo
 
 test('src/db imports nothing from the layers above it', () => {
   expect(breaches(under('db'), under('auth', 'http', 'interactions', 'account', 'device-api', 'oidc', 'admin', 'cli', 'demo'))).toEqual([]);
+});
+
+test('src/http, the plumbing every route uses, imports nothing from the features built on it', () => {
+  expect(breaches(under('http'), under('oidc', 'interactions', 'account', 'device-api', 'factors', 'admin', 'cli', 'demo'))).toEqual([]);
 });
 
 test('the provider (src/oidc) imports nothing from the operator tools (src/admin, src/cli): rules both need live in src/oidc', () => {

@@ -6,8 +6,8 @@
  */
 import Router from '@koa/router';
 import { NotFound } from '../errors.ts';
-import { type ClientLogos, LOGO_ROUTE_PREFIX, logoVersion } from '../oidc/client-logos.ts';
-import { CLIENT_ID_PATTERN } from '../oidc/client-metadata.ts';
+import { type ClientLogos, LOGO_ROUTE_PREFIX, logoVersion } from './client-logos.ts';
+import { CLIENT_ID_PATTERN } from './client-metadata.ts';
 
 export function clientLogoRoutes(logos: ClientLogos): Router {
   const router = new Router({ prefix: LOGO_ROUTE_PREFIX });
