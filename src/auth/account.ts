@@ -24,6 +24,7 @@ import type { PortalSession } from './portal-sessions.ts';
 export const CHANGE_TTL_SECONDS = 10 * 60;
 export const PASSWORD_MIN_LENGTH = 8;
 
+// The portal's callers still find these here; they live with the core's other outcome types.
 export type { Done, Who };
 
 export interface AccountDeps {
