@@ -5,28 +5,11 @@
  * → the code the new address received.
  */
 import type Router from '@koa/router';
-import type { Context, Middleware } from 'koa';
-import type { Done, Who } from '../auth/account.ts';
+import type { Done } from '../auth/account.ts';
 import type { EmailChangeService } from '../auth/email-change.ts';
-import type { PortalSession } from '../auth/portal-sessions.ts';
-import type { FormFields, Notice } from '../factors/factor.ts';
+import type { Notice } from '../factors/factor.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
-import type { Page } from './routes.ts';
-
-type SignedInPage = Page & { session: PortalSession };
-
-/** What the portal's router lends its parts (src/account/routes.ts). */
-export interface PortalKit {
-  form: Middleware;
-  signedIn: (handler: (p: SignedInPage, fields: FormFields) => Promise<void>) => (ctx: Context) => Promise<void>;
-  render(p: Page, template: string, titleKey: string, data?: Record<string, unknown>, status?: number, scripts?: boolean): void;
-  seeOther(ctx: Context, location: string): void;
-  idParam(ctx: Context): string;
-  text(fields: FormFields, name: string): string;
-  who(p: Page): Who;
-  /** An emailed code's lifetime in minutes, as the pages say it (CODE_TTL_SECONDS). */
-  codeMinutes: number;
-}
+import type { PortalKit, SignedInPage } from './kit.ts';
 
 /** Messages a redirect to a change's page may carry (?notice=…), from this fixed list only. */
 const PAGE_NOTICES = new Set(['email.sent', 'email.resent']);

@@ -18,7 +18,7 @@ import { FLOW_COOKIE, PORTAL_SESSION_COOKIE, getCookie, rememberDevice, setCooki
 import { renderPage, resolveLang } from '../http/page.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
 import { emailChangeRoutes } from './email-routes.ts';
-import type { Lang } from '../views.ts';
+import type { Page } from './kit.ts';
 
 /** A per-browser random value; the forms' CSRF token is its keyed hash. */
 const FORM_COOKIE = 'kapu_form';
@@ -48,13 +48,6 @@ const HOME_NOTICES = new Set([
   'account.enrolled_totp_before',
   'account.enrolled_dap_before',
 ]);
-
-export interface Page {
-  ctx: Context;
-  lang: Lang;
-  csrf: string;
-  session: PortalSession | null;
-}
 
 export function accountRoutes(deps: Deps): Router {
   const router = new Router({ prefix: '/account' });

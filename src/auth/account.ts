@@ -17,20 +17,15 @@ import type { Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
 import { EmailChangeService } from './email-change.ts';
 import type { EnrollmentAnswered, EnrollmentBegun, EnrollmentService } from './enrollment.ts';
-import type { Refusal } from './outcomes.ts';
+import type { Done, Refusal, Who } from './outcomes.ts';
 import type { PortalSession } from './portal-sessions.ts';
 
 /** How long a begun change (a new address, a new password) waits for its proof (longer if its emailed code lives longer). */
 export const CHANGE_TTL_SECONDS = 10 * 60;
 export const PASSWORD_MIN_LENGTH = 8;
 
-export interface Who {
-  ip: string;
-  lang: Lang;
-  browser: string | null;
-}
-
-export type Done<T = object> = ({ ok: true } & T) | { ok: false; refusal: Refusal | 'expired'; notice: Notice };
+// The portal's callers still find these here; they live with the core's other outcome types.
+export type { Done, Who };
 
 export interface AccountDeps {
   uow: UnitOfWork<Repos>;
@@ -199,7 +194,7 @@ export class AccountService {
 
   /** What the second step of a password change (or reset) asks for; undefined when it is over. */
   async passwordChange(changeId: string): Promise<{ proof: PasswordProof[] } | undefined> {
-    const open = await this.#deps.uow.repos.pendingChanges.findOpen(changeId, 'reset', this.#deps.clock.now());
+    const open = await this.#deps.uow.repos.pendingChanges.peekOpen(changeId, 'reset', this.#deps.clock.now());
     return open && { proof: proofsOf(open.value) };
   }
 
@@ -217,7 +212,7 @@ export class AccountService {
     const appCode = parseCode({ code: form['app_code'] });
     // Every reset needs the emailed code: its shape is checked the same way for every username.
     if (!keepSession && !emailCode) return refused('invalid_input', 'code.format');
-    const pending = await uow.repos.pendingChanges.findOpen(changeId, 'reset', clock.now());
+    const pending = await uow.repos.pendingChanges.peekOpen(changeId, 'reset', clock.now());
     // A forged or finished change gets the same answer as a wrong code: nothing to learn.
     if (!pending || (keepSession && pending.account_id !== keepSession.account.id)) return keepSession ? refused('wrong_answer', 'code.none') : RESET_REFUSED;
     const proofs = proofsOf(pending.value);

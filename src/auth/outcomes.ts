@@ -29,6 +29,16 @@ export interface Shown {
   page: SignInPage;
 }
 
+/** Who asks for a change at the portal: their address (throttling, audit), language and browser. */
+export interface Who {
+  ip: string;
+  lang: Lang;
+  browser: string | null;
+}
+
+/** What a change at the portal comes to: done (with what it gives back), or refused and why. */
+export type Done<T = object> = ({ ok: true } & T) | { ok: false; refusal: Refusal | 'expired'; notice: Notice };
+
 /** Why a step was refused. Each maps to one HTTP status in respond.ts. */
 export type Refusal =
   /** The form could not be an answer (missing or malformed fields): costs nothing. */

@@ -11,11 +11,12 @@
  */
 import type { Clock, Random } from '../clock.ts';
 import type { AuditEvent } from '../db/repositories/audit.ts';
-import type { Repos } from '../db/repositories/index.ts';
+import type { Repos, TxRepos } from '../db/repositories/index.ts';
 import type { Candidate, SignInRow } from '../db/repositories/sign-ins.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
 import { type ChallengeStatus, type Factor, type FactorAccount, type FactorContext, type FactorRegistry, type FlowContext, type FormFields, type GuardedContext, type GuardedProof, type Notice, type PasswordlessFactor, isPasswordless } from '../factors/factor.ts';
 import type { Mailer } from '../mail/mailer.ts';
+import { finishWithError, finishWithLogin, requestOf } from '../oidc/interaction-store.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
 import { PASSWORD_MAX_LENGTH } from '../security/passwords.ts';
 import { type Attempt, type Throttle, standInKey } from '../security/throttle.ts';
@@ -422,7 +423,7 @@ export class SignInService {
     const now = this.#deps.clock.now();
     return this.#deps.uow.transaction(async (r) => {
       // A portal sign-in has no RP to tell: the citizen is back at the portal.
-      const returnTo = signIn.kind === 'portal' ? PORTAL_HOME : await r.signIns.setResult(uid, { error, error_description: description }, now);
+      const returnTo = signIn.kind === 'portal' ? PORTAL_HOME : await finishWithError(r, uid, error, description, now);
       if (!returnTo) return EXPIRED;
       const accountId = signIn.account?.id ?? null;
       if (signIn.kind === 'portal') await r.signIns.update(uid, { state: 'done' }, now);
@@ -456,20 +457,20 @@ export class SignInService {
       const signIn = { ...flow, client: null, need: 'password' as const, lang, browser: requester.browser, mailLang: lang, redirectUri: undefined, prompt: 'login' };
       return { signIn, candidate: loaded.candidate };
     }
-    const params = (row.interaction['params'] ?? {}) as Record<string, unknown>;
-    const client = await clients.find(String(params['client_id'] ?? ''));
+    const request = requestOf(row.interaction);
+    const client = await clients.find(request.clientId);
     if (!client) return undefined;
-    const lang = requester.lang ?? pickLang(stringParam(params['ui_locales'])) ?? requester.preferred ?? DEFAULT_LANG;
+    const lang = requester.lang ?? pickLang(request.uiLocales) ?? requester.preferred ?? DEFAULT_LANG;
     return {
       signIn: {
         ...flow,
         client: { id: client.clientId, name: client.name, logoSha256: client.logoSha256, homepage: client.homepage },
-        need: acr.required(stringParam(params['acr_values']), client.minAcr),
+        need: acr.required(request.acrValues, client.minAcr),
         lang,
         browser: requester.browser,
         mailLang: lang,
-        redirectUri: stringParam(params['redirect_uri']),
-        prompt: String((row.interaction['prompt'] as { name?: unknown } | undefined)?.name ?? 'login'),
+        redirectUri: request.redirectUri,
+        prompt: request.prompt,
       },
       candidate: loaded.candidate,
     };
@@ -540,7 +541,7 @@ export class SignInService {
    * Locks the flow for the rest of the unit of work and checks it still is where the step
    * found it (and at the same factor); the outcome when it is not, or null.
    */
-  async #lock(r: Repos, signIn: SignIn, accepted: FlowState[], factor?: string): Promise<Outcome | null> {
+  async #lock(r: TxRepos, signIn: SignIn, accepted: FlowState[], factor?: string): Promise<Outcome | null> {
     const flow = await r.signIns.lock(signIn.uid);
     if (!flow) return EXPIRED;
     const state = isFlowState(flow.state) ? flow.state : 'choose_method';
@@ -583,7 +584,7 @@ export class SignInService {
     if (signIn.kind === 'portal') {
       session = await portalSessions.open(r, accountId, { ip: requester.ip, browser: requester.browser }, signIn.uid);
     } else {
-      returnTo = await r.signIns.setResult(signIn.uid, { login: { accountId, acr: acr.acrOf(level), amr: amrFor(factor?.amr ?? null, !signIn.passwordless), remember: false } }, now);
+      returnTo = await finishWithLogin(r, signIn.uid, { accountId, acr: acr.acrOf(level), amr: amrFor(factor?.amr ?? null, !signIn.passwordless) }, now);
       if (!returnTo) return EXPIRED;
     }
     // The language the citizen finished in becomes theirs: mails sent outside a sign-in are written in it.
@@ -770,8 +771,4 @@ function owns(account: Account, factor: Factor): boolean {
 
 function boundedString(value: unknown, maxLength: number): string | undefined {
   return typeof value === 'string' && value.length <= maxLength ? value : undefined;
-}
-
-function stringParam(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
 }

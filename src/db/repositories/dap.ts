@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../database.ts';
+import type { InTransaction } from '../unit-of-work.ts';
 
 /** The DÁP factor's id in the `factor` table: the account has it while it has a device. */
 const DAP_KIND = 'dap';
@@ -36,7 +37,16 @@ export class DapRepository {
   }
 
   /** A DÁP enrollment while it is open (not confirmed, not expired), locked, with its account. */
-  async openEnrollment(id: string, now: Date) {
+  async openEnrollment(this: InTransaction<DapRepository>, id: string, now: Date) {
+    return this.#enrollment(id, now).forUpdate('enrollment').executeTakeFirst();
+  }
+
+  /** The same, unlocked: a look before a unit of work, which reads it again with `openEnrollment`. */
+  async peekEnrollment(id: string, now: Date) {
+    return this.#enrollment(id, now).executeTakeFirst();
+  }
+
+  #enrollment(id: string, now: Date) {
     return this.#db
       .selectFrom('enrollment')
       .innerJoin('account', 'account.id', 'enrollment.account_id')
@@ -44,9 +54,7 @@ export class DapRepository {
       .where('enrollment.id', '=', id)
       .where('enrollment.factor', '=', DAP_KIND)
       .where('enrollment.confirmed_at', 'is', null)
-      .where('enrollment.expires_at', '>', now)
-      .forUpdate('enrollment')
-      .executeTakeFirst();
+      .where('enrollment.expires_at', '>', now);
   }
 
   async devices(accountId: string) {

@@ -4,7 +4,7 @@
  * audited events, the mail sender wakes up for queued mail.
  */
 import type { Db } from '../database.ts';
-import type { Effects } from '../unit-of-work.ts';
+import type { Effects, TransactionRepos } from '../unit-of-work.ts';
 import { AccountsRepository } from './accounts.ts';
 import { type AuditEvent, AuditRepository } from './audit.ts';
 import { ClientsRepository } from './clients.ts';
@@ -50,4 +50,8 @@ export function repositories(db: Db, effects: Effects, hooks: RepositoryHooks = 
   };
 }
 
+/** Repositories whose every statement stands alone (`UnitOfWork.repos`): no lock outlives its statement. */
 export type Repos = ReturnType<typeof repositories>;
+
+/** The same repositories inside one transaction (`UnitOfWork.transaction`): their locking reads too. */
+export type TxRepos = TransactionRepos<Repos>;

@@ -97,7 +97,7 @@ export class DeviceService {
       if (!enrollmentId || !secret || !ID.test(enrollmentId) || !publicKey || !name || name.length > NAME_MAX_LENGTH || typeof pin !== 'string') return BAD_REQUEST;
       if (!PIN_PATTERN.test(pin)) return refuse(400, 'invalid_pin');
       const { uow, clock, passwords } = this.#deps;
-      if (!this.#tokenMatches(await uow.repos.dap.openEnrollment(enrollmentId, clock.now()), enrollmentId, secret)) return ENROLLMENT_GONE;
+      if (!this.#tokenMatches(await uow.repos.dap.peekEnrollment(enrollmentId, clock.now()), enrollmentId, secret)) return ENROLLMENT_GONE;
       // Proof that the phone holds the key it registers.
       if (!verifySignature(publicKey, enrollMessage(this.#deps.origin, token), body['signature'])) return BAD_SIGNATURE;
       const pinHash = await passwords.hash(pin);

@@ -1,0 +1,33 @@
+/**
+ * What the portal's router (src/account/routes.ts) lends its parts (src/account/email-routes.ts):
+ * the page a request is on, and the helpers every part's routes use.
+ */
+import type { Context, Middleware } from 'koa';
+import type { Who } from '../auth/account.ts';
+import type { PortalSession } from '../auth/portal-sessions.ts';
+import type { FormFields } from '../factors/factor.ts';
+import type { Lang } from '../views.ts';
+
+/** What every page needs: the request, its language, the form token, the session if any. */
+export interface Page {
+  ctx: Context;
+  lang: Lang;
+  csrf: string;
+  session: PortalSession | null;
+}
+
+export type SignedInPage = Page & { session: PortalSession };
+
+/** What the portal's router lends its parts (src/account/routes.ts). */
+export interface PortalKit {
+  form: Middleware;
+  signedIn: (handler: (p: SignedInPage, fields: FormFields) => Promise<void>) => (ctx: Context) => Promise<void>;
+  render(p: Page, template: string, titleKey: string, data?: Record<string, unknown>, status?: number, scripts?: boolean): void;
+  seeOther(ctx: Context, location: string): void;
+  idParam(ctx: Context): string;
+  text(fields: FormFields, name: string): string;
+  who(p: Page): Who;
+  /** An emailed code's lifetime in minutes, as the pages say it (CODE_TTL_SECONDS). */
+  codeMinutes: number;
+}
+
