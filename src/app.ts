@@ -7,9 +7,7 @@ import compose from 'koa-compose';
 import type Provider from 'oidc-provider';
 import type { Deps } from './deps.ts';
 import { assetRoutes } from './http/assets.ts';
-import { clientLogoRoutes } from './http/client-logos.ts';
 import { demoRoutes } from './demo/routes.ts';
-import { developerRoutes } from './http/developers.ts';
 import { devMailboxRoutes } from './http/dev-mailbox.ts';
 import { errorHandler } from './http/errors.ts';
 import { healthRoutes } from './http/health.ts';
@@ -19,6 +17,8 @@ import { metricsRoutes } from './http/metrics.ts';
 import { requestContext } from './http/request.ts';
 import { interactionRoutes } from './interactions/routes.ts';
 import { unlockLinkRoutes } from './interactions/unlock.ts';
+import { clientLogoRoutes } from './oidc/client-logo-routes.ts';
+import { developerRoutes } from './oidc/developers.ts';
 import { accountRoutes } from './account/routes.ts';
 
 export function buildApp(deps: Deps, provider: Provider): Koa {

@@ -16,7 +16,7 @@
  */
 import { z } from 'zod';
 import type { Clock } from '../clock.ts';
-import type { Repos } from '../db/repositories/index.ts';
+import type { Repos, TxRepos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
 import type { ChangeProof, Factor, FactorAccount, FactorContext, FactorRegistry, FactorView, FormFields, Notice } from '../factors/factor.ts';
 import { parseCode } from '../factors/factor.ts';
@@ -109,7 +109,8 @@ export class EmailChangeService {
   /** Step two: the second factor's proof. Counted like any factor's guess; a right one sends the new address its code. */
   async prove(session: PortalSession, changeId: string, form: FormFields, who: Who): Promise<Result> {
     const { uow, throttle, clock } = this.#deps;
-    const waiting = await this.#open(uow.repos, session, changeId);
+    // A look first (no lock): the unit of work below reads the change again, locked.
+    const waiting = ownChange(session, await uow.repos.pendingChanges.peekOpen(changeId, 'email', clock.now()));
     if (!waiting) return EXPIRED;
     if (waiting.proved_at) return { ok: true };
     const factor = this.#provers(session.account.factorKinds).find((f) => f.id === waiting.proof);
@@ -196,9 +197,8 @@ export class EmailChangeService {
   }
 
   /** The session's open change of address `changeId`, locked in a transaction. */
-  async #open(r: Repos, session: PortalSession, changeId: string) {
-    const open = await r.pendingChanges.findOpen(changeId, 'email', this.#deps.clock.now());
-    return open && open.account_id === session.account.id && open.value ? { ...open, value: open.value } : undefined;
+  async #open(r: TxRepos, session: PortalSession, changeId: string) {
+    return ownChange(session, await r.pendingChanges.findOpen(changeId, 'email', this.#deps.clock.now()));
   }
 
   #context(r: Repos, session: PortalSession, changeId: string, lang: Lang, who?: Who): FactorContext {
@@ -211,4 +211,9 @@ export class EmailChangeService {
     const sent = await this.#deps.codes.send(r, 'email_change', changeId, { ...session.account, email }, who.lang, { service: null, browser: who.browser });
     return sent.error ? { ok: false, refusal: 'rate_limited', notice: sent } : null;
   }
+}
+
+/** The change, when it is the session's account's own and names a new address. */
+function ownChange<T extends { account_id: string; value: string | null }>(session: PortalSession, open: T | undefined): (T & { value: string }) | undefined {
+  return open && open.account_id === session.account.id && open.value ? { ...open, value: open.value } : undefined;
 }

@@ -136,6 +136,24 @@ export class OidcPayloadsRepository {
     return result.numUpdatedRows > 0n;
   }
 
+  /**
+   * Sets the top-level `field` of a live payload in place (one statement, no read first) and
+   * returns its `answer` field as text; undefined when the payload is gone or expired. For
+   * kapu's writes into a payload the provider owns, which src/oidc/interaction-store.ts alone
+   * makes.
+   */
+  async setField(model: string, id: string, field: string, value: unknown, now: Date, answer: string): Promise<string | undefined> {
+    const row = await this.#db
+      .updateTable('oidc_payload')
+      .set({ payload: sql`jsonb_set(payload, array[${field}]::text[], ${JSON.stringify(value)}::jsonb)` })
+      .where('model', '=', model)
+      .where('id', '=', id)
+      .where('expires_at', '>', now)
+      .returning(sql<string>`payload->>${answer}`.as('answer'))
+      .executeTakeFirst();
+    return row?.answer;
+  }
+
   async destroy(model: string, id: string): Promise<void> {
     await this.#db.deleteFrom('oidc_payload').where('model', '=', model).where('id', '=', id).execute();
   }
