@@ -2,12 +2,13 @@
  * A bare oidc-provider, the protocol's floor in `npm run bench`: the library's defaults and
  * memory storage, the same two signing keys, scopes and claims kapu has, one static client, and
  * a trivial interaction (one request: the citizen is signed in, and whatever the request asks
- * is granted). A full sign-in through it is the least any OIDC provider built on the library
+ * is granted), storage in plain maps (the library's own memory adapter is an LRU of 1000
+ * entries, which a bench run outgrows: grants would vanish under the refresh chains). A full sign-in through it is the least any OIDC provider built on the library
  * spends; its refresh grant and discovery the same. Run by bench/run.ts as its own process:
  *   PORT=… BARE_CLIENT_SECRET=… BARE_REDIRECT_URI=… node bench/bare-provider.ts
  */
 import { generateKeyPairSync } from 'node:crypto';
-import Provider, { type JWK } from 'oidc-provider';
+import Provider, { type Adapter, type AdapterPayload, type JWK } from 'oidc-provider';
 
 const port = Number(process.env['PORT']);
 const jwk = (alg: string, key: ReturnType<typeof generateKeyPairSync>['privateKey']) => ({ ...(key.export({ format: 'jwk' }) as JWK), alg, use: 'sig', kid: alg });
@@ -17,7 +18,43 @@ const keys = [
 ];
 const ACCOUNT = 'bench-citizen';
 
+/** Storage in maps, the least an adapter can cost; expiry is not enforced (a run is short). */
+const stores = new Map<string, Map<string, AdapterPayload>>();
+const uids = new Map<string, string>();
+class MapAdapter implements Adapter {
+  readonly #rows: Map<string, AdapterPayload>;
+  constructor(model: string) {
+    this.#rows = stores.get(model) ?? new Map();
+    stores.set(model, this.#rows);
+  }
+  async upsert(id: string, payload: AdapterPayload): Promise<void> {
+    this.#rows.set(id, payload);
+    if (payload.uid) uids.set(payload.uid, id);
+  }
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    return this.#rows.get(id);
+  }
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    const id = uids.get(uid);
+    return id === undefined ? undefined : this.#rows.get(id);
+  }
+  async findByUserCode(): Promise<undefined> {
+    return undefined;
+  }
+  async consume(id: string): Promise<void> {
+    const row = this.#rows.get(id);
+    if (row) row.consumed = Math.floor(Date.now() / 1000);
+  }
+  async destroy(id: string): Promise<void> {
+    this.#rows.delete(id);
+  }
+  async revokeByGrantId(grantId: string): Promise<void> {
+    for (const rows of stores.values()) for (const [id, row] of rows) if (row.grantId === grantId) rows.delete(id);
+  }
+}
+
 const provider = new Provider(`http://127.0.0.1:${port}`, {
+  adapter: MapAdapter,
   jwks: { keys },
   cookies: { keys: ['bench-bare-provider-cookie-key-0123456789'] },
   scopes: ['openid', 'profile', 'email', 'offline_access'],
