@@ -9,6 +9,12 @@ export interface StoredPayload {
   consumedAt: Date | null;
 }
 
+/** One row of oidc-provider's storage. */
+export interface ModelId {
+  model: string;
+  id: string;
+}
+
 /** A payload to store: oidc-provider's model, id, payload and expiry. */
 export interface PayloadWrite {
   model: string;
@@ -47,9 +53,46 @@ export class OidcPayloadsRepository {
   /**
    * Stores `upserts` and deletes `deletes` (model, id) in one statement. A (model, id) may appear
    * at most once across both lists.
+   *
+   * With `consumes`, the same statement first marks those rows consumed, each only if no one
+   * has yet, and writes the rest only if every one of them was still unconsumed: a request that
+   * redeems a code or a refresh token stores what it issued for it together with the
+   * redemption, or, when another request redeemed it first, nothing. Returns whether it won.
    */
-  async apply(upserts: PayloadWrite[], deletes: Array<{ model: string; id: string }>): Promise<void> {
-    const deleting = sql<boolean>`(model, id) in (${sql.join(deletes.map((d) => sql`(${d.model}, ${d.id})`))})`;
+  async apply(upserts: PayloadWrite[], deletes: ModelId[], consumes: ModelId[] = [], now?: Date): Promise<boolean> {
+    if (consumes.length === 0) {
+      await this.#store(upserts, deletes);
+      return true;
+    }
+    const keys = new Set([...upserts, ...deletes].map((w) => `${w.model}:${w.id}`));
+    if (consumes.some((c) => keys.has(`${c.model}:${c.id}`))) {
+      // A row both redeemed and rewritten: one statement must not change it twice.
+      for (const c of consumes) if (!(await this.consume(c.model, c.id, now!))) return false;
+      await this.#store(upserts, deletes);
+      return true;
+    }
+    const deleted = deletes.length === 0 ? sql`` : sql`, deleted as (delete from oidc_payload where ${inPairs(deletes)} and (select won from won))`;
+    const written =
+      upserts.length === 0
+        ? sql``
+        : sql`, written as (
+            insert into oidc_payload (model, id, payload, grant_id, user_code, uid, expires_at)
+            select v.* from (values ${sql.join(upserts.map(toRow).map((r) => sql`(${r.model}::text, ${r.id}::text, ${r.payload}::jsonb, ${r.grant_id}::text, ${r.user_code}::text, ${r.uid}::text, ${r.expires_at}::timestamptz)`))})
+              as v (model, id, payload, grant_id, user_code, uid, expires_at)
+            where (select won from won)
+            on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at
+          )`;
+    const result = await sql<{ won: boolean }>`
+      with consumed as (update oidc_payload set consumed_at = ${now} where ${inPairs(consumes)} and consumed_at is null returning 1),
+      won as (select count(*) = ${consumes.length} as won from consumed)
+      ${deleted}
+      ${written}
+      select won from won`.execute(this.#db);
+    return result.rows[0]?.won === true;
+  }
+
+  async #store(upserts: PayloadWrite[], deletes: ModelId[]): Promise<void> {
+    const deleting = inPairs(deletes);
     if (upserts.length === 0) {
       if (deletes.length > 0) await this.#db.deleteFrom('oidc_payload').where(deleting).execute();
       return;
@@ -166,6 +209,11 @@ export class OidcPayloadsRepository {
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
+}
+
+/** `(model, id) in ((…), …)` */
+function inPairs(rows: ModelId[]) {
+  return sql<boolean>`(model, id) in (${sql.join(rows.map((r) => sql`(${r.model}, ${r.id})`))})`;
 }
 
 function toRow(write: PayloadWrite) {
