@@ -50,6 +50,12 @@ const ARGON2_SECONDS = 2;
 const IMPORT_N = Number(process.env['BENCH_IMPORT_N'] ?? 20_000);
 /** Profile kapu (node --cpu-prof) into this folder. */
 const PROFILE_DIR = process.env['BENCH_PROFILE_DIR'];
+/**
+ * More node flags for kapu, e.g. `--perf-basic-prof` for Linux perf, which samples only what is
+ * on the CPU (--cpu-prof samples the main thread's stack in wall time: a write that lets
+ * Postgres run first shows there as the write's own time).
+ */
+const KAPU_NODE_FLAGS = (process.env['BENCH_KAPU_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 /** Also read pg_stat_database (Postgres's own count; needs quiet periods of 11 s around each run). */
 const PG_STATS = process.env['BENCH_PG_STATS'] !== '0';
 const SERVER_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -134,8 +140,10 @@ try {
   const kapu = await startProcess(start.script, { ...start.env, ...env }, `${kapuUrl}/readyz`, [
     ...start.nodeFlags,
     ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+    ...KAPU_NODE_FLAGS,
   ]);
   children.push(kapu);
+  process.stderr.write(`kapu is process ${kapu.pid}\n`);
   const barePort = await freePort();
   const bareUrl = `http://127.0.0.1:${barePort}`;
   const bareSecret = randomBytes(24).toString('base64url');
