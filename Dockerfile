@@ -36,4 +36,6 @@ EXPOSE 3000 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 STOPSIGNAL SIGTERM
-CMD ["node", "src/main.ts"]
+# AsyncLocalStorage (the adapter's unit of work, oidc-provider's request context) without
+# promise hooks on every promise: Node 24's default, here on Node 22 (as npm start runs it).
+CMD ["node", "--experimental-async-context-frame", "src/main.ts"]
