@@ -16,7 +16,9 @@ export function requestContext(log: Logger, observe?: (ctx: Context, seconds: nu
     const given = ctx.get('X-Request-Id');
     const reqId = SANE_REQUEST_ID.test(given) ? given : randomUUID();
     ctx.state['reqId'] = reqId;
-    ctx.state['log'] = log.child({ reqId });
+    // Made when first asked for (an error to log): a child logger costs a redaction pass.
+    let child: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', { configurable: true, enumerable: true, get: () => (child ??= log.child({ reqId })) });
     ctx.set('X-Request-Id', reqId);
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('Referrer-Policy', 'no-referrer');
