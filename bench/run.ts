@@ -299,6 +299,7 @@ try {
     const bareRow = await measure('refresh-token grant, bare oidc-provider (reference)', bareTarget, N * 10, bareRefresh, options);
     const ratio = await alternatingRatio(kapuRefresh, bareRefresh, N * 2);
     lines.push({ row: kapuRow, reference: { name: 'bare provider', perVcpu: bareRow.perVcpu, ratio, target: TARGETS.refresh } }, { row: bareRow, reference: null, isReference: true });
+    notes.push(`refresh grant: ${ratio.toFixed(2)}× the bare provider over ${RATIO_ROUNDS} alternating rounds (the ratio's figure); ${(kapuRow.perVcpu / bareRow.perVcpu).toFixed(2)}× from the two rows, measured one after the other`);
   }
 
   if (ONLY.has('discovery')) {
@@ -313,13 +314,16 @@ try {
     const bareRow = await measure('discovery + JWKS, bare oidc-provider (reference)', bareTarget, N * 10, discovery(bareUrl), options);
     const ratio = await alternatingRatio(discovery(kapuUrl), discovery(bareUrl), N * 2);
     lines.push({ row: kapuRow, reference: { name: 'bare provider', perVcpu: bareRow.perVcpu, ratio, target: TARGETS.discovery } }, { row: bareRow, reference: null, isReference: true });
+    notes.push(`discovery + JWKS: ${ratio.toFixed(2)}× the bare provider over ${RATIO_ROUNDS} alternating rounds (the ratio's figure); ${(kapuRow.perVcpu / bareRow.perVcpu).toFixed(2)}× from the two rows, measured one after the other`);
   }
 
   // ---- report
   const cpu = cpus();
   const pgVersion = (await adminQuery<{ server_version: string }>('show server_version'))[0]!.server_version;
+  const load = (await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(', ');
   const report = [
     `kapu bench — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, node ${process.version}, ${cpu.length} vCPU (${cpu[0]?.model ?? 'cpu'}), Postgres ${pgVersion}`,
+    `load average at the end (1, 5, 15 min): ${load} — other work on the machine takes CPU from kapu and from the references alike, and lengthens latencies`,
     `concurrency ${CONCURRENCY}; latency at 70 % of peak over ${LATENCY_SECONDS} s; ratios of refresh and discovery from ${RATIO_ROUNDS} alternating rounds; kapu and the bare provider started as npm start does (${Object.entries(start.env).map(([k, v]) => `${k}=${v}`).join(' ')} ${['node', ...start.nodeFlags].join(' ')}), LOG_LEVEL=${env['LOG_LEVEL']}, NEW_BROWSER_MAIL=${env['NEW_BROWSER_MAIL']}`,
     '',
     ...table(lines),
