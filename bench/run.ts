@@ -23,7 +23,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as oidc from 'openid-client';
 import { generate } from 'otplib';
@@ -320,7 +320,7 @@ try {
   // ---- report
   const cpu = cpus();
   const pgVersion = (await adminQuery<{ server_version: string }>('show server_version'))[0]!.server_version;
-  const load = (await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(', ');
+  const load = loadavg().map((l) => l.toFixed(1)).join(', ');
   const report = [
     `kapu bench — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, node ${process.version}, ${cpu.length} vCPU (${cpu[0]?.model ?? 'cpu'}), Postgres ${pgVersion}`,
     `load average at the end (1, 5, 15 min): ${load} — other work on the machine takes CPU from kapu and from the references alike, and lengthens latencies`,
