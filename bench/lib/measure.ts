@@ -29,9 +29,14 @@ export async function closedLoop(count: number, concurrency: number, one: (i: nu
   return { latencies: latencies.sort((a, b) => a - b), seconds: (performance.now() - started) / 1000 };
 }
 
-/** Operations started at a fixed rate for `seconds` (open loop): latency from the planned start. */
+/**
+ * Operations started at a fixed rate for `seconds` (open loop): latency from the planned start.
+ * `lagP99`: how late (p99, ms) this process itself started operations; when it is large the
+ * generator, not the server, set the pace, and the latencies measure the generator.
+ */
 export async function openLoop(rate: number, seconds: number, one: (i: number) => Promise<void>) {
   const latencies: number[] = [];
+  const lags: number[] = [];
   const total = Math.max(1, Math.round(rate * seconds));
   const started = performance.now();
   const running: Array<Promise<void>> = [];
@@ -39,10 +44,11 @@ export async function openLoop(rate: number, seconds: number, one: (i: number) =
     const planned = started + (i * 1000) / rate;
     const wait = planned - performance.now();
     if (wait > 0) await sleep(wait);
+    lags.push(performance.now() - planned);
     running.push(one(i).then(() => void latencies.push(performance.now() - planned)));
   }
   await Promise.all(running);
-  return latencies.sort((a, b) => a - b);
+  return { latencies: latencies.sort((a, b) => a - b), lagP99: percentile(lags.sort((a, b) => a - b), 99) };
 }
 
 export interface Measured {
@@ -60,8 +66,12 @@ export interface Measured {
   p50: number;
   p99: number;
   p99at70: number | null;
-  /** The process's peak RSS during this scenario (warm-up and latency run included). */
+  /** How late the generator started the open loop's operations (p99, ms). */
+  lagAt70: number | null;
+  /** The process's peak RSS during this scenario's warm-up and closed loop (its peak rate). */
   peakRss: number | null;
+  /** …and during the open loop at 70 % too (higher when the generator fell behind and sent bursts). */
+  peakRssOpen: number | null;
 }
 
 /** The process under measurement and how to read its database counts (none for the bare provider). */
@@ -121,8 +131,14 @@ export async function measure(name: string, target: Target, count: number, one: 
     xact = (await target.transactions()) - xact0;
   }
   const perSecond = count / seconds;
+  const peakRss = peakRssMiB(pid);
   let p99at70: number | null = null;
-  if (options.latencySeconds > 0) p99at70 = percentile(await openLoop(0.7 * perSecond, options.latencySeconds, next), 99);
+  let lagAt70: number | null = null;
+  if (options.latencySeconds > 0) {
+    const open = await openLoop(0.7 * perSecond, options.latencySeconds, next);
+    p99at70 = percentile(open.latencies, 99);
+    lagAt70 = open.lagP99;
+  }
   const row: Measured = {
     scenario: name,
     n: count,
@@ -138,7 +154,9 @@ export async function measure(name: string, target: Target, count: number, one: 
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     p99at70,
-    peakRss: peakRssMiB(pid),
+    lagAt70,
+    peakRss,
+    peakRssOpen: peakRssMiB(pid),
   };
   process.stderr.write(`  ${name}: ${row.perVcpu.toFixed(1)}/s per vCPU (${row.cpuMs.toFixed(2)} ms CPU/op), ${row.transactions?.toFixed(1) ?? '—'} xact/op, ${row.statements?.toFixed(1) ?? '—'} statements/op, RSS ${rssMiB(pid)?.toFixed(0)} MiB (peak ${row.peakRss?.toFixed(0)})\n`);
   return row;
