@@ -37,6 +37,7 @@ export async function closedLoop(count: number, concurrency: number, one: (i: nu
 export async function openLoop(rate: number, seconds: number, one: (i: number) => Promise<void>) {
   const latencies: number[] = [];
   const lags: number[] = [];
+  const failures: unknown[] = [];
   const total = Math.max(1, Math.round(rate * seconds));
   const started = performance.now();
   const running: Array<Promise<void>> = [];
@@ -45,9 +46,12 @@ export async function openLoop(rate: number, seconds: number, one: (i: number) =
     const wait = planned - performance.now();
     if (wait > 0) await sleep(wait);
     lags.push(performance.now() - planned);
-    running.push(one(i).then(() => void latencies.push(performance.now() - planned)));
+    // Caught at once: a failure while later operations are still being started would otherwise
+    // end the process unhandled, leaving kapu and the bare provider running.
+    running.push(one(i).then(() => void latencies.push(performance.now() - planned), (err: unknown) => void failures.push(err)));
   }
   await Promise.all(running);
+  if (failures.length > 0) throw failures[0];
   return { latencies: latencies.sort((a, b) => a - b), lagP99: percentile(lags.sort((a, b) => a - b), 99) };
 }
 
