@@ -43,12 +43,69 @@ export function factorRoutes(router: Router, kit: PortalKit, deps: Deps): void {
     form,
     signedIn(async (p, fields) => {
       const factor = factorParam(p.ctx);
-      const begun = await account.beginSetUp(p.session, factor, text(fields, 'password'), who(p));
+      const begun = await account.setUp.begin(p.session, factor, text(fields, 'password'), who(p));
       if (!begun.ok) {
         const move = moving(p, factor);
         return render(p, 'account/setup-start', setUpTitle(factor, move), { factor, words: wordsOf(factor), notice: begun.notice, moving: move }, REFUSAL_STATUS[begun.refusal]);
       }
-      seeOther(p.ctx, `/account/setup/${factor}/${begun.enrollmentId}`);
+      // An account with a second factor proves one first; then the new factor's own setup.
+      seeOther(p.ctx, 'proofId' in begun ? `/account/setup/${factor}/proof/${begun.proofId}` : `/account/setup/${factor}/${begun.enrollmentId}`);
+    }),
+  );
+
+  // ---- the proof of a factor the account has, before another is set up (setup-proof.ts)
+
+  async function renderProof(p: SignedInPage, factor: string, id: string, notice: Notice | null, status = 200): Promise<void> {
+    const proof = await account.setUp.page(p.session, factor, id, p.lang);
+    if (!proof) return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
+    const move = moving(p, factor);
+    const { view, others, canResend } = proof;
+    render(p, 'account/setup-proof', setUpTitle(factor, move), { factor, id, moving: move, proof: proof.factor, view: view.data, proofTemplate: view.template, others, canResend, notice: notice ?? view.notice ?? null }, status, true);
+  }
+
+  const showProof = signedIn(async (p) => {
+    const asked = p.ctx.query['notice'];
+    await renderProof(p, factorParam(p.ctx), idParam(p.ctx), asked === 'email.sent' || asked === 'email.resent' ? { key: asked } : null);
+  });
+  // A refused answer is said on a GET of the address it was posted to (the portal's post/redirect/get).
+  for (const step of ['', '/factor', '/resend']) router.get(`/setup/:factor/proof/:id${step}`, showProof);
+
+  router.post(
+    '/setup/:factor/proof/:id',
+    form,
+    signedIn(async (p, fields) => {
+      const factor = factorParam(p.ctx);
+      const id = idParam(p.ctx);
+      const proved = await account.setUp.prove(p.session, factor, id, fields, who(p));
+      if (proved.ok) return seeOther(p.ctx, `/account/setup/${factor}/${proved.enrollmentId}`);
+      if (proved.refusal === 'expired') return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
+      return renderProof(p, factor, id, proved.notice, refusedStatus(proved));
+    }),
+  );
+
+  router.post(
+    '/setup/:factor/proof/:id/factor',
+    form,
+    signedIn(async (p, fields) => {
+      const factor = factorParam(p.ctx);
+      const id = idParam(p.ctx);
+      const switched = await account.setUp.switchProof(p.session, factor, id, fields['factor'], who(p));
+      if (switched.ok) return seeOther(p.ctx, `/account/setup/${factor}/proof/${id}`);
+      if (switched.refusal === 'expired') return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
+      return renderProof(p, factor, id, switched.notice, refusedStatus(switched));
+    }),
+  );
+
+  router.post(
+    '/setup/:factor/proof/:id/resend',
+    form,
+    signedIn(async (p) => {
+      const factor = factorParam(p.ctx);
+      const id = idParam(p.ctx);
+      const notice = await account.setUp.resend(p.session, factor, id, who(p));
+      if (!notice) return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
+      if (notice.error) return renderProof(p, factor, id, notice, REFUSAL_STATUS.rate_limited);
+      seeOther(p.ctx, `/account/setup/${factor}/proof/${id}?notice=${notice.key}`);
     }),
   );
 

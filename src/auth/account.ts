@@ -16,7 +16,8 @@ import { PASSWORD_MAX_LENGTH, type PasswordHasher } from '../security/passwords.
 import type { Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
 import { EmailChangeService } from './email-change.ts';
-import type { EnrollmentBegun, EnrollmentConfirmed, EnrollmentService } from './enrollment.ts';
+import type { EnrollmentConfirmed, EnrollmentService } from './enrollment.ts';
+import { SetUpService } from './setup-proof.ts';
 import { type Result, refuse } from './result.ts';
 import type { PortalSession } from './portal-sessions.ts';
 import type { Who } from './who.ts';
@@ -60,14 +61,15 @@ export class AccountService {
   readonly #deps: AccountDeps;
   /** A new email address: a second factor first, then a code to the new address (email-change.ts). */
   readonly emailChange: EmailChangeService;
+  /** "Ügyfélkapu+ igénylés": the password again, a factor the account has, then the new one's setup (setup-proof.ts). */
+  readonly setUp: SetUpService;
 
   constructor(deps: AccountDeps) {
     this.#deps = deps;
-    this.emailChange = new EmailChangeService(deps, {
-      passwordAgain: (session, password, who) => this.#passwordAgain(session, password, who),
-      pending: (r, accountId, kind, value) => this.#pending(r, accountId, kind, value),
-      notify: (r, account, lang, key, vars) => this.#notify(r, account, lang, key, vars),
-    });
+    const passwordAgain = (session: PortalSession, password: string, who: Who) => this.#passwordAgain(session, password, who);
+    const pending = (r: Repos, accountId: string, kind: 'email' | 'setup', value: string) => this.#pending(r, accountId, kind, value);
+    this.emailChange = new EmailChangeService(deps, { passwordAgain, pending, notify: (r, account, lang, key, vars) => this.#notify(r, account, lang, key, vars) });
+    this.setUp = new SetUpService(deps, { passwordAgain, pending });
   }
 
   /** What the account has: its factors, with when they were set up and last used. */
@@ -99,12 +101,6 @@ export class AccountService {
   }
 
   // ---- factors
-
-  /** "Ügyfélkapu+ igénylés": the password again, then the factor's setup begins. */
-  async beginSetUp(session: PortalSession, factorId: string, password: string, who: Who): Promise<EnrollmentBegun> {
-    if (!(await this.#passwordAgain(session, password, who))) return WRONG_PASSWORD;
-    return this.#deps.enrollments.begin(session.account.id, factorId, who.lang, { service: null, browser: who.browser });
-  }
 
   /** The setup page of a begun setup (a QR code, the mailed code's tag); undefined when over. */
   setUpPage(session: PortalSession, enrollmentId: string, lang: Lang): Promise<{ factor: { id: string; labelKey: string }; view: FactorView; canResend: boolean } | undefined> {
@@ -189,7 +185,8 @@ export class AccountService {
   /** What the second step of a password change asks for; undefined when it is over. */
   async passwordChange(changeId: string): Promise<{ proofs: ProofPart[] } | undefined> {
     const open = await this.#deps.uow.repos.pendingChanges.peekOpen(changeId, 'reset', this.#deps.clock.now());
-    return open && { proofs: this.#proofsOf(open.value).map(proofPart) };
+    const proofs = open && this.#proofsOf(open.value);
+    return proofs && { proofs: proofs.map(proofPart) };
   }
 
   /**
@@ -203,7 +200,9 @@ export class AccountService {
     if (form['password2'] !== password) return refused('invalid_input', 'account.password_mismatch');
     const pending = await uow.repos.pendingChanges.peekOpen(changeId, 'reset', clock.now());
     if (!pending || pending.account_id !== session.account.id) return refused('wrong_answer', 'code.none');
-    const answers = this.#proofsOf(pending.value).map((factor) => ({ factor, input: factor.proveReset.parse(form) }));
+    const proofs = this.#proofsOf(pending.value);
+    if (!proofs) return refused('wrong_answer', 'code.none');
+    const answers = proofs.map((factor) => ({ factor, input: factor.proveReset.parse(form) }));
     if (answers.some((a) => a.input === undefined)) return refused('invalid_input', 'code.format');
     const attempt = answers.length > 0 ? await throttle.factor(uow.repos.throttle, pending.account_id, who.ip) : null;
     if (answers.length > 0 && !attempt) return refused('locked', 'throttle.locked');
@@ -256,7 +255,7 @@ export class AccountService {
     return true;
   }
 
-  async #pending(r: Repos, accountId: string, kind: 'email' | 'reset', value: string | null): Promise<string> {
+  async #pending(r: Repos, accountId: string, kind: 'email' | 'reset' | 'setup', value: string | null): Promise<string> {
     const id = this.#deps.random.uuid();
     const now = this.#deps.clock.now();
     await r.pendingChanges.create({ id, accountId, kind, value, now, expiresAt: new Date(now.getTime() + Math.max(CHANGE_TTL_SECONDS, this.#deps.codes.rules.ttlSeconds) * 1000) });
@@ -275,8 +274,14 @@ export class AccountService {
   }
 
   /** The factors a password change asked to prove it (their ids stored with it). */
-  #proofsOf(value: string | null): Array<With<'proveReset'>> {
-    return (value ?? '').split(' ').flatMap((id) => this.#deps.factors.with(id, 'proveReset') ?? []);
+  /**
+   * A proof kapu no longer knows (a factor gone from the registry, a change stored in an older
+   * form) voids the change rather than dropping the proof: undefined.
+   */
+  #proofsOf(value: string | null): Array<With<'proveReset'>> | undefined {
+    const ids = (value ?? '').split(' ').filter(Boolean);
+    const proofs = ids.flatMap((id) => this.#deps.factors.with(id, 'proveReset') ?? []);
+    return proofs.length === ids.length ? proofs : undefined;
   }
 
   #factorName(factorId: string, lang: Lang): string {

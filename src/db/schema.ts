@@ -172,7 +172,7 @@ export interface PortalSessionTable {
 export interface PendingChangeTable {
   id: string;
   account_id: string;
-  kind: 'email' | 'reset';
+  kind: 'email' | 'reset' | 'setup';
   value: string | null;
   created_at: Timestamp;
   expires_at: Timestamp;

@@ -234,6 +234,12 @@ describeWithChromium('citizen polish, in a real browser', () => {
       await b.holds('move-start');
       await b.field('account.password_again').fill(PASSWORD);
       await b.button('setup.next').click();
+      // The old phone proves the move first (SPEC §5), on a page of the same name.
+      expect([await page.locator('h1').innerText(), await page.title()]).toEqual([t('setup.move'), `${t('setup.move')} – Ügyfélkapu+`]);
+      kapu.clock.advance(30);
+      toMiddleOfStep(kapu.clock);
+      await b.field('totp.code').fill(await appCode(secret, kapu.clock));
+      await b.button('setup.confirm').click();
       await page.locator('#totp-key').waitFor();
       expect([await page.locator('h1').innerText(), await page.title()]).toEqual([t('setup.move'), `${t('setup.move')} – Ügyfélkapu+`]);
       await b.holds('move-setup');

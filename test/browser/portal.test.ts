@@ -274,7 +274,12 @@ describeWithChromium('the account portal in a real browser', () => {
       await b.portalSignIn(account.username, emailSignIn(b.w, account.email));
       await b.press(b.w.getApp, 'link');
       await b.type(b.w.again, PASSWORD);
+      const since = mail.received.length;
       await b.press(b.w.next);
+      // A factor the account has proves the setup first (SPEC §5): a code to its address.
+      await b.check('setup-proof');
+      await b.type(b.w.confirmationCode, codeIn(await mail.next((m) => m.to.includes(account.email), since)));
+      await b.press(b.w.confirm);
       await b.check('setup-app');
       const secret = (await b.page.locator('#totp-key').innerText()).replace(/-/g, '');
       if (setting.javaScript) {
@@ -323,6 +328,11 @@ describeWithChromium('the account portal in a real browser', () => {
       await b.press(b.w.move, 'link');
       await b.type(b.w.again, PASSWORD);
       await b.press(b.w.next);
+      // The old phone proves the move first (SPEC §5).
+      kapu.clock.advance(30);
+      toMiddleOfStep(kapu.clock);
+      await b.type(b.w.appCode, await appCode(account.totpSecret!, kapu.clock));
+      await b.press(b.w.confirm);
       const secret = (await b.page.locator('#totp-key').innerText()).replace(/-/g, '');
       kapu.clock.advance(30);
       toMiddleOfStep(kapu.clock);

@@ -175,3 +175,17 @@ describe('the emailed code', () => {
     expect(live!.expires_at.getTime()).toBeLessThanOrEqual(core.clock.now().getTime());
   });
 });
+
+describe('a new password asks the proofs the registry knows', () => {
+  test('a change stored with a proof kapu does not know (an older form, a factor gone) is void, never done without it', async () => {
+    const account = await core.account('regi.valtozas', ['totp']);
+    const session = await portalSession(account.id);
+    const id = randomUUID();
+    const now = core.clock.now();
+    await core.deps.repos.pendingChanges.create({ id, accountId: account.id, kind: 'reset', value: 'app', now, expiresAt: new Date(now.getTime() + 600_000) });
+    expect(await core.deps.account.passwordChange(id)).toBeUndefined();
+    const done = await core.deps.account.completePasswordChange(id, { password: 'uj-jelszo-123', password2: 'uj-jelszo-123' }, WHO, session);
+    expect(done).toMatchObject({ ok: false, refusal: 'wrong_answer' });
+    expect((await core.deps.repos.pendingChanges.peekOpen(id, 'reset', core.clock.now()))?.id).toBe(id);
+  });
+});
