@@ -20,8 +20,6 @@ import { unlockLinkRoutes } from './interactions/unlock.ts';
 import { clientLogoRoutes } from './oidc/client-logo-routes.ts';
 import { developerRoutes } from './oidc/developers.ts';
 import { accountRoutes } from './account/routes.ts';
-import { appRoutes } from './device-api/app.ts';
-import { deviceApiRoutes } from './device-api/routes.ts';
 
 export function buildApp(deps: Deps, provider: Provider): Koa {
   const app = new Koa({ proxy: deps.config.trustProxy, maxIpsCount: deps.config.proxyHops });
@@ -32,7 +30,9 @@ export function buildApp(deps: Deps, provider: Provider): Koa {
 
   app.use(requestContext(deps.log, (ctx, seconds) => deps.metrics.observeRequest(ctx, seconds)));
   app.use(pinToIssuer(deps.config));
-  const routers = [healthRoutes(deps), assetRoutes(), clientLogoRoutes(deps.clientLogos), developerRoutes(deps), interactionRoutes(deps, provider), unlockLinkRoutes(deps), accountRoutes(deps), deviceApiRoutes(deps), appRoutes()];
+  const routers = [healthRoutes(deps), assetRoutes(), clientLogoRoutes(deps.clientLogos), developerRoutes(deps), interactionRoutes(deps, provider), unlockLinkRoutes(deps), accountRoutes(deps)];
+  // A factor's own routes (the DÁP app's device API and reference app).
+  for (const module of deps.factorModules) routers.push(...(module.routes?.(deps.factorDeps) ?? []));
   // /metrics lives on its own listener (src/http/metrics-server.ts) unless METRICS_PORT=public.
   if (deps.config.metricsPort === null) routers.push(metricsRoutes(deps.metrics));
   if (deps.devMailbox) routers.push(devMailboxRoutes(deps.devMailbox, deps.views));

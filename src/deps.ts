@@ -20,8 +20,8 @@ import { type Db, type OpenDatabase, openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { type Repos, repositories } from './db/repositories/index.ts';
 import { UnitOfWork } from './db/unit-of-work.ts';
-import { DeviceService } from './factors/dap/devices.ts';
-import { createFactors } from './factors/index.ts';
+import type { FactorModule } from './factors/module.ts';
+import { FACTORS, createFactors } from './factors/index.ts';
 import { Metrics } from './metrics.ts';
 import { type Logger, createLogger } from './log.ts';
 import { DevMailbox } from './mail/dev-mailbox.ts';
@@ -45,6 +45,8 @@ export interface DepsOverrides {
   mailPollMs?: number;
   /** A database already opened (with this config's settings); closed with the deps. */
   database?: OpenDatabase;
+  /** The factors kapu offers (src/factors/index.ts), in the method chooser's order. */
+  factors?: readonly FactorModule[];
 }
 
 export type Deps = Awaited<ReturnType<typeof buildDeps>>;
@@ -74,7 +76,8 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const transport: Transporter =
     overrides.mailTransport ?? (config.mail.smtpUrl ? smtpTransport(config.mail.smtpUrl) : devMailbox!.transport());
   const { sender, smtp } = mailDelivery({ outbox: uow.repos.outbox, changes: database.changes, transport, box, clock, log }, { from: config.mail.from, pollMs: overrides.mailPollMs ?? 5_000 });
-  const views = new Views(config.site);
+  const factorModules = overrides.factors ?? FACTORS;
+  const views = new Views(config.site, factorModules);
   const mailer = new Mailer(box, views, config.issuer);
   const passwords = new PasswordHasher(config.argon2);
   const throttle = new Throttle(clock);
@@ -83,8 +86,8 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const clientLogos = new ClientLogos(uow);
   const codes = new EmailedCodes({ mailer, box, clock, random, rules: config.codes });
   const origin = new URL(config.issuer).origin;
-  const factors = createFactors({ box, mailer, passwords, codes, clock, random, origin });
-  const devices = new DeviceService({ uow, box, passwords, mailer, clock, random, origin });
+  const factors = createFactors(factorModules, { uow, box, mailer, passwords, codes, clock, random, origin });
+  const factorDeps = { uow, box, mailer, passwords, codes, clock, random, origin };
   // A setup waits as long as its emailed code lives, if that is longer: the code mail's word holds.
   const enrollments = new EnrollmentService({ uow, factors, throttle, box, clock, random, ttlSeconds: Math.max(ENROLLMENT_TTL_SECONDS, config.codes.ttlSeconds) });
   const portalSessions = new PortalSessions({ uow, clock, times: { idleSeconds: config.portal.idleMinutes * 60, lifetimeSeconds: config.portal.sessionHours * 3600 } });
@@ -93,7 +96,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
   const requests = new RecoveryRequests({ uow, throttle, mailer, box, clock, random, ttlSeconds: config.codes.ttlSeconds, perNamePerHour: config.codes.maxPerHour });
   const recovery = new RecoveryService({ uow, enrollments, factors, passwords, throttle, requests, mailer, clock, random, maxAttempts: config.codes.maxAttempts });
   const unlock = new UnlockService({ uow, requests, mailer, box, clock, random, origin });
-  const maintenance = new Maintenance({ repos: uow.repos, clock, log, portalIdleSeconds: config.portal.idleMinutes * 60 });
+  const maintenance = new Maintenance({ repos: uow.repos, factors, clock, log, portalIdleSeconds: config.portal.idleMinutes * 60 });
 
   return {
     config: { ...config, cookieKeys: keys.cookieKeys },
@@ -115,7 +118,9 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}) {
     views,
     mailer,
     factors,
-    devices,
+    /** The factors' own modules (their routes), as registered. */
+    factorModules,
+    factorDeps,
     signIns,
     enrollments,
     portalSessions,

@@ -63,7 +63,7 @@ async function main(): Promise<void> {
       `  kapu demo is ready: open ${config.issuer}/demo`,
       `  sign in as "${demo.username}" with password "${demo.password}"`,
       kapu.deps.devMailbox ? `  emailed codes arrive at ${config.issuer}/dev/mailbox` : '',
-      demo.totpUri ? `  authenticator app (add this once): ${demo.totpUri}` : '',
+      demo.appUri ? `  authenticator app (add this once): ${demo.appUri}` : '',
       '',
     ];
     process.stdout.write(lines.filter((l, i) => l !== '' || i === 0 || i === lines.length - 1).join('\n') + '\n');

@@ -1,16 +1,19 @@
 /**
  * Housekeeping that any replica may run at any time (every statement is idempotent): expired
  * provider artefacts, sign-in flows, enrollments, pending changes, portal sessions, one-time
- * codes and requests made in a username's name (a reset's code, an unlock link) are deleted.
+ * codes, each factor's own expired rows (its `maintain`), and requests made in a username's name (a reset's code, an unlock link) are deleted.
  * Codes and requests are kept an hour past expiry because the hourly caps count them; idle
  * throttle counters after a day.
  */
 import type { Logger } from 'pino';
 import type { Clock } from './clock.ts';
 import type { Repos } from './db/repositories/index.ts';
+import type { FactorRegistry } from './factors/factor.ts';
 
 export interface MaintenanceDeps {
-  repos: Pick<Repos, 'payloads' | 'signIns' | 'enrollments' | 'codes' | 'throttle' | 'portalSessions' | 'pendingChanges' | 'dap' | 'recovery'>;
+  repos: Repos;
+  /** Each factor deletes its own expired rows (a phone's challenges). */
+  factors: FactorRegistry;
   clock: Clock;
   log: Logger;
   /** Portal sessions idle this long are over (and deleted). */
@@ -56,7 +59,8 @@ export class Maintenance {
     const enrollments = (await repos.enrollments.deleteExpired(now)) + (await repos.pendingChanges.deleteExpired(now));
     const sessions = await repos.portalSessions.deleteExpired(now, new Date(now.getTime() - this.#deps.portalIdleSeconds * 1000));
     const hourAgo = new Date(now.getTime() - 3600_000);
-    const codes = (await repos.codes.deleteExpired(hourAgo)) + (await repos.dap.deleteExpired(hourAgo)) + (await repos.recovery.deleteExpired(hourAgo));
+    let codes = (await repos.codes.deleteExpired(hourAgo)) + (await repos.recovery.deleteExpired(hourAgo));
+    for (const factor of this.#deps.factors.all()) codes += (await factor.maintain?.(repos, hourAgo)) ?? 0;
     // Counters idle for a day are of no use; hard locks stay until an operator lifts them.
     const throttles = await repos.throttle.deleteStale(new Date(now.getTime() - 24 * 3600_000));
     if (payloads + flows + enrollments + sessions + codes + throttles > 0) log.info({ payloads, flows, enrollments, sessions, codes, throttles }, 'expired rows deleted');

@@ -1,8 +1,10 @@
 /**
  * Server-rendered pages and mails: Eta templates in views/, text in views/locales/<lang>.json.
+ * A factor brings its own page parts and words from its folder (`ViewParts`): its templates
+ * are named `@<id>/<file>` and its locale keys are merged in (a key defined twice is an error).
  * Hungarian is the default language; English is complete.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 
@@ -51,16 +53,42 @@ export interface Site {
 
 const NO_SITE: Site = { operator: 'kapu', helpUrl: null, privacyUrl: null, contactUrl: null };
 
+/** A folder that brings templates (`views/*.eta`) and words (`locales/<lang>.json`): a factor's. */
+export interface ViewParts {
+  /** The templates' prefix: `@<id>/<file>`. */
+  id: string;
+  folder: URL;
+}
+
+function readMessages(file: string | URL): Messages {
+  return JSON.parse(readFileSync(file, 'utf8')) as Messages;
+}
+
 export class Views {
   readonly #site: Site;
   readonly #eta = new Eta({ views: VIEWS_DIR, autoEscape: true, cache: true, autoTrim: false });
   readonly #messages: Record<Lang, Messages>;
 
-  constructor(site: Site = NO_SITE) {
+  constructor(site: Site = NO_SITE, parts: readonly ViewParts[] = []) {
     this.#site = site;
-    this.#messages = Object.fromEntries(
-      LANGUAGES.map((lang) => [lang, JSON.parse(readFileSync(`${VIEWS_DIR}locales/${lang}.json`, 'utf8')) as Messages]),
-    ) as Record<Lang, Messages>;
+    this.#messages = Object.fromEntries(LANGUAGES.map((lang) => [lang, readMessages(`${VIEWS_DIR}locales/${lang}.json`)])) as Record<Lang, Messages>;
+    for (const part of parts) this.#add(part);
+  }
+
+  #add({ id, folder }: ViewParts): void {
+    for (const lang of LANGUAGES) {
+      const file = new URL(`locales/${lang}.json`, folder);
+      if (!existsSync(file)) continue;
+      for (const [key, text] of Object.entries(readMessages(file))) {
+        if (key in this.#messages[lang]) throw new Error(`message "${key}" of ${id} is defined twice`);
+        this.#messages[lang][key] = text;
+      }
+    }
+    const dir = new URL('views/', folder);
+    if (!existsSync(dir)) return;
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.eta'))) {
+      this.#eta.loadTemplate(`@${id}/${file.slice(0, -'.eta'.length)}`, readFileSync(new URL(file, dir), 'utf8'));
+    }
   }
 
   translator(lang: Lang): Translate {
@@ -71,6 +99,11 @@ export class Views {
       if (template === undefined) throw new Error(`missing message "${key}"`);
       return vars ? template.replace(/\{(\w+)\}/g, (m, name: string) => String(vars[name] ?? m)) : template;
     };
+  }
+
+  /** Every message of `lang`, kapu's and the factors' (for tests that read the words a page says). */
+  messages(lang: Lang): Readonly<Messages> {
+    return this.#messages[lang];
   }
 
   /** Is there a message `key` (in the default language, which every key has)? */
@@ -88,7 +121,7 @@ export class Views {
     return DATE_TIME[lang].format.bind(DATE_TIME[lang]);
   }
 
-  /** Renders views/<name>.eta; `t`, `dateTime` and `lang` are always available to the template. */
+  /** Renders views/<name>.eta (or a factor's `@<id>/<name>`); `t`, `dateTime` and `lang` are always available to the template. */
   render(name: string, lang: Lang, data: Record<string, unknown>): string {
     return this.#eta.render(name, { ...data, lang, site: this.#site, t: this.translator(lang), dateTime: this.dateTime(lang) });
   }

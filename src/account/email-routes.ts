@@ -5,7 +5,7 @@
  * → the code the new address received.
  */
 import type Router from '@koa/router';
-import type { Done } from '../auth/account.ts';
+import type { Result } from '../auth/result.ts';
 import type { EmailChangeService } from '../auth/email-change.ts';
 import type { Notice } from '../factors/factor.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
@@ -16,7 +16,7 @@ const PAGE_NOTICES = new Set(['email.sent', 'email.resent']);
 
 export function emailChangeRoutes(router: Router, kit: PortalKit, changes: EmailChangeService): void {
   const { form, signedIn, render, seeOther, idParam, text, who, codeMinutes } = kit;
-  const status = (done: Extract<Done, { ok: false }>): number => REFUSAL_STATUS[done.refusal];
+  const status = (done: Extract<Result, { ok: false }>): number => REFUSAL_STATUS[done.refusal];
 
   router.get(
     '/email',
@@ -53,7 +53,7 @@ export function emailChangeRoutes(router: Router, kit: PortalKit, changes: Email
   for (const step of ['proof', 'proof-factor', 'resend']) router.get(`/email/:id/${step}`, showChange);
 
   /** The answer (or a refusal) of a step, then the change's page again. */
-  async function answered(p: SignedInPage, id: string, done: Done): Promise<void> {
+  async function answered(p: SignedInPage, id: string, done: Result): Promise<void> {
     if (done.ok) return seeOther(p.ctx, `/account/email/${id}`);
     if (done.refusal === 'expired') return seeOther(p.ctx, '/account/email');
     return renderChange(p, id, done.notice, status(done));

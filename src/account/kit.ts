@@ -1,9 +1,12 @@
 /**
- * What the portal's router (src/account/routes.ts) lends its parts (src/account/email-routes.ts):
- * the page a request is on, and the helpers every part's routes use.
+ * What the portal's router (src/account/routes.ts) lends the route files of its parts
+ * (src/account/email-routes.ts, src/account/factor-routes.ts): the page a request is on, and the
+ * helpers every part's routes use. Its own file, so the router and its parts never import each
+ * other.
  */
 import type { Context, Middleware } from 'koa';
-import type { Who } from '../auth/account.ts';
+import type { Who } from '../auth/who.ts';
+import type { Result } from '../auth/result.ts';
 import type { PortalSession } from '../auth/portal-sessions.ts';
 import type { FormFields } from '../factors/factor.ts';
 import type { Lang } from '../views.ts';
@@ -18,7 +21,7 @@ export interface Page {
 
 export type SignedInPage = Page & { session: PortalSession };
 
-/** What the portal's router lends its parts (src/account/routes.ts). */
+/** What the portal's router lends its parts. */
 export interface PortalKit {
   form: Middleware;
   signedIn: (handler: (p: SignedInPage, fields: FormFields) => Promise<void>) => (ctx: Context) => Promise<void>;
@@ -27,7 +30,11 @@ export interface PortalKit {
   idParam(ctx: Context): string;
   text(fields: FormFields, name: string): string;
   who(p: Page): Who;
+  /** The HTTP status of a refusal. */
+  refusedStatus(done: Extract<Result, { ok: false }>): number;
   /** An emailed code's lifetime in minutes, as the pages say it (CODE_TTL_SECONDS). */
   codeMinutes: number;
 }
 
+/** A factor the citizen set up: its own words say so (`account.enrolled_<id>`, `…_before` for a form sent again). */
+export const enrolledNotice = (factorId: string, before = false): string => `account.enrolled_${factorId}${before ? '_before' : ''}`;

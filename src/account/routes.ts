@@ -7,7 +7,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { Done, Who } from '../auth/account.ts';
+import type { Who } from '../auth/who.ts';
+import type { Result } from '../auth/result.ts';
 import type { PortalSession } from '../auth/portal-sessions.ts';
 import type { Deps } from '../deps.ts';
 import { CsrfFailed, NotFound } from '../errors.ts';
@@ -18,7 +19,8 @@ import { FLOW_COOKIE, PORTAL_SESSION_COOKIE, getCookie, rememberDevice, setCooki
 import { renderPage, resolveLang } from '../http/page.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
 import { emailChangeRoutes } from './email-routes.ts';
-import type { Page } from './kit.ts';
+import { factorRoutes } from './factor-routes.ts';
+import { type Page, enrolledNotice } from './kit.ts';
 
 /** A per-browser random value; the forms' CSRF token is its keyed hash. */
 const FORM_COOKIE = 'kapu_form';
@@ -27,32 +29,33 @@ const REFUSED_COOKIE = 'kapu_account_refused';
 /** Typed values a refused page shows again. */
 const KEPT_FIELDS = ['email', 'username'];
 const ID = /^[0-9a-f-]{36}$/;
-const FACTORS = ['email', 'totp', 'dap'];
 
 /** Messages a redirect to /account may carry (?notice=…), from this fixed list only. */
-const HOME_NOTICES = new Set([
+const HOME_NOTICES = [
   'account.signed_out',
   'account.session_over',
-  'account.enrolled_email',
-  'account.enrolled_totp',
   'account.factor_removed',
   'account.password_changed',
   'account.password_reset',
   'account.email_changed',
   'account.signed_out_everywhere',
   'account.app_removed',
-  'account.enrolled_dap',
   'account.device_removed',
-  // A setup's form sent again after it was confirmed (reloading the törlőkód page).
-  'account.enrolled_email_before',
-  'account.enrolled_totp_before',
-  'account.enrolled_dap_before',
-]);
+];
+
 
 export function accountRoutes(deps: Deps): Router {
   const router = new Router({ prefix: '/account' });
   const form = formBody();
   const { account, recovery, signIns, portalSessions } = deps;
+  // The factors a citizen sets up here: the one that needs nothing installed first (the portal's order).
+  const enrollable = deps.factors.having('enroll');
+  const setUpOrder = [...enrollable.filter((f) => f.setUpFirst), ...enrollable.filter((f) => !f.setUpFirst)];
+  const homeNotices = new Set([
+    ...HOME_NOTICES,
+    // A setup's form sent again after it was confirmed (reloading the törlőkód page) is told `_before`.
+    ...enrollable.flatMap((f) => [enrolledNotice(f.id), enrolledNotice(f.id, true)]),
+  ]);
 
   // ---- what every page needs
 
@@ -138,7 +141,7 @@ export function accountRoutes(deps: Deps): Router {
       await handler(p as Page & { session: PortalSession }, fields);
     };
 
-  function refusedStatus(done: Extract<Done, { ok: false }>): number {
+  function refusedStatus(done: Extract<Result, { ok: false }>): number {
     return REFUSAL_STATUS[done.refusal];
   }
 
@@ -147,25 +150,26 @@ export function accountRoutes(deps: Deps): Router {
     if (typeof id !== 'string' || !ID.test(id)) throw new NotFound();
     return id;
   };
-  const factorParam = (ctx: Context): string => {
-    const factor = ctx.params['factor'];
-    if (typeof factor !== 'string' || !FACTORS.includes(factor)) throw new NotFound();
-    return factor;
-  };
   const text = (fields: FormFields, name: string): string => (typeof fields[name] === 'string' ? (fields[name] as string) : '');
-  /** Setting up a factor the account has moves it ("Beállítás másik eszközre"), unless an account holds several. */
-  const moving = (p: Page & { session: PortalSession }, factor: string): boolean => p.session.account.factorKinds.includes(factor) && !deps.factors.get(factor)?.several;
-  const setUpTitle = (factor: string, move: boolean): string => (move ? 'setup.move' : `setup.${factor}`);
 
   // ---- the front page, signing in and out
 
   router.get('/', async (ctx) => {
     const p = await page(ctx);
     const asked = ctx.query['notice'];
-    const notice: Notice | null = typeof asked === 'string' && HOME_NOTICES.has(asked) ? { key: asked } : null;
+    const notice: Notice | null = typeof asked === 'string' && homeNotices.has(asked) ? { key: asked } : null;
     if (!p.session) return render(p, 'account/landing', 'account.landing_title', { notice });
     const overview = await account.overview(p.session);
-    render(p, 'account/home', 'account.title', { notice, factors: overview.factors, has: Object.fromEntries(overview.factors.map((f) => [f.id, true])) });
+    const has = new Set(overview.factors.map((f) => f.id));
+    // One button stands out: the first offered factor that is not a device of several (a phone).
+    const offered = setUpOrder.filter((f) => !has.has(f.id));
+    const primary = offered.find((f) => !f.removal?.devices);
+    const setUp = offered.map((f) => ({ id: f.id, labelKey: `setup.${f.id}`, primary: f === primary }));
+    const factors = overview.factors.map((f) => {
+      const factor = deps.factors.get(f.id);
+      return { ...f, moves: factor?.enroll?.moves === true, devices: factor?.removal?.devices !== undefined };
+    });
+    render(p, 'account/home', 'account.title', { notice, factors, setUp });
   });
 
   router.post('/sign-in', form, async (ctx) => {
@@ -200,115 +204,9 @@ export function accountRoutes(deps: Deps): Router {
     signedIn(async (p) => render(p, 'account/events', 'account.events_title', { events: await account.events(p.session) })),
   );
 
-  // ---- setting a factor up: the password again, then the factor's own proof
+  // ---- setting a factor up, removing it, its devices (factor-routes.ts)
 
-  router.get(
-    '/setup/:factor',
-    signedIn(async (p) => {
-      const factor = factorParam(p.ctx);
-      const notice = p.ctx.query['expired'] === '1' ? { key: 'enroll.expired', error: true } : null;
-      const move = moving(p, factor);
-      render(p, 'account/setup-start', setUpTitle(factor, move), { factor, notice, moving: move });
-    }),
-  );
-
-  router.post(
-    '/setup/:factor',
-    form,
-    signedIn(async (p, fields) => {
-      const factor = factorParam(p.ctx);
-      const begun = await account.beginSetUp(p.session, factor, text(fields, 'password'), who(p));
-      if (!begun.ok) {
-        const move = moving(p, factor);
-        return render(p, 'account/setup-start', setUpTitle(factor, move), { factor, notice: begun.notice, moving: move }, REFUSAL_STATUS[begun.refusal]);
-      }
-      seeOther(p.ctx, `/account/setup/${factor}/${begun.enrollmentId}`);
-    }),
-  );
-
-  async function renderSetUp(p: Page & { session: PortalSession }, factor: string, id: string, notice: Notice | null, status = 200): Promise<void> {
-    const shown = await account.setUpPage(p.session, id, p.lang);
-    if (!shown || shown.factor.id !== factor) return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
-    const move = moving(p, factor);
-    render(p, 'account/setup', setUpTitle(factor, move), { factor, id, moving: move, view: shown.view.data, enrollTemplate: shown.view.template, canResend: shown.canResend, notice: notice ?? shown.view.notice ?? null }, status, true);
-  }
-
-  router.get(
-    '/setup/:factor/:id',
-    signedIn(async (p) => {
-      const asked = p.ctx.query['notice'];
-      const notice = asked === 'email.sent' || asked === 'email.resent' ? { key: asked } : null;
-      await renderSetUp(p, factorParam(p.ctx), idParam(p.ctx), notice);
-    }),
-  );
-
-  router.post(
-    '/setup/:factor/:id',
-    form,
-    signedIn(async (p, fields) => {
-      const factor = factorParam(p.ctx);
-      const id = idParam(p.ctx);
-      const confirmed = await account.confirmSetUp(p.session, id, fields, who(p));
-      if (!confirmed.ok) {
-        if (confirmed.refusal === 'done') return seeOther(p.ctx, `/account?notice=account.enrolled_${factor}_before`);
-        if (confirmed.refusal === 'expired') return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
-        return renderSetUp(p, factor, id, confirmed.notice, REFUSAL_STATUS[confirmed.refusal]);
-      }
-      // The app's törlőkód is shown now, once: it is stored only as a hash.
-      if (confirmed.shownOnce?.['recoveryCode']) {
-        return render(p, 'recovery-code', 'recovery.title', { recoveryCode: confirmed.shownOnce['recoveryCode'], next: '/account?notice=account.enrolled_totp' });
-      }
-      seeOther(p.ctx, `/account?notice=account.enrolled_${factor}`);
-    }),
-  );
-
-  router.post(
-    '/setup/:factor/:id/resend',
-    form,
-    signedIn(async (p) => {
-      const factor = factorParam(p.ctx);
-      const id = idParam(p.ctx);
-      const notice = await account.resendSetUp(p.session, id, who(p));
-      if (!notice) return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
-      if (notice.error) return renderSetUp(p, factor, id, notice, REFUSAL_STATUS.rate_limited);
-      seeOther(p.ctx, `/account/setup/${factor}/${id}?notice=${notice.key}`);
-    }),
-  );
-
-  // ---- removing a factor
-
-  router.get(
-    '/remove/:factor',
-    signedIn(async (p) => render(p, 'account/remove', 'account.remove_title', { factor: factorParam(p.ctx) })),
-  );
-
-  router.post(
-    '/remove/:factor',
-    form,
-    signedIn(async (p, fields) => {
-      const factor = factorParam(p.ctx);
-      const done = await account.removeFactor(p.session, factor, text(fields, 'password'), who(p));
-      if (!done.ok) return render(p, 'account/remove', 'account.remove_title', { factor, notice: done.notice }, refusedStatus(done));
-      seeOther(p.ctx, '/account?notice=account.factor_removed');
-    }),
-  );
-
-  // ---- the DÁP app's phones: listed, removed one by one (the password again)
-
-  router.get(
-    '/devices',
-    signedIn(async (p) => render(p, 'account/devices', 'account.devices_title', { devices: await account.devices(p.session) })),
-  );
-
-  router.post(
-    '/devices/:id/remove',
-    form,
-    signedIn(async (p, fields) => {
-      const done = await account.removeDevice(p.session, idParam(p.ctx), text(fields, 'password'), who(p));
-      if (!done.ok) return render(p, 'account/devices', 'account.devices_title', { devices: await account.devices(p.session), notice: done.notice }, refusedStatus(done));
-      seeOther(p.ctx, '/account?notice=account.device_removed');
-    }),
-  );
+  factorRoutes(router, { form, signedIn, render, seeOther, idParam, text, who, refusedStatus, codeMinutes: deps.codes.minutes }, deps);
 
   // ---- a new password (signed in) and a forgotten one (not)
 
@@ -331,10 +229,10 @@ export function accountRoutes(deps: Deps): Router {
     const change = reset ? null : await account.passwordChange(id);
     if (!reset && !change) return seeOther(p.ctx, '/account/password');
     // A forgotten password's page asks for what any account might need: it tells nothing.
-    const proof = change?.proof ?? ['email', 'app'];
+    const proofs = change?.proofs ?? recovery.resetProofs();
     // The munkamenet-azonosító its code mail quotes (a forgotten password's shows one for any username).
-    const tag = proof.includes('email') ? recovery.resetTag(id) : null;
-    render(p, 'account/password-new', reset ? 'account.reset_title' : 'account.password_title', { id, proof, reset, tag, notice }, status);
+    const tag = proofs.some((proof) => proof.byMailbox) ? recovery.resetTag(id) : null;
+    render(p, 'account/password-new', reset ? 'account.reset_title' : 'account.password_title', { id, proofs, reset, tag, notice }, status);
   }
 
   router.get(
@@ -378,7 +276,7 @@ export function accountRoutes(deps: Deps): Router {
 
   // ---- a new email address: a second factor first (email-routes.ts)
 
-  emailChangeRoutes(router, { form, signedIn, render, seeOther, idParam, text, who, codeMinutes: deps.codes.minutes }, account.emailChange);
+  emailChangeRoutes(router, { form, signedIn, render, seeOther, idParam, text, who, refusedStatus, codeMinutes: deps.codes.minutes }, account.emailChange);
 
   // ---- the lost phone: the app removed with its törlőkód
 
@@ -387,7 +285,7 @@ export function accountRoutes(deps: Deps): Router {
   router.post('/lost-phone', form, async (ctx) => {
     const fields = checkForm(ctx);
     const p = await page(ctx);
-    const done = await recovery.removeAppWithRecoveryCode(fields['username'], fields['password'], fields['recovery_code'], who(p));
+    const done = await recovery.removeWithRecoveryCode(fields['username'], fields['password'], fields['recovery_code'], who(p));
     if (!done.ok) return render(p, 'account/lost-phone', 'account.lost_phone_title', { notice: done.notice, username: text(fields, 'username').slice(0, 200) }, refusedStatus(done));
     seeOther(ctx, '/account?notice=account.app_removed');
   });

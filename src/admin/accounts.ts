@@ -61,8 +61,10 @@ export async function addFactor(deps: Deps, username: string, factorId: string) 
   if (!account) throw new AdminError(`no account "${username}"`);
   const factor = deps.factors.get(factorId);
   if (!factor) throw new AdminError(`unknown factor "${factorId}"`);
+  if (!factor.operatorEnroll) throw new AdminError(`factor "${factorId}" cannot be given by an operator: the citizen sets it up in the account portal`);
+  const { operatorEnroll } = factor;
   const result = await deps.uow.transaction(async (repos) => {
-    const enrolled = await factor.enrollByOperator({ flowId: account.id, account, lang: DEFAULT_LANG, repos });
+    const enrolled = await operatorEnroll.enroll({ flowId: account.id, account, lang: DEFAULT_LANG, repos });
     await repos.audit.record({ type: 'factor.enrolled', accountId: account.id, detail: { factor: factorId, by: 'operator' } }, deps.clock.now());
     return enrolled;
   });

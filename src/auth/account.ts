@@ -8,24 +8,24 @@ import type { Clock, Random } from '../clock.ts';
 import type { AuditEventType } from '../db/repositories/audit.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
-import type { FactorAccount, FactorRegistry, FactorView, FormFields, Notice } from '../factors/factor.ts';
-import { parseCode } from '../factors/factor.ts';
+import type { Device, FactorAccount, FactorRegistry, FactorView, FormFields, Notice, With } from '../factors/factor.ts';
+import { type ProofPart, proofPart, resetProofs } from './reset-proofs.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { EmailedCodes } from '../security/emailed-codes.ts';
 import { PASSWORD_MAX_LENGTH, type PasswordHasher } from '../security/passwords.ts';
 import type { Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
 import { EmailChangeService } from './email-change.ts';
-import type { EnrollmentAnswered, EnrollmentBegun, EnrollmentService } from './enrollment.ts';
-import type { Done, Refusal, Who } from './outcomes.ts';
+import type { EnrollmentConfirmed, EnrollmentService } from './enrollment.ts';
+import { SetUpService } from './setup-proof.ts';
+import { type Result, refuse } from './result.ts';
 import type { PortalSession } from './portal-sessions.ts';
+import type { Who } from './who.ts';
 
 /** How long a begun change (a new address, a new password) waits for its proof (longer if its emailed code lives longer). */
 export const CHANGE_TTL_SECONDS = 10 * 60;
 export const PASSWORD_MIN_LENGTH = 8;
 
-// The portal's callers still find these here; they live with the core's other outcome types.
-export type { Done, Who };
 
 export interface AccountDeps {
   uow: UnitOfWork<Repos>;
@@ -54,30 +54,22 @@ const SHOWN_EVENTS: AuditEventType[] = [
   'sessions.ended',
 ];
 
-/** Which proof a new password needs, besides the current password (or a reset's code). */
-export type PasswordProof = 'app' | 'email' | 'none';
-
-const refused = (refusal: Refusal | 'expired', key: string, vars?: Record<string, string | number>): { ok: false; refusal: Refusal | 'expired'; notice: Notice } => ({
-  ok: false,
-  refusal,
-  notice: { key, error: true, ...(vars && { vars }) },
-});
-/** One answer for every failed forgotten-password step, whatever the username was. */
-const RESET_REFUSED = refused('wrong_answer', 'account.reset_failed');
-const WRONG_PASSWORD = { ok: false, refusal: 'wrong_credentials', notice: { key: 'account.wrong_password', error: true } } as const;
+const refused = refuse;
+const WRONG_PASSWORD = refuse('wrong_credentials', 'account.wrong_password');
 
 export class AccountService {
   readonly #deps: AccountDeps;
   /** A new email address: a second factor first, then a code to the new address (email-change.ts). */
   readonly emailChange: EmailChangeService;
+  /** "Ügyfélkapu+ igénylés": the password again, a factor the account has, then the new one's setup (setup-proof.ts). */
+  readonly setUp: SetUpService;
 
   constructor(deps: AccountDeps) {
     this.#deps = deps;
-    this.emailChange = new EmailChangeService(deps, {
-      passwordAgain: (session, password, who) => this.#passwordAgain(session, password, who),
-      pending: (r, accountId, kind, value) => this.#pending(r, accountId, kind, value),
-      notify: (r, account, lang, key, vars) => this.#notify(r, account, lang, key, vars),
-    });
+    const passwordAgain = (session: PortalSession, password: string, who: Who) => this.#passwordAgain(session, password, who);
+    const pending = (r: Repos, accountId: string, kind: 'email' | 'setup', value: string) => this.#pending(r, accountId, kind, value);
+    this.emailChange = new EmailChangeService(deps, { passwordAgain, pending, notify: (r, account, lang, key, vars) => this.#notify(r, account, lang, key, vars) });
+    this.setUp = new SetUpService(deps, { passwordAgain, pending });
   }
 
   /** What the account has: its factors, with when they were set up and last used. */
@@ -110,12 +102,6 @@ export class AccountService {
 
   // ---- factors
 
-  /** "Ügyfélkapu+ igénylés": the password again, then the factor's setup begins. */
-  async beginSetUp(session: PortalSession, factorId: string, password: string, who: Who): Promise<EnrollmentBegun> {
-    if (!(await this.#passwordAgain(session, password, who))) return WRONG_PASSWORD;
-    return this.#deps.enrollments.begin(session.account.id, factorId, who.lang, { service: null, browser: who.browser });
-  }
-
   /** The setup page of a begun setup (a QR code, the mailed code's tag); undefined when over. */
   setUpPage(session: PortalSession, enrollmentId: string, lang: Lang): Promise<{ factor: { id: string; labelKey: string }; view: FactorView; canResend: boolean } | undefined> {
     return this.#deps.uow.transaction(async (r) => {
@@ -128,12 +114,12 @@ export class AccountService {
     return this.#deps.uow.transaction((r) => this.#deps.enrollments.resend(r, session.account, enrollmentId, who.lang, { service: null, browser: who.browser }));
   }
 
-  confirmSetUp(session: PortalSession, enrollmentId: string, form: FormFields, who: Who): Promise<EnrollmentAnswered> {
+  confirmSetUp(session: PortalSession, enrollmentId: string, form: FormFields, who: Who): Promise<EnrollmentConfirmed> {
     return this.#deps.enrollments.confirm(session.account.id, enrollmentId, form, who);
   }
 
   /** Removes a factor, after the password again. An account keeps at least one second factor. */
-  async removeFactor(session: PortalSession, factorId: string, password: string, who: Who): Promise<Done> {
+  async removeFactor(session: PortalSession, factorId: string, password: string, who: Who): Promise<Result> {
     const { account } = session;
     if (!account.factorKinds.includes(factorId)) return refused('invalid_input', 'error.bad_request');
     if (account.factorKinds.length === 1) return refused('invalid_input', 'account.last_factor');
@@ -145,29 +131,33 @@ export class AccountService {
     });
   }
 
-  // ---- the DÁP app's phones
+  // ---- factors an account holds several of (phones): their devices
 
-  async devices(session: PortalSession) {
-    return this.#deps.uow.repos.dap.devices(session.account.id);
+  /** The devices of the account's factor `factorId`, when it is one an account holds several of. */
+  async devices(session: PortalSession, factorId: string): Promise<Device[] | undefined> {
+    const devices = this.#deps.factors.get(factorId)?.removal?.devices;
+    return devices?.list(this.#deps.uow.repos, session.account.id);
   }
 
   /**
-   * Removes one phone, after the password again; what it approved and no browser collected
-   * yet stops at once. The last phone of an account that has nothing else stays (as the last
+   * Removes one device, after the password again; what it approved and no browser collected
+   * yet stops at once. The last device of an account that has nothing else stays (as the last
    * factor does).
    */
-  async removeDevice(session: PortalSession, deviceId: string, password: string, who: Who): Promise<Done> {
+  async removeDevice(session: PortalSession, factorId: string, deviceId: string, password: string, who: Who): Promise<Result> {
     const { account } = session;
-    const devices = await this.#deps.uow.repos.dap.devices(account.id);
-    const device = devices.find((d) => d.id === deviceId);
-    if (!device) return refused('invalid_input', 'error.bad_request');
-    if (devices.length === 1 && account.factorKinds.length === 1) return refused('invalid_input', 'account.last_factor');
+    const factor = this.#deps.factors.get(factorId);
+    const devices = factor?.removal?.devices;
+    const listed = devices && (await devices.list(this.#deps.uow.repos, account.id));
+    if (!factor || !devices || !listed?.some((d) => d.id === deviceId)) return refused('invalid_input', 'error.bad_request');
+    if (listed.length === 1 && account.factorKinds.length === 1) return refused('invalid_input', 'account.last_factor');
     if (!(await this.#passwordAgain(session, password, who))) return WRONG_PASSWORD;
     return this.#deps.uow.transaction(async (r) => {
-      if ((await r.dap.removeDevices(account.id, deviceId)) === 0) return refused('invalid_input', 'error.bad_request');
+      const removed = await devices.removeOne({ flowId: account.id, account, lang: who.lang, repos: r }, deviceId);
+      if (!removed) return refused('invalid_input', 'error.bad_request');
       const now = this.#deps.clock.now();
-      await r.audit.record({ type: 'factor.removed', accountId: account.id, ip: who.ip, detail: { factor: 'dap', device: device.name, by: 'citizen' } }, now);
-      await this.#notify(r, account, who.lang, 'mail.dap_removed', { device: device.name });
+      await r.audit.record({ type: 'factor.removed', accountId: account.id, ip: who.ip, detail: { factor: factor.id, device: removed.name, by: 'citizen' } }, now);
+      await this.#notify(r, account, who.lang, devices.removedMail, { device: removed.name });
       return { ok: true };
     });
   }
@@ -176,65 +166,57 @@ export class AccountService {
 
   /**
    * A new password, step one: the current password, and the proof the second step will ask for:
-   * the app's code when the account has the app, else an emailed code, else nothing more.
+   * of the account's factors that prove a new password, one its owner holds (the app) before the
+   * mailbox's code; none for an account that has no such factor.
    */
-  async beginPasswordChange(session: PortalSession, current: string, who: Who): Promise<Done<{ changeId: string; proof: PasswordProof }>> {
+  async beginPasswordChange(session: PortalSession, current: string, who: Who): Promise<Result<{ changeId: string }>> {
     if (!(await this.#passwordAgain(session, current, who))) return WRONG_PASSWORD;
     const { account } = session;
-    const proof: PasswordProof = account.factorKinds.includes('totp') ? 'app' : account.factorKinds.includes('email') ? 'email' : 'none';
+    const own = resetProofs(this.#deps.factors, account.factorKinds);
+    const proof = own.find((f) => !f.proveReset.byMailbox) ?? own[0];
     return this.#deps.uow.transaction(async (r) => {
-      const changeId = await this.#pending(r, account.id, 'reset', proof);
-      if (proof === 'email') {
-        const sent = await this.#deps.codes.send(r, 'reset', changeId, account, who.lang, { service: null, browser: who.browser });
-        if (sent.error) return { ok: false, refusal: 'rate_limited', notice: sent };
-      }
-      return { ok: true, changeId, proof };
+      const changeId = await this.#pending(r, account.id, 'reset', proof?.id ?? '');
+      const refusal = proof && (await proof.proveReset.begin({ flowId: changeId, account, lang: who.lang, repos: r, request: { service: null, browser: who.browser } }));
+      if (refusal) return { ok: false, refusal: 'rate_limited', notice: refusal };
+      return { ok: true, changeId };
     });
   }
 
-  /** What the second step of a password change (or reset) asks for; undefined when it is over. */
-  async passwordChange(changeId: string): Promise<{ proof: PasswordProof[] } | undefined> {
+  /** What the second step of a password change asks for; undefined when it is over. */
+  async passwordChange(changeId: string): Promise<{ proofs: ProofPart[] } | undefined> {
     const open = await this.#deps.uow.repos.pendingChanges.peekOpen(changeId, 'reset', this.#deps.clock.now());
-    return open && { proof: proofsOf(open.value) };
+    const proofs = open && this.#proofsOf(open.value);
+    return proofs && { proofs: proofs.map(proofPart) };
   }
 
   /**
-   * A new password, step two (for a change and a forgotten password alike): the proofs the
-   * change asked for, and the new password twice. Every session of the account ends but the
-   * one that asked (none for a reset); tokens given to RPs end too.
+   * A new password, step two: the proofs the change asked for, and the new password twice.
+   * Every session of the account ends but the one that asked; tokens given to RPs end too.
    */
-  async completePasswordChange(changeId: string, form: FormFields, who: Who, keepSession?: PortalSession): Promise<Done> {
+  async completePasswordChange(changeId: string, form: FormFields, who: Who, session: PortalSession): Promise<Result> {
     const { uow, clock, passwords, throttle } = this.#deps;
     const password = typeof form['password'] === 'string' && form['password'].length <= PASSWORD_MAX_LENGTH ? form['password'] : '';
     if (password.length < PASSWORD_MIN_LENGTH) return refused('invalid_input', 'account.password_short', { min: PASSWORD_MIN_LENGTH });
     if (form['password2'] !== password) return refused('invalid_input', 'account.password_mismatch');
-    const emailCode = parseCode(form);
-    const appCode = parseCode({ code: form['app_code'] });
-    // Every reset needs the emailed code: its shape is checked the same way for every username.
-    if (!keepSession && !emailCode) return refused('invalid_input', 'code.format');
     const pending = await uow.repos.pendingChanges.peekOpen(changeId, 'reset', clock.now());
-    // A forged or finished change gets the same answer as a wrong code: nothing to learn.
-    if (!pending || (keepSession && pending.account_id !== keepSession.account.id)) return keepSession ? refused('wrong_answer', 'code.none') : RESET_REFUSED;
-    const proofs = proofsOf(pending.value);
-    if ((proofs.includes('email') && !emailCode) || (proofs.includes('app') && !appCode)) return keepSession ? refused('invalid_input', 'code.format') : RESET_REFUSED;
-    const attempt = proofs.length > 0 ? await throttle.factor(uow.repos.throttle, pending.account_id, who.ip) : null;
-    if (proofs.length > 0 && !attempt) return keepSession ? refused('locked', 'throttle.locked') : RESET_REFUSED;
+    if (!pending || pending.account_id !== session.account.id) return refused('wrong_answer', 'code.none');
+    const proofs = this.#proofsOf(pending.value);
+    if (!proofs) return refused('wrong_answer', 'code.none');
+    const answers = proofs.map((factor) => ({ factor, input: factor.proveReset.parse(form) }));
+    if (answers.some((a) => a.input === undefined)) return refused('invalid_input', 'code.format');
+    const attempt = answers.length > 0 ? await throttle.factor(uow.repos.throttle, pending.account_id, who.ip) : null;
+    if (answers.length > 0 && !attempt) return refused('locked', 'throttle.locked');
     const hash = await passwords.hash(password);
     return uow.transaction(async (r) => {
       const now = clock.now();
       const open = await r.pendingChanges.findOpen(changeId, 'reset', now);
       const account = open && (await accountOf(r, open.account_id));
-      if (!open || !account) return keepSession ? refused('wrong_answer', 'code.none') : RESET_REFUSED;
-      for (const proof of proofs) {
-        const checked =
-          proof === 'email'
-            ? await this.#deps.codes.check(r, 'reset', changeId, account.id, emailCode!.code)
-            : await this.#deps.factors.get('totp')!.verify({ flowId: changeId, account, lang: who.lang, repos: r }, appCode!);
+      if (!open || !account) return refused('wrong_answer', 'code.none');
+      for (const { factor, input } of answers) {
+        const checked = await factor.proveReset.verify({ flowId: changeId, account, lang: who.lang, repos: r }, input);
         if (!checked.ok) {
-          await r.audit.record({ type: 'signin.factor_failed', accountId: account.id, ip: who.ip, detail: { factor: proof === 'app' ? 'totp' : 'email', purpose: 'password' } }, now);
-          // A forgotten password's page says no more than "wrong": what it would say for a
-          // made-up username too.
-          return keepSession ? { ok: false, refusal: 'wrong_answer', notice: { ...checked.notice, error: true } } : RESET_REFUSED;
+          await r.audit.record({ type: 'signin.factor_failed', accountId: account.id, ip: who.ip, detail: { factor: factor.id, purpose: 'password' } }, now);
+          return { ok: false, refusal: 'wrong_answer', notice: { ...checked.notice, error: true } };
         }
       }
       if (attempt) await throttle.succeeded(r.throttle, attempt);
@@ -242,10 +224,9 @@ export class AccountService {
       await throttle.unlock(r.throttle, account.username);
       await r.pendingChanges.done(changeId, now);
       await r.accounts.updatePasswordHash(account.id, hash, now);
-      await this.#endSessions(r, account.id, keepSession?.id);
-      const type = keepSession ? 'password.changed' : 'password.reset';
-      await r.audit.record({ type, accountId: account.id, ip: who.ip, detail: { ...(who.browser && { browser: who.browser }) } }, now);
-      await this.#notify(r, account, who.lang, keepSession ? 'mail.password_changed' : 'mail.password_reset');
+      await this.#endSessions(r, account.id, session.id);
+      await r.audit.record({ type: 'password.changed', accountId: account.id, ip: who.ip, detail: { ...(who.browser && { browser: who.browser }) } }, now);
+      await this.#notify(r, account, who.lang, 'mail.password_changed');
       return { ok: true };
     });
   }
@@ -274,7 +255,7 @@ export class AccountService {
     return true;
   }
 
-  async #pending(r: Repos, accountId: string, kind: 'email' | 'reset', value: string | null): Promise<string> {
+  async #pending(r: Repos, accountId: string, kind: 'email' | 'reset' | 'setup', value: string | null): Promise<string> {
     const id = this.#deps.random.uuid();
     const now = this.#deps.clock.now();
     await r.pendingChanges.create({ id, accountId, kind, value, now, expiresAt: new Date(now.getTime() + Math.max(CHANGE_TTL_SECONDS, this.#deps.codes.rules.ttlSeconds) * 1000) });
@@ -292,15 +273,22 @@ export class AccountService {
     await mailer.queue(r.outbox, mailer.notice(account.email, lang, { key, name: account.name, ...(vars && { vars }) }), clock.now());
   }
 
+  /** The factors a password change asked to prove it (their ids stored with it). */
+  /**
+   * A proof kapu no longer knows (a factor gone from the registry, a change stored in an older
+   * form) voids the change rather than dropping the proof: undefined.
+   */
+  #proofsOf(value: string | null): Array<With<'proveReset'>> | undefined {
+    const ids = (value ?? '').split(' ').filter(Boolean);
+    const proofs = ids.flatMap((id) => this.#deps.factors.with(id, 'proveReset') ?? []);
+    return proofs.length === ids.length ? proofs : undefined;
+  }
+
   #factorName(factorId: string, lang: Lang): string {
     return this.#deps.mailer.translate(lang, this.#deps.factors.get(factorId)?.labelKey ?? factorId);
   }
 }
 
-/** The proofs a password change asked for, as stored with it ('app', 'email', both or none). */
-function proofsOf(value: string | null): PasswordProof[] {
-  return (value ?? '').split(' ').filter((p): p is PasswordProof => p === 'app' || p === 'email');
-}
 
 export async function accountOf(r: Repos, accountId: string): Promise<FactorAccount | undefined> {
   const account = await r.accounts.findById(accountId);

@@ -16,14 +16,16 @@
  */
 import { z } from 'zod';
 import type { Clock } from '../clock.ts';
-import type { Repos, TxRepos } from '../db/repositories/index.ts';
+import type { Repos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
-import type { ChangeProof, Factor, FactorAccount, FactorContext, FactorRegistry, FactorView, FormFields, Notice } from '../factors/factor.ts';
+import type { FactorAccount, FactorRegistry, FactorView, FormFields, Notice } from '../factors/factor.ts';
 import { parseCode } from '../factors/factor.ts';
 import type { EmailedCodes } from '../security/emailed-codes.ts';
 import type { Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
-import type { Done, Refusal, Who } from './outcomes.ts';
+import type { Who } from './who.ts';
+import { ChangeProofs, EXPIRED } from './change-proofs.ts';
+import { type Refused, type Result, refuse } from './result.ts';
 import type { PortalSession } from './portal-sessions.ts';
 
 export interface EmailChangeDeps {
@@ -41,25 +43,23 @@ export interface AccountTools {
   notify(r: Repos, account: FactorAccount, lang: Lang, key: string, vars?: Record<string, string>): Promise<void>;
 }
 
-/** A factor that proves changes, and its proof. */
-type Prover = Factor & { proveChange: ChangeProof<unknown> };
-
 /** Where a begun change stands, for its page. */
 export type EmailChangePage =
   | { step: 'proof'; email: string; factor: { id: string; labelKey: string }; view: FactorView; others: Array<{ id: string; labelKey: string }>; canResend: boolean }
   | { step: 'code'; email: string; tag: string | null };
 
-const refused = (refusal: Refusal | 'expired', key: string): { ok: false; refusal: Refusal | 'expired'; notice: Notice } => ({ ok: false, refusal, notice: { key, error: true } });
-const EXPIRED = refused('expired', 'enroll.expired');
+const refused = refuse;
 const WRONG_PASSWORD = refused('wrong_credentials', 'account.wrong_password');
 
 export class EmailChangeService {
   readonly #deps: EmailChangeDeps;
   readonly #account: AccountTools;
+  readonly #proofs: ChangeProofs<{ proof: string | null; proved_at: Date | null; value: string }>;
 
   constructor(deps: EmailChangeDeps, account: AccountTools) {
     this.#deps = deps;
     this.#account = account;
+    this.#proofs = new ChangeProofs(deps, 'email_change', 'email', (open, session) => ownChange(session, open));
   }
 
   /**
@@ -67,103 +67,57 @@ export class EmailChangeService {
    * change begins its proof (an emailed code goes to the current address); without one, the new
    * address gets its code at once.
    */
-  async begin(session: PortalSession, password: string, newEmail: unknown, who: Who): Promise<Done<{ changeId: string }>> {
+  async begin(session: PortalSession, password: string, newEmail: unknown, who: Who): Promise<Result<{ changeId: string }>> {
     const email = z.email().max(254).safeParse(typeof newEmail === 'string' ? newEmail.trim() : newEmail);
     if (!email.success) return refused('invalid_input', 'account.email_invalid');
     if (email.data.toLowerCase() === session.account.email.toLowerCase()) return refused('invalid_input', 'account.email_same');
     if (!(await this.#account.passwordAgain(session, password, who))) return WRONG_PASSWORD;
-    const [first] = this.#provers(session.account.factorKinds);
+    const proved = this.#proofs.provers(session).length === 0;
     return this.#deps.uow.transaction(async (r) => {
       const changeId = await this.#account.pending(r, session.account.id, 'email', email.data);
-      const now = this.#deps.clock.now();
-      if (!first) {
-        await r.pendingChanges.proved(changeId, null, now);
-        const refusal = await this.#sendToNew(r, session, changeId, email.data, who);
-        return refusal ?? { ok: true, changeId };
-      }
-      await r.pendingChanges.chooseProof(changeId, first.id, now);
-      const notice = await first.proveChange.begin(this.#context(r, session, changeId, who.lang, who));
-      return notice?.error ? { ok: false, refusal: 'rate_limited', notice } : { ok: true, changeId };
+      if (!proved) return (await this.#proofs.begin(r, session, changeId, who)) ?? { ok: true, changeId };
+      await r.pendingChanges.proved(changeId, null, this.#deps.clock.now());
+      return (await this.#sendToNew(r, session, changeId, email.data, who)) ?? { ok: true, changeId };
     });
   }
 
   /** The page of a begun change: the proof while it waits for one, then the new address's code. */
   async page(session: PortalSession, changeId: string, lang: Lang): Promise<EmailChangePage | undefined> {
     return this.#deps.uow.transaction(async (r) => {
-      const open = await this.#open(r, session, changeId);
+      const open = await this.#proofs.open(r, session, changeId);
       if (!open) return undefined;
       if (open.proved_at) {
         const live = await this.#deps.codes.live(r, 'email_change', changeId, session.account.id);
         return { step: 'code', email: open.value, tag: live?.tag ?? null };
       }
-      const provers = this.#provers(session.account.factorKinds);
-      const factor = provers.find((f) => f.id === open.proof);
-      if (!factor) return undefined;
-      const view = await factor.proveChange.view(this.#context(r, session, changeId, lang));
-      const others = provers.filter((f) => f !== factor).map((f) => ({ id: f.id, labelKey: f.labelKey }));
-      return { step: 'proof', email: open.value, factor: { id: factor.id, labelKey: factor.labelKey }, view, others, canResend: factor.proveChange.resend !== undefined };
+      const proof = await this.#proofs.page(r, session, changeId, open, lang);
+      return proof && { step: 'proof', email: open.value, ...proof };
     });
   }
 
   /** Step two: the second factor's proof. Counted like any factor's guess; a right one sends the new address its code. */
-  async prove(session: PortalSession, changeId: string, form: FormFields, who: Who): Promise<Done> {
-    const { uow, throttle, clock } = this.#deps;
-    // A look first (no lock): the unit of work below reads the change again, locked.
-    const waiting = ownChange(session, await uow.repos.pendingChanges.peekOpen(changeId, 'email', clock.now()));
-    if (!waiting) return EXPIRED;
-    if (waiting.proved_at) return { ok: true };
-    const factor = this.#provers(session.account.factorKinds).find((f) => f.id === waiting.proof);
-    if (!factor) return EXPIRED;
-    const input = factor.parse(form);
-    if (input === undefined) return refused('invalid_input', 'code.format');
-    const attempt = await throttle.factor(uow.repos.throttle, session.account.id, who.ip);
-    if (!attempt) return refused('locked', 'throttle.locked');
-    return uow.transaction(async (r) => {
-      const open = await this.#open(r, session, changeId);
-      if (!open || open.proved_at || open.proof !== factor.id) {
-        await r.throttle.settle([], attempt.counted);
-        return open ? { ok: true } : EXPIRED;
-      }
-      const now = clock.now();
-      const checked = await factor.proveChange.verify(this.#context(r, session, changeId, who.lang), input);
-      if (!checked.ok) {
-        await r.audit.record({ type: 'signin.factor_failed', accountId: session.account.id, ip: who.ip, detail: { factor: factor.id, purpose: 'email_change' } }, now);
-        return { ok: false, refusal: 'wrong_answer', notice: { ...checked.notice, error: true } };
-      }
-      await throttle.succeeded(r.throttle, attempt);
-      if (!(await r.pendingChanges.proved(changeId, factor.id, now))) return EXPIRED;
-      // Refused by the code rules (the hourly cap): the proof stands, and the page offers a new code.
-      return (await this.#sendToNew(r, session, changeId, open.value, who)) ?? { ok: true };
-    });
+  prove(session: PortalSession, changeId: string, form: FormFields, who: Who): Promise<Result> {
+    // Refused by the code rules (the hourly cap): the proof stands, and the page offers a new code.
+    return this.#proofs.prove(session, changeId, form, who, async (r, open) => (await this.#sendToNew(r, session, changeId, open.value, who)) ?? { ok: true }, { ok: true });
   }
 
   /** Another of the account's factors proves the change instead (its proof begins: a code is mailed). */
-  async switchProof(session: PortalSession, changeId: string, factorId: unknown, who: Who): Promise<Done> {
-    const factor = this.#provers(session.account.factorKinds).find((f) => f.id === factorId);
-    if (!factor) return refused('invalid_input', 'error.bad_request');
-    return this.#deps.uow.transaction(async (r) => {
-      const open = await this.#open(r, session, changeId);
-      if (!open || open.proved_at) return EXPIRED;
-      if (open.proof === factor.id) return { ok: true };
-      await r.pendingChanges.chooseProof(changeId, factor.id, this.#deps.clock.now());
-      const notice = await factor.proveChange.begin(this.#context(r, session, changeId, who.lang, who));
-      return notice?.error ? { ok: false, refusal: 'rate_limited', notice } : { ok: true };
-    });
+  switchProof(session: PortalSession, changeId: string, factorId: unknown, who: Who): Promise<Result> {
+    return this.#proofs.switchTo(session, changeId, factorId, who);
   }
 
   /** A fresh code: to the current address while the proof waits for one, then to the new address. */
   async resend(session: PortalSession, changeId: string, who: Who): Promise<Notice | undefined> {
     return this.#deps.uow.transaction(async (r) => {
-      const open = await this.#open(r, session, changeId);
+      const open = await this.#proofs.open(r, session, changeId);
       if (!open) return undefined;
       if (open.proved_at) return this.#deps.codes.send(r, 'email_change', changeId, { ...session.account, email: open.value }, who.lang, { service: null, browser: who.browser });
-      const factor = this.#provers(session.account.factorKinds).find((f) => f.id === open.proof);
-      return factor?.proveChange.resend?.(this.#context(r, session, changeId, who.lang, who));
+      return this.#proofs.resend(r, session, changeId, open, who);
     });
   }
 
   /** Step three: the code the new address received. Only a proven change gets here; the old address is told. */
-  async complete(session: PortalSession, changeId: string, form: FormFields, who: Who): Promise<Done> {
+  async complete(session: PortalSession, changeId: string, form: FormFields, who: Who): Promise<Result> {
     const input = parseCode(form);
     if (!input) return refused('invalid_input', 'code.format');
     const { uow, throttle, clock } = this.#deps;
@@ -171,7 +125,7 @@ export class EmailChangeService {
     if (!attempt) return refused('locked', 'throttle.locked');
     return uow.transaction(async (r) => {
       const now = clock.now();
-      const open = await this.#open(r, session, changeId);
+      const open = await this.#proofs.open(r, session, changeId);
       if (!open) return EXPIRED;
       // No code has gone to the new address before the proof: nothing typed here can be right.
       if (!open.proved_at) return refused('invalid_input', 'account.email_proof_first');
@@ -188,25 +142,8 @@ export class EmailChangeService {
     });
   }
 
-  // ---------------------------------------------------------------------------------------
-
-  /** The account's factors that prove a change, in the registry's order (the first is offered first). */
-  #provers(kinds: readonly string[]): Prover[] {
-    return this.#deps.factors.pick(kinds).filter((f): f is Prover => f.proveChange !== undefined);
-  }
-
-  /** The session's open change of address `changeId`, locked in a transaction. */
-  async #open(r: TxRepos, session: PortalSession, changeId: string) {
-    return ownChange(session, await r.pendingChanges.findOpen(changeId, 'email', this.#deps.clock.now()));
-  }
-
-  #context(r: Repos, session: PortalSession, changeId: string, lang: Lang, who?: Who): FactorContext {
-    const { id, username, name, email } = session.account;
-    return { flowId: changeId, account: { id, username, name, email }, lang, repos: r, ...(who && { request: { service: null, browser: who.browser } }) };
-  }
-
   /** The new address's code; the refusal when the code rules refuse one. */
-  async #sendToNew(r: Repos, session: PortalSession, changeId: string, email: string, who: Who): Promise<{ ok: false; refusal: Refusal; notice: Notice } | null> {
+  async #sendToNew(r: Repos, session: PortalSession, changeId: string, email: string, who: Who): Promise<Refused | null> {
     const sent = await this.#deps.codes.send(r, 'email_change', changeId, { ...session.account, email }, who.lang, { service: null, browser: who.browser });
     return sent.error ? { ok: false, refusal: 'rate_limited', notice: sent } : null;
   }

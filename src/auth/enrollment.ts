@@ -9,11 +9,12 @@
 import type { Clock, Random } from '../clock.ts';
 import type { Repos, TxRepos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
-import type { EnrollContext, Factor, FactorAccount, FactorRegistry, FactorView, FormFields, MailRequest, Notice } from '../factors/factor.ts';
+import type { EnrollContext, FactorAccount, FactorRegistry, FactorView, FormFields, MailRequest, Notice, With } from '../factors/factor.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
 import type { Attempt, Throttle } from '../security/throttle.ts';
 import type { Lang } from '../views.ts';
-import type { Refusal } from './outcomes.ts';
+import { type Refused, type Result, refuse } from './result.ts';
+import type { Who } from './who.ts';
 
 /** How long a begun enrollment waits for its proof (at least; an emailed code that lives longer keeps it open as long). */
 export const ENROLLMENT_TTL_SECONDS = 10 * 60;
@@ -29,18 +30,14 @@ export interface EnrollmentDeps {
   ttlSeconds?: number;
 }
 
-export type EnrollmentBegun = { ok: true; enrollmentId: string; notice: Notice | null } | { ok: false; refusal: Refusal | 'unknown'; notice: Notice };
+export type EnrollmentBegun = Result<{ enrollmentId: string; notice: Notice | null }>;
 
-export type EnrollmentConfirmed =
-  | { ok: true; factor: Factor; shownOnce: Record<string, string> | null }
-  | { ok: false; refusal: Refusal | 'expired'; notice: Notice };
+/** `confirm`'s answer: refused `done` when confirmed already (the form sent again by reloading the page that answered it). */
+export type EnrollmentConfirmed = Result<{ factor: With<'enroll'>; shownOnce: Record<string, string> | null }>;
 
-/** `confirm`'s answer, which may also be `done`: confirmed already (the form sent again by reloading the page that answered it). */
-export type EnrollmentAnswered = EnrollmentConfirmed | { ok: false; refusal: 'done'; notice: Notice };
-
-const UNKNOWN: EnrollmentBegun = { ok: false, refusal: 'unknown', notice: { key: 'error.bad_request', error: true } };
-const EXPIRED: EnrollmentConfirmed = { ok: false, refusal: 'expired', notice: { key: 'enroll.expired', error: true } };
-const DONE: EnrollmentAnswered = { ok: false, refusal: 'done', notice: { key: 'enroll.done_before' } };
+const UNKNOWN = refuse('unknown', 'error.bad_request');
+const EXPIRED = refuse('expired', 'enroll.expired');
+const DONE: Refused = { ok: false, refusal: 'done', notice: { key: 'enroll.done_before' } };
 
 export class EnrollmentService {
   readonly #deps: EnrollmentDeps;
@@ -59,7 +56,7 @@ export class EnrollmentService {
 
   /** `begin`, inside the caller's unit of work (a sign-in that sets a factor up inline). */
   async beginWith(r: Repos, account: FactorAccount, factorId: string, lang: Lang, request?: MailRequest): Promise<EnrollmentBegun> {
-    const factor = this.#deps.factors.get(factorId);
+    const factor = this.#deps.factors.with(factorId, 'enroll');
     if (!factor) return UNKNOWN;
     const { box, clock, random } = this.#deps;
     const enrollmentId = random.uuid();
@@ -78,7 +75,7 @@ export class EnrollmentService {
   }
 
   /** What the setup page shows (a QR code, the tag of the mailed code); undefined when over. A look: it locks nothing. */
-  async view(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang): Promise<{ factor: Factor; view: FactorView } | undefined> {
+  async view(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang): Promise<{ factor: With<'enroll'>; view: FactorView } | undefined> {
     const open = this.#opened(r, account, enrollmentId, lang, await r.enrollments.peekOpen(enrollmentId, account.id, this.#deps.clock.now()));
     return open && { factor: open.factor, view: await open.factor.enroll.view(open.ctx) };
   }
@@ -90,14 +87,14 @@ export class EnrollmentService {
   }
 
   /** Confirms an enrollment with the person's proof (the emailed code, the app's first code). */
-  async confirm(accountId: string, enrollmentId: string, form: FormFields, requester: { ip: string; lang: Lang }): Promise<EnrollmentAnswered> {
+  async confirm(accountId: string, enrollmentId: string, form: FormFields, requester: Who): Promise<EnrollmentConfirmed> {
     const { uow, throttle, clock } = this.#deps;
     const pending = await uow.repos.enrollments.peekOpen(enrollmentId, accountId, clock.now());
-    const factor = this.#deps.factors.get(pending?.factor);
+    const factor = this.#deps.factors.with(pending?.factor, 'enroll');
     if (!pending || !factor) return (await uow.repos.enrollments.isConfirmed(enrollmentId, accountId)) ? DONE : EXPIRED;
-    if (factor.parse(form) === undefined) return { ok: false, refusal: 'invalid_input', notice: { key: 'code.format', error: true } };
+    if (factor.parse(form) === undefined) return refuse('invalid_input', 'code.format');
     const attempt = await throttle.factor(uow.repos.throttle, accountId, requester.ip);
-    if (!attempt) return { ok: false, refusal: 'locked', notice: { key: 'throttle.locked', error: true } };
+    if (!attempt) return refuse('locked', 'throttle.locked');
     return uow.transaction(async (r) => {
       const account = await accountOf(r, accountId);
       return account ? this.confirmWith(r, account, enrollmentId, form, attempt, requester) : EXPIRED;
@@ -109,13 +106,13 @@ export class EnrollmentService {
    * the enrollment row stays locked to the end of that unit of work, so of two confirmations
    * racing, one confirms.
    */
-  async confirmWith(r: TxRepos, account: FactorAccount, enrollmentId: string, form: FormFields, attempt: Attempt, requester: { ip: string; lang: Lang }): Promise<EnrollmentConfirmed> {
+  async confirmWith(r: TxRepos, account: FactorAccount, enrollmentId: string, form: FormFields, attempt: Attempt, requester: Who): Promise<EnrollmentConfirmed> {
     const { throttle, clock } = this.#deps;
     const open = await this.#open(r, account, enrollmentId, requester.lang);
     const input = open?.factor.parse(form);
     if (!open || input === undefined) {
       await r.throttle.settle([], attempt.counted);
-      return open ? { ok: false, refusal: 'invalid_input', notice: { key: 'code.format', error: true } } : EXPIRED;
+      return open ? refuse('invalid_input', 'code.format') : EXPIRED;
     }
     const { factor, ctx } = open;
     const now = clock.now();
@@ -135,8 +132,8 @@ export class EnrollmentService {
    * its setups still open: the one way every removal goes (the portal, the lost phone, the CLI).
    */
   async remove(r: Repos, account: FactorAccount, factorId: string, lang: Lang, how: string): Promise<boolean> {
-    const factor = this.#deps.factors.get(factorId);
-    if (!factor || !(await factor.remove({ flowId: account.id, account, lang, repos: r }))) return false;
+    const factor = this.#deps.factors.with(factorId, 'removal');
+    if (!factor || !(await factor.removal.remove({ flowId: account.id, account, lang, repos: r }))) return false;
     const now = this.#deps.clock.now();
     await r.enrollments.closeOpen(account.id, factor.id, now);
     await r.audit.record({ type: 'factor.removed', accountId: account.id, detail: { factor: factor.id, by: how } }, now);
@@ -144,12 +141,12 @@ export class EnrollmentService {
   }
 
   /** The account's open enrollment `id`, locked, with its factor and what it keeps. */
-  async #open(r: TxRepos, account: FactorAccount, enrollmentId: string, lang: Lang): Promise<{ factor: Factor; ctx: EnrollContext } | undefined> {
+  async #open(r: TxRepos, account: FactorAccount, enrollmentId: string, lang: Lang): Promise<{ factor: With<'enroll'>; ctx: EnrollContext } | undefined> {
     return this.#opened(r, account, enrollmentId, lang, await r.enrollments.findOpen(enrollmentId, account.id, this.#deps.clock.now()));
   }
 
-  #opened(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang, open: { factor: string; secret_sealed: string | null } | undefined): { factor: Factor; ctx: EnrollContext } | undefined {
-    const factor = this.#deps.factors.get(open?.factor);
+  #opened(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang, open: { factor: string; secret_sealed: string | null } | undefined): { factor: With<'enroll'>; ctx: EnrollContext } | undefined {
+    const factor = this.#deps.factors.with(open?.factor, 'enroll');
     if (!open || !factor) return undefined;
     const kept = open.secret_sealed ? this.#deps.box.openText(open.secret_sealed, AAD.enrollmentSecret(enrollmentId)) : null;
     return { factor, ctx: { flowId: enrollmentId, account, lang, repos: r, kept } };

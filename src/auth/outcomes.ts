@@ -5,6 +5,7 @@
 import type { Notice } from '../factors/factor.ts';
 import type { Lang } from '../views.ts';
 import type { SignInPage } from './pages.ts';
+import type { Refusal } from './result.ts';
 
 /** The RP as the sign-in pages show it: its name, its logo (if the operator gave one), its home page. */
 export interface ShownClient {
@@ -28,29 +29,6 @@ export interface Shown {
   redirectUri: string | undefined;
   page: SignInPage;
 }
-
-/** Who asks for a change at the portal: their address (throttling, audit), language and browser. */
-export interface Who {
-  ip: string;
-  lang: Lang;
-  browser: string | null;
-}
-
-/** What a change at the portal comes to: done (with what it gives back), or refused and why. */
-export type Done<T = object> = ({ ok: true } & T) | { ok: false; refusal: Refusal | 'expired'; notice: Notice };
-
-/** Why a step was refused. Each maps to one HTTP status in respond.ts. */
-export type Refusal =
-  /** The form could not be an answer (missing or malformed fields): costs nothing. */
-  | 'invalid_input'
-  /** Wrong username or password (or a locked username: the same answer, on purpose). */
-  | 'wrong_credentials'
-  /** A wrong second-factor answer. */
-  | 'wrong_answer'
-  /** Too many failures: try again later. */
-  | 'locked'
-  /** A resend refused by the cool-down or the hourly cap. */
-  | 'rate_limited';
 
 export type Outcome =
   /** Show the flow's current page (a GET). `notice` is a message carried over a redirect. */

@@ -22,7 +22,7 @@ import { type MailMessage, type Mailer, NOBODY } from '../mail/mailer.ts';
 import { flowTag } from '../security/emailed-codes.ts';
 import type { SecretBox } from '../security/secret-box.ts';
 import { type Throttle, ipKey } from '../security/throttle.ts';
-import type { Who } from './account.ts';
+import type { Who } from './who.ts';
 
 /** Requests a name may make in an hour from one address (its share of CODE_MAX_PER_HOUR). */
 export const PER_NAME_AND_ADDRESS = 3;

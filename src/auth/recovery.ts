@@ -12,13 +12,14 @@
 import { type Clock, type Random, digits } from '../clock.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
-import { EMAIL_FACTOR_ID } from '../factors/email-code/index.ts';
-import { type FactorRegistry, type FormFields, type Notice, parseCode } from '../factors/factor.ts';
-import { TOTP_FACTOR_ID, normalizeRecoveryCode } from '../factors/totp/index.ts';
+import { type FactorRegistry, type FormFields, parseCode } from '../factors/factor.ts';
 import { type Mailer, NOBODY } from '../mail/mailer.ts';
 import { PASSWORD_MAX_LENGTH, type PasswordHasher } from '../security/passwords.ts';
 import { type Throttle, standInKey } from '../security/throttle.ts';
-import { type Done, PASSWORD_MIN_LENGTH, type Who, accountOf } from './account.ts';
+import { PASSWORD_MIN_LENGTH, accountOf } from './account.ts';
+import type { Who } from './who.ts';
+import { type Result, refuse } from './result.ts';
+import { type ProofPart, proofPart, resetProofs } from './reset-proofs.ts';
 import type { EnrollmentService } from './enrollment.ts';
 import type { RecoveryRequests } from './recovery-requests.ts';
 
@@ -38,11 +39,7 @@ export interface RecoveryDeps {
 
 const USERNAME_MAX_LENGTH = 200;
 
-const refused = (refusal: 'invalid_input' | 'wrong_answer' | 'rate_limited', key: string, vars?: Record<string, string | number>) => ({
-  ok: false as const,
-  refusal,
-  notice: { key, error: true, ...(vars && { vars }) } satisfies Notice,
-});
+const refused = refuse;
 /** One answer for every failed forgotten-password step, whatever the username was. */
 const RESET_REFUSED = refused('wrong_answer', 'account.reset_failed');
 /** The address or the name asked too often: the same for every name. */
@@ -60,7 +57,7 @@ export class RecoveryService {
    * stand-in for a name that is nobody's. The answer — a request id for the next page — is the
    * same for every username (a malformed one gets an id and no work).
    */
-  async beginReset(username: unknown, who: Who): Promise<Done<{ changeId: string }>> {
+  async beginReset(username: unknown, who: Who): Promise<Result<{ changeId: string }>> {
     const name = typeof username === 'string' && username.length <= USERNAME_MAX_LENGTH ? username.trim() : '';
     const { requests, mailer, clock, random } = this.#deps;
     if (!name) return { ok: true, changeId: random.uuid() };
@@ -83,14 +80,18 @@ export class RecoveryService {
    * the app) and the new password twice. Every session and RP token of the account ends, its
    * username's lock with them, and a mail says so. `accountId` names the account on success.
    */
-  async completeReset(requestId: string, form: FormFields, who: Who): Promise<Done<{ accountId: string }>> {
+  async completeReset(requestId: string, form: FormFields, who: Who): Promise<Result<{ accountId: string }>> {
     const { uow, clock, passwords, throttle, requests, mailer, maxAttempts } = this.#deps;
     const password = typeof form['password'] === 'string' && form['password'].length <= PASSWORD_MAX_LENGTH ? form['password'] : '';
     if (password.length < PASSWORD_MIN_LENGTH) return refused('invalid_input', 'account.password_short', { min: PASSWORD_MIN_LENGTH });
     if (form['password2'] !== password) return refused('invalid_input', 'account.password_mismatch');
     const emailCode = parseCode(form);
     if (!emailCode) return refused('invalid_input', 'code.format');
-    const appCode = parseCode({ code: form['app_code'] });
+    // Besides the mailed code: what the account's own factors prove (the app's code), read from
+    // the form whoever the name is.
+    const answers = resetProofs(this.#deps.factors)
+      .filter((f) => !f.proveReset.byMailbox)
+      .map((factor) => ({ factor, input: factor.proveReset.parse(form) }));
 
     // The same work for every name from here: one read, a counted try, the new password hashed.
     const open = await uow.repos.recovery.findOpen(requestId, 'reset', clock.now());
@@ -103,16 +104,17 @@ export class RecoveryService {
       const now = clock.now();
       const tried = await r.recovery.countTry(requestId, now, maxAttempts);
       if (!tried || !account || !requests.matches(requestId, emailCode.code, tried.secretHash)) {
-        await r.audit.record({ type: 'signin.factor_failed', accountId: account?.id ?? null, ip: who.ip, detail: { factor: EMAIL_FACTOR_ID, purpose: 'password' } }, now);
+        // Listed among the account's events as a wrong code of the factor the mailbox proves.
+        const mailbox = resetProofs(this.#deps.factors).find((f) => f.proveReset.byMailbox);
+        await r.audit.record({ type: 'signin.factor_failed', accountId: account?.id ?? null, ip: who.ip, detail: { ...(mailbox && { factor: mailbox.id }), purpose: 'password' } }, now);
         return RESET_REFUSED;
       }
       // Past the mailed code: an account with the app needs the app's code too (a mailbox alone
       // must not take it over).
-      const app = account.factorKinds.includes(TOTP_FACTOR_ID) ? this.#deps.factors.get(TOTP_FACTOR_ID) : undefined;
-      if (app) {
-        const checked = appCode ? await app.verify({ flowId: requestId, account, lang: who.lang, repos: r }, appCode) : undefined;
+      for (const { factor, input } of answers.filter((a) => account.factorKinds.includes(a.factor.id))) {
+        const checked = input === undefined ? undefined : await factor.proveReset.verify({ flowId: requestId, account, lang: who.lang, repos: r }, input);
         if (!checked?.ok) {
-          await r.audit.record({ type: 'signin.factor_failed', accountId: account.id, ip: who.ip, detail: { factor: app.id, purpose: 'password' } }, now);
+          await r.audit.record({ type: 'signin.factor_failed', accountId: account.id, ip: who.ip, detail: { factor: factor.id, purpose: 'password' } }, now);
           return RESET_REFUSED;
         }
       }
@@ -131,25 +133,33 @@ export class RecoveryService {
     });
   }
 
+  /** What a forgotten password's page asks for: what any account might need, so it tells nothing. */
+  resetProofs(): ProofPart[] {
+    return resetProofs(this.#deps.factors).map(proofPart);
+  }
+
   /** The munkamenet-azonosító a new password's page shows, as its code mail does (the same for any username). */
   resetTag(changeId: string): string {
     return this.#deps.requests.tagOf(changeId);
   }
 
   /**
-   * The lost phone: username + password + törlőkód remove the authenticator app. Counted as a
-   * password guess; unknown user, wrong password, wrong or missing törlőkód: one answer.
+   * The lost phone: username + password + törlőkód remove the factor the törlőkód belongs to
+   * (the authenticator app). Counted as a password guess; unknown user, wrong password, wrong
+   * or missing törlőkód: one answer.
    */
-  async removeAppWithRecoveryCode(username: unknown, password: unknown, recoveryCode: unknown, who: Who): Promise<Done> {
+  async removeWithRecoveryCode(username: unknown, password: unknown, recoveryCode: unknown, who: Who): Promise<Result> {
     const { uow, throttle, passwords, clock } = this.#deps;
+    const factor = this.#deps.factors.all().find((f) => f.removal?.recoveryCode);
+    const recovery = factor?.removal?.recoveryCode;
     const name = typeof username === 'string' && username.length <= USERNAME_MAX_LENGTH ? username.trim() : '';
     const typed = typeof password === 'string' && password.length <= PASSWORD_MAX_LENGTH ? password : '';
-    const code = typeof recoveryCode === 'string' && recoveryCode.length <= 64 ? normalizeRecoveryCode(recoveryCode) : '';
-    const failed: Done = { ok: false, refusal: 'wrong_credentials', notice: { key: 'recovery.failed', error: true } };
-    if (!name || !typed || !code) return { ok: false, refusal: 'invalid_input', notice: { key: 'recovery.missing', error: true } };
+    const code = typeof recoveryCode === 'string' && recoveryCode.length <= 64 && recovery ? recovery.normalize(recoveryCode) : '';
+    const failed = refuse('wrong_credentials', 'recovery.failed');
+    if (!factor || !recovery || !name || !typed || !code) return refuse('invalid_input', 'recovery.missing');
 
     const attempt = await throttle.password(uow.repos.throttle, name, who.ip);
-    const account = attempt ? await uow.repos.accounts.recoveryCredentials(name) : undefined;
+    const account = attempt ? await uow.repos.accounts.recoveryCredentials(name, factor.id) : undefined;
     const passwordOk = await passwords.verify(account?.password_hash, typed);
     // The second hash check runs either way: the answer takes the same time for every failure.
     const codeOk = await passwords.verify((passwordOk.ok && account?.recovery_hash) || undefined, code);
@@ -162,9 +172,9 @@ export class RecoveryService {
     return uow.transaction(async (r) => {
       await throttle.succeeded(r.throttle, attempt);
       const owner = await accountOf(r, account.id);
-      if (!owner || !(await this.#deps.enrollments.remove(r, owner, TOTP_FACTOR_ID, who.lang, 'recovery_code'))) return failed;
+      if (!owner || !(await this.#deps.enrollments.remove(r, owner, factor.id, who.lang, 'recovery_code'))) return failed;
       const { mailer } = this.#deps;
-      await mailer.queue(r.outbox, mailer.notice(owner.email, who.lang, { key: 'mail.app_removed', name: owner.name }), clock.now());
+      await mailer.queue(r.outbox, mailer.notice(owner.email, who.lang, { key: recovery.removedMail, name: owner.name }), clock.now());
       return { ok: true };
     });
   }

@@ -15,7 +15,8 @@ import type { Repos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
 import { type Mailer, NOBODY } from '../mail/mailer.ts';
 import type { SecretBox } from '../security/secret-box.ts';
-import type { Done, Who } from './account.ts';
+import type { Who } from './who.ts';
+import { type Result, refuse } from './result.ts';
 import type { RecoveryRequests } from './recovery-requests.ts';
 
 export interface UnlockDeps {
@@ -61,9 +62,9 @@ export class UnlockService {
    * `binding`; `flowId`: the sign-in it was asked from. The same answer for every name: the
    * tag the mail will show (or `rate_limited` when the address or the name asked too often).
    */
-  async ask(username: unknown, who: Who, binding: string, flowId: string | null): Promise<Done<{ tag: string }>> {
+  async ask(username: unknown, who: Who, binding: string, flowId: string | null): Promise<Result<{ tag: string }>> {
     const name = typeof username === 'string' && username.length <= USERNAME_MAX_LENGTH ? username.trim() : '';
-    if (!name) return { ok: false, refusal: 'invalid_input', notice: { key: 'unlock.missing', error: true } };
+    if (!name) return refuse('invalid_input', 'unlock.missing');
     const { requests, mailer, box, clock, random, origin } = this.#deps;
     const minutes = this.minutes;
     const asked = await requests.ask({
@@ -79,7 +80,7 @@ export class UnlockService {
         return { secret: token, message };
       },
     });
-    return asked.ok ? { ok: true, tag: asked.tag } : { ok: false, refusal: 'rate_limited', notice: { key: 'recovery.too_many', error: true } };
+    return asked.ok ? { ok: true, tag: asked.tag } : refuse('rate_limited', 'recovery.too_many');
   }
 
   /**

@@ -4,15 +4,16 @@ import { Readable } from 'node:stream';
 import cliProgress from 'cli-progress';
 import {
   NewAccountInput,
-  addFactor,
   createAccount,
   disableAccount,
   enableAccount,
   removeAccount,
-  removeFactor,
   setPassword,
 } from '../admin/accounts.ts';
 import { type ImportReport, importAccounts } from '../admin/import.ts';
+import { FACTORS } from '../factors/index.ts';
+import { factorCommands } from './factors.ts';
+import { usernameCommand } from './context.ts';
 import { CliFailure, UsageError, integer, parse, printable, required } from './args.ts';
 import { type Cli, type Command, isoTime } from './context.ts';
 import { isTerminal, readNewPassword } from './password.ts';
@@ -57,11 +58,12 @@ function checkPassword(command: string, password: string): string {
   return password;
 }
 
-const FACTOR_FILTERS = ['email', 'totp', 'none'];
+/** `--factor`: an account that has this factor, or `none` (password only). */
+const FACTOR_FILTERS = [...FACTORS.map((f) => f.id), 'none'];
 
 const list: Command = {
   name: 'account list',
-  synopsis: '[--search TEXT] [--disabled|--enabled] [--factor email|totp|none] [--limit N] [--after USERNAME] [--json]',
+  synopsis: `[--search TEXT] [--disabled|--enabled] [--factor ${FACTOR_FILTERS.join('|')}] [--limit N] [--after USERNAME] [--json]`,
   summary: 'list accounts in username order, a page at a time (default 100; --after the last one shown for the next)',
   async run(cli, args) {
     const { values } = parse(this.name, args, {
@@ -147,19 +149,6 @@ const show: Command = {
   },
 };
 
-/** The commands that take just a username and change one thing. */
-function usernameCommand(name: string, summary: string, act: (cli: Cli, username: string) => Promise<void>): Command {
-  return {
-    name,
-    synopsis: 'USERNAME',
-    summary,
-    async run(cli, args) {
-      const { positionals } = parse(this.name, args, {}, ['USERNAME']);
-      await act(cli, positionals[0]!);
-    },
-  };
-}
-
 const disable = usernameCommand('account disable', 'disable an account: it cannot sign in anywhere; its sessions and tokens end at once', (cli, username) =>
   cli.withDeps(async (deps) => {
     const { changed, ended } = await disableAccount(deps, username);
@@ -189,33 +178,6 @@ const setPasswordCommand: Command = {
       const password = piped ?? checkPassword(this.name, await readNewPassword(cli.io, username));
       await setPassword(deps, username, password);
       cli.result({ username, passwordSet: true }, () => cli.out(`new password set for ${printable(username)}; its sessions and tokens have ended`));
-    });
-  },
-};
-
-const factors = usernameCommand('account factors', "list an account's second factors", (cli, username) =>
-  cli.withDeps(async (deps) => {
-    const account = await deps.repos.accounts.findByUsername(username);
-    if (!account) throw new CliFailure(`no account "${printable(username)}"`);
-    const rows = (await deps.repos.factors.list(account.id)).map((f) => ({ kind: f.kind, createdAt: f.created_at, lastUsedAt: f.last_used_at }));
-    cli.result(rows, () => {
-      if (rows.length === 0) return cli.out(`${printable(username)} has no second factor (password only)`);
-      cli.table(['FACTOR', 'SINCE', 'LAST USED'], rows.map((f) => [f.kind, isoTime(f.createdAt), f.lastUsedAt ? isoTime(f.lastUsedAt) : '-']));
-    });
-  }),
-);
-
-const removeFactorCommand: Command = {
-  name: 'account remove-factor',
-  synopsis: 'USERNAME email|totp',
-  summary: 'remove a second factor of an account (a lost phone, an address gone)',
-  async run(cli, args) {
-    const { positionals } = parse(this.name, args, {}, ['USERNAME', 'FACTOR']);
-    const [username, kind] = positionals as [string, string];
-    await cli.withDeps(async (deps) => {
-      if (!deps.factors.get(kind)) throw new UsageError(`${this.name}: unknown factor "${printable(kind)}"`);
-      await removeFactor(deps, username, kind);
-      cli.result({ username, removedFactor: kind }, () => cli.out(`factor ${kind} removed from ${printable(username)}`));
     });
   },
 };
@@ -300,53 +262,6 @@ async function withProgress(
   });
 }
 
-const addEmailFactor: Command = {
-  name: 'account add-email-factor',
-  synopsis: 'USERNAME',
-  summary: 'give an account the emailed-code factor (Ügyfélkapu+ e-mailes kóddal)',
-  async run(cli, args) {
-    const { positionals } = parse(this.name, args, {}, ['USERNAME']);
-    const username = positionals[0]!;
-    await cli.withDeps(async (deps) => {
-      const account = await deps.repos.accounts.findByUsername(username);
-      if (!account) throw new CliFailure(`no account "${printable(username)}"`);
-      if ((await deps.repos.factors.kinds(account.id)).includes('email')) {
-        if (cli.jsonMode) return cli.json({ username: account.username, factor: 'email', added: false });
-        return cli.out(`${printable(account.username)} already has the emailed-code factor (codes go to ${printable(account.email)})`);
-      }
-      await addFactor(deps, account.username, 'email');
-      cli.result({ username: account.username, factor: 'email', added: true }, () =>
-        cli.out(`emailed-code factor added for ${printable(account.username)}: codes go to ${printable(account.email)}`),
-      );
-    });
-  },
-};
-
-const addTotp: Command = {
-  name: 'account add-totp',
-  synopsis: 'USERNAME [--replace]',
-  summary: 'give an account an authenticator-app factor; prints its otpauth:// URI once',
-  async run(cli, args) {
-    const { values, positionals } = parse(this.name, args, { replace: { type: 'boolean' } }, ['USERNAME']);
-    const username = positionals[0]!;
-    cli.requirePersistentKeys();
-    await cli.withDeps(async (deps) => {
-      const account = await deps.repos.accounts.findByUsername(username);
-      if (!account) throw new CliFailure(`no account "${printable(username)}"`);
-      // A new secret silently replaces the old one: the citizen's phone would stop working.
-      if (!values.replace && (await deps.repos.factors.kinds(account.id)).includes('totp')) {
-        throw new CliFailure(`${printable(account.username)} already has an authenticator app; --replace issues a new secret and the old one stops working`);
-      }
-      const { secretForDisplay } = await addFactor(deps, account.username, 'totp');
-      cli.result({ username: account.username, factor: 'totp', otpauthUri: secretForDisplay }, () => {
-        cli.out(`authenticator-app factor added for ${printable(account.username)}.`);
-        cli.out('This URI is the secret and is shown only once: hand it to the account holder over a safe channel (e.g. as a QR code).');
-        cli.out(secretForDisplay ?? '');
-      });
-    });
-  },
-};
-
 const unlock: Command = {
   name: 'account unlock',
   synopsis: 'USERNAME',
@@ -374,10 +289,7 @@ export const accountCommands: Command[] = [
   disable,
   enable,
   setPasswordCommand,
-  factors,
-  addEmailFactor,
-  addTotp,
-  removeFactorCommand,
+  ...factorCommands,
   unlock,
   remove,
 ];

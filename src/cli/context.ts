@@ -10,7 +10,7 @@ import { type Deps, buildDeps, closeDeps } from '../deps.ts';
 import { type OpenDatabase, openDatabase } from '../db/database.ts';
 import { type Logger, createLogger } from '../log.ts';
 import { buildProvider } from '../oidc/provider.ts';
-import { printable } from './args.ts';
+import { parse, printable } from './args.ts';
 
 export interface CliIo {
   /** The process's stdin, or (tests) its whole content as a string. */
@@ -143,6 +143,19 @@ export interface Command {
   synopsis: string;
   summary: string;
   run(cli: Cli, args: string[]): Promise<void>;
+}
+
+/** The commands that take just a username and change one thing. */
+export function usernameCommand(name: string, summary: string, act: (cli: Cli, username: string) => Promise<void>): Command {
+  return {
+    name,
+    synopsis: 'USERNAME',
+    summary,
+    async run(cli, args) {
+      const { positionals } = parse(this.name, args, {}, ['USERNAME']);
+      await act(cli, positionals[0]!);
+    },
+  };
 }
 
 /** ISO time without milliseconds, in UTC. */

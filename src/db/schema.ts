@@ -1,7 +1,7 @@
 /** Row types of kapu's tables, as Kysely sees them. Kept in step with migrations/. */
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
-type Timestamp = ColumnType<Date, Date, Date>;
+export type Timestamp = ColumnType<Date, Date, Date>;
 type Json<T> = ColumnType<T, string, string>;
 
 export interface AccountTable {
@@ -172,7 +172,7 @@ export interface PortalSessionTable {
 export interface PendingChangeTable {
   id: string;
   account_id: string;
-  kind: 'email' | 'reset';
+  kind: 'email' | 'reset' | 'setup';
   value: string | null;
   created_at: Timestamp;
   expires_at: Timestamp;
@@ -203,38 +203,6 @@ export interface RecoveryRequestTable {
   used_at: Timestamp | null;
 }
 
-/** A phone enrolled for the DÁP method: its public key and its PIN's hash (SPEC §8). */
-export interface DapDeviceTable {
-  id: string;
-  account_id: string;
-  enrollment_id: string;
-  name: string;
-  public_key: string;
-  pin_hash: string;
-  pin_failures: Generated<number>;
-  locked_at: Timestamp | null;
-  created_at: Timestamp;
-  last_used_at: Timestamp | null;
-}
-
-/** A sign-in waiting for an approval on a phone. */
-export interface DapChallengeTable {
-  id: string;
-  flow_id: string;
-  account_id: string | null;
-  nonce: string;
-  number: string;
-  decoys: string;
-  client: string | null;
-  browser: string | null;
-  ip: string | null;
-  status: 'pending' | 'approved' | 'refused' | 'superseded' | 'used';
-  device_id: string | null;
-  created_at: Timestamp;
-  expires_at: Timestamp;
-  decided_at: Timestamp | null;
-}
-
 export interface AuthThrottleTable {
   key: string;
   failures: number;
@@ -261,8 +229,6 @@ export interface Database {
   recovery_request: RecoveryRequestTable;
   one_time_code: OneTimeCodeTable;
   mail_outbox: MailOutboxTable;
-  dap_device: DapDeviceTable;
-  dap_challenge: DapChallengeTable;
 }
 
 export type AccountRow = Selectable<AccountTable>;

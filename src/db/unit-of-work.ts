@@ -22,8 +22,24 @@ declare const IN_TRANSACTION: unique symbol;
 /** A repository built over an open transaction (only `UnitOfWork.transaction` makes one). */
 export type InTransaction<R> = R & { readonly [IN_TRANSACTION]: true };
 
-/** A set of repositories, each built over the same open transaction. */
-export type TransactionRepos<R> = { readonly [K in keyof R]: InTransaction<R[K]> };
+/**
+ * A repository a factor brings from its folder (src/factors/<id>/), over its own tables: a set
+ * of repositories builds it over its own handle when `of(key)` first asks for it.
+ */
+export interface RepositoryKey<R> {
+  readonly make: RepositoryFactory<R>;
+}
+
+/** How a set of repositories hands out a factor's own repository (`repos.of(KEY)`). */
+export type RepositoryLookup = <T>(key: RepositoryKey<T>) => T;
+
+/**
+ * A set of repositories, each built over the same open transaction; a factor's own repository
+ * that its lookup hands out is built over it too, and branded as such.
+ */
+export type TransactionRepos<R> = {
+  readonly [K in keyof R]: R[K] extends RepositoryLookup ? <T>(key: RepositoryKey<T>) => InTransaction<T> : InTransaction<R[K]>;
+};
 
 export interface Effects {
   /** Runs `fn` once the current unit of work has committed (at once outside a transaction). */

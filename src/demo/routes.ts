@@ -5,12 +5,12 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import * as client from 'openid-client';
-import { generateURI } from 'otplib';
 import QRCode from 'qrcode';
 import type { Deps } from '../deps.ts';
 import { renderPage, resolveLang } from '../http/page.ts';
 import { AAD } from '../security/secret-box.ts';
-import { DEMO_CLIENT_ID, DEMO_USER } from './seed.ts';
+import { DEFAULT_LANG } from '../views.ts';
+import { DEMO_CLIENT_ID, DEMO_USER, demoFactors } from './seed.ts';
 
 const COOKIE = 'kapu_demo_rp';
 
@@ -48,22 +48,24 @@ export function demoRoutes(deps: Deps): Router {
 
   /**
    * The demo citizen's authenticator app as a QR code, in development only (never in tests or
-   * production): the seeded secret, read back the way the factor stores it.
+   * production): what setting up its factors showed the operator, read back by the factor.
    */
-  const demoTotp = async () => {
+  const demoApp = async () => {
     if (deps.config.env !== 'development') return null;
     const account = await deps.repos.accounts.findByUsername(DEMO_USER.username);
-    const sealed = account && (await deps.repos.factors.findSecret(account.id, 'totp'))?.secret_sealed;
-    if (!account || !sealed) return null;
-    const secret = deps.box.openText(sealed, AAD.factorSecret(account.id, 'totp'));
-    const uri = generateURI({ issuer: 'Ügyfélkapu+', label: account.username, secret, period: 30 });
+    if (!account) return null;
+    let uri: string | undefined;
+    for (const factor of demoFactors(deps)) {
+      uri ??= await factor.operatorEnroll.shownAgain?.({ flowId: account.id, account, lang: DEFAULT_LANG, repos: deps.repos });
+    }
+    if (!uri) return null;
     const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
     return { uri, qr: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`, username: DEMO_USER.username, password: DEMO_USER.password };
   };
 
   const show = async (ctx: Context, data: Record<string, unknown>, status = 200) => {
     const lang = resolveLang(ctx);
-    renderPage(ctx, deps.views, 'demo', { titleKey: 'demo.title', claims: null, outcome: null, totp: await demoTotp(), ...data }, { lang, status, formTargets: [deps.config.issuer] });
+    renderPage(ctx, deps.views, 'demo', { titleKey: 'demo.title', claims: null, outcome: null, app: await demoApp(), ...data }, { lang, status, formTargets: [deps.config.issuer] });
   };
 
   router.get('/demo', (ctx) => show(ctx, {}));

@@ -6,13 +6,14 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import type { Requester } from '../auth/sign-in.ts';
+import type { Who } from '../auth/who.ts';
 import type { Deps } from '../deps.ts';
 import { CsrfFailed, SessionExpired } from '../errors.ts';
 import type { FormFields } from '../factors/factor.ts';
 import { browserOf } from '../http/browser.ts';
 import { FLOW_COOKIE, deviceOf, getCookie } from '../http/cookies.ts';
 import { chosenLang, preferredLang } from '../http/page.ts';
+import { DEFAULT_LANG } from '../views.ts';
 
 export interface InteractionEnv {
   deps: Deps;
@@ -50,6 +51,7 @@ export function checkedForm(ctx: Context, env: InteractionEnv, uid: string): For
   return form;
 }
 
-export function requester(ctx: Context): Requester {
-  return { ip: ctx.ip, lang: chosenLang(ctx), preferred: preferredLang(ctx), browser: browserOf(ctx.get('User-Agent')), device: deviceOf(ctx) };
+export function requester(ctx: Context): Who {
+  const chosen = chosenLang(ctx);
+  return { ip: ctx.ip, lang: chosen ?? preferredLang(ctx) ?? DEFAULT_LANG, langChosen: chosen !== null, browser: browserOf(ctx.get('User-Agent')), device: deviceOf(ctx) };
 }

@@ -3,7 +3,8 @@
  * page that shows it, or where the browser goes next. Handlers never pick a status themselves.
  */
 import type { Context } from 'koa';
-import type { Outcome, Refusal, Shown } from '../auth/outcomes.ts';
+import type { Outcome, Shown } from '../auth/outcomes.ts';
+import type { Refusal } from '../auth/result.ts';
 import type { SignInPage, UpgradeReason } from '../auth/pages.ts';
 import { BadRequest, SessionExpired, WrongStep } from '../errors.ts';
 import type { Notice } from '../factors/factor.ts';

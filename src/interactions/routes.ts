@@ -7,7 +7,8 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Outcome } from '../auth/outcomes.ts';
-import type { Requester, SignInService } from '../auth/sign-in.ts';
+import type { SignInService } from '../auth/sign-in.ts';
+import type { Who } from '../auth/who.ts';
 import type { Deps } from '../deps.ts';
 import type { FormFields } from '../factors/factor.ts';
 import { formBody } from '../http/body.ts';
@@ -17,7 +18,7 @@ import { type InteractionEnv, checkedForm, ownedInteraction, requester } from '.
 import { carriedNotice, respond, respondAfterRefusal, takeRefusal } from './respond.ts';
 import { unlockPages } from './unlock.ts';
 
-type Step = (signIns: SignInService, uid: string, who: Requester, form: FormFields) => Promise<Outcome>;
+type Step = (signIns: SignInService, uid: string, who: Who, form: FormFields) => Promise<Outcome>;
 
 export function interactionRoutes(deps: Deps, provider: Provider): Router {
   const env: InteractionEnv = { deps, provider };

@@ -50,6 +50,7 @@ function clientLifetime(client: unknown, key: TokenLifetime): number | undefined
 
 export async function buildProvider(deps: Deps): Promise<Provider> {
   const { config, repos, box, clock, acr } = deps;
+  const addressProvers = deps.factors.all().filter((f) => f.provesAddress).map((f) => f.id);
   // The signing keys, kept in step with rotations on every replica (src/oidc/keys.ts).
   const keyRing = new SigningKeyRing({ uow: deps.uow, box, clock, changes: deps.database.changes, log: deps.log });
   const jwks = await keyRing.jwks();
@@ -168,8 +169,8 @@ export async function buildProvider(deps: Deps): Promise<Provider> {
             preferred_username: account.username,
             name: account.name,
             email: account.email,
-            // The address is verified once the account has proven it receives kapu's codes.
-            email_verified: kinds.includes('email'),
+            // The address is verified once the account has a factor that proves it receives kapu's codes.
+            email_verified: addressProvers.some((id) => kinds.includes(id)),
           };
         },
       };

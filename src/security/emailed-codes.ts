@@ -7,7 +7,7 @@
 import { type Clock, type Random, digits } from '../clock.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import type { CodePurpose, CodeRules, CodeScope } from '../db/repositories/one-time-codes.ts';
-import type { MailRequest, Notice, Verification } from '../factors/factor.ts';
+import type { MailRequest, Notice, Verification } from '../factors/context.ts';
 import { type Mailer, NOBODY } from '../mail/mailer.ts';
 import type { Lang } from '../views.ts';
 import type { SecretBox } from './secret-box.ts';

@@ -9,8 +9,8 @@
  * listed as such; /developers fits a 320 px phone. Each page in both languages, axe on each,
  * at 320 px and at desktop size.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { FACTORS } from '../../src/factors/index.ts';
+import { Views } from '../../src/views.ts';
 import type { Browser, BrowserContext, BrowserContextOptions } from 'playwright-core';
 import { browserOf } from '../../src/http/browser.ts';
 import { type TestKapu, PASSWORD, beginSignIn, startTestKapu } from '../helpers/kapu.ts';
@@ -23,9 +23,8 @@ const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
 const PHONE_320: BrowserContextOptions = { viewport: { width: 320, height: 640 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 
 type Lang = 'hu' | 'en';
-const LOCALES = Object.fromEntries(
-  (['hu', 'en'] as const).map((lang) => [lang, JSON.parse(readFileSync(join(import.meta.dirname, `../../views/locales/${lang}.json`), 'utf8')) as Record<string, string>]),
-) as Record<Lang, Record<string, string>>;
+const ALL_WORDS = new Views(undefined, FACTORS);
+const LOCALES = Object.fromEntries((['hu', 'en'] as const).map((lang) => [lang, ALL_WORDS.messages(lang)])) as Record<Lang, Record<string, string>>;
 /** A message as the pages say it (the words a citizen clicks and reads). */
 const say = (lang: Lang, key: string, vars: Record<string, string | number> = {}) => LOCALES[lang][key]!.replace(/\{(\w+)\}/g, (_, name: string) => String(vars[name]));
 
@@ -235,6 +234,12 @@ describeWithChromium('citizen polish, in a real browser', () => {
       await b.holds('move-start');
       await b.field('account.password_again').fill(PASSWORD);
       await b.button('setup.next').click();
+      // The old phone proves the move first (SPEC §5), on a page of the same name.
+      expect([await page.locator('h1').innerText(), await page.title()]).toEqual([t('setup.move'), `${t('setup.move')} – Ügyfélkapu+`]);
+      kapu.clock.advance(30);
+      toMiddleOfStep(kapu.clock);
+      await b.field('totp.code').fill(await appCode(secret, kapu.clock));
+      await b.button('setup.confirm').click();
       await page.locator('#totp-key').waitFor();
       expect([await page.locator('h1').innerText(), await page.title()]).toEqual([t('setup.move'), `${t('setup.move')} – Ügyfélkapu+`]);
       await b.holds('move-setup');

@@ -6,6 +6,7 @@
  * JavaScript (every page checked with axe, and for sideways scrolling) and once without, in
  * Hungarian and English, at phone and desktop widths.
  */
+import { typedProof } from '../helpers/core.ts';
 import { jest } from '@jest/globals';
 import jsqr from 'jsqr';
 import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page } from 'playwright-core';
@@ -273,7 +274,12 @@ describeWithChromium('the account portal in a real browser', () => {
       await b.portalSignIn(account.username, emailSignIn(b.w, account.email));
       await b.press(b.w.getApp, 'link');
       await b.type(b.w.again, PASSWORD);
+      const since = mail.received.length;
       await b.press(b.w.next);
+      // A factor the account has proves the setup first (SPEC §5): a code to its address.
+      await b.check('setup-proof');
+      await b.type(b.w.confirmationCode, codeIn(await mail.next((m) => m.to.includes(account.email), since)));
+      await b.press(b.w.confirm);
       await b.check('setup-app');
       const secret = (await b.page.locator('#totp-key').innerText()).replace(/-/g, '');
       if (setting.javaScript) {
@@ -322,6 +328,11 @@ describeWithChromium('the account portal in a real browser', () => {
       await b.press(b.w.move, 'link');
       await b.type(b.w.again, PASSWORD);
       await b.press(b.w.next);
+      // The old phone proves the move first (SPEC §5).
+      kapu.clock.advance(30);
+      toMiddleOfStep(kapu.clock);
+      await b.type(b.w.appCode, await appCode(account.totpSecret!, kapu.clock));
+      await b.press(b.w.confirm);
       const secret = (await b.page.locator('#totp-key').innerText()).replace(/-/g, '');
       kapu.clock.advance(30);
       toMiddleOfStep(kapu.clock);
@@ -331,7 +342,7 @@ describeWithChromium('the account portal in a real browser', () => {
 
       kapu.clock.advance(30);
       const owner = { id: account.id, username: account.username, name: 'x', email: account.email };
-      const verify = async (code: string) => kapu.deps.uow.transaction((repos) => kapu.deps.factors.get('totp')!.verify({ flowId: 'x', account: owner, lang: 'hu', repos }, { code }));
+      const verify = async (code: string) => kapu.deps.uow.transaction((repos) => typedProof(kapu.deps.factors.get('totp')).verify({ flowId: 'x', account: owner, lang: 'hu', repos }, { code }));
       expect((await verify(await appCode(account.totpSecret!, kapu.clock))).ok).toBe(false);
       expect((await verify(await appCode(secret, kapu.clock))).ok).toBe(true);
     });

@@ -3,6 +3,7 @@
  * ES256 keys (node:crypto) — every refusal of issue 8 item 5 — the sign-in at an RP with
  * number matching and no password, the levels an RP gets, and the portal's phones.
  */
+import { DAP_REPOSITORY } from '../../src/factors/dap/repository.ts';
 import { generateKeyPairSync } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { removeFactor } from '../../src/admin/accounts.ts';
@@ -88,7 +89,7 @@ describe('the DÁP method', () => {
     expect(info.client).toBe('Minta Ügyintézés');
     // The browser is on this machine: a local network, which names no place (not "127.0.0.x").
     expect({ place: info.place, local: info.local }).toEqual({ place: null, local: true });
-    expect(await kapu.deps.signIns.status(info.interaction, { ip: '127.0.0.1', lang: null, browser: null })).toEqual({ kind: 'status', status: 'pending' });
+    expect(await kapu.deps.signIns.status(info.interaction, { ip: '127.0.0.1', lang: 'hu', browser: null })).toEqual({ kind: 'status', status: 'pending' });
 
     expect(await phone.approve(info.challengeId, phone.approvalBody(info, number))).toMatchObject({ status: 200, body: { status: 'approved' } });
     const done = await pressContinue(browser, page);
@@ -148,7 +149,7 @@ describe('the DÁP method', () => {
       expect((await new Phone(kapu.url).enroll(link)).status).toBe(201);
       const thief = new Phone(kapu.url);
       expect(await thief.enroll(link)).toMatchObject({ status: 410, body: { error: 'enrollment_invalid' } });
-      expect(await kapu.deps.repos.dap.devices(account.id)).toHaveLength(1);
+      expect(await kapu.deps.repos.of(DAP_REPOSITORY).devices(account.id)).toHaveLength(1);
     });
 
     test('… and after ten minutes; a forged token is no better', async () => {
@@ -158,7 +159,7 @@ describe('the DÁP method', () => {
       expect(await new Phone(kapu.url).enroll(forged)).toMatchObject({ status: 410, body: { error: 'enrollment_invalid' } });
       kapu.clock.advance(601);
       expect(await new Phone(kapu.url).enroll(link)).toMatchObject({ status: 410, body: { error: 'enrollment_invalid' } });
-      expect(await kapu.deps.repos.dap.devices(account.id)).toHaveLength(0);
+      expect(await kapu.deps.repos.of(DAP_REPOSITORY).devices(account.id)).toHaveLength(0);
     });
 
     test('enrolling needs a signature by the key being registered', async () => {
@@ -291,7 +292,7 @@ describe('the DÁP method', () => {
       const { page, browser, link, number } = await waitingPage();
       const info = await opened(phone, link);
       expect((await phone.approve(info.challengeId, phone.approvalBody(info, number))).status).toBe(200);
-      await kapu.deps.repos.dap.removeDevices(account.id, phone.deviceId!);
+      await kapu.deps.repos.of(DAP_REPOSITORY).removeDevices(account.id, phone.deviceId!);
       const refused = await pressContinue(browser, page);
       expect(refused.status).toBe(401);
       expect(browser.exitUrl).toBeUndefined();
@@ -443,7 +444,7 @@ describe('the DÁP method', () => {
       expect(removed.visibleText).toContain('A telefont eltávolítottuk');
       const gone = await mail.next((m) => m.to.includes(account.email) && m.subject.includes('eltávolítva'), since);
       expect(gone.text).toContain('Anna telefonja');
-      expect((await kapu.deps.repos.dap.devices(account.id)).map((d) => d.name)).toEqual(['Tartalék']);
+      expect((await kapu.deps.repos.of(DAP_REPOSITORY).devices(account.id)).map((d) => d.name)).toEqual(['Tartalék']);
     });
   });
 });

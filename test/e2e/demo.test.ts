@@ -36,7 +36,7 @@ describe.each(['hu', 'en'] as const)('the demo RP (%s)', (lang) => {
 
   beforeAll(async () => {
     kapu = await startTestKapu({ env: { NODE_ENV: 'development', DEMO: 'true' } });
-    ({ totpUri } = await seedDemo(kapu.deps, kapu.provider));
+    ({ appUri: totpUri } = await seedDemo(kapu.deps, kapu.provider));
   });
   afterAll(() => kapu?.close());
 
@@ -70,12 +70,12 @@ describe.each(['hu', 'en'] as const)('the demo RP (%s)', (lang) => {
 
   test("in development, /demo shows the demo citizen's TOTP as a QR code that reads back as the seeded secret", async () => {
     const demo = await browser().go('/demo');
-    expect(demo.text('#demo-totp')).toBe(says.totp);
-    const img = demo.doc.querySelector('section[aria-labelledby="demo-totp"] img')!;
+    expect(demo.text('#demo-app')).toBe(says.totp);
+    const img = demo.doc.querySelector('section[aria-labelledby="demo-app"] img')!;
     // The same QR code (SVG, drawn by kapu) as the seeded otpauth:// URI gives, and the URI in words.
     const svg = await QRCode.toString(totpUri!, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
     expect(img.getAttribute('src')).toBe(`data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`);
-    expect(demo.text('section[aria-labelledby="demo-totp"] code')).toBe(totpUri);
+    expect(demo.text('section[aria-labelledby="demo-app"] code')).toBe(totpUri);
   });
 });
 
@@ -85,7 +85,7 @@ describe('the demo outside development', () => {
     try {
       await seedDemo(kapu.deps, kapu.provider);
       const demo = await new Browser(kapu.url).go('/demo');
-      expect(demo.doc.querySelector('#demo-totp')).toBeNull();
+      expect(demo.doc.querySelector('#demo-app')).toBeNull();
       expect(demo.html).not.toContain('otpauth');
     } finally {
       await kapu.close();

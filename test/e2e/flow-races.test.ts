@@ -3,6 +3,7 @@
  * mailed to any other account never finishes it (SPEC §3: a code is bound to one interaction
  * and one account).
  */
+import { typedProof } from '../helpers/core.ts';
 import type { FactorContext, Verification } from '../../src/factors/factor.ts';
 import { Browser } from '../helpers/browser.ts';
 import { type TestKapu, PASSWORD, beginSignIn, startTestKapu } from '../helpers/kapu.ts';
@@ -52,7 +53,7 @@ describe('racing sign-in steps', () => {
   test('a code mailed to one account is worthless for another account in the same sign-in', async () => {
     const victim = await kapu.account('masik.maria', ['email']);
     const attacker = await kapu.account('harmadik.henrik', ['email']);
-    const emailFactor = kapu.deps.factors.get('email')!;
+    const emailFactor = typedProof(kapu.deps.factors.get('email'));
     const flowId = 'one-interaction';
     const accountOf = async (id: string) => (await kapu.deps.repos.accounts.findById(id))!;
     const since = mail.received.length;

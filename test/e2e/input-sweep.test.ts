@@ -9,7 +9,6 @@ import { Writable } from 'node:stream';
 import Router from '@koa/router';
 import { accountRoutes } from '../../src/account/routes.ts';
 import { demoRoutes } from '../../src/demo/routes.ts';
-import { deviceApiRoutes } from '../../src/device-api/routes.ts';
 import { seedDemo } from '../../src/demo/seed.ts';
 import { assetRoutes } from '../../src/http/assets.ts';
 import { clientLogoRoutes } from '../../src/oidc/client-logo-routes.ts';
@@ -81,7 +80,7 @@ describe('bad input sweep', () => {
   /** kapu's own routes, read from its routers. */
   function ownRoutes(): Array<{ path: string; methods: string[] }> {
     const deps = kapu.deps;
-    const routers: Router[] = [healthRoutes(deps), metricsRoutes(deps.metrics), assetRoutes(), clientLogoRoutes(deps.clientLogos), interactionRoutes(deps, kapu.provider), unlockLinkRoutes(deps), accountRoutes(deps), deviceApiRoutes(deps), demoRoutes(deps)];
+    const routers: Router[] = [healthRoutes(deps), metricsRoutes(deps.metrics), assetRoutes(), clientLogoRoutes(deps.clientLogos), interactionRoutes(deps, kapu.provider), unlockLinkRoutes(deps), accountRoutes(deps), ...deps.factorModules.flatMap((m) => m.routes?.(deps.factorDeps) ?? []), demoRoutes(deps)];
     return routers.flatMap((r) => r.stack.map((layer) => ({ path: layer.path as string, methods: layer.methods.filter((m) => m !== 'HEAD') })));
   }
 

@@ -1,3 +1,4 @@
+import { typedProof } from '../helpers/core.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,7 +80,7 @@ describe('rotating ENCRYPTION_KEYS', () => {
       const account = (await deps.repos.accounts.findByUsername('rotacio'))!;
       const secret = new URL(uri).searchParams.get('secret')!;
       const token = await generate({ secret, epoch: Math.floor(Date.now() / 1000) });
-      const outcome = await deps.factors.get('totp')!.verify({ flowId: 'x', account, lang: 'hu', repos: deps.repos }, { code: token });
+      const outcome = await typedProof(deps.factors.get('totp')).verify({ flowId: 'x', account, lang: 'hu', repos: deps.repos }, { code: token });
       expect(outcome.ok).toBe(true);
       // Pairwise RPs see the same sub as before: the key was re-sealed, not replaced.
       expect((await PairwiseSubjects.load(deps)).subject('account-1', 'ado.example.hu')).toBe(pairwiseSub);

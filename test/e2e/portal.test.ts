@@ -134,9 +134,14 @@ describe('the account portal', () => {
 
   describe('the authenticator app', () => {
     /** Sets the app up from the account's page; returns the secret and the törlőkód. */
-    async function setUpApp(browser: Browser): Promise<{ secret: string; recoveryCode: string; page: Page; start: Page; setup: Page; code: string }> {
+    async function setUpApp(browser: Browser, email: string, oldSecret?: string): Promise<{ secret: string; recoveryCode: string; page: Page; start: Page; setup: Page; code: string }> {
       const start = await browser.go('/account/setup/totp');
-      const setup = await browser.submit(start, '/account/setup/totp', { password: PASSWORD });
+      const since = mail.received.length;
+      let setup = await browser.submit(start, '/account/setup/totp', { password: PASSWORD });
+      // A factor the account has proves the setup first (SPEC §5): the old app's code, else the mailed one.
+      expect(setup.url.pathname).toMatch(/^\/account\/setup\/totp\/proof\//);
+      const proof = oldSecret ? await appCode(oldSecret, kapu.clock) : codeIn(await mail.next((m) => m.to.includes(email), since)).code;
+      setup = await browser.submit(setup, setup.url.pathname, { code: proof });
       expect(setup.doc.querySelector('img')!.getAttribute('src')).toMatch(/^data:image\/svg\+xml;base64,/);
       const secret = setup.text('#totp-key').replace(/-/g, '');
       toMiddleOfStep(kapu.clock);
@@ -149,7 +154,7 @@ describe('the account portal', () => {
     test('QR code and key → the first code → active; the törlőkód is shown once, and the app then signs in', async () => {
       const account = await citizen(['email']);
       const { browser } = await portalSignIn(account.username, 'email', emailedCode(account.email));
-      const { secret, recoveryCode, page, setup, code } = await setUpApp(browser);
+      const { secret, recoveryCode, page, setup, code } = await setUpApp(browser, account.email);
       expect(recoveryCode).toMatch(/^[A-Z2-9]{4}(-[A-Z2-9]{4}){3}$/);
       // Reloading the törlőkód page sends its form again: the setup is done, and the page says so (not "expired").
       const reloaded = await browser.submit(setup, setup.url.pathname, { code });
@@ -166,10 +171,32 @@ describe('the account portal', () => {
       await portalSignIn(account.username, 'totp', appAnswer(secret));
     });
 
+    test('an account with a second factor adds another only after proving one it has: the password alone shows no key, a wrong code costs a try, the mailed code opens the setup', async () => {
+      const account = await citizen(['email']);
+      const { browser } = await portalSignIn(account.username, 'email', emailedCode(account.email));
+      const start = await browser.go('/account/setup/totp');
+      const since = mail.received.length;
+      const proof = await browser.submit(start, '/account/setup/totp', { password: PASSWORD });
+      expect(proof.url.pathname).toMatch(/^\/account\/setup\/totp\/proof\//);
+      expect(proof.text('#proof-heading')).toBe('Igazolja, hogy Ön kéri');
+      expect(proof.doc.querySelector('#totp-key')).toBeNull();
+      const { code } = codeIn(await mail.next((m) => m.to.includes(account.email), since));
+      const miss = await browser.submit(proof, proof.url.pathname, { code: otherCode(code) });
+      expect(miss.status).toBe(401);
+      // Nothing is set up before the proof: no enrollment, no key.
+      expect(await kapu.deps.db.selectFrom('enrollment').select('id').where('account_id', '=', account.id).execute()).toEqual([]);
+      const setup = await browser.submit(miss, proof.url.pathname, { code });
+      expect(setup.url.pathname).toMatch(/^\/account\/setup\/totp\/[0-9a-f-]{36}$/);
+      expect(setup.text('#totp-key')).toMatch(/^[A-Z2-7]{4}(-[A-Z2-7]{1,4})+$/);
+      // The proof is used up: sent again, it opens nothing more.
+      const again = await browser.submit(miss, proof.url.pathname, { code });
+      expect(again.url.pathname).toBe('/account/setup/totp');
+    });
+
     test('a lost phone: username, password and törlőkód remove the app, once; a wrong part gets one answer', async () => {
       const account = await citizen(['email']);
       const { browser } = await portalSignIn(account.username, 'email', emailedCode(account.email));
-      const { recoveryCode } = await setUpApp(browser);
+      const { recoveryCode } = await setUpApp(browser, account.email);
 
       const stranger = new Browser(kapu.url);
       const form = await stranger.go('/account/lost-phone');
@@ -197,10 +224,11 @@ describe('the account portal', () => {
       const account = await citizen(['email']);
       const { browser } = await portalSignIn(account.username, 'email', emailedCode(account.email));
       const since = mail.received.length;
-      const old = await setUpApp(browser);
+      const old = await setUpApp(browser, account.email);
       expect(old.start.text('h1')).toBe('Ügyfélkapu+ igénylés hitelesítő alkalmazással');
       kapu.clock.advance(60);
-      const moved = await setUpApp(browser);
+      toMiddleOfStep(kapu.clock);
+      const moved = await setUpApp(browser, account.email, old.secret);
       expect(moved.secret).not.toBe(old.secret);
       expect(moved.recoveryCode).not.toBe(old.recoveryCode);
       // The move is named as such, on its pages and in its mail, which says what stopped working.

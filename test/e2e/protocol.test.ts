@@ -3,6 +3,7 @@
  * (openid-client): discovery, signed ID tokens, PKCE, refresh token rotation, revocation,
  * introspection, PAR and RP-initiated logout; and replicas sharing one Postgres (SPEC §7).
  */
+import { addFactor } from '../../src/admin/accounts.ts';
 import { createPublicKey, verify } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { Browser, type Page } from '../helpers/browser.ts';
@@ -218,6 +219,15 @@ describe('the OpenID Connect protocol surface, as a standard RP library sees it'
     expect(await oidc.tokenIntrospection(other, tokens.access_token)).toEqual({ active: false });
     await expect(oidc.tokenRevocation(other, tokens.access_token)).rejects.toMatchObject({ error: 'invalid_request' });
     expect(await oidc.tokenIntrospection(rp, tokens.access_token)).toMatchObject({ active: true });
+  });
+
+  test('userinfo calls the address verified once the account has a factor whose codes reach it (the emailed code)', async () => {
+    const { rp } = await kapu.client();
+    const account = await kapu.account('cimzett.cecil');
+    const { tokens } = await signIn(rp, account.username, { scope: 'openid email' });
+    expect(await oidc.fetchUserInfo(rp, tokens.access_token, account.id)).toMatchObject({ email: account.email, email_verified: false });
+    await addFactor(kapu.deps, account.username, 'email');
+    expect(await oidc.fetchUserInfo(rp, tokens.access_token, account.id)).toMatchObject({ email: account.email, email_verified: true });
   });
 
   test('a revoked access token is inactive to introspection and refused at userinfo', async () => {

@@ -6,11 +6,11 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { addFactor, createAccount } from '../../src/admin/accounts.ts';
-import type { Requester } from '../../src/auth/sign-in.ts';
+import type { Who } from '../../src/auth/who.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { type Deps, buildDeps, closeDeps } from '../../src/deps.ts';
-import type { Factor } from '../../src/factors/factor.ts';
-import { FactorRegistry } from '../../src/factors/factor.ts';
+import type { Factor, TypedProof } from '../../src/factors/factor.ts';
+import { FACTORS } from '../../src/factors/index.ts';
 import { createLogger } from '../../src/log.ts';
 import type { DevMail } from '../../src/mail/dev-mailbox.ts';
 import { TestClock } from './clock.ts';
@@ -20,7 +20,7 @@ import { PASSWORD } from './kapu.ts';
 
 export const CLIENT_ID = 'core-rp';
 export const ISSUER = 'https://kapu.example.hu';
-export const FROM: Requester = { ip: '192.0.2.10', lang: 'hu', browser: 'Firefox 133, Linux' };
+export const FROM: Who = { ip: '192.0.2.10', lang: 'hu', browser: 'Firefox 133, Linux' };
 
 export interface CoreHarness {
   deps: Deps;
@@ -52,17 +52,10 @@ export async function startCore(options: { env?: Record<string, string>; minAcr?
   const clock = new TestClock();
   const log = createLogger('silent');
   const embedded = await embeddedDatabase(config, log);
-  let deps = await buildDeps(config, { clock, log, mailPollMs: 3_600_000, ...(embedded && { database: embedded }) });
-  if (options.extraFactors) {
-    // A factor kapu does not ship (a test's own): registered beside the others, as a new
-    // folder and one line in src/factors/index.ts would register it.
-    const factors = new FactorRegistry([...deps.factors.all(), ...options.extraFactors]);
-    const { SignInService } = await import('../../src/auth/sign-in.ts');
-    const { EnrollmentService } = await import('../../src/auth/enrollment.ts');
-    const { uow, passwords, throttle, acr, clients, portalSessions, box, random } = deps;
-    const enrollments = new EnrollmentService({ uow, factors, throttle, box, clock, random });
-    deps = { ...deps, factors, enrollments, signIns: new SignInService({ uow, factors, passwords, throttle, acr, clients, enrollments, portalSessions, clock, random }) };
-  }
+  // A factor kapu does not ship (a test's own) is registered beside the others, as a new folder
+  // and one line in src/factors/index.ts would register it.
+  const extra = (options.extraFactors ?? []).map((factor) => ({ id: factor.id, folder: new URL('./', import.meta.url), create: () => factor }));
+  const deps = await buildDeps(config, { clock, log, mailPollMs: 3_600_000, factors: [...FACTORS, ...extra], ...(embedded && { database: embedded }) });
   await deps.repos.clients.create({
     clientId: CLIENT_ID,
     secretSealed: null,
@@ -119,4 +112,11 @@ export function codeOf(mail: DevMail): { tag: string; code: string } {
   const code = /(?:Hitelesítő kód|Megerősítő kód|Sign-in code|Confirmation code): (\d{6})/.exec(mail.text)?.[1];
   if (!tag || !code) throw new Error(`not a code mail: ${mail.subject}`);
   return { tag, code };
+}
+
+/** A factor's typed sign-in proof (a code), to check an answer directly. */
+export function typedProof(factor: Factor | undefined): TypedProof<unknown> {
+  const proof = factor?.signIn;
+  if (proof?.answered !== 'typed') throw new Error(`${factor?.id} has no typed sign-in proof`);
+  return proof;
 }

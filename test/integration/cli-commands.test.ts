@@ -220,8 +220,8 @@ describe('migrate and accounts', () => {
   });
 
   test('factors: add the emailed code and the app, list them, remove one', async () => {
-    expect(json(await cli(['account', 'add-email-factor', 'kovacs.anna', '--json']))).toEqual({ username: 'kovacs.anna', factor: 'email', added: true });
-    const totp = json<{ otpauthUri: string }>(await cli(['account', 'add-totp', 'kovacs.anna', '--json']));
+    expect(json(await cli(['account', 'add-factor', 'kovacs.anna', 'email', '--json']))).toEqual({ username: 'kovacs.anna', factor: 'email', added: true });
+    const totp = json<{ otpauthUri: string }>(await cli(['account', 'add-factor', 'kovacs.anna', 'totp', '--json']));
     expect(totp.otpauthUri).toMatch(/^otpauth:\/\/totp\//);
     const listed = json<Array<{ kind: string }>>(await cli(['account', 'factors', 'kovacs.anna', '--json']));
     expect(listed.map((f) => f.kind).sort()).toEqual(['email', 'totp']);

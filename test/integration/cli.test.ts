@@ -161,43 +161,57 @@ describe('account add', () => {
 });
 
 describe('account factors', () => {
-  test('add-totp prints the otpauth URI once, says so, and a second one needs --replace', async () => {
-    const run = await cli(['account', 'add-totp', 'kovacs.anna']);
+  test('add-factor totp prints the otpauth URI once, says so, and a second one needs --replace', async () => {
+    const run = await cli(['account', 'add-factor', 'kovacs.anna', 'totp']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/shown only once/);
     const uri = run.stdout.split('\n').find((l) => l.startsWith('otpauth://totp/'));
     expect(uri).toBeDefined();
     expect(new URL(uri!).searchParams.get('secret')).toMatch(/^[A-Z2-7]{32}$/);
 
-    const again = await cli(['account', 'add-totp', 'kovacs.anna']);
+    const again = await cli(['account', 'add-factor', 'kovacs.anna', 'totp']);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/--replace/);
     expect(again.stdout).not.toContain('otpauth://');
 
-    const replaced = await cli(['account', 'add-totp', 'kovacs.anna', '--replace']);
+    const replaced = await cli(['account', 'add-factor', 'kovacs.anna', 'totp', '--replace']);
     expect(replaced.code).toBe(0);
     expect(replaced.stdout).toMatch(/^otpauth:\/\/totp\//m);
     expect(replaced.stdout).not.toContain(uri);
   });
 
-  test('add-email-factor adds the emailed code; the list shows both factors', async () => {
-    const run = await cli(['account', 'add-email-factor', 'kovacs.anna']);
+  test('add-factor email adds the emailed code; the list shows both factors', async () => {
+    const run = await cli(['account', 'add-factor', 'kovacs.anna', 'email']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/anna@example\.hu/);
     const list = await cli(['account', 'list', '--json']);
     expect(JSON.parse(list.stdout)[0].factors.sort()).toEqual(['email', 'totp']);
     // A second time changes nothing.
-    const again = await cli(['account', 'add-email-factor', 'kovacs.anna']);
+    const again = await cli(['account', 'add-factor', 'kovacs.anna', 'email']);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/already has/);
   });
 
   test('a factor for an unknown account fails with exit 1; a missing username is a usage error', async () => {
-    expect((await cli(['account', 'add-totp', 'senki'])).code).toBe(1);
-    expect((await cli(['account', 'add-email-factor', 'senki'])).stderr).toBe('kapu: no account "senki"\n');
-    const missing = await cli(['account', 'add-totp']);
+    expect((await cli(['account', 'add-factor', 'senki', 'totp'])).code).toBe(1);
+    expect((await cli(['account', 'add-factor', 'senki', 'email'])).stderr).toBe('kapu: no account "senki"\n');
+    const missing = await cli(['account', 'add-factor']);
     expect(missing.code).toBe(2);
     oneErrorLine(missing);
+  });
+
+  test("add-factor takes each factor's own options, lists them in the help, and gives no factor an operator cannot give", async () => {
+    const help = await cli(['account', 'add-factor', '--help']);
+    expect(help.stdout).toMatch(/totp: an authenticator app/);
+    expect(help.stdout).toMatch(/--replace: /);
+    expect(help.stdout).toMatch(/email: the emailed code/);
+    // The phone app's key is made on the phone: no operator gives it.
+    const phone = await cli(['account', 'add-factor', 'kovacs.anna', 'dap']);
+    expect(phone.code).toBe(2);
+    expect(phone.stderr).toMatch(/unknown factor "dap" \(one of totp, email\)/);
+    const foreign = await cli(['account', 'add-factor', 'kovacs.anna', 'email', '--replace']);
+    expect(foreign.code).toBe(2);
+    expect(foreign.stderr).toBe('kapu: account add-factor: --replace is no option of email\n');
   });
 
   test('unlock lifts the sign-in lock of a username', async () => {

@@ -5,11 +5,15 @@
  * enrollment codes for real.
  */
 import { generate } from 'otplib';
-import type { ChallengeStatus, Factor, FactorContext, Verification } from '../../src/factors/factor.ts';
+import type { ChallengeStatus, Collected, Factor, OperatorEnrollable, OutOfBandProof, Removable } from '../../src/factors/factor.ts';
 import { type CoreHarness, FROM, codeOf, startCore } from '../helpers/core.ts';
 import { PASSWORD } from '../helpers/kapu.ts';
 
-/** A factor approved on another device: the shape of the coming DÁP app method. */
+/**
+ * A factor approved on another device (the shape of the DÁP app method): an out-of-band
+ * sign-in proof, removable, given by an operator, and nothing else — no setup by the citizen,
+ * no reset proof, no guarded proof.
+ */
 class PhoneApproval implements Factor<Record<string, never>> {
   readonly id = 'phone';
   readonly amr = ['swk', 'pin'];
@@ -19,33 +23,30 @@ class PhoneApproval implements Factor<Record<string, never>> {
   parse() {
     return {};
   }
-  async begin(ctx: FactorContext) {
-    this.challenges.set(ctx.flowId, 'pending');
-    return null;
-  }
-  async view() {
-    return { template: 'factors/totp', data: {} };
-  }
-  async status(ctx: FactorContext) {
-    return this.challenges.get(ctx.flowId) ?? 'expired';
-  }
-  async verify(ctx: FactorContext): Promise<Verification> {
-    if (this.challenges.get(ctx.flowId) !== 'approved') return { ok: false, notice: { key: 'code.none' } };
-    this.challenges.delete(ctx.flowId);
-    return { ok: true };
-  }
-  readonly enroll = {
-    begin: async () => ({}),
-    view: async () => ({ template: 'factors/totp', data: {} }),
-    confirm: async () => ({ ok: true }) as const,
+  readonly signIn: OutOfBandProof = {
+    answered: 'out_of_band',
+    begin: async (ctx) => {
+      this.challenges.set(ctx.flowId, 'pending');
+      return null;
+    },
+    view: async () => ({ template: '@totp/sign-in', data: {} }),
+    status: async (ctx) => this.challenges.get(ctx.flowId) ?? 'expired',
+    collect: async (ctx): Promise<Collected> => {
+      const status = this.challenges.get(ctx.flowId) ?? 'expired';
+      if (status !== 'approved') return { status, notice: { key: 'code.none' } };
+      this.challenges.delete(ctx.flowId);
+      return { status, accountId: ctx.account.id };
+    },
   };
-  async remove(ctx: FactorContext) {
-    return ctx.repos.factors.remove(ctx.account.id, this.id);
-  }
-  async enrollByOperator(ctx: FactorContext) {
-    await ctx.repos.factors.put({ id: `phone-${ctx.account.id}`, accountId: ctx.account.id, kind: this.id, secretSealed: null, now: new Date() });
-    return {};
-  }
+  readonly removal: Removable = {
+    remove: (ctx) => ctx.repos.factors.remove(ctx.account.id, this.id),
+  };
+  readonly operatorEnroll: OperatorEnrollable = {
+    enroll: async (ctx) => {
+      await ctx.repos.factors.put({ id: `phone-${ctx.account.id}`, accountId: ctx.account.id, kind: this.id, secretSealed: null, now: new Date() });
+      return {};
+    },
+  };
 }
 
 describe('an out-of-band factor behind the same contract', () => {

@@ -7,20 +7,25 @@
  * which every removal deletes; the lost phone's törlőkód removes it through the same path.)
  * The core and the repositories on a real database; one e2e test shows the device API.
  */
+import { DAP_REPOSITORY } from '../../src/factors/dap/repository.ts';
+import { DeviceService } from '../../src/factors/dap/devices.ts';
 import { randomUUID } from 'node:crypto';
 import { removeFactor } from '../../src/admin/accounts.ts';
 import type { PortalSession } from '../../src/auth/portal-sessions.ts';
 import type { Outcome } from '../../src/auth/outcomes.ts';
-import { type ApiResult, type Caller } from '../../src/factors/dap/devices.ts';
+import type { ApiResult } from '../../src/factors/dap/devices.ts';
+import type { Who } from '../../src/auth/who.ts';
 import { enrollMessage } from '../../src/factors/dap/protocol.ts';
 import { type CoreHarness, FROM, ISSUER, codeOf, startCore } from '../helpers/core.ts';
 import { PASSWORD } from '../helpers/kapu.ts';
 import { type ChallengeInfo, PIN, Phone, tokenOf } from '../helpers/phone.ts';
 
-const CALLER: Caller = { ip: '192.0.2.77', lang: 'hu' };
+const CALLER: Who = { ip: '192.0.2.77', lang: 'hu', browser: null };
 const WHO = { ip: FROM.ip, lang: 'hu' as const, browser: null };
 
 let core: CoreHarness;
+/** The DÁP app's device API, without HTTP. */
+const devices = () => new DeviceService(core.deps.factorDeps);
 beforeAll(async () => {
   core = await startCore();
 });
@@ -47,7 +52,7 @@ async function enrollmentLink(accountId: string): Promise<string> {
 /** The phone registers with an enrollment link, as the device API's POST /devices does. */
 function enroll(phone: Phone, link: string) {
   const token = tokenOf(link, 'enroll');
-  return core.deps.devices.enroll({ token, name: 'Teszt telefon', publicKey: phone.publicJwk, pin: PIN, signature: phone.sign(enrollMessage(phone.origin, token)) }, CALLER);
+  return devices().enroll({ token, name: 'Teszt telefon', publicKey: phone.publicJwk, pin: PIN, signature: phone.sign(enrollMessage(phone.origin, token)) }, CALLER);
 }
 
 /** A citizen with the emailed code and an enrolled phone. */
@@ -55,21 +60,21 @@ async function withPhone() {
   const account = await citizen(['email']);
   const phone = new Phone(ISSUER);
   const enrolled = await enroll(phone, await enrollmentLink(account.id));
-  if (!enrolled.ok) throw new Error(`enrollment failed: ${enrolled.error}`);
+  if (!enrolled.ok) throw new Error(`enrollment failed: ${enrolled.code}`);
   phone.deviceId = enrolled.value.device.id;
   return { account, phone };
 }
 
 /** What the phone shows for a sign-in's newest challenge, and the number the browser shows. */
 async function challengeOf(uid: string, phone: Phone): Promise<{ info: ChallengeInfo; number: string }> {
-  const latest = (await core.deps.repos.dap.latest(uid))!;
-  const shown = await core.deps.devices.challenge(latest.id, phone.deviceId, CALLER);
-  if (!shown.ok) throw new Error(`challenge refused: ${shown.error}`);
+  const latest = (await core.deps.repos.of(DAP_REPOSITORY).latest(uid))!;
+  const shown = await devices().challenge(latest.id, phone.deviceId, CALLER);
+  if (!shown.ok) throw new Error(`challenge refused: ${shown.code}`);
   return { info: shown.value as ChallengeInfo, number: latest.number };
 }
 
 function approve(phone: Phone, challenge: { info: ChallengeInfo; number: string }): Promise<ApiResult<unknown>> {
-  return core.deps.devices.approve(challenge.info.challengeId, phone.approvalBody(challenge.info, challenge.number), CALLER);
+  return devices().approve(challenge.info.challengeId, phone.approvalBody(challenge.info, challenge.number), CALLER);
 }
 
 /** A portal session of the account, as a finished portal sign-in opens one. */
@@ -104,7 +109,7 @@ const REMOVALS: Array<[string, Removal]> = [
   [
     "the portal's removal of the last phone",
     async (account, phone) => {
-      const done = await core.deps.account.removeDevice(await portalSession(account.id), phone.deviceId!, PASSWORD, WHO);
+      const done = await core.deps.account.removeDevice(await portalSession(account.id), 'dap', phone.deviceId!, PASSWORD, WHO);
       expect(done.ok).toBe(true);
     },
   ],
@@ -127,14 +132,14 @@ describe('the phone app (DÁP)', () => {
     notFinished(await core.deps.signIns.verify(approvedUid, FROM, {}));
     expect(await core.result(approvedUid)).toBeUndefined();
     expect(await core.deps.signIns.status(waitingUid, FROM)).toEqual({ kind: 'status', status: 'refused' });
-    expect(await approve(phone, waiting)).toMatchObject({ ok: false, status: 404, error: 'unknown_device' });
+    expect(await approve(phone, waiting)).toMatchObject({ ok: false, refusal: 'unknown', code: 'unknown_device' });
     notFinished(await core.deps.signIns.verify(waitingUid, FROM, {}));
     // A new sign-in: the phone is no one's any more.
     const freshUid = await core.interaction();
     await core.deps.signIns.chooseMethod(freshUid, FROM, 'dap');
-    const fresh = (await core.deps.repos.dap.latest(freshUid))!;
-    expect(await core.deps.devices.challenge(fresh.id, phone.deviceId, CALLER)).toMatchObject({ ok: false, status: 404, error: 'unknown_device' });
-    expect(await core.deps.repos.dap.devices(account.id)).toEqual([]);
+    const fresh = (await core.deps.repos.of(DAP_REPOSITORY).latest(freshUid))!;
+    expect(await devices().challenge(fresh.id, phone.deviceId, CALLER)).toMatchObject({ ok: false, refusal: 'unknown', code: 'unknown_device' });
+    expect(await core.deps.repos.of(DAP_REPOSITORY).devices(account.id)).toEqual([]);
     expect(await core.deps.repos.factors.kinds(account.id)).toEqual(['email']);
   });
 
@@ -142,7 +147,7 @@ describe('the phone app (DÁP)', () => {
     const { account } = await withPhone();
     const link = await enrollmentLink(account.id);
     await removeFactor(core.deps, account.username, 'dap');
-    expect(await enroll(new Phone(ISSUER), link)).toMatchObject({ ok: false, status: 410, error: 'enrollment_invalid' });
+    expect(await enroll(new Phone(ISSUER), link)).toMatchObject({ ok: false, refusal: 'expired', code: 'enrollment_invalid' });
     expect(await core.deps.repos.factors.kinds(account.id)).toEqual(['email']);
   });
 });
@@ -168,5 +173,19 @@ describe('the emailed code', () => {
     expect((await core.deps.signIns.resend(uid, FROM)).kind).toBe('bad_request');
     const live = await core.deps.repos.codes.live({ purpose: 'signin', flowId: uid, accountId: account.id });
     expect(live!.expires_at.getTime()).toBeLessThanOrEqual(core.clock.now().getTime());
+  });
+});
+
+describe('a new password asks the proofs the registry knows', () => {
+  test('a change stored with a proof kapu does not know (an older form, a factor gone) is void, never done without it', async () => {
+    const account = await core.account('regi.valtozas', ['totp']);
+    const session = await portalSession(account.id);
+    const id = randomUUID();
+    const now = core.clock.now();
+    await core.deps.repos.pendingChanges.create({ id, accountId: account.id, kind: 'reset', value: 'app', now, expiresAt: new Date(now.getTime() + 600_000) });
+    expect(await core.deps.account.passwordChange(id)).toBeUndefined();
+    const done = await core.deps.account.completePasswordChange(id, { password: 'uj-jelszo-123', password2: 'uj-jelszo-123' }, WHO, session);
+    expect(done).toMatchObject({ ok: false, refusal: 'wrong_answer' });
+    expect((await core.deps.repos.pendingChanges.peekOpen(id, 'reset', core.clock.now()))?.id).toBe(id);
   });
 });

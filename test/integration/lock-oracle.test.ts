@@ -4,13 +4,13 @@
  * database; nor may the failure that locks a username tell whether it is anyone's. The core on a
  * real database; the metrics are read from the registry /metrics serves.
  */
-import type { Requester } from '../../src/auth/sign-in.ts';
+import type { Who } from '../../src/auth/who.ts';
 import { USER_POLICY } from '../../src/security/throttle.ts';
 import { type CoreHarness, FROM, startCore } from '../helpers/core.ts';
 import { PASSWORD } from '../helpers/kapu.ts';
 import { observed } from '../helpers/observed.ts';
 
-const STRANGER: Requester = { ip: '203.0.113.66', lang: 'hu', browser: 'Chrome 131, Windows' };
+const STRANGER: Who = { ip: '203.0.113.66', lang: 'hu', browser: 'Chrome 131, Windows' };
 
 describe('a lock looks the same from outside, whoever is behind it', () => {
   let core: CoreHarness;

@@ -5,7 +5,8 @@
  * new browser, nothing at all for a known one.
  */
 import type { Outcome } from '../../src/auth/outcomes.ts';
-import { type Requester, SignInService } from '../../src/auth/sign-in.ts';
+import { SignInService } from '../../src/auth/sign-in.ts';
+import type { Who } from '../../src/auth/who.ts';
 import { type CoreHarness, FROM, startCore } from '../helpers/core.ts';
 import { PASSWORD } from '../helpers/kapu.ts';
 
@@ -25,7 +26,7 @@ describe('the new-browser mail', () => {
   });
 
   /** A password-only sign-in at the test RP; what its last step (the one that finishes) cost. */
-  async function signIn(service: SignInService, username: string, who: Requester) {
+  async function signIn(service: SignInService, username: string, who: Who) {
     const uid = await core.interaction();
     expect((await service.chooseMethod(uid, who, 'legacy')).kind).toBe('advanced');
     const stats = core.deps.dbStats;
@@ -73,7 +74,7 @@ describe('the new-browser mail', () => {
 
   test('a browser that signed in to the account before gets none, and its sign-in costs what it costs with the mail off', async () => {
     const account = await core.account('ismert.bongeszo');
-    const known: Requester = { ...FROM, device: { accountId: account.id, id: 'a-known-browser-of-this-account' } };
+    const known: Who = { ...FROM, device: { accountId: account.id, id: 'a-known-browser-of-this-account' } };
     // The first sign-in also reads the RP into the client directory: not counted below.
     await signIn(off, account.username, known);
     const seen = (await core.deliver()).length;
@@ -85,7 +86,7 @@ describe('the new-browser mail', () => {
 
   test('a new browser costs one statement more — the outbox row, in the same transaction — and a browser of another account is new', async () => {
     const account = await core.account('masik.fiok.bongeszoje');
-    const other: Requester = { ...FROM, device: { accountId: '00000000-0000-4000-8000-000000000000', id: 'a-browser-of-someone-else' } };
+    const other: Who = { ...FROM, device: { accountId: '00000000-0000-4000-8000-000000000000', id: 'a-browser-of-someone-else' } };
     await signIn(off, account.username, other);
     const seen = (await core.deliver()).length;
     const withMail = await signIn(core.deps.signIns, account.username, other);

@@ -4,7 +4,7 @@
  * the name is a citizen's (with or without the app), a disabled account's or nobody's: counted
  * in statements sent to the database and in /metrics, not by a timer.
  */
-import type { Who } from '../../src/auth/account.ts';
+import type { Who } from '../../src/auth/who.ts';
 import { PER_NAME_AND_ADDRESS } from '../../src/auth/recovery-requests.ts';
 import { type CoreHarness, startCore } from '../helpers/core.ts';
 import { type Observed, observed } from '../helpers/observed.ts';

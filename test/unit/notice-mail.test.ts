@@ -3,6 +3,7 @@
  * do if it was not the citizen — in the mail's own words where the usual advice would not help —
  * and the help desk when the operator names one; the same words in the text and HTML parts.
  */
+import { FACTORS } from '../../src/factors/index.ts';
 import { randomBytes } from 'node:crypto';
 import { parse } from 'node-html-parser';
 import { Mailer } from '../../src/mail/mailer.ts';
@@ -15,7 +16,7 @@ const fold = (s: string) => s.replace(/\s+/g, ' ').trim();
 const shown = (html: string) => fold(parse(html).querySelector('body')!.text);
 
 function mailer(contactUrl: string | null = null): Mailer {
-  return new Mailer(box, new Views({ operator: 'Minta Hivatal', helpUrl: null, privacyUrl: null, contactUrl }), ISSUER);
+  return new Mailer(box, new Views({ operator: 'Minta Hivatal', helpUrl: null, privacyUrl: null, contactUrl }, FACTORS), ISSUER);
 }
 
 describe('a notice mail', () => {

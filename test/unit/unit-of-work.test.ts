@@ -11,6 +11,7 @@
 import type { Db } from '../../src/db/database.ts';
 import type { Repos, TxRepos } from '../../src/db/repositories/index.ts';
 import { type Effects, UnitOfWork } from '../../src/db/unit-of-work.ts';
+import { DAP_REPOSITORY } from '../../src/factors/dap/repository.ts';
 
 const NOW = new Date('2027-01-16T09:00:00Z');
 
@@ -23,13 +24,13 @@ export async function outsideAUnitOfWork(repos: Repos): Promise<void> {
   // @ts-expect-error the pending change's lock, likewise
   await repos.pendingChanges.findOpen('id', 'reset', NOW);
   // @ts-expect-error the DÁP enrollment's lock, likewise
-  await repos.dap.openEnrollment('id', NOW);
+  await repos.of(DAP_REPOSITORY).openEnrollment('id', NOW);
   // @ts-expect-error the signing keys' advisory lock, likewise
   await repos.signingKeys.lock();
   // A look without a lock is fine anywhere.
   await repos.enrollments.peekOpen('id', 'account', NOW);
   await repos.pendingChanges.peekOpen('id', 'reset', NOW);
-  await repos.dap.peekEnrollment('id', NOW);
+  await repos.of(DAP_REPOSITORY).peekEnrollment('id', NOW);
 }
 
 /** Never run: inside a transaction every read is there, and the set still serves where Repos is asked for. */
@@ -37,7 +38,7 @@ export async function insideAUnitOfWork(repos: TxRepos, plainStep: (r: Repos) =>
   await repos.signIns.lock('uid');
   await repos.enrollments.findOpen('id', 'account', NOW);
   await repos.pendingChanges.findOpen('id', 'reset', NOW);
-  await repos.dap.openEnrollment('id', NOW);
+  await repos.of(DAP_REPOSITORY).openEnrollment('id', NOW);
   await repos.signingKeys.lock();
   await plainStep(repos);
 }

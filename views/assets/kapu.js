@@ -31,12 +31,13 @@ for (const form of document.querySelectorAll('form[data-countdown]')) {
   }, 1000);
 }
 
-// The DÁP waiting page: ask kapu where the phone's approval stands (a read that costs no
-// try) and go on as soon as it is decided. Without the script the citizen presses "Tovább".
-for (const status of document.querySelectorAll('[data-dap-status]')) {
-  const url = status.getAttribute('data-dap-status');
-  const initial = status.getAttribute('data-dap-initial');
-  const next = document.getElementById('dap-continue');
+// An out-of-band factor's waiting page (an approval on a phone): ask kapu where the answer
+// stands (a read that costs no try) and go on as soon as it is decided. Without the script the
+// citizen presses "Tovább".
+for (const status of document.querySelectorAll('[data-waiting-status]')) {
+  const url = status.getAttribute('data-waiting-status');
+  const initial = status.getAttribute('data-waiting-initial');
+  const next = document.querySelector('[data-waiting-continue]');
   if (initial !== 'pending') continue;
   const ask = () => {
     fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' }, cache: 'no-store' })

@@ -65,12 +65,13 @@ export class AccountsRepository {
 
   /**
    * What removing the app with its törlőkód checks, by username, in one query (the same work
-   * for a name that matches no account): the password hash and the app's törlőkód hash.
+   * for a name that matches no account): the password hash and the törlőkód hash of the
+   * account's factor `kind`.
    */
-  async recoveryCredentials(username: string) {
+  async recoveryCredentials(username: string, kind: string) {
     return this.#db
       .selectFrom('account')
-      .leftJoin('factor', (join) => join.onRef('factor.account_id', '=', 'account.id').on('factor.kind', '=', 'totp'))
+      .leftJoin('factor', (join) => join.onRef('factor.account_id', '=', 'account.id').on('factor.kind', '=', kind))
       .select(['account.id', 'account.password_hash', 'factor.recovery_hash'])
       .where('account.username', '=', normalizeUsername(username))
       .executeTakeFirst();

@@ -4,11 +4,10 @@
  * audited events, the mail sender wakes up for queued mail.
  */
 import type { Db } from '../database.ts';
-import type { Effects, TransactionRepos } from '../unit-of-work.ts';
+import type { Effects, RepositoryKey, TransactionRepos } from '../unit-of-work.ts';
 import { AccountsRepository } from './accounts.ts';
 import { type AuditEvent, AuditRepository } from './audit.ts';
 import { ClientsRepository } from './clients.ts';
-import { DapRepository } from './dap.ts';
 import { EnrollmentsRepository } from './enrollments.ts';
 import { FactorsRepository } from './factors.ts';
 import { MailOutboxRepository } from './mail-outbox.ts';
@@ -28,13 +27,22 @@ export interface RepositoryHooks {
   onMailQueued?: () => void;
 }
 
+export function repositoryKey<R>(make: (db: Db, effects: Effects) => R): RepositoryKey<R> {
+  return { make };
+}
+
 export function repositories(db: Db, effects: Effects, hooks: RepositoryHooks = {}) {
+  const own = new Map<RepositoryKey<unknown>, unknown>();
   return {
+    /** A factor's own repository, over this same handle (so inside the same unit of work). */
+    of<R>(key: RepositoryKey<R>): R {
+      if (!own.has(key)) own.set(key, key.make(db, effects));
+      return own.get(key) as R;
+    },
     accounts: new AccountsRepository(db),
     audit: new AuditRepository(db, effects, hooks.onAudit),
     clients: new ClientsRepository(db),
     codes: new OneTimeCodesRepository(db),
-    dap: new DapRepository(db),
     enrollments: new EnrollmentsRepository(db),
     factors: new FactorsRepository(db),
     outbox: new MailOutboxRepository(db, effects, hooks.onMailQueued),

@@ -13,7 +13,7 @@ export class PendingChangesRepository {
     this.#db = db;
   }
 
-  async create(change: { id: string; accountId: string; kind: 'email' | 'reset'; value: string | null; now: Date; expiresAt: Date }): Promise<void> {
+  async create(change: { id: string; accountId: string; kind: 'email' | 'reset' | 'setup'; value: string | null; now: Date; expiresAt: Date }): Promise<void> {
     await this.#db
       .insertInto('pending_change')
       .values({ id: change.id, account_id: change.accountId, kind: change.kind, value: change.value, created_at: change.now, expires_at: change.expiresAt })
@@ -21,16 +21,16 @@ export class PendingChangesRepository {
   }
 
   /** The open change `id` of this kind, with its account, locked for the caller's transaction. */
-  async findOpen(this: InTransaction<PendingChangesRepository>, id: string, kind: 'email' | 'reset', now: Date) {
+  async findOpen(this: InTransaction<PendingChangesRepository>, id: string, kind: 'email' | 'reset' | 'setup', now: Date) {
     return this.#open(id, kind, now).forUpdate().executeTakeFirst();
   }
 
   /** The same, unlocked: a look before a unit of work, which reads it again with `findOpen`. */
-  async peekOpen(id: string, kind: 'email' | 'reset', now: Date) {
+  async peekOpen(id: string, kind: 'email' | 'reset' | 'setup', now: Date) {
     return this.#open(id, kind, now).executeTakeFirst();
   }
 
-  #open(id: string, kind: 'email' | 'reset', now: Date) {
+  #open(id: string, kind: 'email' | 'reset' | 'setup', now: Date) {
     return this.#db
       .selectFrom('pending_change')
       .select(['id', 'account_id', 'value', 'proof', 'proved_at'])

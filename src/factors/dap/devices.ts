@@ -1,6 +1,6 @@
 /**
  * The phone's side of the DÁP method, HTTP-free: what the device API (/api/device/v1, thin
- * adapters in src/device-api/routes.ts) calls. Every answer is an `ApiResult`: a value, or a
+ * adapters in routes.ts beside it) calls. Every answer is kapu's one `Result`: a value, or a
  * refusal with its HTTP status and a stable error code the app can act on.
  *
  * The checks, in order, for a decision: the device exists and is not locked; the signature
@@ -16,6 +16,8 @@
  * taken back when it succeeds (failures only, generous: many phones share an address).
  */
 import { timingSafeEqual } from 'node:crypto';
+import type { Refusal, Refused, Result } from '../../auth/result.ts';
+import type { Who } from '../../auth/who.ts';
 import type { Clock, Random } from '../../clock.ts';
 import type { AuditEvent } from '../../db/repositories/audit.ts';
 import type { Repos } from '../../db/repositories/index.ts';
@@ -27,7 +29,7 @@ import { AAD, type SecretBox } from '../../security/secret-box.ts';
 import { networkOf } from '../../security/networks.ts';
 import { ipKey } from '../../security/throttle.ts';
 import type { Lang } from '../../views.ts';
-import { DAP_FACTOR_ID } from './index.ts';
+import { DAP_FACTOR_ID, DAP_REPOSITORY } from './repository.ts';
 import { decisionMessage, enrollMessage, parseDeviceJwk, verifySignature } from './protocol.ts';
 
 /** Wrong PINs in a row that lock a device. */
@@ -36,7 +38,8 @@ export const PIN_PATTERN = /^\d{6}$/;
 const NAME_MAX_LENGTH = 60;
 const ID = /^[0-9a-f-]{36}$/;
 
-export type ApiResult<T> = { ok: true; value: T } | { ok: false; status: number; error: string; detail?: Record<string, unknown>; retryAfter?: number };
+/** What the device API answers: a value, or a refusal whose `code` is the API's stable `error`. */
+export type ApiResult<T> = Result<{ value: T }>;
 
 export interface DeviceServiceDeps {
   uow: UnitOfWork<Repos>;
@@ -48,10 +51,6 @@ export interface DeviceServiceDeps {
   origin: string;
 }
 
-export interface Caller {
-  ip: string;
-  lang: Lang;
-}
 
 const HARD_LOCK = new Date('9999-12-31T00:00:00Z');
 /** Requests per device: a phone makes two or three per sign-in. */
@@ -59,23 +58,25 @@ const DEVICE_RULE = { windowSeconds: 60, free: 30 };
 /** Failed requests per address (NAT: generous). */
 const IP_RULE = { windowSeconds: 15 * 60, free: 100 };
 
-const refuse = (status: number, error: string, detail?: Record<string, unknown>): { ok: false; status: number; error: string; detail?: Record<string, unknown> } => ({
+/** A refusal of the device API: its kind, and its stable code (the `error` the app acts on). No page shows its notice. */
+const refuse = (refusal: Refusal, code: string, detail?: Record<string, unknown>): Refused => ({
   ok: false,
-  status,
-  error,
+  refusal,
+  code,
+  notice: { key: `device.${code}`, error: true },
   ...(detail && { detail }),
 });
 
-const BAD_REQUEST = refuse(400, 'invalid_request');
+const BAD_REQUEST = refuse('invalid_input', 'invalid_request');
 /** One answer for an unknown, used, expired or forged enrollment link. */
-const ENROLLMENT_GONE = refuse(410, 'enrollment_invalid');
-const UNKNOWN_DEVICE = refuse(404, 'unknown_device');
-const UNKNOWN_CHALLENGE = refuse(404, 'unknown_challenge');
-const DEVICE_LOCKED = refuse(423, 'device_locked');
-const BAD_SIGNATURE = refuse(401, 'bad_signature');
-const CHALLENGE_DECIDED = refuse(409, 'challenge_decided');
-const CHALLENGE_EXPIRED = refuse(410, 'challenge_expired');
-const WRONG_ACCOUNT = refuse(403, 'wrong_account');
+const ENROLLMENT_GONE = refuse('expired', 'enrollment_invalid');
+const UNKNOWN_DEVICE = refuse('unknown', 'unknown_device');
+const UNKNOWN_CHALLENGE = refuse('unknown', 'unknown_challenge');
+const DEVICE_LOCKED = refuse('locked', 'device_locked');
+const BAD_SIGNATURE = refuse('wrong_credentials', 'bad_signature');
+const CHALLENGE_DECIDED = refuse('done', 'challenge_decided');
+const CHALLENGE_EXPIRED = refuse('expired', 'challenge_expired');
+const WRONG_ACCOUNT = refuse('wrong_answer', 'wrong_account');
 
 type Body = Record<string, unknown>;
 
@@ -87,7 +88,7 @@ export class DeviceService {
   }
 
   /** A phone registers its public key and its PIN with a one-time enrollment link. */
-  enroll(body: Body, caller: Caller): Promise<ApiResult<{ device: { id: string; name: string }; account: { name: string } }>> {
+  enroll(body: Body, caller: Who): Promise<ApiResult<{ device: { id: string; name: string }; account: { name: string } }>> {
     return this.#throttled(caller, null, async () => {
       const token = typeof body['token'] === 'string' && body['token'].length <= 200 ? body['token'] : '';
       const [enrollmentId, secret] = token.split('.');
@@ -95,18 +96,18 @@ export class DeviceService {
       const publicKey = parseDeviceJwk(body['publicKey']);
       const pin = body['pin'];
       if (!enrollmentId || !secret || !ID.test(enrollmentId) || !publicKey || !name || name.length > NAME_MAX_LENGTH || typeof pin !== 'string') return BAD_REQUEST;
-      if (!PIN_PATTERN.test(pin)) return refuse(400, 'invalid_pin');
+      if (!PIN_PATTERN.test(pin)) return refuse('invalid_input', 'invalid_pin');
       const { uow, clock, passwords } = this.#deps;
-      if (!this.#tokenMatches(await uow.repos.dap.peekEnrollment(enrollmentId, clock.now()), enrollmentId, secret)) return ENROLLMENT_GONE;
+      if (!this.#tokenMatches(await uow.repos.of(DAP_REPOSITORY).peekEnrollment(enrollmentId, clock.now()), enrollmentId, secret)) return ENROLLMENT_GONE;
       // Proof that the phone holds the key it registers.
       if (!verifySignature(publicKey, enrollMessage(this.#deps.origin, token), body['signature'])) return BAD_SIGNATURE;
       const pinHash = await passwords.hash(pin);
       return uow.transaction(async (r) => {
         const now = clock.now();
-        const open = await r.dap.openEnrollment(enrollmentId, now);
+        const open = await r.of(DAP_REPOSITORY).openEnrollment(enrollmentId, now);
         if (!open || !this.#tokenMatches(open, enrollmentId, secret)) return ENROLLMENT_GONE;
         const id = this.#deps.random.uuid();
-        if (!(await r.dap.addDevice({ id, accountId: open.account_id, enrollmentId, name, publicKey: JSON.stringify(publicKey), pinHash, now }))) return ENROLLMENT_GONE;
+        if (!(await r.of(DAP_REPOSITORY).addDevice({ id, accountId: open.account_id, enrollmentId, name, publicKey: JSON.stringify(publicKey), pinHash, now }))) return ENROLLMENT_GONE;
         await r.audit.record({ type: 'factor.enrolled', accountId: open.account_id, ip: caller.ip, detail: { factor: DAP_FACTOR_ID, device: name, by: 'citizen' } }, now);
         await this.#notify(r, { name: open.account_name, email: open.account_email }, caller.lang, 'mail.dap_added', name, now);
         return { ok: true, value: { device: { id, name }, account: { name: open.account_name } } };
@@ -115,7 +116,7 @@ export class DeviceService {
   }
 
   /** What the phone shows before the citizen decides: who asks, from where, three numbers. */
-  challenge(challengeId: string, deviceId: unknown, caller: Caller) {
+  challenge(challengeId: string, deviceId: unknown, caller: Who) {
     return this.#throttled(caller, deviceId, async () => {
       const found = await this.#load(challengeId, deviceId);
       if (!found.ok) return found;
@@ -142,7 +143,7 @@ export class DeviceService {
   }
 
   /** The citizen approves: the number tapped, the PIN, the device's signature. */
-  approve(challengeId: string, body: Body, caller: Caller): Promise<ApiResult<{ status: 'approved' }>> {
+  approve(challengeId: string, body: Body, caller: Who): Promise<ApiResult<{ status: 'approved' }>> {
     return this.#throttled(caller, body['deviceId'], async () => {
       const number = body['number'];
       const pin = body['pin'];
@@ -159,27 +160,27 @@ export class DeviceService {
       return uow.transaction(async (r) => {
         const now = clock.now();
         if (!pinOk) {
-          const counted = await r.dap.pinFailed(device.id, PIN_MAX_FAILURES, now);
+          const counted = await r.of(DAP_REPOSITORY).pinFailed(device.id, PIN_MAX_FAILURES, now);
           const detail = { factor: DAP_FACTOR_ID, reason: 'wrong_pin', device: device.name };
           const events: AuditEvent[] = [{ type: 'signin.factor_failed', accountId: device.account_id, ip: caller.ip, detail }];
           if (counted.locked) events.push({ type: 'signin.locked', accountId: device.account_id, ip: caller.ip, detail });
           await r.audit.record(events, now);
-          return counted.locked ? DEVICE_LOCKED : refuse(401, 'wrong_pin', { attemptsLeft: PIN_MAX_FAILURES - counted.failures });
+          return counted.locked ? DEVICE_LOCKED : refuse('wrong_credentials', 'wrong_pin', { attemptsLeft: PIN_MAX_FAILURES - counted.failures });
         }
-        if (!(await r.dap.pinOk(device.id, now))) return DEVICE_LOCKED;
+        if (!(await r.of(DAP_REPOSITORY).pinOk(device.id, now))) return DEVICE_LOCKED;
         if (number !== challenge.number) {
           // A wrong number is no second guess: the challenge is refused (the browser says so).
-          await r.dap.decide(challenge.id, device.id, 'refused', now);
+          await r.of(DAP_REPOSITORY).decide(challenge.id, device.id, 'refused', now);
           await r.audit.record({ type: 'signin.factor_failed', accountId: device.account_id, ip: caller.ip, detail: { factor: DAP_FACTOR_ID, reason: 'wrong_number', device: device.name } }, now);
-          return refuse(403, 'wrong_number');
+          return refuse('wrong_answer', 'wrong_number');
         }
-        return (await r.dap.decide(challenge.id, device.id, 'approved', now)) ? { ok: true, value: { status: 'approved' as const } } : CHALLENGE_DECIDED;
+        return (await r.of(DAP_REPOSITORY).decide(challenge.id, device.id, 'approved', now)) ? { ok: true, value: { status: 'approved' as const } } : CHALLENGE_DECIDED;
       });
     });
   }
 
   /** The citizen says it was not them: the waiting browser is told at once. */
-  refuse(challengeId: string, body: Body, caller: Caller): Promise<ApiResult<{ status: 'refused' }>> {
+  refuse(challengeId: string, body: Body, caller: Who): Promise<ApiResult<{ status: 'refused' }>> {
     return this.#throttled(caller, body['deviceId'], async () => {
       const found = await this.#load(challengeId, body['deviceId']);
       if (!found.ok) return found;
@@ -189,7 +190,7 @@ export class DeviceService {
       const open = this.#open(challenge, device);
       if (open) return open;
       const now = this.#deps.clock.now();
-      return (await this.#deps.uow.repos.dap.decide(challenge.id, device.id, 'refused', now)) ? { ok: true, value: { status: 'refused' as const } } : CHALLENGE_DECIDED;
+      return (await this.#deps.uow.repos.of(DAP_REPOSITORY).decide(challenge.id, device.id, 'refused', now)) ? { ok: true, value: { status: 'refused' as const } } : CHALLENGE_DECIDED;
     });
   }
 
@@ -205,7 +206,7 @@ export class DeviceService {
   async #load(challengeId: string, deviceId: unknown) {
     if (typeof deviceId !== 'string' || !ID.test(deviceId)) return BAD_REQUEST;
     if (!ID.test(challengeId)) return UNKNOWN_CHALLENGE;
-    const { dap } = this.#deps.uow.repos;
+    const dap = this.#deps.uow.repos.of(DAP_REPOSITORY);
     const [device, challenge] = await Promise.all([dap.device(deviceId), dap.challenge(challengeId)]);
     if (!device) return UNKNOWN_DEVICE;
     if (device.locked_at) return DEVICE_LOCKED;
@@ -225,7 +226,7 @@ export class DeviceService {
    * Counts the request on its device (every request) and on the client address (taken back
    * when it succeeds), then runs it; a locked key refuses it unchecked.
    */
-  async #throttled<T>(caller: Caller, deviceId: unknown, run: () => Promise<ApiResult<T>>): Promise<ApiResult<T>> {
+  async #throttled<T>(caller: Who, deviceId: unknown, run: () => Promise<ApiResult<T>>): Promise<ApiResult<T>> {
     const { throttle } = this.#deps.uow.repos;
     const now = this.#deps.clock.now();
     const keys = [{ key: `dap-${ipKey(caller.ip)}`, rule: rule(IP_RULE, now) }];
@@ -234,7 +235,7 @@ export class DeviceService {
     if (counted.length < keys.length) {
       if (counted.length > 0) await throttle.settle([], counted);
       const until = await throttle.lockedUntil(keys.map((k) => k.key), now);
-      return { ok: false, status: 429, error: 'throttled', retryAfter: until ? Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000)) : 60 };
+      return { ...refuse('rate_limited', 'throttled'), retryAfter: until ? Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000)) : 60 };
     }
     const result = await run();
     if (result.ok) await throttle.settle([], counted.filter((c) => c.key.startsWith('dap-ip')));

@@ -16,10 +16,29 @@
  * phone registers its key and PIN with it; `enroll.confirm` sees that the phone did.
  */
 import QRCode from 'qrcode';
+import type { Repos } from '../../db/repositories/index.ts';
+import { DAP_FACTOR_ID, DAP_REPOSITORY } from './repository.ts';
 import { type Clock, type Random, digits } from '../../clock.ts';
-import type { ChallengeStatus, EnrollContext, EnrollmentStart, FactorView, FlowContext, FormFields, Notice, PasswordlessFactor, Verification } from '../factor.ts';
+import type {
+  ChallengeStatus,
+  Collected,
+  Device,
+  EnrollContext,
+  Enrollable,
+  EnrollmentStart,
+  Factor,
+  FactorView,
+  FlowContext,
+  FormFields,
+  Notice,
+  OutOfBandProof,
+  Removable,
+} from '../factor.ts';
+import type { FactorModule } from '../module.ts';
+import { appRoutes } from './app.ts';
+import { DeviceService } from './devices.ts';
+import { deviceApiRoutes } from './routes.ts';
 
-export const DAP_FACTOR_ID = 'dap';
 /** How long the phone has to approve a challenge (and the browser to collect the approval). */
 export const CHALLENGE_SECONDS = 120;
 /** Where the reference app lives; its links carry their token in the fragment (never sent to a server). */
@@ -44,16 +63,13 @@ export function challengeLink(origin: string, challengeId: string): string {
   return `${origin}${APP_PATH}#challenge=${challengeId}`;
 }
 
-export class DapFactor implements PasswordlessFactor<Continue> {
+export class DapFactor implements Factor<Continue> {
   readonly id = DAP_FACTOR_ID;
   /** RFC 8176: "swk" (a software-secured key), "pin"; the core adds "mfa". */
   readonly amr = ['swk', 'pin'];
   readonly labelKey = 'factor.dap';
   /** Its `acr` is ACR_APP (substantial unless an operator maps it higher). */
   readonly level = 'app' as const;
-  readonly passwordless = true as const;
-  /** Every phone of the account is a device of its own. */
-  readonly several = true as const;
   readonly #deps: DapDeps;
 
   constructor(deps: DapDeps) {
@@ -65,19 +81,33 @@ export class DapFactor implements PasswordlessFactor<Continue> {
     return {};
   }
 
-  async begin(ctx: FlowContext): Promise<Notice | null> {
-    await this.#challenge(ctx);
-    return null;
+  /**
+   * The same challenge after a password (bound to that account) or alone, chosen on the method
+   * chooser (the device key names the account, the PIN unlocks it): one proof serves both.
+   */
+  readonly signIn: OutOfBandProof = this.#proof();
+  readonly passwordless: OutOfBandProof<FlowContext> = this.#proof();
+
+  #proof(): OutOfBandProof<FlowContext> {
+    return {
+      answered: 'out_of_band',
+      begin: async (ctx) => {
+        await this.#challenge(ctx);
+        return null;
+      },
+      /** A fresh QR code and number (the old one expired or was refused). */
+      resend: async (ctx) => {
+        await this.#challenge(ctx);
+        return { key: 'dap.new_challenge' };
+      },
+      view: (ctx) => this.#view(ctx),
+      status: async (ctx) => this.#statusOf(await ctx.repos.of(DAP_REPOSITORY).latest(ctx.flowId)),
+      collect: (ctx) => this.#collect(ctx),
+    };
   }
 
-  /** A fresh QR code and number (the old one expired or was refused). */
-  async resend(ctx: FlowContext): Promise<Notice> {
-    await this.#challenge(ctx);
-    return { key: 'dap.new_challenge' };
-  }
-
-  async view(ctx: FlowContext): Promise<FactorView> {
-    const latest = await ctx.repos.dap.latest(ctx.flowId);
+  async #view(ctx: FlowContext): Promise<FactorView> {
+    const latest = await ctx.repos.of(DAP_REPOSITORY).latest(ctx.flowId);
     const status = this.#statusOf(latest);
     // `alone`: chosen on the method chooser, so the citizen may go back to it.
     const data: Record<string, unknown> = { status, uid: ctx.flowId, alone: ctx.account === null };
@@ -87,56 +117,65 @@ export class DapFactor implements PasswordlessFactor<Continue> {
     }
     const notice: Notice | undefined =
       status === 'refused' ? { key: 'dap.refused', error: true } : status === 'expired' ? { key: 'dap.expired', error: true } : status === 'approved' ? { key: 'dap.approved' } : undefined;
-    return { template: 'factors/dap', data, scripts: true, ...(notice && { notice }) };
+    return { template: '@dap/sign-in', data, scripts: true, ...(notice && { notice }) };
   }
 
-  async status(ctx: FlowContext): Promise<ChallengeStatus> {
-    return this.#statusOf(await ctx.repos.dap.latest(ctx.flowId));
-  }
-
-  async verify(ctx: FlowContext, _input: Continue): Promise<Verification> {
+  async #collect(ctx: FlowContext): Promise<Collected> {
     const now = this.#deps.clock.now();
-    const collected = await ctx.repos.dap.collect(ctx.flowId, ctx.account?.id ?? null, new Date(now.getTime() - CHALLENGE_SECONDS * 1000));
+    const collected = await ctx.repos.of(DAP_REPOSITORY).collect(ctx.flowId, ctx.account?.id ?? null, new Date(now.getTime() - CHALLENGE_SECONDS * 1000));
     if (!collected) {
-      const status = await this.status(ctx);
-      return { ok: false, notice: { key: status === 'expired' ? 'dap.expired' : status === 'pending' ? 'dap.waiting' : 'dap.refused' } };
+      const status = this.#statusOf(await ctx.repos.of(DAP_REPOSITORY).latest(ctx.flowId));
+      if (status === 'pending') return { status, notice: { key: 'dap.waiting' } };
+      return status === 'expired' ? { status, notice: { key: 'dap.expired' } } : { status: 'refused', notice: { key: 'dap.refused' } };
     }
-    await ctx.repos.dap.touchFactor(collected.accountId, now);
-    return { ok: true, accountId: collected.accountId };
+    await ctx.repos.of(DAP_REPOSITORY).touchFactor(collected.accountId, now);
+    return { status: 'approved', accountId: collected.accountId };
   }
 
-  readonly enroll = {
+  readonly enroll: Enrollable<Continue> = {
+    words: { start: 'setup.next', dialog: 'setup.dap_dialog' },
     begin: async (): Promise<EnrollmentStart> => ({ keep: this.#deps.random.bytes(32).toString('base64url') }),
     view: async (ctx: EnrollContext): Promise<FactorView> => {
-      if (!ctx.kept) return { template: 'enroll/dap', data: {} };
+      if (!ctx.kept) return { template: '@dap/enroll', data: {} };
       const link = enrollLink(this.#deps.origin, ctx.flowId, ctx.kept);
-      const device = await ctx.repos.dap.deviceOfEnrollment(ctx.flowId, ctx.account.id);
-      return { template: 'enroll/dap', data: { link, qr: await qrDataUrl(link), done: device !== undefined, device: device?.name ?? null } };
+      const device = await ctx.repos.of(DAP_REPOSITORY).deviceOfEnrollment(ctx.flowId, ctx.account.id);
+      return { template: '@dap/enroll', data: { link, qr: await qrDataUrl(link), done: device !== undefined, device: device?.name ?? null } };
     },
     /** The phone registered its key and PIN with this enrollment's link. */
-    confirm: async (ctx: EnrollContext): Promise<Verification> => {
-      const device = await ctx.repos.dap.deviceOfEnrollment(ctx.flowId, ctx.account.id);
+    confirm: async (ctx: EnrollContext) => {
+      const device = await ctx.repos.of(DAP_REPOSITORY).deviceOfEnrollment(ctx.flowId, ctx.account.id);
       return device ? { ok: true } : { ok: false, notice: { key: 'dap.enroll_waiting' } };
     },
   };
 
   /**
    * Removes every device of the account (their keys and PIN hashes); what they approved and
-   * what still waits for one of them is refused at once.
+   * what still waits for one of them is refused at once. One phone at a time, too.
    */
-  async remove(ctx: FlowContext): Promise<boolean> {
-    return ctx.account !== null && (await ctx.repos.dap.removeDevices(ctx.account.id)) > 0;
-  }
+  readonly removal: Removable = {
+    remove: async (ctx) => (await ctx.repos.of(DAP_REPOSITORY).removeDevices(ctx.account.id)) > 0,
+    devices: {
+      list: async (repos, accountId): Promise<Device[]> =>
+        (await repos.of(DAP_REPOSITORY).devices(accountId)).map((d) => ({ id: d.id, name: d.name, createdAt: d.created_at, lastUsedAt: d.last_used_at, lockedAt: d.locked_at })),
+      removeOne: async (ctx, deviceId) => {
+        const device = (await this.removal.devices!.list(ctx.repos, ctx.account.id)).find((d) => d.id === deviceId);
+        return device && (await ctx.repos.of(DAP_REPOSITORY).removeDevices(ctx.account.id, deviceId)) > 0 ? device : undefined;
+      },
+      removedMail: 'mail.dap_removed',
+    },
+  };
 
-  /** A device key is made on the phone, never by an operator. */
-  async enrollByOperator(): Promise<never> {
-    throw new Error('the DÁP app is set up from the phone, through the account portal');
+  // No `operatorEnroll`: a device key is made on the phone, never by an operator.
+
+  /** Challenges past their time (and the hour the caps look back). */
+  maintain(repos: Repos, expiredBefore: Date): Promise<number> {
+    return repos.of(DAP_REPOSITORY).deleteExpired(expiredBefore);
   }
 
   async #challenge(ctx: FlowContext): Promise<void> {
     const { clock, random } = this.#deps;
     const now = clock.now();
-    const previous = (await ctx.repos.dap.latest(ctx.flowId))?.number;
+    const previous = (await ctx.repos.of(DAP_REPOSITORY).latest(ctx.flowId))?.number;
     // Like the emailed code's session tag: never the number the last QR code of this sign-in had.
     const used = new Set(previous ? [previous] : []);
     const fresh = (): string => {
@@ -149,7 +188,7 @@ export class DapFactor implements PasswordlessFactor<Continue> {
       }
     };
     const number = fresh();
-    await ctx.repos.dap.createChallenge({
+    await ctx.repos.of(DAP_REPOSITORY).createChallenge({
       id: random.uuid(),
       flowId: ctx.flowId,
       accountId: ctx.account?.id ?? null,
@@ -177,3 +216,11 @@ async function qrDataUrl(link: string): Promise<string> {
   const svg = await QRCode.toString(link, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
   return `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`;
 }
+
+export const dap: FactorModule = {
+  id: DAP_FACTOR_ID,
+  folder: new URL('./', import.meta.url),
+  create: (deps) => new DapFactor(deps),
+  // The phone's side: the device API and the reference app.
+  routes: (deps) => [deviceApiRoutes(new DeviceService(deps)), appRoutes()],
+};

@@ -8,7 +8,23 @@ import type { Clock, Random } from '../../clock.ts';
 import type { CodePurpose } from '../../db/repositories/one-time-codes.ts';
 import type { Mailer } from '../../mail/mailer.ts';
 import type { EmailedCodes } from '../../security/emailed-codes.ts';
-import { type ChangeProof, type EnrollmentStart, type Factor, type FactorContext, type FactorView, type GuardedProof, type Notice, type Verification, parseCode } from '../factor.ts';
+import {
+  type ChangeProof,
+  type Enrollable,
+  type EnrollmentStart,
+  type Factor,
+  type FactorContext,
+  type FactorView,
+  type GuardedProof,
+  type Notice,
+  type OperatorEnrollable,
+  type Removable,
+  type ResetProof,
+  type TypedProof,
+  type Verification,
+  parseCode,
+} from '../factor.ts';
+import type { FactorModule } from '../module.ts';
 
 export const EMAIL_FACTOR_ID = 'email';
 /** kapu's `amr` for the emailed code: RFC 8176 has no value for it (documented in README). */
@@ -29,6 +45,8 @@ export class EmailCodeFactor implements Factor<CodeInput> {
   readonly labelKey = 'factor.email';
   /** A mailbox is all it needs: the way in for a citizen who has no Ügyfélkapu+ yet. */
   readonly setUpFirst = true as const;
+  /** Its codes reached the account's address: the address is verified. */
+  readonly provesAddress = true as const;
   readonly #deps: EmailCodeDeps;
 
   constructor(deps: EmailCodeDeps) {
@@ -39,7 +57,16 @@ export class EmailCodeFactor implements Factor<CodeInput> {
     return parseCode(form);
   }
 
-  async begin(ctx: FactorContext): Promise<Notice | null> {
+  /** A code mailed to the account's address, with the page's session tag. */
+  readonly signIn: TypedProof<CodeInput> = {
+    answered: 'typed',
+    begin: (ctx) => this.#begin(ctx),
+    resend: (ctx) => this.#send(ctx, 'signin'),
+    view: (ctx) => this.#view(ctx, 'signin', '@email/sign-in'),
+    verify: (ctx, input) => this.#verify(ctx, input),
+  };
+
+  async #begin(ctx: FactorContext): Promise<Notice | null> {
     // Coming back to this factor (after switching away) reuses a live code rather than
     // spamming the inbox; the cool-down would refuse a new one anyway.
     const live = await this.#deps.codes.live(ctx.repos, 'signin', ctx.flowId, ctx.account.id);
@@ -47,15 +74,7 @@ export class EmailCodeFactor implements Factor<CodeInput> {
     return this.#send(ctx, 'signin');
   }
 
-  resend(ctx: FactorContext): Promise<Notice> {
-    return this.#send(ctx, 'signin');
-  }
-
-  view(ctx: FactorContext): Promise<FactorView> {
-    return this.#view(ctx, 'signin', 'factors/email');
-  }
-
-  async verify(ctx: FactorContext, input: CodeInput): Promise<Verification> {
+  async #verify(ctx: FactorContext, input: CodeInput): Promise<Verification> {
     const checked = await this.#deps.codes.check(ctx.repos, 'signin', ctx.flowId, ctx.account.id, input.code);
     if (checked.ok) await ctx.repos.factors.touch(ctx.account.id, this.id, this.#deps.clock.now());
     return checked;
@@ -74,7 +93,7 @@ export class EmailCodeFactor implements Factor<CodeInput> {
       // No new code under the lock: the way on is to start over.
       const notice = dead ? { key: 'guarded.code_exhausted', error: true } : expired ? { key: 'guarded.code_expired', error: true } : undefined;
       return {
-        template: 'factors/email',
+        template: '@email/sign-in',
         data: { username: ctx.username, tag: code.tag, closed: dead || expired, resendAllowed: false, resendIn: 0 },
         ...(notice && { notice }),
       };
@@ -90,15 +109,28 @@ export class EmailCodeFactor implements Factor<CodeInput> {
   readonly proveChange: ChangeProof<CodeInput> = {
     begin: (ctx) => this.#send(ctx, 'change'),
     resend: (ctx) => this.#send(ctx, 'change'),
-    view: (ctx) => this.#view(ctx, 'change', 'enroll/email'),
+    view: (ctx) => this.#view(ctx, 'change', '@email/enroll'),
     verify: (ctx, input) => this.#deps.codes.check(ctx.repos, 'change', ctx.flowId, ctx.account.id, input.code),
   };
 
-  readonly enroll = {
-    begin: async (ctx: FactorContext): Promise<EnrollmentStart> => ({ notice: await this.#send(ctx, 'enroll') }),
-    resend: (ctx: FactorContext): Promise<Notice> => this.#send(ctx, 'enroll'),
-    view: (ctx: FactorContext): Promise<FactorView> => this.#view(ctx, 'enroll', 'enroll/email'),
-    confirm: async (ctx: FactorContext, input: CodeInput): Promise<Verification> => {
+  /**
+   * A new password changed in the portal: a code to the account's address under the purpose
+   * `reset`, bound to the change. A forgotten password's own mailed code is this proof already.
+   */
+  readonly proveReset: ResetProof<CodeInput> = {
+    byMailbox: true,
+    template: '@email/reset',
+    parse: (form) => parseCode(form),
+    begin: (ctx) => this.#send(ctx, 'reset').then((sent) => (sent.error ? sent : null)),
+    verify: (ctx, input) => this.#deps.codes.check(ctx.repos, 'reset', ctx.flowId, ctx.account.id, input.code),
+  };
+
+  readonly enroll: Enrollable<CodeInput> = {
+    words: { start: 'setup.send_code', dialog: 'setup.email_dialog' },
+    begin: async (ctx): Promise<EnrollmentStart> => ({ notice: await this.#send(ctx, 'enroll') }),
+    resend: (ctx) => this.#send(ctx, 'enroll'),
+    view: (ctx) => this.#view(ctx, 'enroll', '@email/enroll'),
+    confirm: async (ctx, input): Promise<Verification> => {
       const checked = await this.#deps.codes.check(ctx.repos, 'enroll', ctx.flowId, ctx.account.id, input.code);
       if (!checked.ok) return checked;
       const now = this.#deps.clock.now();
@@ -109,16 +141,21 @@ export class EmailCodeFactor implements Factor<CodeInput> {
   };
 
   /** The factor goes, and with it every live code it mailed (a sign-in's, a setup's, a change's). */
-  async remove(ctx: FactorContext): Promise<boolean> {
-    if (!(await ctx.repos.factors.remove(ctx.account.id, this.id))) return false;
-    await ctx.repos.codes.expireLive(ctx.account.id, ['signin', 'enroll', 'change'], this.#deps.clock.now());
-    return true;
-  }
+  readonly removal: Removable = {
+    remove: async (ctx) => {
+      if (!(await ctx.repos.factors.remove(ctx.account.id, this.id))) return false;
+      await ctx.repos.codes.expireLive(ctx.account.id, ['signin', 'enroll', 'change'], this.#deps.clock.now());
+      return true;
+    },
+  };
 
-  async enrollByOperator(ctx: FactorContext) {
-    await ctx.repos.factors.put({ id: this.#deps.random.uuid(), accountId: ctx.account.id, kind: this.id, secretSealed: null, now: this.#deps.clock.now() });
-    return {};
-  }
+  /** The account's address is all it needs. */
+  readonly operatorEnroll: OperatorEnrollable = {
+    enroll: async (ctx) => {
+      await ctx.repos.factors.put({ id: this.#deps.random.uuid(), accountId: ctx.account.id, kind: this.id, secretSealed: null, now: this.#deps.clock.now() });
+      return {};
+    },
+  };
 
   #send(ctx: FactorContext, purpose: CodePurpose): Promise<Notice> {
     return this.#deps.codes.send(ctx.repos, purpose, ctx.flowId, ctx.account, ctx.lang, ctx.request);
@@ -146,3 +183,16 @@ export class EmailCodeFactor implements Factor<CodeInput> {
     };
   }
 }
+
+export const emailCode: FactorModule = {
+  id: EMAIL_FACTOR_ID,
+  folder: new URL('./', import.meta.url),
+  create: (deps) => new EmailCodeFactor(deps),
+  cli: {
+    help: "the emailed code (Ügyfélkapu+ e-mailes kóddal): codes go to the account's address",
+    again: { keep: true },
+    said: (account, { added }) => [
+      added ? `emailed-code factor added for ${account.username}: codes go to ${account.email}` : `${account.username} already has the emailed-code factor (codes go to ${account.email})`,
+    ],
+  },
+};

@@ -15,7 +15,23 @@ import type { Clock, Random } from '../../clock.ts';
 import type { Mailer } from '../../mail/mailer.ts';
 import type { PasswordHasher } from '../../security/passwords.ts';
 import { AAD, type SecretBox } from '../../security/secret-box.ts';
-import { type ChangeProof, type EnrollContext, type EnrollmentStart, type Factor, type FactorContext, type FactorView, type GuardedProof, type Verification, parseCode } from '../factor.ts';
+import {
+  type ChangeProof,
+  type EnrollContext,
+  type Enrollable,
+  type EnrollmentStart,
+  type Factor,
+  type FactorContext,
+  type FactorView,
+  type GuardedProof,
+  type OperatorEnrollable,
+  type Removable,
+  type ResetProof,
+  type TypedProof,
+  type Verification,
+  parseCode,
+} from '../factor.ts';
+import type { FactorModule } from '../module.ts';
 
 export const TOTP_FACTOR_ID = 'totp';
 const PERIOD = 30;
@@ -50,15 +66,15 @@ export class TotpFactor implements Factor<CodeInput> {
     return parseCode(form);
   }
 
-  async begin(): Promise<null> {
-    return null;
-  }
+  /** A code typed from the app: nothing to send, nothing to resend. */
+  readonly signIn: TypedProof<CodeInput> = {
+    answered: 'typed',
+    begin: async () => null,
+    view: async () => ({ template: '@totp/sign-in', data: {} }),
+    verify: (ctx, input) => this.#verify(ctx, input),
+  };
 
-  async view() {
-    return { template: 'factors/totp', data: {} };
-  }
-
-  async verify(ctx: FactorContext, input: CodeInput): Promise<Verification> {
+  async #verify(ctx: FactorContext, input: CodeInput): Promise<Verification> {
     const factor = await ctx.repos.factors.findSecret(ctx.account.id, this.id);
     if (!factor?.secret_sealed) return REFUSED;
     const timeStep = await this.#timeStep(this.#deps.box.openText(factor.secret_sealed, AAD.factorSecret(ctx.account.id, this.id)), input.code);
@@ -72,9 +88,9 @@ export class TotpFactor implements Factor<CodeInput> {
    */
   readonly guarded: GuardedProof<CodeInput> = {
     begin: async () => '',
-    view: () => ({ template: 'factors/totp', data: {} }),
+    view: () => ({ template: '@totp/sign-in', data: {} }),
     verify: async (ctx, kept, input) => {
-      if (ctx.account) return { verification: await this.verify({ ...ctx, account: ctx.account }, input), kept };
+      if (ctx.account) return { verification: await this.#verify({ ...ctx, account: ctx.account }, input), kept };
       await ctx.repos.factors.findSecret(STAND_IN_ACCOUNT, this.id);
       return { verification: REFUSED, kept };
     },
@@ -83,18 +99,31 @@ export class TotpFactor implements Factor<CodeInput> {
   /** A change in the portal: the app's code, checked as at a sign-in (each time step once). */
   readonly proveChange: ChangeProof<CodeInput> = {
     begin: async () => null,
-    view: async () => ({ template: 'change/totp', data: {} }),
-    verify: (ctx, input) => this.verify(ctx, input),
+    view: async () => ({ template: '@totp/change', data: {} }),
+    verify: (ctx, input) => this.#verify(ctx, input),
   };
 
-  readonly enroll = {
+  /**
+   * A new password (a change in the portal, a forgotten one): the app's code too, in a field of
+   * its own (`app_code`), so that a mailbox alone never takes over an account that has the app.
+   */
+  readonly proveReset: ResetProof<CodeInput> = {
+    template: '@totp/reset',
+    parse: (form) => parseCode(form, 'app_code'),
+    begin: async () => null,
+    verify: (ctx, input) => this.#verify(ctx, input),
+  };
+
+  readonly enroll: Enrollable<CodeInput> = {
+    moves: true,
+    words: { start: 'setup.next', dialog: 'setup.totp_dialog' },
     begin: async (): Promise<EnrollmentStart> => ({ keep: generateSecret({ length: 20 }) }),
     view: async (ctx: EnrollContext): Promise<FactorView> => {
-      if (!ctx.kept) return { template: 'enroll/totp', data: {} };
+      if (!ctx.kept) return { template: '@totp/enroll', data: {} };
       const uri = this.#uri(ctx.account.username, ctx.kept);
       // An image of kapu's own making (pages load nothing from elsewhere); the key as text too.
       const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
-      return { template: 'enroll/totp', data: { uri, secret: groups(ctx.kept, 4), qr: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` } };
+      return { template: '@totp/enroll', data: { uri, secret: groups(ctx.kept, 4), qr: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` } };
     },
     confirm: async (ctx: EnrollContext, input: CodeInput): Promise<Verification> => {
       if (!ctx.kept) return REFUSED;
@@ -122,11 +151,21 @@ export class TotpFactor implements Factor<CodeInput> {
   };
 
   /** Its row holds all it owns: the sealed secret, the last time step and the törlőkód's hash. */
-  remove(ctx: FactorContext): Promise<boolean> {
-    return ctx.repos.factors.remove(ctx.account.id, this.id);
-  }
+  readonly removal: Removable = {
+    remove: (ctx) => ctx.repos.factors.remove(ctx.account.id, this.id),
+    recoveryCode: { normalize: normalizeRecoveryCode, removedMail: 'mail.app_removed' },
+  };
 
-  async enrollByOperator(ctx: FactorContext) {
+  /** A new secret, its otpauth:// URI shown once to the operator. */
+  readonly operatorEnroll: OperatorEnrollable = {
+    enroll: (ctx) => this.#enrollByOperator(ctx),
+    shownAgain: async (ctx) => {
+      const sealed = (await ctx.repos.factors.findSecret(ctx.account.id, this.id))?.secret_sealed;
+      return sealed ? this.#uri(ctx.account.username, this.#deps.box.openText(sealed, AAD.factorSecret(ctx.account.id, this.id))) : undefined;
+    },
+  };
+
+  async #enrollByOperator(ctx: FactorContext) {
     const secret = generateSecret({ length: 20 });
     await ctx.repos.factors.put({
       id: this.#deps.random.uuid(),
@@ -168,3 +207,22 @@ export function normalizeRecoveryCode(typed: string): string {
 function groups(text: string, size: number): string {
   return text.match(new RegExp(`.{1,${size}}`, 'g'))!.join('-');
 }
+
+export const totp: FactorModule = {
+  id: TOTP_FACTOR_ID,
+  folder: new URL('./', import.meta.url),
+  create: (deps) => new TotpFactor({ ...deps, issuerLabel: 'Ügyfélkapu+' }),
+  cli: {
+    help: 'an authenticator app (Ügyfélkapu+ hitelesítő alkalmazással); prints its otpauth:// URI once',
+    options: { replace: 'the account has an app already: a new secret replaces it (the old phone stops working)' },
+    sealsSecret: true,
+    // A new secret silently replacing the old one would stop the citizen's phone working.
+    again: { replaceFlag: 'replace', refusal: (username) => `${username} already has an authenticator app; --replace issues a new secret and the old one stops working` },
+    shownAs: 'otpauthUri',
+    said: (account, { shown }) => [
+      `authenticator-app factor added for ${account.username}.`,
+      'This URI is the secret and is shown only once: hand it to the account holder over a safe channel (e.g. as a QR code).',
+      shown ?? '',
+    ],
+  },
+};

@@ -1,9 +1,50 @@
-import { sql } from 'kysely';
-import type { Db } from '../database.ts';
-import type { InTransaction } from '../unit-of-work.ts';
+import { type Generated, type Kysely, sql } from 'kysely';
+import type { Db } from '../../db/database.ts';
+import { repositoryKey } from '../../db/repositories/index.ts';
+import type { Database, Timestamp } from '../../db/schema.ts';
+import type { InTransaction } from '../../db/unit-of-work.ts';
 
-/** The DÁP factor's id in the `factor` table: the account has it while it has a device. */
-const DAP_KIND = 'dap';
+/** A phone enrolled for the DÁP method: its public key and its PIN's hash (SPEC §8). */
+type DapDeviceTable = {
+  id: string;
+  account_id: string;
+  enrollment_id: string;
+  name: string;
+  public_key: string;
+  pin_hash: string;
+  pin_failures: Generated<number>;
+  locked_at: Timestamp | null;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+};
+
+/** A sign-in waiting for an approval on a phone. */
+type DapChallengeTable = {
+  id: string;
+  flow_id: string;
+  account_id: string | null;
+  nonce: string;
+  number: string;
+  decoys: string;
+  client: string | null;
+  browser: string | null;
+  ip: string | null;
+  status: 'pending' | 'approved' | 'refused' | 'superseded' | 'used';
+  device_id: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  decided_at: Timestamp | null;
+};
+
+/** The DÁP method's own tables (its migration makes them), beside kapu's. */
+type DapTables = {
+  dap_device: DapDeviceTable;
+  dap_challenge: DapChallengeTable;
+};
+
+/** The DÁP factor's id (in the `factor` table: the account has it while it has a device). */
+export const DAP_FACTOR_ID = 'dap';
+const DAP_KIND = DAP_FACTOR_ID;
 
 /**
  * The DÁP method's devices and challenges (SPEC §8). The rules are in the queries: a device
@@ -12,9 +53,9 @@ const DAP_KIND = 'dap';
  * (`where status = 'approved'`), only while its device is still enrolled and unlocked.
  */
 export class DapRepository {
-  readonly #db: Db;
+  readonly #db: Kysely<Database & DapTables>;
   constructor(db: Db) {
-    this.#db = db;
+    this.#db = db.withTables<DapTables>();
   }
 
   // ---- devices
@@ -230,3 +271,6 @@ export class DapRepository {
     return Number(result.numDeletedRows);
   }
 }
+
+/** The repository over a unit of work's handle: `repos.of(DAP_REPOSITORY)`. */
+export const DAP_REPOSITORY = repositoryKey((db) => new DapRepository(db));

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import Router from '@koa/router';
 
 /** The reference phone app's files: a small installable web app, nothing from elsewhere. */
-const APP_DIR = new URL('../../views/app/', import.meta.url);
+const APP_DIR = new URL('./app-files/', import.meta.url);
 const APP_FILES: Record<string, { file: string; type: string }> = {
   '/app/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/app/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },

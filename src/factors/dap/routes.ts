@@ -1,16 +1,17 @@
 /**
  * The device API the phone app speaks, versioned under /api/device/v1 (documented in the
  * README, so a native app can implement it), and the reference app itself under /app/.
- * Thin adapters over src/factors/dap/devices.ts: JSON in (8 KiB at most), JSON out; every
+ * Thin adapters over devices.ts: JSON in (8 KiB at most), JSON out; every
  * refusal is a 4xx with `{ "error": code }`, never a page, never a stack trace.
  */
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import type { Deps } from '../deps.ts';
-import type { ApiResult, Caller } from '../factors/dap/devices.ts';
-import { UnsupportedMediaType, UnusableValue, decodeJson, readBody } from '../http/body.ts';
-import { PayloadTooLarge } from '../http/input-guard.ts';
-import { DEFAULT_LANG, pickLang } from '../views.ts';
+import { UnsupportedMediaType, UnusableValue, decodeJson, readBody } from '../../http/body.ts';
+import { PayloadTooLarge } from '../../http/input-guard.ts';
+import { DEFAULT_LANG, pickLang } from '../../views.ts';
+import type { Who } from '../../auth/who.ts';
+import { browserOf } from '../../http/browser.ts';
+import type { ApiResult, DeviceService } from './devices.ts';
 
 export const API_PREFIX = '/api/device/v1';
 const JSON_LIMIT_BYTES = 8 * 1024;
@@ -44,6 +45,23 @@ function jsonBody() {
   };
 }
 
+/** The HTTP status of each of the API's refusals (documented with the API in the README). */
+const STATUS: Record<string, number> = {
+  invalid_request: 400,
+  invalid_pin: 400,
+  bad_signature: 401,
+  wrong_pin: 401,
+  wrong_account: 403,
+  wrong_number: 403,
+  unknown_device: 404,
+  unknown_challenge: 404,
+  challenge_decided: 409,
+  enrollment_invalid: 410,
+  challenge_expired: 410,
+  device_locked: 423,
+  throttled: 429,
+};
+
 function send<T>(ctx: Context, result: ApiResult<T>, okStatus = 200): void {
   ctx.set('Cache-Control', 'no-store');
   if (result.ok) {
@@ -52,14 +70,14 @@ function send<T>(ctx: Context, result: ApiResult<T>, okStatus = 200): void {
     return;
   }
   if (result.retryAfter) ctx.set('Retry-After', String(result.retryAfter));
-  ctx.status = result.status;
-  ctx.body = { error: result.error, ...result.detail, request_id: ctx.state['reqId'] };
+  const error = result.code ?? 'invalid_request';
+  ctx.status = STATUS[error] ?? 400;
+  ctx.body = { error, ...result.detail, request_id: ctx.state['reqId'] };
 }
 
-export function deviceApiRoutes(deps: Deps): Router {
+export function deviceApiRoutes(devices: DeviceService): Router {
   const router = new Router({ prefix: API_PREFIX });
-  const { devices } = deps;
-  const caller = (ctx: Context): Caller => ({ ip: ctx.ip, lang: pickLang(ctx.get('Accept-Language')) ?? DEFAULT_LANG });
+  const caller = (ctx: Context): Who => ({ ip: ctx.ip, lang: pickLang(ctx.get('Accept-Language')) ?? DEFAULT_LANG, browser: browserOf(ctx.get('User-Agent')) });
   const body = (ctx: Context) => (ctx.request as { body?: Record<string, unknown> }).body ?? {};
 
   // Whatever goes wrong below is JSON too (kapu's error handler answers JSON to API clients).
