@@ -7,9 +7,7 @@ import compose from 'koa-compose';
 import type Provider from 'oidc-provider';
 import type { Deps } from './deps.ts';
 import { assetRoutes } from './http/assets.ts';
-import { clientLogoRoutes } from './http/client-logos.ts';
 import { demoRoutes } from './demo/routes.ts';
-import { developerRoutes } from './http/developers.ts';
 import { devMailboxRoutes } from './http/dev-mailbox.ts';
 import { errorHandler } from './http/errors.ts';
 import { healthRoutes } from './http/health.ts';
@@ -19,6 +17,8 @@ import { metricsRoutes } from './http/metrics.ts';
 import { requestContext } from './http/request.ts';
 import { interactionRoutes } from './interactions/routes.ts';
 import { unlockLinkRoutes } from './interactions/unlock.ts';
+import { clientLogoRoutes } from './oidc/client-logo-routes.ts';
+import { developerRoutes } from './oidc/developers.ts';
 import { accountRoutes } from './account/routes.ts';
 
 export function buildApp(deps: Deps, provider: Provider): Koa {
@@ -41,8 +41,17 @@ export function buildApp(deps: Deps, provider: Provider): Koa {
   // Router middleware is typed for router contexts; in this chain they are plain Koa middleware.
   const ownRoutes = routers.flatMap((r) => [r.routes(), r.allowedMethods()]) as unknown as Koa.Middleware[];
   // A path is kapu's when one of its routers has a route for it (any method: a wrong one gets
-  // kapu's 405); everything else is the provider's.
-  const isOwn = (path: string) => routers.some((r) => r.match(path, 'GET').path.length > 0);
+  // kapu's 405); everything else is the provider's. Asking every router costs a discovery
+  // request more than the rest of kapu's front: the provider's paths are remembered (a bounded
+  // set, emptied when full, so made-up paths cannot grow it).
+  const providers = new Set<string>();
+  const isOwn = (path: string) => {
+    if (providers.has(path)) return false;
+    if (routers.some((r) => r.match(path, 'GET').path.length > 0)) return true;
+    if (providers.size >= 500) providers.clear();
+    providers.add(path);
+    return false;
+  };
   const handleOwn = compose([errorHandler(deps), guardRequestLine(), ...ownRoutes]);
   // Bad input for the provider is refused before the provider (and so the database) sees it.
   const guardProvider = compose([

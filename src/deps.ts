@@ -22,7 +22,7 @@ import { type Repos, repositories } from './db/repositories/index.ts';
 import { UnitOfWork } from './db/unit-of-work.ts';
 import type { FactorModule } from './factors/module.ts';
 import { FACTORS, createFactors } from './factors/index.ts';
-import { Metrics } from './http/metrics.ts';
+import { Metrics } from './metrics.ts';
 import { type Logger, createLogger } from './log.ts';
 import { DevMailbox } from './mail/dev-mailbox.ts';
 import { Mailer } from './mail/mailer.ts';

@@ -33,3 +33,15 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
 }
 
 export type { Logger };
+
+/**
+ * The access log's logger: the same destination, level and bindings as `log`, without its
+ * redaction. The access line is made of fixed fields only (method, the path without its query,
+ * status, time, the ids kapu set), never of a request's content, so there is nothing to censor;
+ * and redaction (a clone and a walk of every object logged) was the largest single cost kapu
+ * added to a discovery request in a perf profile.
+ */
+export function accessLogger(log: Logger): Logger {
+  const stream = (log as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym];
+  return pino({ level: log.level, base: null, timestamp: pino.stdTimeFunctions.isoTime }, stream).child(log.bindings());
+}

@@ -3,7 +3,7 @@
  * counts too), CPU time of every Postgres process, and a process's peak resident memory.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
@@ -92,5 +92,18 @@ function statusMiB(pid: number, field: string): number | null {
     return kb ? Number(kb) / 1024 : null;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Starts a new peak for peakRssMiB (Linux's clear_refs "5"), so that each scenario reports its
+ * own peak rather than the largest since the process started. Where the kernel refuses, the
+ * peak stays the process's.
+ */
+export function resetPeakRss(pid: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  } catch {
+    // Not permitted here: peaks are then cumulative.
   }
 }

@@ -11,7 +11,6 @@ import type { Notice } from '../factors/factor.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
 import type { PortalKit, SignedInPage } from './kit.ts';
 
-
 /** Messages a redirect to a change's page may carry (?notice=…), from this fixed list only. */
 const PAGE_NOTICES = new Set(['email.sent', 'email.resent']);
 

@@ -1,4 +1,9 @@
-/** What the portal's router (routes.ts) lends the route files of its parts (email-routes.ts, factor-routes.ts). */
+/**
+ * What the portal's router (src/account/routes.ts) lends the route files of its parts
+ * (src/account/email-routes.ts, src/account/factor-routes.ts): the page a request is on, and the
+ * helpers every part's routes use. Its own file, so the router and its parts never import each
+ * other.
+ */
 import type { Context, Middleware } from 'koa';
 import type { Who } from '../auth/who.ts';
 import type { Result } from '../auth/result.ts';
@@ -6,6 +11,7 @@ import type { PortalSession } from '../auth/portal-sessions.ts';
 import type { FormFields } from '../factors/factor.ts';
 import type { Lang } from '../views.ts';
 
+/** What every page needs: the request, its language, the form token, the session if any. */
 export interface Page {
   ctx: Context;
   lang: Lang;
@@ -15,6 +21,7 @@ export interface Page {
 
 export type SignedInPage = Page & { session: PortalSession };
 
+/** What the portal's router lends its parts. */
 export interface PortalKit {
   form: Middleware;
   signedIn: (handler: (p: SignedInPage, fields: FormFields) => Promise<void>) => (ctx: Context) => Promise<void>;

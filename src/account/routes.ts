@@ -45,7 +45,6 @@ const HOME_NOTICES = [
 ];
 
 
-
 export function accountRoutes(deps: Deps): Router {
   const router = new Router({ prefix: '/account' });
   const form = formBody();

@@ -5,31 +5,15 @@
  */
 import type Provider from 'oidc-provider';
 import type { Deps } from '../deps.ts';
+import { AUTH_METHODS, type AuthMethod, CLIENT_ID_PATTERN, type TokenLifetime } from '../oidc/client-metadata.ts';
 import { PKCE_METADATA, type PkcePolicy } from '../oidc/client-policy.ts';
 import type { SubjectType } from '../oidc/pairwise.ts';
 import { AAD } from '../security/secret-box.ts';
 import { AdminError } from './accounts.ts';
 import { logoOf, subjectOf, validate } from './client-rules.ts';
 
-export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
-
-/**
- * Per-client token lifetimes (seconds) an operator may set, with their safe bounds: long enough
- * to be usable, short enough that a leaked token does not open the door for long. An ID token
- * lives at most an hour: signing keys stay published an hour after a rotation (src/oidc/keys.ts).
- */
-export const TOKEN_LIFETIMES = {
-  access_token_ttl: { min: 60, max: 60 * 60 },
-  id_token_ttl: { min: 60, max: 60 * 60 },
-  refresh_token_ttl: { min: 60 * 60, max: 30 * 24 * 60 * 60 },
-} as const;
-export type TokenLifetime = keyof typeof TOKEN_LIFETIMES;
-
 /** Longest grace period of an old client secret after a rotation. */
 export const MAX_SECRET_GRACE_SECONDS = 30 * 24 * 60 * 60;
-
-/** What a client id may be: 3–64 letters, digits, dots, underscores and dashes (safe in a URL path as it is). */
-export const CLIENT_ID_PATTERN = /^[A-Za-z0-9._-]{3,64}$/;
 
 export interface NewClientInput {
   clientId: string;
@@ -42,7 +26,7 @@ export interface NewClientInput {
   logo?: Uint8Array;
   redirectUris: string[];
   postLogoutRedirectUris?: string[];
-  authMethod: (typeof AUTH_METHODS)[number];
+  authMethod: AuthMethod;
   /** For private_key_jwt: the RP's public keys (a JWKS object) or where to fetch them. */
   jwks?: unknown;
   jwksUri?: string;

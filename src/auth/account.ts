@@ -184,7 +184,7 @@ export class AccountService {
 
   /** What the second step of a password change asks for; undefined when it is over. */
   async passwordChange(changeId: string): Promise<{ proofs: ProofPart[] } | undefined> {
-    const open = await this.#deps.uow.repos.pendingChanges.findOpen(changeId, 'reset', this.#deps.clock.now());
+    const open = await this.#deps.uow.repos.pendingChanges.peekOpen(changeId, 'reset', this.#deps.clock.now());
     const proofs = open && this.#proofsOf(open.value);
     return proofs && { proofs: proofs.map(proofPart) };
   }
@@ -198,7 +198,7 @@ export class AccountService {
     const password = typeof form['password'] === 'string' && form['password'].length <= PASSWORD_MAX_LENGTH ? form['password'] : '';
     if (password.length < PASSWORD_MIN_LENGTH) return refused('invalid_input', 'account.password_short', { min: PASSWORD_MIN_LENGTH });
     if (form['password2'] !== password) return refused('invalid_input', 'account.password_mismatch');
-    const pending = await uow.repos.pendingChanges.findOpen(changeId, 'reset', clock.now());
+    const pending = await uow.repos.pendingChanges.peekOpen(changeId, 'reset', clock.now());
     if (!pending || pending.account_id !== session.account.id) return refused('wrong_answer', 'code.none');
     const proofs = this.#proofsOf(pending.value);
     if (!proofs) return refused('wrong_answer', 'code.none');

@@ -6,7 +6,8 @@
  * the queries). Each change opens its own rows (`open`) and says what happens once proven.
  */
 import type { Clock } from '../clock.ts';
-import type { Repos } from '../db/repositories/index.ts';
+import type { Repos, TxRepos } from '../db/repositories/index.ts';
+import type { PendingChangesRepository } from '../db/repositories/pending-changes.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
 import type { FactorContext, FactorRegistry, FactorView, FormFields, Notice, With } from '../factors/factor.ts';
 import type { Throttle } from '../security/throttle.ts';
@@ -36,24 +37,37 @@ export interface ProofPage {
   canResend: boolean;
 }
 
+/** A pending change's row, as the repository reads it. */
+export type PendingChange = NonNullable<Awaited<ReturnType<PendingChangesRepository['peekOpen']>>>;
+
+/** Whose change it is and what it holds: the row as this change needs it, or undefined when it is not the session's. */
+export type OwnChange<O> = (row: PendingChange | undefined, session: PortalSession) => O | undefined;
+
 export const EXPIRED = refuse('expired', 'enroll.expired');
 
 export class ChangeProofs<O extends OpenChange> {
   readonly #deps: ChangeProofDeps;
-  /** The session's open change `changeId`, locked in a transaction; undefined when it is over or not its. */
-  readonly #open: (r: Repos, session: PortalSession, changeId: string) => Promise<O | undefined>;
+  /** The kind of pending change this proof is for. */
+  readonly #kind: 'email' | 'setup';
+  readonly #own: OwnChange<O>;
   /** What the audit log calls the proof's purpose ('email_change', 'setup'). */
   readonly #purpose: string;
 
-  constructor(deps: ChangeProofDeps, purpose: string, open: (r: Repos, session: PortalSession, changeId: string) => Promise<O | undefined>) {
+  constructor(deps: ChangeProofDeps, purpose: string, kind: 'email' | 'setup', own: OwnChange<O>) {
     this.#deps = deps;
     this.#purpose = purpose;
-    this.#open = open;
+    this.#kind = kind;
+    this.#own = own;
   }
 
-  /** The session's open change `changeId`, locked in a transaction; undefined when it is over or not its. */
-  open(r: Repos, session: PortalSession, changeId: string): Promise<O | undefined> {
-    return this.#open(r, session, changeId);
+  /** The session's open change `changeId`, locked for the transaction; undefined when it is over or not its. */
+  async open(r: TxRepos, session: PortalSession, changeId: string): Promise<O | undefined> {
+    return this.#own(await r.pendingChanges.findOpen(changeId, this.#kind, this.#deps.clock.now()), session);
+  }
+
+  /** The same, unlocked: a look before a unit of work, which reads it again with `open`. */
+  async #peek(session: PortalSession, changeId: string): Promise<O | undefined> {
+    return this.#own(await this.#deps.uow.repos.pendingChanges.peekOpen(changeId, this.#kind, this.#deps.clock.now()), session);
   }
 
   /** The account's factors that prove a change, in the registry's order (the first is offered first). */
@@ -83,9 +97,9 @@ export class ChangeProofs<O extends OpenChange> {
    * The proof's answer, counted like any factor's guess. A right one marks the change proven,
    * once, and `then` makes what follows in the same unit of work. Proven already: `already`.
    */
-  async prove<T extends object>(session: PortalSession, changeId: string, form: FormFields, who: Who, then: (r: Repos, open: O) => Promise<Result<T>>, already: Result<T> = EXPIRED): Promise<Result<T>> {
+  async prove<T extends object>(session: PortalSession, changeId: string, form: FormFields, who: Who, then: (r: TxRepos, open: O) => Promise<Result<T>>, already: Result<T> = EXPIRED): Promise<Result<T>> {
     const { uow, throttle, clock } = this.#deps;
-    const waiting = await this.#open(uow.repos, session, changeId);
+    const waiting = await this.#peek(session, changeId);
     if (!waiting) return EXPIRED;
     if (waiting.proved_at) return already;
     const factor = this.provers(session).find((f) => f.id === waiting.proof);
@@ -95,7 +109,7 @@ export class ChangeProofs<O extends OpenChange> {
     const attempt = await throttle.factor(uow.repos.throttle, session.account.id, who.ip);
     if (!attempt) return refuse('locked', 'throttle.locked');
     return uow.transaction(async (r) => {
-      const open = await this.#open(r, session, changeId);
+      const open = await this.open(r, session, changeId);
       if (!open || open.proved_at || open.proof !== factor.id) {
         await r.throttle.settle([], attempt.counted);
         return open ? already : EXPIRED;
@@ -117,7 +131,7 @@ export class ChangeProofs<O extends OpenChange> {
     const factor = this.provers(session).find((f) => f.id === factorId);
     if (!factor) return refuse('invalid_input', 'error.bad_request');
     return this.#deps.uow.transaction(async (r) => {
-      const open = await this.#open(r, session, changeId);
+      const open = await this.open(r, session, changeId);
       if (!open || open.proved_at) return EXPIRED;
       if (open.proof === factor.id) return { ok: true };
       await r.pendingChanges.chooseProof(changeId, factor.id, this.#deps.clock.now());

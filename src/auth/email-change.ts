@@ -59,10 +59,7 @@ export class EmailChangeService {
   constructor(deps: EmailChangeDeps, account: AccountTools) {
     this.#deps = deps;
     this.#account = account;
-    this.#proofs = new ChangeProofs(deps, 'email_change', async (r, session, changeId) => {
-      const open = await r.pendingChanges.findOpen(changeId, 'email', deps.clock.now());
-      return open && open.account_id === session.account.id && open.value ? { ...open, value: open.value } : undefined;
-    });
+    this.#proofs = new ChangeProofs(deps, 'email_change', 'email', (open, session) => ownChange(session, open));
   }
 
   /**
@@ -150,4 +147,9 @@ export class EmailChangeService {
     const sent = await this.#deps.codes.send(r, 'email_change', changeId, { ...session.account, email }, who.lang, { service: null, browser: who.browser });
     return sent.error ? { ok: false, refusal: 'rate_limited', notice: sent } : null;
   }
+}
+
+/** The change, when it is the session's account's own and names a new address. */
+function ownChange<T extends { account_id: string; value: string | null }>(session: PortalSession, open: T | undefined): (T & { value: string }) | undefined {
+  return open && open.account_id === session.account.id && open.value ? { ...open, value: open.value } : undefined;
 }

@@ -7,7 +7,7 @@
  * second-factor throttle.
  */
 import type { Clock, Random } from '../clock.ts';
-import type { Repos } from '../db/repositories/index.ts';
+import type { Repos, TxRepos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
 import type { EnrollContext, FactorAccount, FactorRegistry, FactorView, FormFields, MailRequest, Notice, With } from '../factors/factor.ts';
 import { AAD, type SecretBox } from '../security/secret-box.ts';
@@ -74,14 +74,14 @@ export class EnrollmentService {
     return { ok: true, enrollmentId, notice: start.notice ?? null };
   }
 
-  /** What the setup page shows (a QR code, the tag of the mailed code); undefined when over. */
+  /** What the setup page shows (a QR code, the tag of the mailed code); undefined when over. A look: it locks nothing. */
   async view(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang): Promise<{ factor: With<'enroll'>; view: FactorView } | undefined> {
-    const open = await this.#open(r, account, enrollmentId, lang);
+    const open = this.#opened(r, account, enrollmentId, lang, await r.enrollments.peekOpen(enrollmentId, account.id, this.#deps.clock.now()));
     return open && { factor: open.factor, view: await open.factor.enroll.view(open.ctx) };
   }
 
   /** A fresh proof (a new code mail), when the factor has one to give. */
-  async resend(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang, request?: MailRequest): Promise<Notice | undefined> {
+  async resend(r: TxRepos, account: FactorAccount, enrollmentId: string, lang: Lang, request?: MailRequest): Promise<Notice | undefined> {
     const open = await this.#open(r, account, enrollmentId, lang);
     return open?.factor.enroll.resend?.({ ...open.ctx, ...(request && { request }) });
   }
@@ -89,7 +89,7 @@ export class EnrollmentService {
   /** Confirms an enrollment with the person's proof (the emailed code, the app's first code). */
   async confirm(accountId: string, enrollmentId: string, form: FormFields, requester: Who): Promise<EnrollmentConfirmed> {
     const { uow, throttle, clock } = this.#deps;
-    const pending = await uow.repos.enrollments.findOpen(enrollmentId, accountId, clock.now());
+    const pending = await uow.repos.enrollments.peekOpen(enrollmentId, accountId, clock.now());
     const factor = this.#deps.factors.with(pending?.factor, 'enroll');
     if (!pending || !factor) return (await uow.repos.enrollments.isConfirmed(enrollmentId, accountId)) ? DONE : EXPIRED;
     if (factor.parse(form) === undefined) return refuse('invalid_input', 'code.format');
@@ -106,7 +106,7 @@ export class EnrollmentService {
    * the enrollment row stays locked to the end of that unit of work, so of two confirmations
    * racing, one confirms.
    */
-  async confirmWith(r: Repos, account: FactorAccount, enrollmentId: string, form: FormFields, attempt: Attempt, requester: Who): Promise<EnrollmentConfirmed> {
+  async confirmWith(r: TxRepos, account: FactorAccount, enrollmentId: string, form: FormFields, attempt: Attempt, requester: Who): Promise<EnrollmentConfirmed> {
     const { throttle, clock } = this.#deps;
     const open = await this.#open(r, account, enrollmentId, requester.lang);
     const input = open?.factor.parse(form);
@@ -141,8 +141,11 @@ export class EnrollmentService {
   }
 
   /** The account's open enrollment `id`, locked, with its factor and what it keeps. */
-  async #open(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang): Promise<{ factor: With<'enroll'>; ctx: EnrollContext } | undefined> {
-    const open = await r.enrollments.findOpen(enrollmentId, account.id, this.#deps.clock.now());
+  async #open(r: TxRepos, account: FactorAccount, enrollmentId: string, lang: Lang): Promise<{ factor: With<'enroll'>; ctx: EnrollContext } | undefined> {
+    return this.#opened(r, account, enrollmentId, lang, await r.enrollments.findOpen(enrollmentId, account.id, this.#deps.clock.now()));
+  }
+
+  #opened(r: Repos, account: FactorAccount, enrollmentId: string, lang: Lang, open: { factor: string; secret_sealed: string | null } | undefined): { factor: With<'enroll'>; ctx: EnrollContext } | undefined {
     const factor = this.#deps.factors.with(open?.factor, 'enroll');
     if (!open || !factor) return undefined;
     const kept = open.secret_sealed ? this.#deps.box.openText(open.secret_sealed, AAD.enrollmentSecret(enrollmentId)) : null;

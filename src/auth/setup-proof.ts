@@ -55,10 +55,7 @@ export class SetUpService {
 
   /** The proof of the setup of `factorId`: its pending change of kind `setup`. */
   #proofs(factorId: string): ChangeProofs<{ proof: string | null; proved_at: Date | null }> {
-    return new ChangeProofs(this.#deps, 'setup', async (r, session, proofId) => {
-      const open = await r.pendingChanges.findOpen(proofId, 'setup', this.#deps.clock.now());
-      return open && open.account_id === session.account.id && open.value === factorId ? open : undefined;
-    });
+    return new ChangeProofs(this.#deps, 'setup', 'setup', (open, session) => (open && open.account_id === session.account.id && open.value === factorId ? open : undefined));
   }
 
   /** The password again; then the first of the account's provers begins its proof, or (none) the setup itself. */

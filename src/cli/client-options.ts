@@ -4,16 +4,15 @@
  * names the option. Nothing here opens the database.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { AUTH_METHODS, CLIENT_ID_PATTERN, type NewClientInput, TOKEN_LIFETIMES, type TokenLifetime } from '../admin/clients.ts';
 import { INVISIBLE } from '../admin/accounts.ts';
+import type { NewClientInput } from '../admin/clients.ts';
 import type { Config } from '../config/index.ts';
 import { LOGO_MAX_BYTES, LogoRefused, checkLogo } from '../oidc/client-logos.ts';
+import { AUTH_METHODS, type AuthMethod, CLIENT_ID_PATTERN, TOKEN_LIFETIMES, type TokenLifetime } from '../oidc/client-metadata.ts';
 import { PKCE_POLICIES, type PkcePolicy, pkcePolicyProblem } from '../oidc/client-policy.ts';
 import { SUBJECT_TYPES, SectorRefused, type SubjectType, sectorOf } from '../oidc/pairwise.ts';
 import { UsageError, integer, parse, printable, required, url } from './args.ts';
 import type { Cli } from './context.ts';
-
-type AuthMethod = (typeof AUTH_METHODS)[number];
 
 /** `low` / `substantial` name the configured acr values; a full URI must be one of them. */
 export function acrArgument(command: string, value: string, config: Config): string {

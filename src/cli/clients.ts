@@ -2,7 +2,6 @@
 import {
   type ClientUpdate,
   MAX_SECRET_GRACE_SECONDS,
-  type TokenLifetime,
   registerClient,
   removeClient,
   rotateClientSecret,
@@ -10,6 +9,7 @@ import {
   updateClient,
 } from '../admin/clients.ts';
 import { CliFailure, UsageError, integer, parse, printable, url } from './args.ts';
+import type { TokenLifetime } from '../oidc/client-metadata.ts';
 import { pkcePolicyOf } from '../oidc/client-policy.ts';
 import {
   LIFETIME_FLAGS,

@@ -8,11 +8,11 @@
  * forget everything (`onReset`) and reconnects with back-off; until it is back, `live` is false
  * and caches must not answer from memory.
  */
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Logger } from '../log.ts';
-import type { Db } from './database.ts';
+import type { Database } from './schema.ts';
 
 export const CHANGES_CHANNEL = 'kapu_changes';
 
@@ -22,8 +22,12 @@ export interface Change {
   id: string;
 }
 
-/** Queues a notice of `change`, delivered when the caller's transaction commits. */
-export async function notifyChange(db: Db, change: Change): Promise<void> {
+/**
+ * Queues a notice of `change`, delivered when the caller's transaction commits. (It takes the
+ * handle as Kysely<Database>, not database.ts's `Db`: database.ts builds the feeds below, and
+ * this file imports nothing back from it.)
+ */
+export async function notifyChange(db: Kysely<Database>, change: Change): Promise<void> {
   await sql`select pg_notify(${CHANGES_CHANNEL}, ${`${change.kind}:${change.id}`})`.execute(db);
 }
 

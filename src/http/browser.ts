@@ -6,9 +6,26 @@
 import Bowser from 'bowser';
 
 const MAX_LENGTH = 80;
+/**
+ * Names already worked out, by User-Agent: every sign-in page asks, and parsing one costs more
+ * than the rest of the page's own work. A few hundred browsers make up most traffic; the map is
+ * emptied when full, so made-up headers cannot make it grow.
+ */
+const known = new Map<string, string | null>();
+const KNOWN_MAX = 500;
 
 export function browserOf(userAgent: string | undefined): string | null {
   if (!userAgent || userAgent.length > 1024) return null;
+  let name = known.get(userAgent);
+  if (name === undefined) {
+    if (known.size >= KNOWN_MAX) known.clear();
+    name = nameOf(userAgent);
+    known.set(userAgent, name);
+  }
+  return name;
+}
+
+function nameOf(userAgent: string): string | null {
   const parsed = Bowser.parse(userAgent);
   const name = parsed.browser.name;
   if (!name) return null;

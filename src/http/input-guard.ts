@@ -6,7 +6,6 @@
  * strictly by src/http/body.ts). Duplicated parameters are left to each route, which refuses them
  * as a 400.
  */
-import { Readable } from 'node:stream';
 import type { Context, Next } from 'koa';
 import { KapuError } from '../errors.ts';
 
@@ -99,10 +98,17 @@ export async function guardProviderRequest(ctx: Context): Promise<void> {
   replayBody(ctx, body);
 }
 
-/** Lets the next reader of ctx.req (oidc-provider's body parser) read `body` as the stream. */
+/**
+ * Lets the next reader of ctx.req (oidc-provider's body parser, which reads `readable` and then
+ * `req.iterator()`) read `body` as the stream: one chunk, then the end. No stream is made for
+ * it: every token request passes here.
+ */
 function replayBody(ctx: Context, body: Buffer): void {
-  const replay = Readable.from(body.length > 0 ? [body] : []);
+  let readable = true;
   const req = ctx.req as unknown as Record<string, unknown>;
-  Object.defineProperty(req, 'readable', { configurable: true, get: () => replay.readable });
-  req['iterator'] = replay.iterator.bind(replay);
+  Object.defineProperty(req, 'readable', { configurable: true, get: () => readable });
+  req['iterator'] = async function* () {
+    readable = false;
+    if (body.length > 0) yield body;
+  };
 }

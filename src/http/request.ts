@@ -5,17 +5,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import type { Logger } from 'pino';
+import { type Logger, accessLogger } from '../log.ts';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export function requestContext(log: Logger, observe?: (ctx: Context, seconds: number) => void) {
+  const access = accessLogger(log);
   return async (ctx: Context, next: Next) => {
     const started = process.hrtime.bigint();
     const given = ctx.get('X-Request-Id');
     const reqId = SANE_REQUEST_ID.test(given) ? given : randomUUID();
     ctx.state['reqId'] = reqId;
-    ctx.state['log'] = log.child({ reqId });
+    // Made when first asked for (an error to log): a child logger costs a redaction pass.
+    let child: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', { configurable: true, enumerable: true, get: () => (child ??= log.child({ reqId })) });
     ctx.set('X-Request-Id', reqId);
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('Referrer-Policy', 'no-referrer');
@@ -27,8 +30,9 @@ export function requestContext(log: Logger, observe?: (ctx: Context, seconds: nu
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       observe?.(ctx, seconds);
-      (ctx.state['log'] as Logger).info(
+      access.info(
         {
+          reqId,
           method: ctx.method,
           path: ctx.path,
           status: ctx.status,

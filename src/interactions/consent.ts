@@ -7,6 +7,7 @@ import type { Context } from 'koa';
 import { isDatabaseUnavailable } from '../db/faults.ts';
 import { SessionExpired } from '../errors.ts';
 import { resolveLang } from '../http/page.ts';
+import { finishWithConsent } from '../oidc/interaction-store.ts';
 import type { InteractionEnv } from './request.ts';
 import { renderSignInPage, seeOther } from './render.ts';
 
@@ -49,6 +50,6 @@ export async function grantConsent(ctx: Context, env: InteractionEnv): Promise<v
   if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
   for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
   const grantId = await grant.save();
-  const redirectTo = await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  const redirectTo = await finishWithConsent(provider, ctx.req, ctx.res, grantId);
   seeOther(ctx, redirectTo);
 }

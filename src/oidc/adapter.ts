@@ -7,8 +7,11 @@
  *   (src/db/repositories/oidc-payloads.ts findWithContext); they are answered from the request.
  * - Writes are collected and stored together, in one statement, when the request's handling
  *   ends and before its response is sent: a response never announces what is not stored.
- *   A request reads its own writes. `consume` is never deferred: it decides, at once, which of
- *   two requests redeeming the same code or refresh token wins.
+ *   A request reads its own writes.
+ * - Redeeming an authorization code or a refresh token (`consume`, at the token endpoint) is
+ *   stored in that same statement, which writes the request's tokens only if the row was still
+ *   unconsumed: of two requests redeeming the same code or token, the first to store wins, and
+ *   the other stores nothing and answers `invalid_grant`, having revoked the grant (reuse).
  *
  * Outside a provider request (kapu's own routes calling the provider's models) every call goes
  * straight to the database.
@@ -20,7 +23,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Context, Next } from 'koa';
 import { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
-import type { AccountWithFactors, OidcPayloadsRepository, PayloadWrite, StoredPayload } from '../db/repositories/oidc-payloads.ts';
+import type { AccountWithFactors, ModelId, OidcPayloadsRepository, PayloadWrite, StoredPayload } from '../db/repositories/oidc-payloads.ts';
 import { hasNul } from '../http/input-guard.ts';
 import type { ClientDirectory } from './client-directory.ts';
 
@@ -29,6 +32,9 @@ export interface AdapterDeps {
   clients: ClientDirectory;
   clock: Clock;
 }
+
+/** Models redeemed only at the token endpoint, whose redemption is stored with its tokens. */
+const CONSUMED_WITH_WRITES = new Set(['AuthorizationCode', 'RefreshToken']);
 
 /** Models whose lookup brings its session, grant and account along. */
 const WITH_CONTEXT = new Set(['AuthorizationCode', 'AccessToken', 'RefreshToken', 'Interaction']);
@@ -41,7 +47,10 @@ class RequestScope {
   readonly uids = new Map<string, string>();
   readonly accounts = new Map<string, AccountWithFactors>();
   readonly upserts = new Map<string, PayloadWrite>();
-  readonly deletes = new Map<string, { model: string; id: string }>();
+  readonly deletes = new Map<string, ModelId>();
+  /** Redemptions to store with the writes (CONSUMED_WITH_WRITES), and when they were made. */
+  readonly consumes = new Map<string, ModelId>();
+  consumedAt: Date | undefined;
 
   remember(model: string, id: string, found: StoredPayload | null): void {
     this.known.set(`${model}:${id}`, found);
@@ -59,16 +68,36 @@ const requests = new AsyncLocalStorage<RequestScope>();
 
 /** The provider-request unit of work: `provider.use(providerUnitOfWork(payloads))`. */
 export function providerUnitOfWork(payloads: OidcPayloadsRepository) {
-  return async (_ctx: Context, next: Next) => {
+  return async (ctx: Context, next: Next) => {
     const scope = new RequestScope();
     await requests.run(scope, async () => {
       try {
         await next();
       } finally {
-        if (scope.upserts.size + scope.deletes.size > 0) await payloads.apply([...scope.upserts.values()], [...scope.deletes.values()]);
+        if (scope.upserts.size + scope.deletes.size + scope.consumes.size > 0) {
+          const won = await payloads.apply([...scope.upserts.values()], [...scope.deletes.values()], [...scope.consumes.values()], scope.consumedAt);
+          if (!won) await refuseReuse(ctx, scope, payloads);
+        }
       }
     });
   };
+}
+
+/**
+ * Another request redeemed this request's code or refresh token first: what the library does
+ * on reuse. The whole grant is revoked (the winner's new tokens too), and the client gets
+ * `invalid_grant` instead of the tokens this request made and never stored.
+ */
+async function refuseReuse(ctx: Context, scope: RequestScope, payloads: OidcPayloadsRepository): Promise<void> {
+  for (const { model, id } of scope.consumes.values()) {
+    const grantId = scope.known.get(`${model}:${id}`)?.payload['grantId'];
+    if (typeof grantId !== 'string') continue;
+    await payloads.revokeByGrantId(grantId);
+    await payloads.destroy('Grant', grantId);
+  }
+  const refused = new errors.InvalidGrant('grant already used');
+  ctx.status = refused.statusCode;
+  ctx.body = { error: refused.error, error_description: refused.error_description };
 }
 
 /** The account a lookup of this request already brought along (findAccount asks here first). */
@@ -125,16 +154,24 @@ class PayloadAdapter implements Adapter {
 
   /**
    * oidc-provider reads `consumed`, then calls consume(): two requests redeeming the same code
-   * or refresh token at once would both pass its check. The conditional update here lets only
-   * the first win; the loser is treated as reuse, as the library treats reuse: the whole grant
-   * is revoked and the request refused.
+   * or refresh token at once would both pass its check. A conditional update lets only the
+   * first win; the loser is treated as reuse, as the library treats reuse: the whole grant is
+   * revoked and the request refused. At the token endpoint that update is the request's one
+   * write statement (see providerUnitOfWork); elsewhere it runs at once.
    */
   async consume(id: string): Promise<void> {
     const now = this.#deps.clock.now();
     const scope = requests.getStore();
     const key = `${this.#model}:${id}`;
+    const known = scope?.known.get(key);
+    if (scope && known && CONSUMED_WITH_WRITES.has(this.#model)) {
+      // Decided when the request's writes are stored (providerUnitOfWork).
+      scope.consumes.set(key, { model: this.#model, id });
+      scope.consumedAt ??= now;
+      known.consumedAt = now;
+      return;
+    }
     if (await this.#deps.payloads.consume(this.#model, id, now)) {
-      const known = scope?.known.get(key);
       if (known) known.consumedAt = now;
       return;
     }

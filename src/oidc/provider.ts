@@ -4,16 +4,15 @@
  * and its own pages for errors and logout.
  */
 import Provider, { type Configuration, type KoaContextWithOIDC, errors, interactionPolicy } from 'oidc-provider';
-import { TOKEN_LIFETIMES, type TokenLifetime } from '../admin/clients.ts';
 import type { Deps } from '../deps.ts';
 import { accountOfRequest, createAdapterFactory, providerUnitOfWork } from './adapter.ts';
 import { isFirstParty } from './client-directory.ts';
+import { AUTH_METHODS, TOKEN_LIFETIMES, type TokenLifetime } from './client-metadata.ts';
 import { PKCE_METADATA, pkcePolicyProblem, pkceRequired } from './client-policy.ts';
 import { guardProviderFaults } from './faults.ts';
 import { LONGEST_SIGNED_TOKEN_SECONDS, SigningKeyRing } from './keys.ts';
 import { PairwiseSubjects, SUBJECT_TYPES } from './pairwise.ts';
-import { AUTH_METHODS } from '../admin/clients.ts';
-import { DEVELOPERS_PATH } from '../http/developers.ts';
+import { DEVELOPERS_PATH } from './developers.ts';
 import { renderProviderError, renderLogout, renderLogoutSuccess } from './pages.ts';
 
 export const SCOPES = ['openid', 'profile', 'email', 'offline_access'];

@@ -41,7 +41,7 @@ describeWithChromium('the DÁP method with the reference app, in a real browser'
     contexts.push(context);
     await context.route(`${RP_ORIGIN}/**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'rp callback' }));
     const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(30_000); // a busy CI machine: a page may take seconds
     if (process.env['DAP_DEBUG']) {
       page.on('requestfailed', (r) => process.stderr.write(`FAILED ${r.url()} ${r.failure()?.errorText}\n`));
       page.on('framenavigated', (f) => process.stderr.write(`NAV ${f.url()}\n`));

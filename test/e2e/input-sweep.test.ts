@@ -11,7 +11,7 @@ import { accountRoutes } from '../../src/account/routes.ts';
 import { demoRoutes } from '../../src/demo/routes.ts';
 import { seedDemo } from '../../src/demo/seed.ts';
 import { assetRoutes } from '../../src/http/assets.ts';
-import { clientLogoRoutes } from '../../src/http/client-logos.ts';
+import { clientLogoRoutes } from '../../src/oidc/client-logo-routes.ts';
 import { healthRoutes } from '../../src/http/health.ts';
 import { metricsRoutes } from '../../src/http/metrics.ts';
 import { interactionRoutes } from '../../src/interactions/routes.ts';

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
-import { AUTH_METHODS } from '../../src/admin/clients.ts';
+import { AUTH_METHODS } from '../../src/oidc/client-metadata.ts';
 import { Browser, type Page } from '../helpers/browser.ts';
 import { type TestKapu, PASSWORD, RP_REDIRECT, beginSignIn, signInWithPassword, startTestKapu } from '../helpers/kapu.ts';
 

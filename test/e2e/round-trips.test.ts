@@ -2,9 +2,11 @@
  * Database round trips of a whole sign-in, from the RP's redirect to /auth to the token
  * response and userinfo, counted where kapu sends them (src/db/instrumented-dialect.ts):
  * transactions as pg_stat_database counts them (a statement on its own is one, BEGIN … COMMIT
- * is one) and every statement sent, BEGIN and COMMIT included. The limits are the sign-in
- * core's promise (issue: at most 15 and 25 round trips); the statement ceilings pin today's
- * counts, so that a change that adds work shows here first.
+ * is one) and every statement sent, BEGIN and COMMIT included. The limits pin today's counts
+ * (the first sign-in also reads the RP into the client directory: one statement more than the
+ * second), so that a change that adds work shows here first. Issue 20 asks for at most 12
+ * statements (password only) and 22 (emailed code); the README's Performance section says what
+ * stands in the way.
  */
 import * as oidc from 'openid-client';
 import { Browser } from '../helpers/browser.ts';
@@ -12,8 +14,8 @@ import { type TestKapu, PASSWORD, beginSignIn, signInWithPassword, startTestKapu
 import { MailSink, readCodeMail } from '../helpers/mail-sink.ts';
 
 const LIMITS = {
-  password: { transactions: 15, statements: 21 },
-  email: { transactions: 25, statements: 43 },
+  password: { transactions: 14, statements: 20 },
+  email: { transactions: 20, statements: 41 },
 };
 
 describe('database round trips of a full sign-in', () => {

@@ -134,7 +134,8 @@ async function spawnReplica(primary: TestKapu, issuer: string): Promise<ReplicaP
     ENCRYPTION_KEYS: config.encryptionKeys.map((k) => `${k.id}:${k.key.toString('base64')}`).join(','),
     ...(config.mail.smtpUrl && { SMTP_URL: config.mail.smtpUrl }),
   });
-  const child = spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // With npm start's node flags, so that replica processes run as production does.
+  const child = spawn(process.execPath, ['--experimental-async-context-frame', '--max-semi-space-size=4', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   let out = '';
   let err = '';

@@ -3,8 +3,9 @@
  * over a real database (PGlite, or Postgres with DATABASE_URL).
  */
 import { randomUUID } from 'node:crypto';
+import type { Context } from 'koa';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { createAdapterFactory } from '../../src/oidc/adapter.ts';
+import { createAdapterFactory, providerUnitOfWork } from '../../src/oidc/adapter.ts';
 import { type TestKapu, startTestKapu } from '../helpers/kapu.ts';
 
 describe('the oidc-provider storage adapter', () => {
@@ -80,6 +81,65 @@ describe('the oidc-provider storage adapter', () => {
     kapu.clock.advance(30);
     await expect(codes.consume(id)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect((await codes.find(id))?.consumed).toBe(consumed);
+  });
+
+  describe('redeeming at the token endpoint (one unit of work per provider request)', () => {
+    /**
+     * What the token endpoint does with a refresh token, as oidc-provider does it: find it, see
+     * it unconsumed, consume it, save the new tokens, answer. `ready` lets a test hold every
+     * request between its check and its redemption, as a race would.
+     */
+    async function redeem(refreshToken: string, grantId: string, ready?: Promise<void>) {
+      const ctx = { status: 200, body: undefined } as unknown as Context;
+      const issued = randomUUID();
+      await providerUnitOfWork(kapu.deps.repos.payloads)(ctx, async () => {
+        const found = await adapter('RefreshToken').find(refreshToken);
+        if (!found || found.consumed) throw new Error('the refresh token should look redeemable');
+        await ready;
+        await adapter('RefreshToken').consume(refreshToken);
+        await adapter('AccessToken').upsert(issued, { jti: issued, grantId, kind: 'AccessToken' } as AdapterPayload, HOUR);
+        ctx.body = { access_token: issued };
+      });
+      return { status: ctx.status, body: ctx.body as Record<string, unknown>, issued };
+    }
+
+    async function grantWithRefreshToken() {
+      const grantId = randomUUID();
+      const refreshToken = randomUUID();
+      await adapter('Grant').upsert(grantId, { jti: grantId, kind: 'Grant' } as AdapterPayload, HOUR);
+      await adapter('RefreshToken').upsert(refreshToken, { jti: refreshToken, grantId, kind: 'RefreshToken' } as AdapterPayload, HOUR);
+      return { grantId, refreshToken };
+    }
+
+    test('the redemption and the tokens it pays for are stored in one statement', async () => {
+      const { grantId, refreshToken } = await grantWithRefreshToken();
+      const before = kapu.deps.dbStats.statements;
+      const { status, body, issued } = await redeem(refreshToken, grantId);
+      // One read (the token with its grant and account), one write: the redemption with the new token.
+      expect(kapu.deps.dbStats.statements - before).toBe(2);
+      expect(status).toBe(200);
+      expect(body).toEqual({ access_token: issued });
+      expect((await adapter('RefreshToken').find(refreshToken))?.consumed).toEqual(expect.any(Number));
+      expect(await adapter('AccessToken').find(issued)).toMatchObject({ grantId });
+    });
+
+    test('of two requests redeeming one refresh token at once, one gets tokens; the other gets invalid_grant and the grant is revoked', async () => {
+      const { grantId, refreshToken } = await grantWithRefreshToken();
+      let release!: () => void;
+      const ready = new Promise<void>((resolve) => (release = resolve));
+      const racing = [redeem(refreshToken, grantId, ready), redeem(refreshToken, grantId, ready)];
+      release();
+      const results = await Promise.all(racing);
+      const won = results.filter((r) => r.status === 200);
+      const lost = results.filter((r) => r.status !== 200);
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      expect(lost[0]).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+      expect(JSON.stringify(lost[0]!.body)).not.toContain(lost[0]!.issued);
+      // Reuse ends the grant: the winner's new token is not honoured either, nor the loser's stored.
+      expect(await adapter('Grant').find(grantId)).toBeUndefined();
+      expect(await storedIds([won[0]!.issued, lost[0]!.issued])).toEqual([]);
+    });
   });
 
   test('findByUid finds a session by its uid, and only within its own model', async () => {

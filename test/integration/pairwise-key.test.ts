@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { type Deps, buildDeps, closeDeps } from '../../src/deps.ts';
 import { createLogger } from '../../src/log.ts';
 import { PairwiseSubjects } from '../../src/oidc/pairwise.ts';
-import { freshDatabase } from '../helpers/kapu.ts';
+import { freshDatabase, migratedDataDir } from '../helpers/database.ts';
 
 let dataDir: string;
 let database: Awaited<ReturnType<typeof freshDatabase>>;
@@ -21,6 +21,8 @@ const ENCRYPTION_KEYS = `k1:${randomBytes(32).toString('base64')}`;
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'kapu-pairwise-'));
   database = await freshDatabase();
+  // On PGlite, the DATA_DIR already holds the migrated database, as after a first start.
+  if (!database.url) await migratedDataDir(dataDir);
 });
 afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });

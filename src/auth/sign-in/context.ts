@@ -5,6 +5,7 @@ import type { Candidate, SignInRow } from '../../db/repositories/sign-ins.ts';
 import type { UnitOfWork } from '../../db/unit-of-work.ts';
 import type { ChallengeStatus, Factor, FactorAccount, FactorContext, FactorRegistry, FlowContext, GuardedContext } from '../../factors/factor.ts';
 import type { Mailer } from '../../mail/mailer.ts';
+import { requestOf } from '../../oidc/interaction-store.ts';
 import type { PasswordHasher } from '../../security/passwords.ts';
 import { type Throttle } from '../../security/throttle.ts';
 import { type Lang, isLang, pickLang } from '../../views.ts';
@@ -112,20 +113,20 @@ export async function load(deps: SignInDeps, uid: string, requester: Who, candid
     const signIn = { ...flow, client: null, need: 'password' as const, lang, browser: requester.browser, mailLang: lang, redirectUri: undefined, prompt: 'login' };
     return { signIn, candidate: loaded.candidate };
   }
-  const params = (row.interaction['params'] ?? {}) as Record<string, unknown>;
-  const client = await clients.find(String(params['client_id'] ?? ''));
+  const request = requestOf(row.interaction);
+  const client = await clients.find(request.clientId);
   if (!client) return undefined;
-  const lang = (requester.langChosen ? undefined : pickLang(stringParam(params['ui_locales']))) ?? requester.lang;
+  const lang = (requester.langChosen ? undefined : pickLang(request.uiLocales)) ?? requester.lang;
   return {
     signIn: {
       ...flow,
       client: { id: client.clientId, name: client.name, logoSha256: client.logoSha256, homepage: client.homepage },
-      need: acr.required(stringParam(params['acr_values']), client.minAcr),
+      need: acr.required(request.acrValues, client.minAcr),
       lang,
       browser: requester.browser,
       mailLang: lang,
-      redirectUri: stringParam(params['redirect_uri']),
-      prompt: String((row.interaction['prompt'] as { name?: unknown } | undefined)?.name ?? 'login'),
+      redirectUri: request.redirectUri,
+      prompt: request.prompt,
     },
     candidate: loaded.candidate,
   };
@@ -194,9 +195,5 @@ export function owns(account: Account, factor: Factor): boolean {
 
 export function boundedString(value: unknown, maxLength: number): string | undefined {
   return typeof value === 'string' && value.length <= maxLength ? value : undefined;
-}
-
-export function stringParam(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
 }
 

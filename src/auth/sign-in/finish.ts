@@ -2,6 +2,7 @@
 import type { AuditEvent } from '../../db/repositories/audit.ts';
 import type { Repos } from '../../db/repositories/index.ts';
 import type { Factor } from '../../factors/factor.ts';
+import { finishWithLogin } from '../../oidc/interaction-store.ts';
 import { type Level, amrFor } from '../levels.ts';
 import { isNewBrowser, queueNewBrowserMail } from '../new-browser.ts';
 import type { Outcome } from '../outcomes.ts';
@@ -28,7 +29,7 @@ export async function finish(deps: SignInDeps, r: Repos, signIn: SignIn, level: 
   if (signIn.kind === 'portal') {
     session = await portalSessions.open(r, accountId, { ip: requester.ip, browser: requester.browser }, signIn.uid);
   } else {
-    returnTo = await r.signIns.setResult(signIn.uid, { login: { accountId, acr: acr.acrOf(level), amr: amrFor(amr ?? factor?.amr ?? null, !signIn.passwordless), remember: false } }, now);
+    returnTo = await finishWithLogin(r, signIn.uid, { accountId, acr: acr.acrOf(level), amr: amrFor(amr ?? factor?.amr ?? null, !signIn.passwordless) }, now);
     if (!returnTo) return EXPIRED;
   }
   // The language the citizen finished in becomes theirs: mails sent outside a sign-in are written in it.

@@ -1,6 +1,6 @@
 /** The checks steps list before they act, and the shared ways a step ends (advanced, refused, the page shown again). */
 import type { AuditEvent } from '../../db/repositories/audit.ts';
-import type { Repos } from '../../db/repositories/index.ts';
+import type { Repos, TxRepos } from '../../db/repositories/index.ts';
 import type { Factor, Notice } from '../../factors/factor.ts';
 import { type Attempt } from '../../security/throttle.ts';
 import { type FlowState, isFlowState } from '../flow.ts';
@@ -62,7 +62,7 @@ export const counted =
  * (and at the same factor). A guess counted before (`attempt`) is taken back when another
  * request of the sign-in moved it on first (a double click): that was no guess.
  */
-export function locked(deps: SignInDeps, signIn: SignIn, accepted: FlowState[], act: (r: Repos) => Promise<Outcome>, at: { factor?: string; attempt?: Attempt } = {}): Promise<Outcome> {
+export function locked(deps: SignInDeps, signIn: SignIn, accepted: FlowState[], act: (r: TxRepos) => Promise<Outcome>, at: { factor?: string; attempt?: Attempt } = {}): Promise<Outcome> {
   return deps.uow.transaction(async (r) => {
     const elsewhere = await lock(r, signIn, accepted, at.factor);
     if (!elsewhere) return act(r);
@@ -81,7 +81,7 @@ export function offState(signIn: Pick<SignIn, 'uid' | 'state'>, accepted: FlowSt
  * Locks the flow for the rest of the unit of work and checks it still is where the step
  * found it (and at the same factor); the outcome when it is not, or null.
  */
-export async function lock(r: Repos, signIn: SignIn, accepted: FlowState[], factor?: string): Promise<Outcome | null> {
+export async function lock(r: TxRepos, signIn: SignIn, accepted: FlowState[], factor?: string): Promise<Outcome | null> {
   const flow = await r.signIns.lock(signIn.uid);
   if (!flow) return EXPIRED;
   const state = isFlowState(flow.state) ? flow.state : 'choose_method';

@@ -1,5 +1,6 @@
 /** The start of a sign-in and the steps that need no answer: the portal's start, the page, the method chooser, back, consent, cancel. */
 import type { Factor, Notice } from '../../factors/factor.ts';
+import { finishWithError } from '../../oidc/interaction-store.ts';
 import { type FlowState, LEGACY_METHOD } from '../flow.ts';
 import type { Outcome } from '../outcomes.ts';
 import { proofOf } from '../proof.ts';
@@ -82,7 +83,7 @@ export async function abort(deps: SignInDeps, uid: string, requester: Who): Prom
   const now = deps.clock.now();
   return deps.uow.transaction(async (r) => {
     // A portal sign-in has no RP to tell: the citizen is back at the portal.
-    const returnTo = signIn.kind === 'portal' ? PORTAL_HOME : await r.signIns.setResult(uid, { error, error_description: description }, now);
+    const returnTo = signIn.kind === 'portal' ? PORTAL_HOME : await finishWithError(r, uid, error, description, now);
     if (!returnTo) return EXPIRED;
     const accountId = signIn.account?.id ?? null;
     if (signIn.kind === 'portal') await r.signIns.update(uid, { state: 'done' }, now);

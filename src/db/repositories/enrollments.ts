@@ -1,4 +1,5 @@
 import type { Db } from '../database.ts';
+import type { InTransaction } from '../unit-of-work.ts';
 
 /**
  * Factors being set up: what a factor holds between `enroll.begin` and `enroll.confirm`. An
@@ -29,16 +30,23 @@ export class EnrollmentsRepository {
    * The account's enrollment `id` while it is open (not confirmed, not expired), locked for the
    * rest of the caller's transaction.
    */
-  async findOpen(id: string, accountId: string, now: Date) {
+  async findOpen(this: InTransaction<EnrollmentsRepository>, id: string, accountId: string, now: Date) {
+    return this.#open(id, accountId, now).forUpdate().executeTakeFirst();
+  }
+
+  /** The same, unlocked: a look before a unit of work, which reads it again with `findOpen`. */
+  async peekOpen(id: string, accountId: string, now: Date) {
+    return this.#open(id, accountId, now).executeTakeFirst();
+  }
+
+  #open(id: string, accountId: string, now: Date) {
     return this.#db
       .selectFrom('enrollment')
       .select(['id', 'factor', 'secret_sealed', 'expires_at'])
       .where('id', '=', id)
       .where('account_id', '=', accountId)
       .where('confirmed_at', 'is', null)
-      .where('expires_at', '>', now)
-      .forUpdate()
-      .executeTakeFirst();
+      .where('expires_at', '>', now);
   }
 
   /** Was the account's enrollment `id` confirmed (it may have been cleaned up since: then no)? */

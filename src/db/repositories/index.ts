@@ -4,7 +4,7 @@
  * audited events, the mail sender wakes up for queued mail.
  */
 import type { Db } from '../database.ts';
-import type { Effects } from '../unit-of-work.ts';
+import type { Effects, RepositoryKey, TransactionRepos } from '../unit-of-work.ts';
 import { AccountsRepository } from './accounts.ts';
 import { type AuditEvent, AuditRepository } from './audit.ts';
 import { ClientsRepository } from './clients.ts';
@@ -25,14 +25,6 @@ import { ThrottleRepository } from './throttle.ts';
 export interface RepositoryHooks {
   onAudit?: (event: AuditEvent) => void;
   onMailQueued?: () => void;
-}
-
-/**
- * A repository that a factor brings from its folder (src/factors/<id>/), over its own tables:
- * built, like the others, over the unit of work's handle, the first time a step asks for it.
- */
-export interface RepositoryKey<R> {
-  readonly make: (db: Db, effects: Effects) => R;
 }
 
 export function repositoryKey<R>(make: (db: Db, effects: Effects) => R): RepositoryKey<R> {
@@ -66,4 +58,8 @@ export function repositories(db: Db, effects: Effects, hooks: RepositoryHooks = 
   };
 }
 
+/** Repositories whose every statement stands alone (`UnitOfWork.repos`): no lock outlives its statement. */
 export type Repos = ReturnType<typeof repositories>;
+
+/** The same repositories inside one transaction (`UnitOfWork.transaction`): their locking reads too. */
+export type TxRepos = TransactionRepos<Repos>;

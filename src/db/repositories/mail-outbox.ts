@@ -1,6 +1,7 @@
-import { type QueryCreator, sql } from 'kysely';
+import { type Kysely, type QueryCreator, sql } from 'kysely';
 import { notifyChange } from '../change-feed.ts';
 import type { Db } from '../database.ts';
+import { type Placeholders, Prepared } from '../prepared.ts';
 import type { Database } from '../schema.ts';
 import type { Effects } from '../unit-of-work.ts';
 
@@ -66,64 +67,8 @@ export class MailOutboxRepository {
    * as a record. A code mail whose code is no longer live comes back `withdrawn`.
    */
   async claimNext(now: Date, leaseSeconds: number, sent?: string): Promise<ClaimedMail | undefined> {
-    let due = this.#db
-      .selectFrom('mail_outbox as m')
-      .select('m.id')
-      .where('m.sent_at', 'is', null)
-      .where('m.withdrawn_at', 'is', null)
-      .where('m.next_attempt_at', '<=', now)
-      .where('m.message_sealed', 'is not', null)
-      .where((eb) => eb.or([eb('m.leased_until', 'is', null), eb('m.leased_until', '<=', sql<Date>`now()`)]))
-      .where(({ not, exists, selectFrom }) => {
-        let older = selectFrom('mail_outbox as o')
-          .select(sql.lit(1).as('one'))
-          .whereRef('o.recipient', '=', 'm.recipient')
-          .whereRef('o.id', '<', 'm.id')
-          .where('o.sent_at', 'is', null)
-          .where('o.withdrawn_at', 'is', null)
-          .where('o.refusals', '=', 0);
-        // The statement's snapshot does not see the mail being marked sent: it holds up nothing.
-        if (sent !== undefined) older = older.where('o.id', '!=', sent);
-        return not(exists(older));
-      })
-      .orderBy('m.id')
-      .limit(1)
-      .forUpdate()
-      .skipLocked();
-    // The statement's snapshot does not see the mail being marked sent: never claim it again.
-    if (sent !== undefined) due = due.where('m.id', '!=', sent);
-    const dead = sql<boolean>`code_id is not null and not exists (${this.#db
-      .selectFrom('one_time_code as c')
-      .select(sql.lit(1).as('one'))
-      .where('c.id', '=', sql.ref<string>('mail_outbox.code_id'))
-      .where('c.superseded_at', 'is', null)
-      .where('c.used_at', 'is', null)
-      .where('c.expires_at', '>', now)})`;
-    const claim = (db: QueryCreator<Database>) =>
-      db
-        .updateTable('mail_outbox')
-        .set({
-          leased_until: lease(leaseSeconds),
-          attempts: sql`attempts + 1`,
-          withdrawn_at: sql`case when ${dead} then ${now}::timestamptz end`,
-          message_sealed: sql`case when ${dead} then null else message_sealed end`,
-        })
-        .where('id', 'in', due)
-        .returning(['id', 'recipient', 'message_sealed', 'attempts', 'refusals', 'withdrawn_at'])
-        .executeTakeFirst();
-    // (The CTE only adds a name to the tables the claim may use; it uses none of it.)
-    const row = await claim(
-      sent === undefined
-        ? this.#db
-        : (this.#db.with('sent', (db) =>
-            db
-              .updateTable('mail_outbox')
-              .set({ sent_at: now, message_sealed: null, last_error: null, leased_until: null })
-              .where('id', '=', sent)
-              .where('sent_at', 'is', null)
-              .where('withdrawn_at', 'is', null),
-          ) as unknown as QueryCreator<Database>),
-    );
+    const { rows } = sent === undefined ? await claimOnly.execute(this.#db, { now, leaseSeconds }) : await sentAndClaim.execute(this.#db, { now, leaseSeconds, sent });
+    const row = rows[0];
     return (
       row && {
         id: row.id,
@@ -216,3 +161,70 @@ export class MailOutboxRepository {
     return Number(row.n);
   }
 }
+
+// The claim, built and compiled once for each of its two shapes (src/db/prepared.ts): every
+// mail costs one, and it is the outbox's largest statement.
+
+type ClaimValues = { now: Date; leaseSeconds: number; sent?: string };
+
+function claimQuery(db: Kysely<Database>, p: Placeholders<ClaimValues>) {
+  const { now, leaseSeconds, sent } = p;
+  let due = db
+    .selectFrom('mail_outbox as m')
+    .select('m.id')
+    .where('m.sent_at', 'is', null)
+    .where('m.withdrawn_at', 'is', null)
+    .where('m.next_attempt_at', '<=', now)
+    .where('m.message_sealed', 'is not', null)
+    .where((eb) => eb.or([eb('m.leased_until', 'is', null), eb('m.leased_until', '<=', sql<Date>`now()`)]))
+    .where(({ not, exists, selectFrom }) => {
+      let older = selectFrom('mail_outbox as o')
+        .select(sql.lit(1).as('one'))
+        .whereRef('o.recipient', '=', 'm.recipient')
+        .whereRef('o.id', '<', 'm.id')
+        .where('o.sent_at', 'is', null)
+        .where('o.withdrawn_at', 'is', null)
+        .where('o.refusals', '=', 0);
+      // The statement's snapshot does not see the mail being marked sent: it holds up nothing.
+      if (sent !== undefined) older = older.where('o.id', '!=', sent);
+      return not(exists(older));
+    })
+    .orderBy('m.id')
+    .limit(1)
+    .forUpdate()
+    .skipLocked();
+  // The statement's snapshot does not see the mail being marked sent: never claim it again.
+  if (sent !== undefined) due = due.where('m.id', '!=', sent);
+  const dead = sql<boolean>`code_id is not null and not exists (${db
+    .selectFrom('one_time_code as c')
+    .select(sql.lit(1).as('one'))
+    .where('c.id', '=', sql.ref<string>('mail_outbox.code_id'))
+    .where('c.superseded_at', 'is', null)
+    .where('c.used_at', 'is', null)
+    .where('c.expires_at', '>', now)})`;
+  // (The CTE only adds a name to the tables the claim may use; it uses none of it.)
+  const from: QueryCreator<Database> =
+    sent === undefined
+      ? db
+      : (db.with('sent', (d) =>
+          d
+            .updateTable('mail_outbox')
+            .set({ sent_at: now, message_sealed: null, last_error: null, leased_until: null })
+            .where('id', '=', sent)
+            .where('sent_at', 'is', null)
+            .where('withdrawn_at', 'is', null),
+        ) as unknown as QueryCreator<Database>);
+  return from
+    .updateTable('mail_outbox')
+    .set({
+      leased_until: lease(leaseSeconds),
+      attempts: sql`attempts + 1`,
+      withdrawn_at: sql`case when ${dead} then ${now}::timestamptz end`,
+      message_sealed: sql`case when ${dead} then null else message_sealed end`,
+    })
+    .where('id', 'in', due)
+    .returning(['id', 'recipient', 'message_sealed', 'attempts', 'refusals', 'withdrawn_at']);
+}
+
+const claimOnly = new Prepared((db: Kysely<Database>, p: Placeholders<{ now: Date; leaseSeconds: number }>) => claimQuery(db, p));
+const sentAndClaim = new Prepared((db: Kysely<Database>, p: Placeholders<{ now: Date; leaseSeconds: number; sent: string }>) => claimQuery(db, p));

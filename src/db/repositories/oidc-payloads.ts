@@ -1,20 +1,13 @@
-import { type QueryCreator, type SqlBool, sql } from 'kysely';
+import { sql } from 'kysely';
 import type { Db } from '../database.ts';
-import type { Database } from '../schema.ts';
-import { factorKinds } from './accounts.ts';
+import { type ModelId, type PayloadWrite, type Values, findBy, findWithContextBy, pairValues, redeemAndStore, redeemAndStoreQuery, rowValues, store, storeQuery } from './oidc-payload-statements.ts';
+
+export type { ModelId, PayloadWrite };
 
 export interface StoredPayload {
   id: string;
   payload: Record<string, unknown>;
   consumedAt: Date | null;
-}
-
-/** A payload to store: oidc-provider's model, id, payload and expiry. */
-export interface PayloadWrite {
-  model: string;
-  id: string;
-  payload: Record<string, unknown>;
-  expiresAt: Date | null;
 }
 
 /** What a token's (or an interaction's) lookup brings along, for the rest of its request. */
@@ -47,38 +40,39 @@ export class OidcPayloadsRepository {
   /**
    * Stores `upserts` and deletes `deletes` (model, id) in one statement. A (model, id) may appear
    * at most once across both lists.
+   *
+   * With `consumes`, the same statement first marks those rows consumed, each only if no one
+   * has yet, and writes the rest only if every one of them was still unconsumed: a request that
+   * redeems a code or a refresh token stores what it issued for it together with the
+   * redemption, or, when another request redeemed it first, nothing. Returns whether it won.
    */
-  async apply(upserts: PayloadWrite[], deletes: Array<{ model: string; id: string }>): Promise<void> {
-    const deleting = sql<boolean>`(model, id) in (${sql.join(deletes.map((d) => sql`(${d.model}, ${d.id})`))})`;
-    if (upserts.length === 0) {
-      if (deletes.length > 0) await this.#db.deleteFrom('oidc_payload').where(deleting).execute();
-      return;
+  async apply(upserts: PayloadWrite[], deletes: ModelId[], consumes: ModelId[] = [], now?: Date): Promise<boolean> {
+    if (consumes.length === 0) {
+      await this.#store(upserts, deletes);
+      return true;
     }
-    // The CTE only adds a name the insert does not use.
-    const into: QueryCreator<Database> = deletes.length === 0 ? this.#db : (this.#db.with('deleted', (db) => db.deleteFrom('oidc_payload').where(deleting)) as unknown as QueryCreator<Database>);
-    await into
-      .insertInto('oidc_payload')
-      .values(upserts.map(toRow))
-      .onConflict((oc) =>
-        oc.columns(['model', 'id']).doUpdateSet((eb) => ({
-          payload: eb.ref('excluded.payload'),
-          grant_id: eb.ref('excluded.grant_id'),
-          user_code: eb.ref('excluded.user_code'),
-          uid: eb.ref('excluded.uid'),
-          expires_at: eb.ref('excluded.expires_at'),
-        })),
-      )
-      .execute();
+    const keys = new Set([...upserts, ...deletes].map((w) => `${w.model}:${w.id}`));
+    if (consumes.some((c) => keys.has(`${c.model}:${c.id}`))) {
+      // A row both redeemed and rewritten: one statement must not change it twice.
+      for (const c of consumes) if (!(await this.consume(c.model, c.id, now!))) return false;
+      await this.#store(upserts, deletes);
+      return true;
+    }
+    const values: Values = { now: now!, ...rowValues(upserts), ...pairValues('d', deletes), ...pairValues('c', consumes) };
+    const shape = `${upserts.length}:${deletes.length}:${consumes.length}`;
+    const result = await redeemAndStore.get(shape, (_db, p) => redeemAndStoreQuery(p, upserts.length, deletes.length, consumes.length)).execute(this.#db, values);
+    return result.rows[0]?.won === true;
+  }
+
+  async #store(upserts: PayloadWrite[], deletes: ModelId[]): Promise<void> {
+    if (upserts.length + deletes.length === 0) return;
+    const values: Values = { ...rowValues(upserts), ...pairValues('d', deletes) };
+    await store.get(`${upserts.length}:${deletes.length}`, (db, p) => storeQuery(db, p, upserts.length, deletes.length)).execute(this.#db, values);
   }
 
   async find(model: string, by: 'id' | 'uid' | 'user_code', value: string, now: Date): Promise<StoredPayload | undefined> {
-    const row = await this.#db
-      .selectFrom('oidc_payload')
-      .select(['id', 'payload', 'consumed_at'])
-      .where('model', '=', model)
-      .where(by, '=', value)
-      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
-      .executeTakeFirst();
+    const { rows } = await findBy[by].execute(this.#db, { model, value, now });
+    const row = rows[0];
     return row && { id: row.id, payload: row.payload, consumedAt: row.consumed_at };
   }
 
@@ -88,25 +82,7 @@ export class OidcPayloadsRepository {
    * interaction's finished login) with the kinds of factor the account has.
    */
   async findWithContext(model: string, by: 'id' | 'uid', value: string, now: Date): Promise<{ found: StoredPayload; context: PayloadContext } | undefined> {
-    const live = (alias: string) => sql<SqlBool>`(${sql.ref(`${alias}.expires_at`)} is null or ${sql.ref(`${alias}.expires_at`)} > ${now})`;
-    const row = await this.#db
-      .selectFrom('oidc_payload as p')
-      .leftJoin('oidc_payload as s', (join) =>
-        join.on('s.model', '=', 'Session').on(sql<SqlBool>`s.uid = p.payload->>'sessionUid'`).on(live('s')),
-      )
-      .leftJoin('oidc_payload as g', (join) => join.on('g.model', '=', 'Grant').on(sql<SqlBool>`g.id = p.payload->>'grantId'`).on(live('g')))
-      .leftJoin('account as a', (join) =>
-        join.on(sql<SqlBool>`a.id = coalesce(p.payload->>'accountId', p.payload->'result'->'login'->>'accountId')`),
-      )
-      .select(['p.id', 'p.payload', 'p.consumed_at'])
-      .select(['s.id as session_id', 's.payload as session_payload', 's.consumed_at as session_consumed_at'])
-      .select(['g.id as grant_id', 'g.payload as grant_payload', 'g.consumed_at as grant_consumed_at'])
-      .select(['a.id as account_id', 'a.username as account_username', 'a.name as account_name', 'a.email as account_email', 'a.created_at as account_created_at'])
-      .select(factorKinds('a.id').as('account_factor_kinds'))
-      .where('p.model', '=', model)
-      .where(`p.${by}`, '=', value)
-      .where(live('p'))
-      .executeTakeFirst();
+    const row = (await findWithContextBy[by].execute(this.#db, { model, value, now })).rows[0];
     if (!row) return undefined;
     const context: PayloadContext = {};
     if (row.session_id && row.session_payload) context.session = { id: row.session_id, payload: row.session_payload, consumedAt: row.session_consumed_at };
@@ -134,6 +110,24 @@ export class OidcPayloadsRepository {
       .where('consumed_at', 'is', null)
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;
+  }
+
+  /**
+   * Sets the top-level `field` of a live payload in place (one statement, no read first) and
+   * returns its `answer` field as text; undefined when the payload is gone or expired. For
+   * kapu's writes into a payload the provider owns, which src/oidc/interaction-store.ts alone
+   * makes.
+   */
+  async setField(model: string, id: string, field: string, value: unknown, now: Date, answer: string): Promise<string | undefined> {
+    const row = await this.#db
+      .updateTable('oidc_payload')
+      .set({ payload: sql`jsonb_set(payload, array[${field}]::text[], ${JSON.stringify(value)}::jsonb)` })
+      .where('model', '=', model)
+      .where('id', '=', id)
+      .where('expires_at', '>', now)
+      .returning(sql<string>`payload->>${answer}`.as('answer'))
+      .executeTakeFirst();
+    return row?.answer;
   }
 
   async destroy(model: string, id: string): Promise<void> {
@@ -168,15 +162,5 @@ export class OidcPayloadsRepository {
   }
 }
 
-function toRow(write: PayloadWrite) {
-  const { payload } = write;
-  return {
-    model: write.model,
-    id: write.id,
-    payload: JSON.stringify(payload),
-    grant_id: typeof payload['grantId'] === 'string' ? payload['grantId'] : null,
-    user_code: typeof payload['userCode'] === 'string' ? payload['userCode'] : null,
-    uid: typeof payload['uid'] === 'string' ? payload['uid'] : null,
-    expires_at: write.expiresAt,
-  };
-}
+// ---------------------------------------------------------------------------------------------
+// The statements, built once per shape (src/db/prepared.ts): every provider request sends some.

@@ -1,4 +1,5 @@
 import type { Db } from '../database.ts';
+import type { InTransaction } from '../unit-of-work.ts';
 
 /**
  * Changes that wait for a proof: a new email address (proven by a second factor first, then by
@@ -20,16 +21,23 @@ export class PendingChangesRepository {
   }
 
   /** The open change `id` of this kind, with its account, locked for the caller's transaction. */
-  async findOpen(id: string, kind: 'email' | 'reset' | 'setup', now: Date) {
+  async findOpen(this: InTransaction<PendingChangesRepository>, id: string, kind: 'email' | 'reset' | 'setup', now: Date) {
+    return this.#open(id, kind, now).forUpdate().executeTakeFirst();
+  }
+
+  /** The same, unlocked: a look before a unit of work, which reads it again with `findOpen`. */
+  async peekOpen(id: string, kind: 'email' | 'reset' | 'setup', now: Date) {
+    return this.#open(id, kind, now).executeTakeFirst();
+  }
+
+  #open(id: string, kind: 'email' | 'reset' | 'setup', now: Date) {
     return this.#db
       .selectFrom('pending_change')
       .select(['id', 'account_id', 'value', 'proof', 'proved_at'])
       .where('id', '=', id)
       .where('kind', '=', kind)
       .where('done_at', 'is', null)
-      .where('expires_at', '>', now)
-      .forUpdate()
-      .executeTakeFirst();
+      .where('expires_at', '>', now);
   }
 
   /** The factor that is to prove the change (chosen, or switched to, while no proof stands). */

@@ -1,11 +1,13 @@
 import { sql } from 'kysely';
 import type { Db } from '../database.ts';
+import type { InTransaction } from '../unit-of-work.ts';
 import { normalizeUsername } from './accounts.ts';
 
 /**
  * A sign-in as kapu stores it: kapu's own flow row (`login_flow`), and for a sign-in at an RP
- * oidc-provider's Interaction (the RP's request, read-only here except for its result), keyed
- * by the interaction uid. A sign-in at kapu's own portal has no interaction.
+ * oidc-provider's Interaction (the RP's request; read-only here: its result is written by
+ * src/oidc/interaction-store.ts), keyed by the interaction uid. A sign-in at kapu's own portal
+ * has no interaction.
  */
 export interface SignInRow {
   kind: 'rp' | 'portal';
@@ -169,7 +171,7 @@ export class SignInsRepository {
    * Locks the flow row for the rest of the caller's transaction and returns its state: a step
    * runs with its flow locked, so no other step of the same sign-in interleaves with it.
    */
-  async lock(uid: string) {
+  async lock(this: InTransaction<SignInsRepository>, uid: string) {
     return this.#db
       .selectFrom('login_flow')
       .select(['state', 'method', 'account_id', 'factor', 'enrollment_id'])
@@ -203,23 +205,6 @@ export class SignInsRepository {
       )
       update login_flow set state = 'done', account_id = ${accountId}, updated_at = ${now}
       where uid = ${uid}`.execute(this.#db);
-  }
-
-  /**
-   * Stores the interaction's result for oidc-provider's resume endpoint — what
-   * `provider.interactionResult()` stores, without reading the interaction back first — and
-   * returns the URL the browser resumes at. Undefined when the interaction is gone.
-   */
-  async setResult(uid: string, result: Record<string, unknown>, now: Date): Promise<string | undefined> {
-    const row = await this.#db
-      .updateTable('oidc_payload')
-      .set({ payload: sql`jsonb_set(payload, '{result}', ${JSON.stringify(result)}::jsonb)` })
-      .where('model', '=', 'Interaction')
-      .where('id', '=', uid)
-      .where('expires_at', '>', now)
-      .returning(sql<string>`payload->>'returnTo'`.as('return_to'))
-      .executeTakeFirst();
-    return row?.return_to;
   }
 
   /** An account's sign-ins in progress (it was disabled or removed). */

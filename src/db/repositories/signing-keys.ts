@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { notifyChange } from '../change-feed.ts';
 import type { Db } from '../database.ts';
+import type { InTransaction } from '../unit-of-work.ts';
 
 /** What replicas are told when the key set changes (a rotation): they reload it. */
 export const SIGNING_KEYS_CHANGE = { kind: 'signing_key', id: 'all' } as const;
@@ -36,8 +37,7 @@ export class SigningKeysRepository {
    * Holds a transaction-scoped lock on the key set until the caller's transaction ends:
    * replicas starting together agree on one set of keys; two rotations never race.
    */
-  async lock(): Promise<void> {
-    if (!this.#db.isTransaction) throw new Error('locking the signing keys takes a transaction');
+  async lock(this: InTransaction<SigningKeysRepository>): Promise<void> {
     await sql`select pg_advisory_xact_lock(hashtext('kapu.signing_key'))`.execute(this.#db);
   }
 

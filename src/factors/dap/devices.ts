@@ -98,7 +98,7 @@ export class DeviceService {
       if (!enrollmentId || !secret || !ID.test(enrollmentId) || !publicKey || !name || name.length > NAME_MAX_LENGTH || typeof pin !== 'string') return BAD_REQUEST;
       if (!PIN_PATTERN.test(pin)) return refuse('invalid_input', 'invalid_pin');
       const { uow, clock, passwords } = this.#deps;
-      if (!this.#tokenMatches(await uow.repos.of(DAP_REPOSITORY).openEnrollment(enrollmentId, clock.now()), enrollmentId, secret)) return ENROLLMENT_GONE;
+      if (!this.#tokenMatches(await uow.repos.of(DAP_REPOSITORY).peekEnrollment(enrollmentId, clock.now()), enrollmentId, secret)) return ENROLLMENT_GONE;
       // Proof that the phone holds the key it registers.
       if (!verifySignature(publicKey, enrollMessage(this.#deps.origin, token), body['signature'])) return BAD_SIGNATURE;
       const pinHash = await passwords.hash(pin);

@@ -2,6 +2,7 @@ import { type Generated, type Kysely, sql } from 'kysely';
 import type { Db } from '../../db/database.ts';
 import { repositoryKey } from '../../db/repositories/index.ts';
 import type { Database, Timestamp } from '../../db/schema.ts';
+import type { InTransaction } from '../../db/unit-of-work.ts';
 
 /** A phone enrolled for the DÁP method: its public key and its PIN's hash (SPEC §8). */
 type DapDeviceTable = {
@@ -77,7 +78,16 @@ export class DapRepository {
   }
 
   /** A DÁP enrollment while it is open (not confirmed, not expired), locked, with its account. */
-  async openEnrollment(id: string, now: Date) {
+  async openEnrollment(this: InTransaction<DapRepository>, id: string, now: Date) {
+    return this.#enrollment(id, now).forUpdate('enrollment').executeTakeFirst();
+  }
+
+  /** The same, unlocked: a look before a unit of work, which reads it again with `openEnrollment`. */
+  async peekEnrollment(id: string, now: Date) {
+    return this.#enrollment(id, now).executeTakeFirst();
+  }
+
+  #enrollment(id: string, now: Date) {
     return this.#db
       .selectFrom('enrollment')
       .innerJoin('account', 'account.id', 'enrollment.account_id')
@@ -85,9 +95,7 @@ export class DapRepository {
       .where('enrollment.id', '=', id)
       .where('enrollment.factor', '=', DAP_KIND)
       .where('enrollment.confirmed_at', 'is', null)
-      .where('enrollment.expires_at', '>', now)
-      .forUpdate('enrollment')
-      .executeTakeFirst();
+      .where('enrollment.expires_at', '>', now);
   }
 
   async devices(accountId: string) {

@@ -3,7 +3,20 @@
  * gives one, the credential's JSON (only its shape: the library checks the rest), and the
  * library's error messages turned into a reason for the audit log.
  */
-import type { CeremonyRefusal } from './ceremony.ts';
+import type { ChallengeRefusal } from './repository.ts';
+
+/** Why an answer was refused: for the audit log. The citizen is told one thing for all. */
+export type CeremonyRefusal =
+  | ChallengeRefusal
+  | 'invalid_response'
+  | 'wrong_origin'
+  | 'wrong_rp_id'
+  | 'user_verification'
+  | 'counter'
+  | 'bad_signature'
+  | 'unknown_credential'
+  | 'wrong_account'
+  | 'registered_already';
 
 /** The longest answer a browser sends for one credential (a JSON of base64url fields). */
 const RESPONSE_MAX_LENGTH = 16 * 1024;

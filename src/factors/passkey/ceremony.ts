@@ -18,8 +18,8 @@ import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthe
 import type { AuthenticationResponseJSON, PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { decodeClientDataJSON, isoBase64URL } from '@simplewebauthn/server/helpers';
 import { type Clock, type Random, addSeconds } from '../../clock.ts';
-import { classify, parseResponse } from './answers.ts';
-import type { ChallengeRefusal, PasskeyRepository, UserVerification } from './repository.ts';
+import { type CeremonyRefusal, classify, parseResponse } from './answers.ts';
+import type { PasskeyRepository, UserVerification } from './repository.ts';
 
 export { parsePasskeyName } from './answers.ts';
 
@@ -40,18 +40,8 @@ export interface CeremonyDeps {
 /** The store the ceremonies keep their challenges and credentials in. */
 export type PasskeyStore = Pick<PasskeyRepository, 'issue' | 'consume' | 'descriptors' | 'userHandle' | 'add' | 'byCredentialId' | 'used'>;
 
-/** Why an answer was refused: for the audit log. The citizen is told one thing for all. */
-export type CeremonyRefusal =
-  | ChallengeRefusal
-  | 'invalid_response'
-  | 'wrong_origin'
-  | 'wrong_rp_id'
-  | 'user_verification'
-  | 'counter'
-  | 'bad_signature'
-  | 'unknown_credential'
-  | 'wrong_account'
-  | 'registered_already';
+
+export type { CeremonyRefusal };
 
 export type CeremonyResult<T> = { ok: true; value: T } | { ok: false; reason: CeremonyRefusal };
 

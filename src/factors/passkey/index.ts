@@ -16,8 +16,6 @@
  * The ceremonies are in ceremony.ts, the rules of challenges and counters in repository.ts, the
  * page parts in views/ with their script in assets/passkey.js (served by kapu itself).
  */
-import { readFileSync } from 'node:fs';
-import Router from '@koa/router';
 import type { Clock } from '../../clock.ts';
 import type { Repos } from '../../db/repositories/index.ts';
 import { repositoryKey } from '../../db/repositories/index.ts';
@@ -43,12 +41,11 @@ import type {
 import type { FactorModule } from '../module.ts';
 import { type CeremonyRefusal, PasskeyCeremony, parsePasskeyName } from './ceremony.ts';
 import { PasskeyRepository } from './repository.ts';
+import { scriptRoutes } from './routes.ts';
 
 export const PASSKEY_FACTOR_ID = 'passkey';
 /** The factor's repository in a unit of work: `repos.of(PASSKEYS)`. */
 export const PASSKEYS = repositoryKey((db) => new PasskeyRepository(db));
-/** Where kapu serves the page parts' script (its CSP allows kapu's own scripts on their pages). */
-export const SCRIPT_PATH = '/assets/passkey.js';
 /** The longest browser answer read from a form (a credential's JSON). */
 const CREDENTIAL_MAX_LENGTH = 16 * 1024;
 
@@ -230,19 +227,6 @@ export const passkey: FactorModule = {
     }),
   routes: () => [scriptRoutes()],
 };
-
-const SCRIPT = readFileSync(new URL('assets/passkey.js', import.meta.url));
-
-/** The page parts' script, served by kapu itself (pages load nothing from elsewhere). */
-function scriptRoutes(): Router {
-  const router = new Router();
-  router.get(SCRIPT_PATH, (ctx) => {
-    ctx.type = 'text/javascript; charset=utf-8';
-    ctx.set('Cache-Control', 'public, max-age=3600');
-    ctx.body = SCRIPT;
-  });
-  return router;
-}
 
 // Not yet: a reset proof needs its page part's data (a challenge), which `ResetProof` has no
 // step for; see the report on the contract.

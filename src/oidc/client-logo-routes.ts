@@ -5,9 +5,9 @@
  * ask again each time, and the ETag makes that cheap.
  */
 import Router from '@koa/router';
-import { CLIENT_ID_PATTERN } from '../admin/clients.ts';
 import { NotFound } from '../errors.ts';
-import { type ClientLogos, LOGO_ROUTE_PREFIX, logoVersion } from '../oidc/client-logos.ts';
+import { type ClientLogos, LOGO_ROUTE_PREFIX, logoVersion } from './client-logos.ts';
+import { CLIENT_ID_PATTERN } from './client-metadata.ts';
 
 export function clientLogoRoutes(logos: ClientLogos): Router {
   const router = new Router({ prefix: LOGO_ROUTE_PREFIX });

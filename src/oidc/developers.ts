@@ -1,8 +1,8 @@
 /** /developers: what an RP developer needs to know (discovery's `service_documentation`). */
 import Router from '@koa/router';
-import { AUTH_METHODS } from '../admin/clients.ts';
 import type { Deps } from '../deps.ts';
-import { renderPage, resolveLang } from './page.ts';
+import { renderPage, resolveLang } from '../http/page.ts';
+import { AUTH_METHODS } from './client-metadata.ts';
 
 export const DEVELOPERS_PATH = '/developers';
 
