@@ -83,7 +83,8 @@ function lifecycleListener(phase: () => Phase, app: () => RequestListener | null
 
 /**
  * `config.issuer` may be left to follow the bound port (tests listen on port 0): pass
- * `issuerFromPort` and the issuer becomes http://127.0.0.1:<port>.
+ * `issuerFromPort` and the issuer becomes http://127.0.0.1:<port> (http://localhost:<port> when bound to
+ * `localhost`: WebAuthn takes no IP address as an RP ID, so a browser test of passkeys needs a name).
  */
 export async function startKapu(config: Config, overrides: DepsOverrides = {}, options: StartOptions = {}): Promise<Kapu> {
   let phase: Phase = 'starting';
@@ -110,7 +111,7 @@ export async function startKapu(config: Config, overrides: DepsOverrides = {}, o
   }
   const port = (server.address() as AddressInfo).port;
   options.onListening?.(port);
-  const finalConfig = options.issuerFromPort ? { ...config, port, issuer: `http://127.0.0.1:${port}` } : config;
+  const finalConfig = options.issuerFromPort ? { ...config, port, issuer: `http://${options.host === 'localhost' ? 'localhost' : '127.0.0.1'}:${port}` } : config;
   let deps: Deps | undefined;
   let metrics: Server | null = null;
   try {

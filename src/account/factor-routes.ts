@@ -1,12 +1,13 @@
 /**
  * The portal's factor pages, as thin routes on its router, asked of the registry: setting a
  * factor up (the password again, then the factor's own proof and page part), removing one, and
- * the devices of a factor an account holds several of (the DÁP app's phones).
+ * the devices of a factor an account holds several of (the DÁP app's phones, WebAuthn keys).
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Deps } from '../deps.ts';
 import { NotFound } from '../errors.ts';
+import { DEVICE_WORDS, type DeviceWords } from '../factors/capabilities.ts';
 import type { Notice } from '../factors/factor.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
 import { type PortalKit, type SignedInPage, enrolledNotice } from './kit.ts';
@@ -176,25 +177,40 @@ export function factorRoutes(router: Router, kit: PortalKit, deps: Deps): void {
     }),
   );
 
-  // ---- the devices of a factor an account holds several of (the DÁP app's phones): listed,
-  // removed one by one (the password again)
+  // ---- the devices of a factor an account holds several of (the DÁP app's phones, WebAuthn
+  // keys): listed, removed one by one (the password again), in the factor's own words
 
-  const severalKind = deps.factors.all().find((f) => f.removal?.devices)?.id ?? '';
-  const devicesPage = async (p: SignedInPage, notice: Notice | null = null, status = 200) =>
-    render(p, 'account/devices', 'account.devices_title', { factor: severalKind, devices: (await account.devices(p.session, severalKind)) ?? [], notice }, status);
+  const deviceWords = (factorId: string): DeviceWords => deps.factors.get(factorId)?.removal?.devices?.words ?? DEVICE_WORDS;
+  const deviceFactor = (ctx: Context): string => {
+    const factor = ctx.params['factor'];
+    if (typeof factor !== 'string' || !deps.factors.get(factor)?.removal?.devices) throw new NotFound();
+    return factor;
+  };
+  const devicesPage = async (p: SignedInPage, factor: string, notice: Notice | null = null, status = 200) => {
+    const words = deviceWords(factor);
+    render(p, 'account/devices', words.title, { factor, words, devices: (await account.devices(p.session, factor)) ?? [], notice }, status);
+  };
 
+  // The address the phones' page had before another factor had devices too.
+  const firstDevices = deps.factors.all().find((f) => f.removal?.devices)?.id ?? '';
   router.get(
     '/devices',
-    signedIn((p) => devicesPage(p)),
+    signedIn(async (p) => seeOther(p.ctx, `/account/devices/${firstDevices}`)),
+  );
+
+  router.get(
+    '/devices/:factor',
+    signedIn((p) => devicesPage(p, deviceFactor(p.ctx))),
   );
 
   router.post(
-    '/devices/:id/remove',
+    '/devices/:factor/:id/remove',
     form,
     signedIn(async (p, fields) => {
-      const done = await account.removeDevice(p.session, severalKind, idParam(p.ctx), text(fields, 'password'), who(p));
-      if (!done.ok) return devicesPage(p, done.notice, refusedStatus(done));
-      seeOther(p.ctx, '/account?notice=account.device_removed');
+      const factor = deviceFactor(p.ctx);
+      const done = await account.removeDevice(p.session, factor, idParam(p.ctx), text(fields, 'password'), who(p));
+      if (!done.ok) return devicesPage(p, factor, done.notice, refusedStatus(done));
+      seeOther(p.ctx, `/account?notice=${deviceWords(factor).removed}`);
     }),
   );
 }

@@ -12,6 +12,7 @@ import type { Result } from '../auth/result.ts';
 import type { PortalSession } from '../auth/portal-sessions.ts';
 import type { Deps } from '../deps.ts';
 import { CsrfFailed, NotFound } from '../errors.ts';
+import { DEVICE_WORDS, type DeviceWords } from '../factors/capabilities.ts';
 import type { FormFields, Notice } from '../factors/factor.ts';
 import { formBody } from '../http/body.ts';
 import { browserOf } from '../http/browser.ts';
@@ -51,8 +52,11 @@ export function accountRoutes(deps: Deps): Router {
   // The factors a citizen sets up here: the one that needs nothing installed first (the portal's order).
   const enrollable = deps.factors.having('enroll');
   const setUpOrder = [...enrollable.filter((f) => f.setUpFirst), ...enrollable.filter((f) => !f.setUpFirst)];
+  const deviceWords = (factorId: string): DeviceWords => deps.factors.get(factorId)?.removal?.devices?.words ?? DEVICE_WORDS;
   const homeNotices = new Set([
     ...HOME_NOTICES,
+    // A device removed: its factor's words say so.
+    ...deps.factors.having('removal').flatMap((f) => (f.removal.devices ? [deviceWords(f.id).removed] : [])),
     // A setup's form sent again after it was confirmed (reloading the törlőkód page) is told `_before`.
     ...enrollable.flatMap((f) => [enrolledNotice(f.id), enrolledNotice(f.id, true)]),
   ]);
@@ -167,7 +171,7 @@ export function accountRoutes(deps: Deps): Router {
     const setUp = offered.map((f) => ({ id: f.id, labelKey: `setup.${f.id}`, primary: f === primary }));
     const factors = overview.factors.map((f) => {
       const factor = deps.factors.get(f.id);
-      return { ...f, moves: factor?.enroll?.moves === true, devices: factor?.removal?.devices !== undefined };
+      return { ...f, moves: factor?.enroll?.moves === true, devices: factor?.removal?.devices ? deviceWords(f.id).link : null };
     });
     render(p, 'account/home', 'account.title', { notice, factors, setUp });
   });

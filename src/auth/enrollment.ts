@@ -33,7 +33,7 @@ export interface EnrollmentDeps {
 export type EnrollmentBegun = Result<{ enrollmentId: string; notice: Notice | null }>;
 
 /** `confirm`'s answer: refused `done` when confirmed already (the form sent again by reloading the page that answered it). */
-export type EnrollmentConfirmed = Result<{ factor: With<'enroll'>; shownOnce: Record<string, string> | null }>;
+export type EnrollmentConfirmed = Result<{ factor: With<'enroll'>; shownOnce: Record<string, string> | null; amr?: readonly string[] }>;
 
 const UNKNOWN = refuse('unknown', 'error.bad_request');
 const EXPIRED = refuse('expired', 'enroll.expired');
@@ -124,7 +124,7 @@ export class EnrollmentService {
     await r.enrollments.confirm(enrollmentId, now);
     await throttle.succeeded(r.throttle, attempt);
     await r.audit.record({ type: 'factor.enrolled', accountId: account.id, ip: requester.ip, detail: { factor: factor.id, by: 'citizen' } }, now);
-    return { ok: true, factor, shownOnce: result.shownOnce ?? null };
+    return { ok: true, factor, shownOnce: result.shownOnce ?? null, ...(result.amr && { amr: result.amr }) };
   }
 
   /**

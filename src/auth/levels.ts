@@ -2,11 +2,12 @@
  * Authentication levels. kapu knows password only, password + a second factor, and the phone
  * app (DÁP: a device key with a PIN). Their `acr` URIs are configurable (eIDAS LoA low /
  * substantial by default; the app is substantial too unless ACR_APP maps it higher, e.g. to
- * LoA high, and then it alone reaches that level).
+ * LoA high, and then it alone reaches that level). A phishing-resistant key (WebAuthn) has its own,
+ * ACR_PASSKEY, in the same way.
  */
 import type { Config } from '../config/index.ts';
 
-export type Level = 'password' | 'two_factor' | 'app';
+export type Level = 'password' | 'two_factor' | 'app' | 'phishing_resistant';
 
 export class AcrPolicy {
   readonly #acr: Config['acr'];
@@ -17,20 +18,21 @@ export class AcrPolicy {
   constructor(acr: Config['acr'], legacyUntil: Date | null) {
     this.#acr = acr;
     this.#legacyUntil = legacyUntil;
-    this.#rank = { password: 1, two_factor: 2, app: acr.app === acr.twoFactor ? 2 : 3 };
+    this.#rank = { password: 1, two_factor: 2, app: acr.app === acr.twoFactor ? 2 : 3, phishing_resistant: acr.phishingResistant === acr.twoFactor ? 2 : 3 };
   }
 
   get values(): string[] {
-    return [...new Set([this.#acr.passwordOnly, this.#acr.twoFactor, this.#acr.app])];
+    return [...new Set([this.#acr.passwordOnly, this.#acr.twoFactor, this.#acr.app, this.#acr.phishingResistant])];
   }
 
   acrOf(level: Level): string {
-    return level === 'app' ? this.#acr.app : level === 'two_factor' ? this.#acr.twoFactor : this.#acr.passwordOnly;
+    return level === 'app' ? this.#acr.app : level === 'phishing_resistant' ? this.#acr.phishingResistant : level === 'two_factor' ? this.#acr.twoFactor : this.#acr.passwordOnly;
   }
 
   levelOf(acr: string | undefined | null): Level | undefined {
     if (acr === this.#acr.twoFactor) return 'two_factor';
     if (acr === this.#acr.app) return 'app';
+    if (acr === this.#acr.phishingResistant) return 'phishing_resistant';
     if (acr === this.#acr.passwordOnly) return 'password';
     return undefined;
   }

@@ -7,6 +7,8 @@ import type { FactorView } from '../factors/factor.ts';
 export interface Option {
   id: string;
   labelKey: string;
+  /** What the browser must have for it (see Factor.needs): shown only where it has it. */
+  needs?: 'webauthn';
 }
 
 export interface MethodOption extends Option {

@@ -90,6 +90,8 @@ export const schema = z.object({
   ACR_TWO_FACTOR: z.string().min(1).default(EIDAS_SUBSTANTIAL),
   /** `acr` of a sign-in with the DÁP phone app; unset: ACR_TWO_FACTOR (an operator may map it to LoA high). */
   ACR_APP: z.string().min(1).optional(),
+  /** `acr` of a sign-in with a phishing-resistant key (WebAuthn: second factor or passwordless); unset: ACR_TWO_FACTOR (an operator may map it to LoA high). */
+  ACR_PASSKEY: z.string().min(1).optional(),
   /** SMTP server, e.g. smtps://user:pass@mail.example.hu; unset outside production: dev mailbox. */
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
   MAIL_FROM: z.string().min(3).default('Ügyfélkapu+ <no-reply@localhost>'),
@@ -201,7 +203,7 @@ function finish(env: z.infer<typeof schema>) {
     ),
     generatedEncryptionKeys: env.ENCRYPTION_KEYS === undefined,
     legacyLoginUntil: env.LEGACY_LOGIN_UNTIL ?? null,
-    acr: { passwordOnly: env.ACR_PASSWORD_ONLY, twoFactor: env.ACR_TWO_FACTOR, app: env.ACR_APP ?? env.ACR_TWO_FACTOR },
+    acr: { passwordOnly: env.ACR_PASSWORD_ONLY, twoFactor: env.ACR_TWO_FACTOR, app: env.ACR_APP ?? env.ACR_TWO_FACTOR, phishingResistant: env.ACR_PASSKEY ?? env.ACR_TWO_FACTOR },
     mail: { smtpUrl: env.SMTP_URL ?? null, from: env.MAIL_FROM, newBrowser: env.NEW_BROWSER_MAIL },
     codes: {
       ttlSeconds: env.CODE_TTL_SECONDS,
@@ -255,6 +257,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   if (config.acr.app === config.acr.passwordOnly) {
     throw new ConfigError('ACR_APP', 'must differ from ACR_PASSWORD_ONLY');
+  }
+  if (config.acr.phishingResistant === config.acr.passwordOnly) {
+    throw new ConfigError('ACR_PASSKEY', 'must differ from ACR_PASSWORD_ONLY');
   }
   return config;
 }

@@ -78,7 +78,29 @@ export interface Device {
   lastUsedAt: Date | null;
   /** Locked (too many wrong PINs) until set up again. */
   lockedAt: Date | null;
+  /** A word about it for the list (a locale key): a WebAuthn key says whether it is synced. */
+  note?: string;
 }
+
+/** The portal's words for a factor's devices: see `Removable.devices.words`. */
+export interface DeviceWords {
+  title: string;
+  link: string;
+  add: string;
+  removeIntro: string;
+  none: string;
+  removed: string;
+}
+
+/** The words for devices that are phones (the DÁP app's). */
+export const DEVICE_WORDS: DeviceWords = {
+  title: 'account.devices_title',
+  link: 'account.devices_link',
+  add: 'account.device_add',
+  removeIntro: 'account.device_remove_intro',
+  none: 'account.no_devices',
+  removed: 'account.device_removed',
+};
 
 export interface Removable {
   /**
@@ -95,6 +117,12 @@ export interface Removable {
     removeOne(ctx: FactorContext, deviceId: string): Promise<Device | undefined>;
     /** The notice mail's key that tells the citizen a device went (`{device}` is its name). */
     readonly removedMail: string;
+    /**
+     * The portal's words for its devices (locale keys), when they are not phones: the page's
+     * title, the home page's link to it, its add button, the sentence before the list, the
+     * sentence for none, and the home page's notice after a removal. Absent: `DEVICE_WORDS`.
+     */
+    readonly words?: DeviceWords;
   };
   /**
    * A code shown once at setup (the app's törlőkód) that, with the username and password,

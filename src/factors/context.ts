@@ -65,9 +65,11 @@ export interface Notice {
 /**
  * The outcome of checking what the person gave (a code, a setup's proof). `shownOnce`: what a
  * confirmed setup shows the person once and never again (the app's törlőkód). `accountId`: the
- * account a passwordless proof found.
+ * account a passwordless proof found. `amr`: what this very proof showed, when it depends on the
+ * authenticator used (a WebAuthn key: a device-bound `hwk` or a synced `swk`, `user` when it verified
+ * the user); without it the factor's `amr` stands.
  */
-export type Verification = { ok: true; shownOnce?: Record<string, string>; accountId?: string } | { ok: false; notice: Notice };
+export type Verification = { ok: true; shownOnce?: Record<string, string>; accountId?: string; amr?: readonly string[] } | { ok: false; notice: Notice };
 
 /** Where an out-of-band challenge (an approval on a phone) stands. */
 export type ChallengeStatus = 'pending' | 'approved' | 'refused' | 'expired';

@@ -57,13 +57,22 @@ export interface Factor<Input = unknown> {
   readonly amr: readonly string[];
   /** Locale key of the factor's name (method chooser, factor choice). */
   readonly labelKey: string;
-  /** A level of its own (the phone app: ACR_APP) instead of the usual second factor's. */
-  readonly level?: 'app';
+  /**
+   * A level of its own instead of the usual second factor's: the phone app's (ACR_APP), or a
+   * phishing-resistant key's (WebAuthn, bound to kapu's origin: ACR_PASSKEY).
+   */
+  readonly level?: 'app' | 'phishing_resistant';
   /**
    * The one to suggest to a citizen who has no second factor yet, on the method chooser once
    * password-only sign-in has ended: it needs nothing to install (the emailed code).
    */
   readonly setUpFirst?: true;
+  /**
+   * What the browser must have for this factor's pages to work (WebAuthn, used by a
+   * script). Where it lacks it, the factor's buttons on the chooser and the factor choice stay
+   * hidden and a sentence says why (`needs.<what>` in the locales), rather than a dead button.
+   */
+  readonly needs?: 'webauthn';
   /**
    * Having it proves that the account's address receives kapu's mail (the emailed code): RPs
    * are told the address is verified (`email_verified`).

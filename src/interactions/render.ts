@@ -6,6 +6,12 @@ import { logoPath } from '../oidc/client-logos.ts';
 import { rememberService } from './ended.ts';
 import { type InteractionEnv, csrfToken } from './request.ts';
 
+/**
+ * Pages that load kapu.js: a factor's and a setup's (a resend's countdown, a phone's approval),
+ * and the choosers (an option the browser cannot use, WebAuthn where it has none, is shown by it).
+ */
+const SCRIPTED = new Set(['factor', 'enroll', 'method', 'factor-choice', 'upgrade']);
+
 /** Renders `template` as a page of the sign-in `shown`: its uid, CSRF token, RP and language. */
 export function renderSignInPage(ctx: Context, env: InteractionEnv, shown: Pick<Shown, 'uid' | 'lang' | 'client' | 'redirectUri'>, template: string, data: Record<string, unknown>, status = 200): void {
   // Should this sign-in's pages outlive it (Back, an old tab), they can still name the service.
@@ -16,8 +22,7 @@ export function renderSignInPage(ctx: Context, env: InteractionEnv, shown: Pick<
     template,
     { uid: shown.uid, csrf: csrfToken(env, shown.uid), client: shown.client ? nameOf(shown.client) : null, rp: shown.client ? serviceCard(shown.client) : null, notice: null, ...data },
     // A sign-in form's POST ends, through redirects, at the RP's redirect_uri.
-    // kapu.js counts a resend button's wait down (the page says the seconds without it), and asks how a phone's approval stands.
-    { lang: shown.lang, status, formTargets: originOf(shown.redirectUri), scripts: data['scripts'] === true || template === 'factor' || template === 'enroll' },
+    { lang: shown.lang, status, formTargets: originOf(shown.redirectUri), scripts: data['scripts'] === true || SCRIPTED.has(template) },
   );
 }
 

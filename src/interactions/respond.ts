@@ -137,6 +137,7 @@ function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: N
       const methods = page.methods.map((m) => ({
         id: m.id,
         labelKey: m.labelKey,
+        ...(m.needs && { needs: m.needs }),
         legacy: m.legacy !== undefined,
         hint: m.legacy ? (m.legacy.until ? t('method.legacy_hint', { date: date(lastDayBefore(m.legacy.until)) }) : t('method.legacy_hint_open')) : m.id === ended?.setUp.id ? t('method.set_up_hint') : undefined,
       }));

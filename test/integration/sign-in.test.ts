@@ -146,7 +146,7 @@ describe('the sign-in core', () => {
     const uid = await atPassword('legacy', { acr_values: SUBSTANTIAL });
     expectKind(await core.deps.signIns.password(uid, FROM, { username: 'csak.jelszo', password: PASSWORD }), 'advanced');
     const shown = expectKind(await core.deps.signIns.show(uid, FROM, null), 'show');
-    expect(shown.shown.page).toMatchObject({ state: 'upgrade', reason: 'required', passwordOnly: false, setUp: [{ id: 'dap' }, { id: 'totp' }, { id: 'email' }] });
+    expect(shown.shown.page).toMatchObject({ state: 'upgrade', reason: 'required', passwordOnly: false, setUp: [{ id: 'dap' }, { id: 'totp' }, { id: 'email' }, { id: 'passkey' }] });
     expectKind(await core.deps.signIns.continueWithPassword(uid, FROM), 'wrong_step');
     expectKind(await core.deps.signIns.abort(uid, FROM), 'finished');
     expect(await core.result(uid)).toMatchObject({ error: 'unmet_authentication_requirements' });

@@ -71,7 +71,7 @@ describe('a factor is one folder', () => {
   const factors = FACTORS.map((m) => ({ id: m.id, folder: `${relative(ROOT, fileURLToPath(m.folder))}/` }));
 
   test('kapu registers its factors, each in a folder of its own under src/factors', () => {
-    expect(factors.map((f) => f.id).sort()).toEqual(['dap', 'email', 'totp']);
+    expect(factors.map((f) => f.id).sort()).toEqual(['dap', 'email', 'passkey', 'totp']);
     for (const f of factors) expect(f.folder).toMatch(/^src\/factors\/[a-z-]+\/$/);
     const registration = readFileSync(join(ROOT, REGISTRATION), 'utf8');
     for (const f of factors) expect(registration).toContain(`./${f.folder.slice('src/factors/'.length)}index.ts`);

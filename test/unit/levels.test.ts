@@ -8,7 +8,7 @@ const LOW = 'http://eidas.europa.eu/LoA/low';
 const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
 const HIGH = 'http://eidas.europa.eu/LoA/high';
 
-const policy = (app = SUBSTANTIAL, legacyUntil: Date | null = null) => new AcrPolicy({ passwordOnly: LOW, twoFactor: SUBSTANTIAL, app }, legacyUntil);
+const policy = (app = SUBSTANTIAL, legacyUntil: Date | null = null, passkey = SUBSTANTIAL) => new AcrPolicy({ passwordOnly: LOW, twoFactor: SUBSTANTIAL, app, phishingResistant: passkey }, legacyUntil);
 
 describe('the level an RP demands', () => {
   test('nothing asked: the password alone will do', () => {
@@ -33,6 +33,19 @@ describe('the level an RP demands', () => {
     expect(mapped.satisfies('two_factor', 'app')).toBe(false);
     expect(mapped.satisfies('app', 'two_factor')).toBe(true);
     expect(mapped.values).toEqual([LOW, SUBSTANTIAL, HIGH]);
+  });
+
+  test('with ACR_PASSKEY mapped higher, a passkey reaches it (and the app too only when mapped alike)', () => {
+    const passkeyHigh = policy(SUBSTANTIAL, null, HIGH);
+    expect(passkeyHigh.acrOf('phishing_resistant')).toBe(HIGH);
+    expect(passkeyHigh.required(HIGH, undefined)).toBe('phishing_resistant');
+    expect(passkeyHigh.satisfies('app', 'phishing_resistant')).toBe(false);
+    expect(passkeyHigh.satisfies('phishing_resistant', 'two_factor')).toBe(true);
+    const bothHigh = policy(HIGH, null, HIGH);
+    expect(bothHigh.satisfies('phishing_resistant', bothHigh.required(HIGH, undefined))).toBe(true);
+    expect(bothHigh.values).toEqual([LOW, SUBSTANTIAL, HIGH]);
+    // By default a passkey is substantial, like any second factor.
+    expect(policy().acrOf('phishing_resistant')).toBe(SUBSTANTIAL);
   });
 
   test('by default the app is one more second factor: substantial, as good as the others', () => {

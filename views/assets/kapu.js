@@ -31,6 +31,16 @@ for (const form of document.querySelectorAll('form[data-countdown]')) {
   }, 1000);
 }
 
+// An option that needs something of the browser (WebAuthn) is shown only where the
+// browser has it; elsewhere the sentence beside it, saying why it is not offered, stays.
+const HAS = { webauthn: typeof window.PublicKeyCredential === 'function' };
+for (const option of document.querySelectorAll('[data-needs]')) {
+  if (HAS[option.getAttribute('data-needs')]) option.hidden = false;
+}
+for (const missing of document.querySelectorAll('[data-needs-missing]')) {
+  if (HAS[missing.getAttribute('data-needs-missing')]) missing.hidden = true;
+}
+
 // An out-of-band factor's waiting page (an approval on a phone): ask kapu where the answer
 // stands (a read that costs no try) and go on as soon as it is decided. Without the script the
 // citizen presses "Tovább".

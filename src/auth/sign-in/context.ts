@@ -175,7 +175,7 @@ export function serviceOf(signIn: Pick<SignIn, 'client'>): string | null {
 }
 
 export function option(f: Factor): Option {
-  return { id: f.id, labelKey: f.labelKey };
+  return { id: f.id, labelKey: f.labelKey, ...(f.needs && { needs: f.needs }) };
 }
 
 export function parseGuard(raw: string | null): Guard | null {

@@ -14,9 +14,10 @@ import type { Who } from '../who.ts';
  * Ends the sign-in, in the caller's unit of work with the step's audit events: the flow is
  * done, and the RP's interaction gets its result (accountId, acr, amr) — or, at the portal,
  * a portal session is opened. `shownOnce`: what a factor set up inline shows once (the
- * törlőkód) before the browser goes on.
+ * törlőkód) before the browser goes on. `amr`: what the proof itself showed (a WebAuthn key's), over
+ * the factor's own.
  */
-export async function finish(deps: SignInDeps, r: Repos, signIn: SignIn, level: Level, factor: Factor | null, requester: Who, events: AuditEvent[], shownOnce: Record<string, string> | null = null): Promise<Outcome> {
+export async function finish(deps: SignInDeps, r: Repos, signIn: SignIn, level: Level, factor: Factor | null, requester: Who, events: AuditEvent[], shownOnce: Record<string, string> | null = null, amr?: readonly string[]): Promise<Outcome> {
   const { acr, clock, portalSessions } = deps;
   const accountId = signIn.account!.id;
   const now = clock.now();
@@ -28,7 +29,7 @@ export async function finish(deps: SignInDeps, r: Repos, signIn: SignIn, level: 
   if (signIn.kind === 'portal') {
     session = await portalSessions.open(r, accountId, { ip: requester.ip, browser: requester.browser }, signIn.uid);
   } else {
-    returnTo = await finishWithLogin(r, signIn.uid, { accountId, acr: acr.acrOf(level), amr: amrFor(factor?.amr ?? null, !signIn.passwordless) }, now);
+    returnTo = await finishWithLogin(r, signIn.uid, { accountId, acr: acr.acrOf(level), amr: amrFor(amr ?? factor?.amr ?? null, !signIn.passwordless) }, now);
     if (!returnTo) return EXPIRED;
   }
   // The language the citizen finished in becomes theirs: mails sent outside a sign-in are written in it.

@@ -45,7 +45,7 @@ async function answer(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor
   }
   // On the IP too, which many share.
   await deps.throttle.succeeded(r.throttle, attempt);
-  return finishProved(deps, r, signIn, factor, result.accountId, requester);
+  return finishProved(deps, r, signIn, factor, result.accountId, requester, result.amr);
 }
 
 /**
@@ -79,12 +79,12 @@ export async function collect(deps: SignInDeps, signIn: SignIn, requester: Who, 
  * A proof succeeded: after a password, the sign-in ends with its account; a passwordless
  * proof names the account it ends with.
  */
-export async function finishProved(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor, accountId: string | undefined, requester: Who): Promise<Outcome> {
-  if (signIn.account) return finish(deps, r, signIn, 'two_factor', factor, requester, []);
+export async function finishProved(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor, accountId: string | undefined, requester: Who, amr?: readonly string[]): Promise<Outcome> {
+  if (signIn.account) return finish(deps, r, signIn, 'two_factor', factor, requester, [], null, amr);
   const found = accountId ? await r.accounts.findById(accountId) : undefined;
   if (!found) return refused(deps, signIn, 'wrong_answer', { key: 'error.bad_request' }, undefined, r);
   const account = { ...accountOf(found), factors: [] };
-  return finish(deps, r, { ...signIn, account, passwordless: true }, 'two_factor', factor, requester, []);
+  return finish(deps, r, { ...signIn, account, passwordless: true }, 'two_factor', factor, requester, [], null, amr);
 }
 
 /** Asks the current factor (or the one being set up) for a fresh challenge (a new email). */
