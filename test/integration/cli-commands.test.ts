@@ -6,65 +6,28 @@
  * it; and bad input (unknown flags, malformed CSV, duplicate usernames, bad URIs, invisible
  * characters) with a clear message, its exit code, and nothing half-written.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import argon2 from 'argon2';
-import { runCli } from '../../src/cli/main.ts';
-import { loadConfig } from '../../src/config/index.ts';
-import type { OpenDatabase } from '../../src/db/database.ts';
-import { type Deps, buildDeps, closeDeps } from '../../src/deps.ts';
-import { createLogger } from '../../src/log.ts';
 import { type Run, json, spawnProcess } from '../helpers/cli-process.ts';
-import { borrowed, freshDatabase, migratedDataDir, openTestDatabase } from '../helpers/database.ts';
+import { freshDatabase, migratedDataDir } from '../helpers/database.ts';
+import { type InProcessCli, inProcessCli } from '../helpers/cli.ts';
 import { testEnv } from '../helpers/env.ts';
 
 const PASSWORD = 'Titkos jelszó 42';
 
 let env: Record<string, string>;
 let dir: string;
-let shared: OpenDatabase;
-let cleanup: () => Promise<void>;
+let cli: InProcessCli['run'];
+let inspect: InProcessCli['inspect'];
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'kapu-cli-cmd-'));
-  const database = await freshDatabase({ migrated: false });
-  if (database.url) {
-    env = {
-      NODE_ENV: 'test',
-      DATABASE_URL: database.url,
-      DATABASE_POOL_SIZE: '2',
-      ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
-      COOKIE_KEYS: randomBytes(32).toString('base64url'),
-    };
-  } else {
-    // DATA_DIR keeps the generated development keys; the database itself is shared in memory.
-    env = { NODE_ENV: 'test', DATA_DIR: join(dir, 'data') };
-  }
-  shared = await openTestDatabase(loadConfig(env), createLogger('silent'), { migrated: false });
-  cleanup = async () => {
-    await shared.close();
-    await database.drop();
-    rmSync(dir, { recursive: true, force: true });
-  };
+  ({ env, dir, run: cli, inspect, close } = await inProcessCli());
 });
 afterAll(async () => {
-  await cleanup();
+  await close();
 });
-
-async function cli(argv: string[], stdin = '', extra: Record<string, string> = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdin,
-    stdout: (s) => (stdout += s),
-    stderr: (s) => (stderr += s),
-    env: testEnv({ ...env, ...extra }),
-    database: shared,
-  });
-  return { code, stdout, stderr };
-}
 
 /** An error in JSON mode: one document on stderr, nothing on stdout. */
 function jsonError(run: Run, exit: number): { code: string; message: string } {
@@ -72,14 +35,6 @@ function jsonError(run: Run, exit: number): { code: string; message: string } {
   return (JSON.parse(run.stderr) as { error: { code: string; message: string } }).error;
 }
 
-async function inspect<T>(fn: (deps: Deps) => Promise<T>): Promise<T> {
-  const deps = await buildDeps(loadConfig(testEnv({ ...env, LOG_LEVEL: 'silent' })), { database: borrowed(shared) });
-  try {
-    return await fn(deps);
-  } finally {
-    await closeDeps(deps);
-  }
-}
 
 type Account = { id: string; username: string; factors: string[]; disabled: boolean };
 const accounts = async (...filters: string[]) => json<Account[]>(await cli(['account', 'list', ...filters, '--json']));

@@ -4,82 +4,28 @@
  * that `migrate` has work to do. The real process (argv, piped stdin, exit codes) is
  * test/e2e/cli-process.test.ts.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { runCli } from '../../src/cli/main.ts';
-import { loadConfig } from '../../src/config/index.ts';
-import type { OpenDatabase } from '../../src/db/database.ts';
-import { type Deps, buildDeps, closeDeps } from '../../src/deps.ts';
-import { createLogger } from '../../src/log.ts';
+import type { Deps } from '../../src/deps.ts';
 import type { Run } from '../helpers/cli-process.ts';
-import { borrowed, freshDatabase, openTestDatabase } from '../helpers/database.ts';
-import { testEnv } from '../helpers/env.ts';
+import { type InProcessCli, inProcessCli } from '../helpers/cli.ts';
 
 const PASSWORD = 'Titkos jelszó 42';
 
-let env: Record<string, string>;
-let shared: OpenDatabase;
-let cleanup: () => Promise<void>;
+let cli: InProcessCli['run'];
+let inspect: InProcessCli['inspect'];
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  const database = await freshDatabase({ migrated: false });
-  let dropFolder = () => {};
-  if (database.url) {
-    // Keys given explicitly, as an operator running on Postgres would.
-    env = {
-      NODE_ENV: 'test',
-      DATABASE_URL: database.url,
-      DATABASE_POOL_SIZE: '2',
-      ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
-      COOKIE_KEYS: randomBytes(32).toString('base64url'),
-    };
-  } else {
-    // Keys unset on purpose: development keys are generated once and kept in DATA_DIR.
-    const dir = mkdtempSync(join(tmpdir(), 'kapu-cli-'));
-    env = { NODE_ENV: 'test', DATA_DIR: dir };
-    dropFolder = () => rmSync(dir, { recursive: true, force: true });
-  }
-  shared = await openTestDatabase(loadConfig(env), createLogger('silent'), { migrated: false });
-  cleanup = async () => {
-    await shared.close();
-    await database.drop();
-    dropFolder();
-  };
+  ({ run: cli, inspect, close } = await inProcessCli());
 });
 
 afterAll(async () => {
-  await cleanup();
+  await close();
 });
 
-async function cli(argv: string[], stdin = '', extraEnv: Record<string, string> = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdin,
-    stdout: (s) => (stdout += s),
-    stderr: (s) => (stderr += s),
-    env: testEnv({ ...env, ...extraEnv }),
-    database: shared,
-  });
-  return { code, stdout, stderr };
-}
-
-/** Opens the same database the CLI uses, to look at what it stored. */
 /** The password hash stored for `username` (what the CLI wrote). */
 async function storedHash(deps: Deps, username: string): Promise<string | undefined> {
   const row = await deps.db.selectFrom('account').select('password_hash').where('username', '=', username).executeTakeFirst();
   return row?.password_hash;
-}
-
-async function inspect<T>(fn: (deps: Deps) => Promise<T>): Promise<T> {
-  const deps = await buildDeps(loadConfig(testEnv({ ...env, LOG_LEVEL: 'silent' })), { database: borrowed(shared) });
-  try {
-    return await fn(deps);
-  } finally {
-    await closeDeps(deps);
-  }
 }
 
 const usernames = () => inspect(async (deps) => (await deps.repos.accounts.list()).map((a) => a.username));
