@@ -86,21 +86,33 @@ describe('the oidc-provider storage adapter', () => {
   describe('redeeming at the token endpoint (one unit of work per provider request)', () => {
     /**
      * What the token endpoint does with a refresh token, as oidc-provider does it: find it, see
-     * it unconsumed, consume it, save the new tokens, answer. `ready` lets a test hold every
+     * it unconsumed, consume it, save the new tokens, answer. `checked` lets a test hold every
      * request between its check and its redemption, as a race would.
      */
-    async function redeem(refreshToken: string, grantId: string, ready?: Promise<void>) {
+    async function redeem(refreshToken: string, grantId: string, checked?: () => Promise<void>) {
       const ctx = { status: 200, body: undefined } as unknown as Context;
       const issued = randomUUID();
       await providerUnitOfWork(kapu.deps.repos.payloads)(ctx, async () => {
         const found = await adapter('RefreshToken').find(refreshToken);
         if (!found || found.consumed) throw new Error('the refresh token should look redeemable');
-        await ready;
+        await checked?.();
         await adapter('RefreshToken').consume(refreshToken);
         await adapter('AccessToken').upsert(issued, { jti: issued, grantId, kind: 'AccessToken' } as AdapterPayload, HOUR);
         ctx.body = { access_token: issued };
       });
       return { status: ctx.status, body: ctx.body as Record<string, unknown>, issued };
+    }
+
+    /** A promise-returning gate that opens once `parties` callers have reached it. */
+    function barrier(parties: number): () => Promise<void> {
+      let open!: () => void;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      let arrived = 0;
+      return () => {
+        arrived += 1;
+        if (arrived === parties) open();
+        return opened;
+      };
     }
 
     async function grantWithRefreshToken() {
@@ -125,11 +137,9 @@ describe('the oidc-provider storage adapter', () => {
 
     test('of two requests redeeming one refresh token at once, one gets tokens; the other gets invalid_grant and the grant is revoked', async () => {
       const { grantId, refreshToken } = await grantWithRefreshToken();
-      let release!: () => void;
-      const ready = new Promise<void>((resolve) => (release = resolve));
-      const racing = [redeem(refreshToken, grantId, ready), redeem(refreshToken, grantId, ready)];
-      release();
-      const results = await Promise.all(racing);
+      // Both requests have seen the token unconsumed before either redeems it: the race at its worst.
+      const bothChecked = barrier(2);
+      const results = await Promise.all([redeem(refreshToken, grantId, bothChecked), redeem(refreshToken, grantId, bothChecked)]);
       const won = results.filter((r) => r.status === 200);
       const lost = results.filter((r) => r.status !== 200);
       expect(won).toHaveLength(1);
