@@ -51,8 +51,10 @@ export async function openLoop(rate: number, seconds: number, one: (i: number) =
     running.push(one(i).then(() => void latencies.push(performance.now() - planned), (err: unknown) => void failures.push(err)));
   }
   await Promise.all(running);
-  if (failures.length > 0) throw failures[0];
-  return { latencies: latencies.sort((a, b) => a - b), lagP99: percentile(lags.sort((a, b) => a - b), 99) };
+  // A failure under load (a request that timed out in the server's queue) is a result to report,
+  // not a reason to lose the run's other figures.
+  const failed = failures.length === 0 ? null : { count: failures.length, of: total, first: failures[0] instanceof Error ? failures[0].message : String(failures[0]) };
+  return { latencies: latencies.sort((a, b) => a - b), lagP99: percentile(lags.sort((a, b) => a - b), 99), failed };
 }
 
 export interface Measured {
@@ -72,6 +74,8 @@ export interface Measured {
   p99at70: number | null;
   /** How late the generator started the open loop's operations (p99, ms). */
   lagAt70: number | null;
+  /** Operations of the open loop that failed (and the first failure's message), or null. */
+  failedAt70: { count: number; of: number; first: string } | null;
   /** The process's peak RSS during this scenario's warm-up and closed loop (its peak rate). */
   peakRss: number | null;
   /** …and during the open loop at 70 % too (higher when the generator fell behind and sent bursts). */
@@ -138,10 +142,12 @@ export async function measure(name: string, target: Target, count: number, one: 
   const peakRss = peakRssMiB(pid);
   let p99at70: number | null = null;
   let lagAt70: number | null = null;
+  let failedAt70: Measured['failedAt70'] = null;
   if (options.latencySeconds > 0) {
     const open = await openLoop(0.7 * perSecond, options.latencySeconds, next);
-    p99at70 = percentile(open.latencies, 99);
+    p99at70 = open.latencies.length > 0 ? percentile(open.latencies, 99) : null;
     lagAt70 = open.lagP99;
+    failedAt70 = open.failed;
   }
   const row: Measured = {
     scenario: name,
@@ -159,6 +165,7 @@ export async function measure(name: string, target: Target, count: number, one: 
     p99: percentile(latencies, 99),
     p99at70,
     lagAt70,
+    failedAt70,
     peakRss,
     peakRssOpen: peakRssMiB(pid),
   };
