@@ -44,7 +44,6 @@ const HOME_NOTICES = [
   'account.device_removed',
 ];
 
-
 export function accountRoutes(deps: Deps): Router {
   const router = new Router({ prefix: '/account' });
   const form = formBody();
@@ -223,20 +222,23 @@ export function accountRoutes(deps: Deps): Router {
     '/password',
     form,
     signedIn(async (p, fields) => {
-      const begun = await account.beginPasswordChange(p.session, text(fields, 'current'), who(p));
+      const begun = await account.newPassword.begin(p.session, text(fields, 'current'), who(p));
       if (!begun.ok) return render(p, 'account/password', 'account.password_title', { notice: begun.notice }, refusedStatus(begun));
       seeOther(p.ctx, `/account/password/${begun.changeId}`);
     }),
   );
 
   async function renderNewPassword(p: Page, id: string, notice: Notice | null, status = 200, reset = false): Promise<void> {
-    const change = reset ? null : await account.passwordChange(id);
+    const title = reset ? 'account.reset_title' : 'account.password_title';
+    // A refused form is said on the page's GET (render), which makes the parts and their challenges then.
+    if (p.ctx.method === 'POST' && status >= 400) return render(p, 'account/password-new', title, { notice }, status);
+    const change = reset || !p.session ? null : await account.newPassword.page(p.session, id, p.lang);
     if (!reset && !change) return seeOther(p.ctx, '/account/password');
     // A forgotten password's page asks for what any account might need: it tells nothing.
-    const proofs = change?.proofs ?? recovery.resetProofs();
+    const proofs = change?.proofs ?? (await recovery.resetProofs(id, p.lang));
     // The munkamenet-azonosító its code mail quotes (a forgotten password's shows one for any username).
     const tag = proofs.some((proof) => proof.byMailbox) ? recovery.resetTag(id) : null;
-    render(p, 'account/password-new', reset ? 'account.reset_title' : 'account.password_title', { id, proofs, reset, tag, notice }, status);
+    render(p, 'account/password-new', title, { id, proofs, reset, tag, notice }, status, proofs.some((proof) => proof.scripts));
   }
 
   router.get(
@@ -249,7 +251,7 @@ export function accountRoutes(deps: Deps): Router {
     form,
     signedIn(async (p, fields) => {
       const id = idParam(p.ctx);
-      const done = await account.completePasswordChange(id, fields, who(p), p.session);
+      const done = await account.newPassword.complete(id, fields, who(p), p.session);
       if (!done.ok) return renderNewPassword(p, id, done.notice, refusedStatus(done));
       seeOther(p.ctx, '/account?notice=account.password_changed');
     }),
