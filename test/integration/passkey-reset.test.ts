@@ -10,6 +10,7 @@ import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/serv
 import type { Who } from '../../src/auth/who.ts';
 import { type CoreHarness, ISSUER, startCore } from '../helpers/core.ts';
 import { PASSWORD } from '../helpers/kapu.ts';
+import { addPasskey } from '../helpers/passkey-account.ts';
 import { SoftwareAuthenticator } from '../helpers/software-authenticator.ts';
 import { appCode, toMiddleOfStep } from '../helpers/totp.ts';
 
@@ -32,13 +33,7 @@ const from = (): Who => ({ ip: `192.0.2.${100 + (people % 100)}`, lang: 'hu', br
 async function citizen(authenticator = new SoftwareAuthenticator(new URL(ISSUER).origin)) {
   people += 1;
   const account = await core.account(`visszaallitas.${people}`, ['totp']);
-  const { enrollments, uow } = core.deps;
-  const begun = await enrollments.begin(account.id, PASSKEY, 'hu');
-  if (!begun.ok) throw new Error('enrollment refused');
-  const shown = await enrollments.view(uow.repos, { id: account.id, username: account.username, name: 'Teszt', email: account.email }, begun.enrollmentId, 'hu');
-  const created = authenticator.create(JSON.parse(String(shown!.view.data['options'])));
-  expect((await enrollments.confirm(account.id, begun.enrollmentId, { credential: JSON.stringify(created), name: 'Laptop' }, from())).ok).toBe(true);
-  return { ...account, authenticator };
+  return { ...account, authenticator: await addPasskey(core.deps, account, authenticator) };
 }
 
 /** A forgotten password's request, the code its mail carries, and its page's passkey options. */
