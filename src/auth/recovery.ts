@@ -1,11 +1,11 @@
 /**
  * The ways back into an account that are open to anyone (SPEC §2), HTTP-free:
  * - "Elfelejtett jelszó": a code to the account's address (and any one of the account's own
- *   proofs, when it has some: the app's code, a device's key), then a new password. Both steps do the same work, and answer the same, for any
- *   username — a citizen's, a disabled account's or nobody's (SPEC §5): the request is made in
- *   the name's name (recovery-requests.ts), and the second step reads the request and its
- *   account in one statement, counts the try, hashes the new password and checks the code
- *   whoever is behind it.
+ *   proofs, when it has some: the app's code, a device's key), then a new password. Both steps
+ *   do the same work, and answer the same, for any username — a citizen's, a disabled account's
+ *   or nobody's (SPEC §5): the request is made in the name's name (recovery-requests.ts), and
+ *   the second step reads the request and its account in one statement, counts the try, hashes
+ *   the new password and checks the code whoever is behind it.
  * - The lost phone: username, password and the app's törlőkód remove the app. Throttled like a
  *   password, with one answer for any wrong part.
  */
@@ -91,10 +91,7 @@ export class RecoveryService {
     if (!emailCode) return refused('invalid_input', 'code.format');
     // Besides the mailed code: what the account's own factors prove (the app's code, a device's
     // key), read from the form whoever the name is.
-    const answers = answersTo(
-      resetProofs(this.#deps.factors).filter((f) => !f.proveReset.byMailbox),
-      form,
-    );
+    const answers = answersTo(resetProofs(this.#deps.factors).filter((f) => !f.proveReset.byMailbox), form);
 
     // The same work for every name from here: one read, a counted try, the new password hashed.
     const open = await uow.repos.recovery.findOpen(requestId, 'reset', clock.now());
