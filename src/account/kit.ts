@@ -1,6 +1,6 @@
 /**
  * What the portal's router (src/account/routes.ts) lends the route files of its parts
- * (src/account/email-routes.ts, src/account/factor-routes.ts): the page a request is on, and the
+ * (src/account/email-routes.ts, factor-routes.ts, password-routes.ts): the page a request is on, and the
  * helpers every part's routes use. Its own file, so the router and its parts never import each
  * other.
  */
@@ -25,6 +25,8 @@ export type SignedInPage = Page & { session: PortalSession };
 export interface PortalKit {
   form: Middleware;
   signedIn: (handler: (p: SignedInPage, fields: FormFields) => Promise<void>) => (ctx: Context) => Promise<void>;
+  /** Pages for anyone, signed in or not (a forgotten password's): a POST's form token checked first. */
+  anyone: (handler: (p: Page, fields: FormFields) => Promise<void>) => (ctx: Context) => Promise<void>;
   render(p: Page, template: string, titleKey: string, data?: Record<string, unknown>, status?: number, scripts?: boolean): void;
   seeOther(ctx: Context, location: string): void;
   idParam(ctx: Context): string;

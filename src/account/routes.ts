@@ -16,12 +16,13 @@ import { DEVICE_WORDS, type DeviceWords } from '../factors/capabilities.ts';
 import type { FormFields, Notice } from '../factors/factor.ts';
 import { formBody } from '../http/body.ts';
 import { browserOf } from '../http/browser.ts';
-import { FLOW_COOKIE, PORTAL_SESSION_COOKIE, getCookie, rememberDevice, setCookie } from '../http/cookies.ts';
+import { FLOW_COOKIE, PORTAL_SESSION_COOKIE, getCookie, setCookie } from '../http/cookies.ts';
 import { renderPage, resolveLang } from '../http/page.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
 import { emailChangeRoutes } from './email-routes.ts';
 import { factorRoutes } from './factor-routes.ts';
-import { type Page, enrolledNotice } from './kit.ts';
+import { type Page, type PortalKit, enrolledNotice } from './kit.ts';
+import { passwordRoutes } from './password-routes.ts';
 
 /** A per-browser random value; the forms' CSRF token is its keyed hash. */
 const FORM_COOKIE = 'kapu_form';
@@ -43,7 +44,6 @@ const HOME_NOTICES = [
   'account.app_removed',
   'account.device_removed',
 ];
-
 
 export function accountRoutes(deps: Deps): Router {
   const router = new Router({ prefix: '/account' });
@@ -145,6 +145,14 @@ export function accountRoutes(deps: Deps): Router {
       await handler(p as Page & { session: PortalSession }, fields);
     };
 
+  /** Pages for anyone, signed in or not: a POST's form token is checked first. */
+  const anyone =
+    (handler: (p: Page, fields: FormFields) => Promise<void>) =>
+    async (ctx: Context) => {
+      const fields = ctx.method === 'POST' ? checkForm(ctx) : {};
+      await handler(await page(ctx), fields);
+    };
+
   function refusedStatus(done: Extract<Result, { ok: false }>): number {
     return REFUSAL_STATUS[done.refusal];
   }
@@ -210,77 +218,16 @@ export function accountRoutes(deps: Deps): Router {
 
   // ---- setting a factor up, removing it, its devices (factor-routes.ts)
 
-  factorRoutes(router, { form, signedIn, render, seeOther, idParam, text, who, refusedStatus, codeMinutes: deps.codes.minutes }, deps);
+  const kit: PortalKit = { form, signedIn, anyone, render, seeOther, idParam, text, who, refusedStatus, codeMinutes: deps.codes.minutes };
+  factorRoutes(router, kit, deps);
 
-  // ---- a new password (signed in) and a forgotten one (not)
+  // ---- a new password (signed in) and a forgotten one (not) (password-routes.ts)
 
-  router.get(
-    '/password',
-    signedIn(async (p) => render(p, 'account/password', 'account.password_title')),
-  );
-
-  router.post(
-    '/password',
-    form,
-    signedIn(async (p, fields) => {
-      const begun = await account.beginPasswordChange(p.session, text(fields, 'current'), who(p));
-      if (!begun.ok) return render(p, 'account/password', 'account.password_title', { notice: begun.notice }, refusedStatus(begun));
-      seeOther(p.ctx, `/account/password/${begun.changeId}`);
-    }),
-  );
-
-  async function renderNewPassword(p: Page, id: string, notice: Notice | null, status = 200, reset = false): Promise<void> {
-    const change = reset ? null : await account.passwordChange(id);
-    if (!reset && !change) return seeOther(p.ctx, '/account/password');
-    // A forgotten password's page asks for what any account might need: it tells nothing.
-    const proofs = change?.proofs ?? recovery.resetProofs();
-    // The munkamenet-azonosító its code mail quotes (a forgotten password's shows one for any username).
-    const tag = proofs.some((proof) => proof.byMailbox) ? recovery.resetTag(id) : null;
-    render(p, 'account/password-new', reset ? 'account.reset_title' : 'account.password_title', { id, proofs, reset, tag, notice }, status);
-  }
-
-  router.get(
-    '/password/:id',
-    signedIn(async (p) => renderNewPassword(p, idParam(p.ctx), null)),
-  );
-
-  router.post(
-    '/password/:id',
-    form,
-    signedIn(async (p, fields) => {
-      const id = idParam(p.ctx);
-      const done = await account.completePasswordChange(id, fields, who(p), p.session);
-      if (!done.ok) return renderNewPassword(p, id, done.notice, refusedStatus(done));
-      seeOther(p.ctx, '/account?notice=account.password_changed');
-    }),
-  );
-
-  router.get('/reset', async (ctx) => render(await page(ctx), 'account/reset', 'account.reset_title'));
-
-  router.post('/reset', form, async (ctx) => {
-    const fields = checkForm(ctx);
-    const p = await page(ctx);
-    const begun = await recovery.beginReset(fields['username'], who(p));
-    if (!begun.ok) return render(p, 'account/reset', 'account.reset_title', { notice: begun.notice }, refusedStatus(begun));
-    seeOther(ctx, `/account/reset/${begun.changeId}`);
-  });
-
-  router.get('/reset/:id', async (ctx) => renderNewPassword(await page(ctx), idParam(ctx), { key: 'account.reset_sent', vars: { minutes: deps.codes.minutes } }, 200, true));
-
-  router.post('/reset/:id', form, async (ctx) => {
-    const fields = checkForm(ctx);
-    const p = await page(ctx);
-    const id = idParam(ctx);
-    const done = await recovery.completeReset(id, fields, who(p));
-    if (!done.ok) return renderNewPassword(p, id, done.notice, refusedStatus(done), true);
-    // The browser that proved the mailbox is the citizen's: strangers' failures never lock it out.
-    rememberDevice(ctx, done.accountId, () => deps.random.bytes(18).toString('base64url'));
-    seeOther(ctx, '/account?notice=account.password_reset');
-  });
+  passwordRoutes(router, kit, deps);
 
   // ---- a new email address: a second factor first (email-routes.ts)
 
-  emailChangeRoutes(router, { form, signedIn, render, seeOther, idParam, text, who, refusedStatus, codeMinutes: deps.codes.minutes }, account.emailChange);
+  emailChangeRoutes(router, kit, account.emailChange);
 
   // ---- the lost phone: the app removed with its törlőkód
 

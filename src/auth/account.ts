@@ -8,8 +8,8 @@ import type { Clock, Random } from '../clock.ts';
 import type { AuditEventType } from '../db/repositories/audit.ts';
 import type { Repos } from '../db/repositories/index.ts';
 import type { UnitOfWork } from '../db/unit-of-work.ts';
-import type { Device, FactorAccount, FactorRegistry, FactorView, FormFields, Notice, With } from '../factors/factor.ts';
-import { type ProofPart, proofPart, resetProofs } from './reset-proofs.ts';
+import type { Device, FactorAccount, FactorRegistry, FactorView, FormFields, Notice } from '../factors/factor.ts';
+import { PasswordChangeService } from './password-change.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { EmailedCodes } from '../security/emailed-codes.ts';
 import { PASSWORD_MAX_LENGTH, type PasswordHasher } from '../security/passwords.ts';
@@ -24,8 +24,7 @@ import type { Who } from './who.ts';
 
 /** How long a begun change (a new address, a new password) waits for its proof (longer if its emailed code lives longer). */
 export const CHANGE_TTL_SECONDS = 10 * 60;
-export const PASSWORD_MIN_LENGTH = 8;
-
+export { PASSWORD_MIN_LENGTH } from './password-change.ts';
 
 export interface AccountDeps {
   uow: UnitOfWork<Repos>;
@@ -63,6 +62,8 @@ export class AccountService {
   readonly emailChange: EmailChangeService;
   /** "Ügyfélkapu+ igénylés": the password again, a factor the account has, then the new one's setup (setup-proof.ts). */
   readonly setUp: SetUpService;
+  /** A new password: the current one, any one of the account's proofs, the new one twice (password-change.ts). */
+  readonly newPassword: PasswordChangeService;
 
   constructor(deps: AccountDeps) {
     this.#deps = deps;
@@ -70,6 +71,13 @@ export class AccountService {
     const pending = (r: Repos, accountId: string, kind: 'email' | 'setup', value: string) => this.#pending(r, accountId, kind, value);
     this.emailChange = new EmailChangeService(deps, { passwordAgain, pending, notify: (r, account, lang, key, vars) => this.#notify(r, account, lang, key, vars) });
     this.setUp = new SetUpService(deps, { passwordAgain, pending });
+    this.newPassword = new PasswordChangeService(deps, {
+      passwordAgain,
+      pending: (r, accountId, kind, value) => this.#pending(r, accountId, kind, value),
+      endSessions: (r, accountId, except) => this.#endSessions(r, accountId, except),
+      notify: (r, account, lang, key) => this.#notify(r, account, lang, key),
+      accountOf,
+    });
   }
 
   /** What the account has: its factors, with when they were set up and last used. */
@@ -162,75 +170,6 @@ export class AccountService {
     });
   }
 
-  // ---- password
-
-  /**
-   * A new password, step one: the current password, and the proof the second step will ask for:
-   * of the account's factors that prove a new password, one its owner holds (the app) before the
-   * mailbox's code; none for an account that has no such factor.
-   */
-  async beginPasswordChange(session: PortalSession, current: string, who: Who): Promise<Result<{ changeId: string }>> {
-    if (!(await this.#passwordAgain(session, current, who))) return WRONG_PASSWORD;
-    const { account } = session;
-    const own = resetProofs(this.#deps.factors, account.factorKinds);
-    const proof = own.find((f) => !f.proveReset.byMailbox) ?? own[0];
-    return this.#deps.uow.transaction(async (r) => {
-      const changeId = await this.#pending(r, account.id, 'reset', proof?.id ?? '');
-      const refusal = proof && (await proof.proveReset.begin({ flowId: changeId, account, lang: who.lang, repos: r, request: { service: null, browser: who.browser } }));
-      if (refusal) return { ok: false, refusal: 'rate_limited', notice: refusal };
-      return { ok: true, changeId };
-    });
-  }
-
-  /** What the second step of a password change asks for; undefined when it is over. */
-  async passwordChange(changeId: string): Promise<{ proofs: ProofPart[] } | undefined> {
-    const open = await this.#deps.uow.repos.pendingChanges.peekOpen(changeId, 'reset', this.#deps.clock.now());
-    const proofs = open && this.#proofsOf(open.value);
-    return proofs && { proofs: proofs.map(proofPart) };
-  }
-
-  /**
-   * A new password, step two: the proofs the change asked for, and the new password twice.
-   * Every session of the account ends but the one that asked; tokens given to RPs end too.
-   */
-  async completePasswordChange(changeId: string, form: FormFields, who: Who, session: PortalSession): Promise<Result> {
-    const { uow, clock, passwords, throttle } = this.#deps;
-    const password = typeof form['password'] === 'string' && form['password'].length <= PASSWORD_MAX_LENGTH ? form['password'] : '';
-    if (password.length < PASSWORD_MIN_LENGTH) return refused('invalid_input', 'account.password_short', { min: PASSWORD_MIN_LENGTH });
-    if (form['password2'] !== password) return refused('invalid_input', 'account.password_mismatch');
-    const pending = await uow.repos.pendingChanges.peekOpen(changeId, 'reset', clock.now());
-    if (!pending || pending.account_id !== session.account.id) return refused('wrong_answer', 'code.none');
-    const proofs = this.#proofsOf(pending.value);
-    if (!proofs) return refused('wrong_answer', 'code.none');
-    const answers = proofs.map((factor) => ({ factor, input: factor.proveReset.parse(form) }));
-    if (answers.some((a) => a.input === undefined)) return refused('invalid_input', 'code.format');
-    const attempt = answers.length > 0 ? await throttle.factor(uow.repos.throttle, pending.account_id, who.ip) : null;
-    if (answers.length > 0 && !attempt) return refused('locked', 'throttle.locked');
-    const hash = await passwords.hash(password);
-    return uow.transaction(async (r) => {
-      const now = clock.now();
-      const open = await r.pendingChanges.findOpen(changeId, 'reset', now);
-      const account = open && (await accountOf(r, open.account_id));
-      if (!open || !account) return refused('wrong_answer', 'code.none');
-      for (const { factor, input } of answers) {
-        const checked = await factor.proveReset.verify({ flowId: changeId, account, lang: who.lang, repos: r }, input);
-        if (!checked.ok) {
-          await r.audit.record({ type: 'signin.factor_failed', accountId: account.id, ip: who.ip, detail: { factor: factor.id, purpose: 'password' } }, now);
-          return { ok: false, refusal: 'wrong_answer', notice: { ...checked.notice, error: true } };
-        }
-      }
-      if (attempt) await throttle.succeeded(r.throttle, attempt);
-      // A new password is a way back in after a hard lock; counters before the account's row (no deadlock).
-      await throttle.unlock(r.throttle, account.username);
-      await r.pendingChanges.done(changeId, now);
-      await r.accounts.updatePasswordHash(account.id, hash, now);
-      await this.#endSessions(r, account.id, session.id);
-      await r.audit.record({ type: 'password.changed', accountId: account.id, ip: who.ip, detail: { ...(who.browser && { browser: who.browser }) } }, now);
-      await this.#notify(r, account, who.lang, 'mail.password_changed');
-      return { ok: true };
-    });
-  }
-
   /** Signs the account out of every portal session, every kapu sign-in and every RP token. */
   async signOutEverywhere(session: PortalSession, who: Who): Promise<void> {
     await this.#deps.uow.transaction(async (r) => {
@@ -273,24 +212,16 @@ export class AccountService {
     await mailer.queue(r.outbox, mailer.notice(account.email, lang, { key, name: account.name, ...(vars && { vars }) }), clock.now());
   }
 
-  /** The factors a password change asked to prove it (their ids stored with it). */
-  /**
-   * A proof kapu no longer knows (a factor gone from the registry, a change stored in an older
-   * form) voids the change rather than dropping the proof: undefined.
-   */
-  #proofsOf(value: string | null): Array<With<'proveReset'>> | undefined {
-    const ids = (value ?? '').split(' ').filter(Boolean);
-    const proofs = ids.flatMap((id) => this.#deps.factors.with(id, 'proveReset') ?? []);
-    return proofs.length === ids.length ? proofs : undefined;
-  }
-
   #factorName(factorId: string, lang: Lang): string {
     return this.#deps.mailer.translate(lang, this.#deps.factors.get(factorId)?.labelKey ?? factorId);
   }
 }
 
-
 export async function accountOf(r: Repos, accountId: string): Promise<FactorAccount | undefined> {
   const account = await r.accounts.findById(accountId);
-  return account && { id: account.id, username: account.username, name: account.name, email: account.email };
+  return account && toFactorAccount(account);
+}
+
+function toFactorAccount(account: FactorAccount): FactorAccount {
+  return { id: account.id, username: account.username, name: account.name, email: account.email };
 }

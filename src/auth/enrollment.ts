@@ -118,7 +118,7 @@ export class EnrollmentService {
     const now = clock.now();
     const result = await factor.enroll.confirm(ctx, input);
     if (!result.ok) {
-      await r.audit.record({ type: 'signin.factor_failed', accountId: account.id, ip: requester.ip, detail: { factor: factor.id, purpose: 'enroll', reason: result.notice.key } }, now);
+      await r.audit.record({ type: 'signin.factor_failed', accountId: account.id, ip: requester.ip, detail: { factor: factor.id, purpose: 'enroll', reason: result.notice.key, ...(result.refusal && { refusal: result.refusal }) } }, now);
       return { ok: false, refusal: 'wrong_answer', notice: { ...result.notice, error: true } };
     }
     await r.enrollments.confirm(enrollmentId, now);

@@ -29,8 +29,12 @@ export type SignInPage =
   | { state: 'choose_method'; methods: MethodOption[]; legacyEnded?: { since: Date; setUp: Option } }
   | { state: 'password'; method: Option; username: string }
   | { state: 'choose_factor'; factors: Option[]; chosenMissing: boolean }
-  /** `guarded`: the username is locked, and this factor's proof (with the password) still gets in. */
-  | { state: 'factor'; factor: Option; view: FactorView; others: Option[]; canResend: boolean; guarded?: true }
+  /**
+   * `guarded`: the username is locked, and this factor's proof (with the password) still gets in.
+   * `withPassword`: a passwordless proof whose factor proves a sign-in after the password too:
+   * the page offers that way (username and password first).
+   */
+  | { state: 'factor'; factor: Option; view: FactorView; others: Option[]; canResend: boolean; guarded?: true; withPassword?: true }
   /** No second factor where one is needed: set one up here, or (where allowed) go on without. */
   | { state: 'upgrade'; reason: UpgradeReason; setUp: Option[]; passwordOnly: boolean }
   /** A factor being set up inline: its setup page (a QR code, the mailed code's tag). */

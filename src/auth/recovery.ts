@@ -1,11 +1,11 @@
 /**
  * The ways back into an account that are open to anyone (SPEC §2), HTTP-free:
- * - "Elfelejtett jelszó": a code to the account's address (and the app's code, when the account
- *   has the app), then a new password. Both steps do the same work, and answer the same, for any
- *   username — a citizen's, a disabled account's or nobody's (SPEC §5): the request is made in
- *   the name's name (recovery-requests.ts), and the second step reads the request and its
- *   account in one statement, counts the try, hashes the new password and checks the code
- *   whoever is behind it.
+ * - "Elfelejtett jelszó": a code to the account's address (and any one of the account's own
+ *   proofs, when it has some: the app's code, a device's key), then a new password. Both steps
+ *   do the same work, and answer the same, for any username — a citizen's, a disabled account's
+ *   or nobody's (SPEC §5): the request is made in the name's name (recovery-requests.ts), and
+ *   the second step reads the request and its account in one statement, counts the try, hashes
+ *   the new password and checks the code whoever is behind it.
  * - The lost phone: username, password and the app's törlőkód remove the app. Throttled like a
  *   password, with one answer for any wrong part.
  */
@@ -19,7 +19,8 @@ import { type Throttle, standInKey } from '../security/throttle.ts';
 import { PASSWORD_MIN_LENGTH, accountOf } from './account.ts';
 import type { Who } from './who.ts';
 import { type Result, refuse } from './result.ts';
-import { type ProofPart, proofPart, resetProofs } from './reset-proofs.ts';
+import { type ProofFailed, type ProofPart, answersTo, proofParts, proveAnyOne, resetProofs } from './reset-proofs.ts';
+import type { Lang } from '../views.ts';
 import type { EnrollmentService } from './enrollment.ts';
 import type { RecoveryRequests } from './recovery-requests.ts';
 
@@ -76,9 +77,10 @@ export class RecoveryService {
   }
 
   /**
-   * A forgotten password, step two: the mailed code (and the app's code, for an account that has
-   * the app) and the new password twice. Every session and RP token of the account ends, its
-   * username's lock with them, and a mail says so. `accountId` names the account on success.
+   * A forgotten password, step two: the mailed code (and any one of the account's own proofs —
+   * the app's code, a device's key — for an account that has one) and the new password twice.
+   * Every session and RP token of the account ends, its username's lock with them, and a mail
+   * says so. `accountId` names the account on success.
    */
   async completeReset(requestId: string, form: FormFields, who: Who): Promise<Result<{ accountId: string }>> {
     const { uow, clock, passwords, throttle, requests, mailer, maxAttempts } = this.#deps;
@@ -87,11 +89,9 @@ export class RecoveryService {
     if (form['password2'] !== password) return refused('invalid_input', 'account.password_mismatch');
     const emailCode = parseCode(form);
     if (!emailCode) return refused('invalid_input', 'code.format');
-    // Besides the mailed code: what the account's own factors prove (the app's code), read from
-    // the form whoever the name is.
-    const answers = resetProofs(this.#deps.factors)
-      .filter((f) => !f.proveReset.byMailbox)
-      .map((factor) => ({ factor, input: factor.proveReset.parse(form) }));
+    // Besides the mailed code: what the account's own factors prove (the app's code, a device's
+    // key), read from the form whoever the name is.
+    const answers = answersTo(resetProofs(this.#deps.factors).filter((f) => !f.proveReset.byMailbox), form);
 
     // The same work for every name from here: one read, a counted try, the new password hashed.
     const open = await uow.repos.recovery.findOpen(requestId, 'reset', clock.now());
@@ -109,15 +109,12 @@ export class RecoveryService {
         await r.audit.record({ type: 'signin.factor_failed', accountId: account?.id ?? null, ip: who.ip, detail: { ...(mailbox && { factor: mailbox.id }), purpose: 'password' } }, now);
         return RESET_REFUSED;
       }
-      // Past the mailed code: an account with the app needs the app's code too (a mailbox alone
-      // must not take it over).
-      for (const { factor, input } of answers.filter((a) => account.factorKinds.includes(a.factor.id))) {
-        const checked = input === undefined ? undefined : await factor.proveReset.verify({ flowId: requestId, account, lang: who.lang, repos: r }, input);
-        if (!checked?.ok) {
-          await r.audit.record({ type: 'signin.factor_failed', accountId: account.id, ip: who.ip, detail: { factor: factor.id, purpose: 'password' } }, now);
-          return RESET_REFUSED;
-        }
-      }
+      // Past the mailed code: an account with factors of its own (the app, a device's key) proves
+      // any one of them too (a mailbox alone must not take it over; a lost phone must not lock it out).
+      const own = answers.filter((a) => account.factorKinds.includes(a.factor.id));
+      const failed: ProofFailed = (factor, refusal) =>
+        r.audit.record({ type: 'signin.factor_failed', accountId: account.id, ip: who.ip, detail: { ...(factor && { factor }), purpose: 'password', ...(refusal && { refusal }) } }, now);
+      if (own.length > 0 && !(await proveAnyOne(own, { flowId: requestId, account, lang: who.lang, repos: r }, failed)).ok) return RESET_REFUSED;
       if (!(await r.recovery.use(requestId, now))) return RESET_REFUSED;
       // The counters before the account's row, and in key order (factor, address, username), as
       // every step takes them: two steps racing wait for each other, never in a circle.
@@ -133,9 +130,12 @@ export class RecoveryService {
     });
   }
 
-  /** What a forgotten password's page asks for: what any account might need, so it tells nothing. */
-  resetProofs(): ProofPart[] {
-    return resetProofs(this.#deps.factors).map(proofPart);
+  /**
+   * What a forgotten password's page asks for: what any account might need, so it tells nothing.
+   * A part that needs a challenge gets one bound to the request, naming no account.
+   */
+  resetProofs(requestId: string, lang: Lang): Promise<ProofPart[]> {
+    return this.#deps.uow.transaction((r) => proofParts(resetProofs(this.#deps.factors), { flowId: requestId, account: null, lang, repos: r }));
   }
 
   /** The munkamenet-azonosító a new password's page shows, as its code mail does (the same for any username). */

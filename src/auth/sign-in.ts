@@ -18,7 +18,7 @@ import { chooseFactor } from './sign-in/choose.ts';
 import type { SignInDeps, StatusOutcome } from './sign-in/context.ts';
 import { continueWithPassword, setUp } from './sign-in/enroll.ts';
 import { password } from './sign-in/password.ts';
-import { abort, chooseMethod, consent, restart, show, startPortal } from './sign-in/start.ts';
+import { abort, chooseMethod, consent, restart, show, startPortal, usePassword } from './sign-in/start.ts';
 import { status } from './sign-in/status.ts';
 import { resend, verify } from './sign-in/verify.ts';
 import type { Who } from './who.ts';
@@ -46,6 +46,11 @@ export class SignInService {
   /** The citizen picked a sign-in method on the chooser. */
   chooseMethod(uid: string, requester: Who, method: unknown): Promise<Outcome> {
     return chooseMethod(this.#deps, uid, requester, method);
+  }
+
+  /** From a passwordless proof's page to the password, with that factor after it. */
+  usePassword(uid: string, requester: Who): Promise<Outcome> {
+    return usePassword(this.#deps, uid, requester);
   }
 
   /** Back to the method chooser. */

@@ -167,6 +167,13 @@ export interface ResetProof<Input> {
   parse(form: FormFields): Input | undefined;
   /** Starts the proof for a change in the portal (a code is mailed); an error notice when refused. */
   begin(ctx: FactorContext): Promise<Notice | null>;
+  /**
+   * Its part of the page as made with the page, for a part that needs data of its own (a
+   * challenge bound to `ctx.flowId`, the reset request or the change: single use, expiring like
+   * a code). `ctx.account` is null on a forgotten password's page, which names no account: the
+   * part is then the same whoever the name is. Absent: `template`, with no data.
+   */
+  view?(ctx: FlowContext): Promise<FactorView>;
   /** Checks the answer; the caller counts it toward the account's second-factor throttle first. */
   verify(ctx: FactorContext, input: Input): Promise<Verification>;
 }

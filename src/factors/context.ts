@@ -67,9 +67,11 @@ export interface Notice {
  * confirmed setup shows the person once and never again (the app's törlőkód). `accountId`: the
  * account a passwordless proof found. `amr`: what this very proof showed, when it depends on the
  * authenticator used (a WebAuthn key: a device-bound `hwk` or a synced `swk`, `user` when it verified
- * the user); without it the factor's `amr` stands.
+ * the user); without it the factor's `amr` stands. `refusal`: why an answer was refused, when the
+ * factor can tell more than its notice says (a WebAuthn answer made on another origin: a
+ * phishing signal), for the audit log only: a word, never a secret or a part of the answer.
  */
-export type Verification = { ok: true; shownOnce?: Record<string, string>; accountId?: string; amr?: readonly string[] } | { ok: false; notice: Notice };
+export type Verification = { ok: true; shownOnce?: Record<string, string>; accountId?: string; amr?: readonly string[] } | { ok: false; notice: Notice; refusal?: string };
 
 /** Where an out-of-band challenge (an approval on a phone) stands. */
 export type ChallengeStatus = 'pending' | 'approved' | 'refused' | 'expired';

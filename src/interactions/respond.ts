@@ -167,6 +167,7 @@ function pageView(env: InteractionEnv, shown: Shown, page: SignInPage, notice: N
           canResend: page.canResend,
           others: page.others,
           guarded: page.guarded === true,
+          withPassword: page.withPassword === true,
           notice: alone,
           scripts: page.view.scripts === true,
         },

@@ -48,6 +48,7 @@ export function interactionRoutes(deps: Deps, provider: Provider): Router {
   router.post('/resend', form, post((s, uid, who) => s.resend(uid, who)));
   router.post('/setup', form, post((s, uid, who, f) => s.setUp(uid, who, f['factor'])));
   router.post('/continue', form, post((s, uid, who) => s.continueWithPassword(uid, who)));
+  router.post('/with-password', form, post((s, uid, who) => s.usePassword(uid, who)));
   // Locked out by strangers' failures: a mailed link lets this browser in (src/interactions/unlock.ts).
   const unlock = unlockPages(env);
   router.get('/unlock', unlock.show);

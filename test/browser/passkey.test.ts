@@ -3,7 +3,8 @@
  * authenticator (a platform authenticator that keeps discoverable credentials and verifies its
  * user). A citizen with the authenticator app adds a passkey in the portal (password again,
  * the app's code, then a name), signs in at an RP with it as the second factor and then with no username at all,
- * and removes it in the portal (password again). Every new page is checked with axe, in
+ * sets a forgotten password with the mailed code and the passkey, and removes it in the portal
+ * (password again). Every new page is checked with axe, in
  * Hungarian at desktop width and in English at 320 px, under kapu's real CSP (axe is evaluated
  * through the DevTools protocol, which the CSP does not govern). A browser without WebAuthn is
  * not offered the passkey: a sentence says why.
@@ -158,6 +159,33 @@ describeWithChromium('passkeys in Chromium with a virtual authenticator', () => 
       await check(page, `${setting.name} sign-in: passkey alone`);
       expect((await alone.finish(await reachesRp(page, () => button(page, 'passkey.use').click()))).claims()).toMatchObject({ amr: ['hwk', 'user', 'mfa'] });
 
+      // A forgotten password: the mailed code, then the passkey instead of the app's code, its
+      // button pressed from the keyboard; the answer is held until the new password is saved.
+      await page.goto(`${kapu.url}/account/reset?lang=${setting.lang}`);
+      await field(page, 'password.username').fill(username);
+      await button(page, 'setup.send_code').click();
+      await button(page, 'passkey.use').waitFor();
+      await check(page, `${setting.name} forgotten password: the mailed code and a passkey`);
+      await kapu.deps.sender.deliverDue();
+      const resetMail = kapu.deps.devMailbox!.list().find((m) => m.to.includes(username) && /\d{6}/.test(m.text) && m.subject === t('mail.reset.subject'));
+      await field(page, 'account.reset_email_code').fill(/(?:kód|code): (\d{6})/i.exec(resetMail!.text)![1]!);
+      await button(page, 'passkey.use').focus();
+      await page.keyboard.press('Enter');
+      await page.getByText(t('passkey.ready'), { exact: true }).waitFor();
+      // Its challenge is answered: no button that would ask again.
+      expect(await button(page, 'passkey.use').count()).toBe(0);
+      // Focus moves on to the new password.
+      expect(await page.evaluate('document.activeElement && document.activeElement.getAttribute("name")')).toBe('password');
+      // (The same password again, so that the rest signs in as before.)
+      await page.keyboard.type(PASSWORD);
+      await field(page, 'account.password_new_again').fill(PASSWORD);
+      await button(page, 'account.password_save').click();
+      await page.getByText(t('account.password_reset'), { exact: true }).waitFor();
+      // A reset ends every session: the portal is signed into again (the app's next code).
+      kapu.clock.advance(30);
+      await button(page, 'account.sign_in').click();
+      await passwordAndApp();
+
       // Removed in the portal, with the password again; the account keeps its app.
       await page.goto(`${kapu.url}/account/devices/passkey?lang=${setting.lang}`);
       await field(page, 'account.password_again').fill(PASSWORD);
@@ -169,7 +197,7 @@ describeWithChromium('passkeys in Chromium with a virtual authenticator', () => 
     });
   }
 
-  test('a browser without WebAuthn is not offered the passkey: a sentence says why, on the chooser and on its page', async () => {
+  test('a browser without WebAuthn is not offered the passkey: a sentence says why, on the chooser and on a forgotten password\'s page', async () => {
     const setting = SETTINGS[0]!;
     const t = (key: string, vars?: Record<string, string>) => WORDS.translator(setting.lang)(key, vars);
     const page = await open(setting, { webauthn: false });
@@ -177,6 +205,13 @@ describeWithChromium('passkeys in Chromium with a virtual authenticator', () => 
     await page.getByText(t('needs.webauthn', { method: t('factor.passkey') }), { exact: true }).waitFor();
     expect(await page.getByRole('button', { name: t('factor.passkey'), exact: true }).count()).toBe(0);
     await check(page, 'chooser without WebAuthn');
+    // A forgotten password's page: no passkey button, a sentence instead; the rest works as ever.
+    await page.goto(`${kapu.url}/account/reset`);
+    await page.getByLabel(t('password.username'), { exact: true }).fill('akarki');
+    await page.getByRole('button', { name: t('setup.send_code'), exact: true }).click();
+    await page.getByText(t('passkey.unsupported_reset'), { exact: true }).waitFor();
+    expect(await page.getByRole('button', { name: t('passkey.use'), exact: true }).count()).toBe(0);
+    await check(page, 'forgotten password without WebAuthn');
     await page.context().close();
   });
 

@@ -4,12 +4,15 @@
  * wrong password the sign-in goes on all the same, to a proof that looks and answers the same
  * and never succeeds: the lock tells nobody whether a password was right.
  */
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { generate } from 'otplib';
 import { Browser, type Page } from '../helpers/browser.ts';
 import { type TestKapu, PASSWORD, beginSignIn, signInWithPassword } from '../helpers/kapu.ts';
 import type { MailSink, ReceivedMail } from '../helpers/mail-sink.ts';
 import { USER_POLICY } from '../../src/security/throttle.ts';
 import { kapuWithMail } from '../helpers/suite.ts';
+import { addPasskey } from '../helpers/passkey-account.ts';
+import { SoftwareAuthenticator } from '../helpers/software-authenticator.ts';
 
 describe('a sign-in under a username lock (guarded)', () => {
   let kapu: TestKapu;
@@ -129,6 +132,62 @@ describe('a sign-in under a username lock (guarded)', () => {
     expect(rightEnd.visibleText).toContain('Térjen vissza a szolgáltatáshoz, és kezdje újra a bejelentkezést.');
     expect(rightEnd.hasForm('/verify')).toBe(false);
     expect(rightEnd.hasForm('/resend')).toBe(false);
+  });
+
+  describe('with a passkey: "Bejelentkezés passkey-jel", then the username and password first', () => {
+    /** The page after the password in a fresh browser, reached from the passkey's own page by its "username and password first". */
+    async function passkeyAfterPassword(username: string, password: string) {
+      const browser = new Browser(kapu.url);
+      const signIn = await beginSignIn(rp);
+      const passwordless = await browser.submit(await browser.go(signIn.url), '/method', {}, { name: 'method', value: 'passkey' });
+      const passwordPage = await browser.submit(passwordless, '/with-password');
+      expect(passwordPage.hasForm('/password')).toBe(true);
+      const page = await browser.submit(passwordPage, '/password', { username, password });
+      return { browser, signIn, page };
+    }
+
+    const optionsOn = (page: Page) => JSON.parse(page.doc.querySelector('[data-passkey]')!.getAttribute('data-passkey-options')!) as PublicKeyCredentialRequestOptionsJSON;
+
+    test('the citizen with the right password and the passkey signs in from a new browser, despite the lock', async () => {
+      const account = await kapu.account('ostromlott.peter', ['email']);
+      const authenticator = await addPasskey(kapu.deps, account, new SoftwareAuthenticator(new URL(kapu.url).origin));
+      await lockOut('ostromlott.peter');
+      const { browser, signIn, page } = await passkeyAfterPassword('ostromlott.peter', PASSWORD);
+      expect(page.visibleText).toContain('átmenetileg zároltuk');
+      // The page names no credential of the account: it is the same page after a wrong password.
+      const options = optionsOn(page);
+      expect(options).toMatchObject({ rpId: new URL(kapu.url).hostname, allowCredentials: [] });
+      await browser.submit(page, '/verify', { credential: JSON.stringify(authenticator.get(options)) });
+      const claims = (await signIn.finish(browser.exitUrl!)).claims()!;
+      expect(claims).toMatchObject({ sub: account.id, amr: ['pwd', 'hwk', 'user', 'mfa'] });
+      // The lock stays for everyone else.
+      expect((await passwordStep('legacy', 'ostromlott.peter', PASSWORD)).page.html).toContain('Hibás felhasználónév vagy jelszó');
+    });
+
+    test('a wrong password looks and answers exactly like a right one, and even the account’s own passkey opens nothing after it', async () => {
+      const account = await kapu.account('celpont.pal', ['email']);
+      const authenticator = await addPasskey(kapu.deps, account, new SoftwareAuthenticator(new URL(kapu.url).origin));
+      const stranger = new SoftwareAuthenticator(new URL(kapu.url).origin);
+      await addPasskey(kapu.deps, await kapu.account('mas.valaki', ['email']), stranger);
+      await lockOut('celpont.pal');
+      const wrong = await passkeyAfterPassword('celpont.pal', 'not the password');
+      const right = await passkeyAfterPassword('celpont.pal', PASSWORD);
+      expect(looks(wrong.page)).toEqual(looks(right.page));
+
+      // Someone else's passkey: the same refusal after either password.
+      const wrongAnswer = await wrong.browser.submit(wrong.page, '/verify', { credential: JSON.stringify(stranger.get(optionsOn(wrong.page))) });
+      const rightAnswer = await right.browser.submit(right.page, '/verify', { credential: JSON.stringify(stranger.get(optionsOn(right.page))) });
+      expect(looks(wrongAnswer)).toEqual(looks(rightAnswer));
+      expect(rightAnswer.visibleText).toContain('Ezzel a passkey-jel nem sikerült az azonosítás.');
+
+      // The account's own passkey, after the wrong password: refused, the same words.
+      const refused = await wrong.browser.submit(wrongAnswer, '/verify', { credential: JSON.stringify(authenticator.get(optionsOn(wrongAnswer))) });
+      expect(wrong.browser.exitUrl).toBeUndefined();
+      expect(looks(refused)).toEqual(looks(rightAnswer));
+      // After the right password the page's fresh challenge takes it.
+      await right.browser.submit(rightAnswer, '/verify', { credential: JSON.stringify(authenticator.get(optionsOn(rightAnswer))) });
+      expect((await right.signIn.finish(right.browser.exitUrl!)).claims()).toMatchObject({ sub: account.id });
+    });
   });
 
   test('the failure mail is written in the language of the account', async () => {

@@ -66,6 +66,41 @@ describe('passkeys at an RP', () => {
     expect(tokens.claims()).toMatchObject({ acr: HIGH, amr: ['pwd', 'hwk', 'user', 'mfa'] });
   });
 
+  test('"Bejelentkezés passkey-jel" with the username and password first: the passkey is then the second factor', async () => {
+    const authenticator = new SoftwareAuthenticator(origin);
+    const account = await withPasskey(kapu, 'kulcs.jelszoval', authenticator);
+    const { rp } = await kapu.client();
+    const browser = new Browser(kapu.url);
+    const signIn = await beginSignIn(rp);
+    const passwordless = await browser.submit(await browser.go(signIn.url), '/method', {}, { name: 'method', value: PASSKEY });
+    const passwordPage = await browser.submit(passwordless, '/with-password');
+    expect(passwordPage.visibleText).toContain('Bejelentkezés passkey-jel');
+    const page = await browser.submit(passwordPage, '/password', { username: 'kulcs.jelszoval', password: PASSWORD });
+    const options = optionsOn(page);
+    expect(options.allowCredentials?.map((c) => c.id)).toEqual([isoBase64URL.fromBuffer(authenticator.credentials[0]!.id)]);
+    await browser.submit(page, '/verify', { credential: JSON.stringify(authenticator.get(options)) });
+    expect((await signIn.finish(browser.exitUrl!)).claims()).toMatchObject({ sub: account.id, amr: ['pwd', 'hwk', 'user', 'mfa'] });
+  });
+
+  test('a forgotten password: the mailed code and the passkey, on a page that is the same for any name', async () => {
+    const authenticator = new SoftwareAuthenticator(origin);
+    const account = await withPasskey(kapu, 'kulcs.elfelejtett', authenticator, ['totp']);
+    const asked = async (username: string) => {
+      const b = new Browser(kapu.url);
+      return { b, page: await b.submit(await b.go('/account/reset'), '/account/reset', { username }) };
+    };
+    const since = mail.received.length;
+    const real = await asked('kulcs.elfelejtett');
+    const madeUp = await asked('senki.kulcsa');
+    const shape = (p: Page) => ({ text: p.visibleText, fields: p.doc.querySelectorAll('input').map((i) => i.getAttribute('name')), passkey: optionsOn(p).allowCredentials });
+    expect(shape(madeUp.page)).toEqual(shape(real.page));
+    expect(real.page.visibleText).toContain('az alábbiak közül egyet használjon');
+    const code = /Kód: (\d{6})/.exec((await mail.next((m) => m.to.includes(account.email) && m.subject === 'Ügyfélkapu+ – elfelejtett jelszó', since)).text)![1]!;
+    const password = 'egy hosszú új jelszó 2026';
+    const done = await real.b.submit(real.page, real.page.url.pathname, { code, password, password2: password, credential: JSON.stringify(authenticator.get(optionsOn(real.page))) });
+    expect(done.visibleText).toContain('Az új jelszavát elmentettük. Jelentkezzen be vele.');
+  });
+
   test('passwordless, "Bejelentkezés passkey-jel": no username typed, user verification asked, amr without pwd', async () => {
     const authenticator = new SoftwareAuthenticator(origin, { synced: true });
     const account = await withPasskey(kapu, 'kulcs.egyedul', authenticator);

@@ -183,8 +183,8 @@ describe('a new password asks the proofs the registry knows', () => {
     const id = randomUUID();
     const now = core.clock.now();
     await core.deps.repos.pendingChanges.create({ id, accountId: account.id, kind: 'reset', value: 'app', now, expiresAt: new Date(now.getTime() + 600_000) });
-    expect(await core.deps.account.passwordChange(id)).toBeUndefined();
-    const done = await core.deps.account.completePasswordChange(id, { password: 'uj-jelszo-123', password2: 'uj-jelszo-123' }, WHO, session);
+    expect(await core.deps.account.newPassword.page(session, id, 'hu')).toBeUndefined();
+    const done = await core.deps.account.newPassword.complete(id, { password: 'uj-jelszo-123', password2: 'uj-jelszo-123' }, WHO, session);
     expect(done).toMatchObject({ ok: false, refusal: 'wrong_answer' });
     expect((await core.deps.repos.pendingChanges.peekOpen(id, 'reset', core.clock.now()))?.id).toBe(id);
   });

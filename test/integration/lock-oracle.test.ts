@@ -1,14 +1,17 @@
 /**
  * Issue 15, item 1: a sign-in under a username lock (guarded) must not tell a right password from
  * a wrong one to anyone outside — not by /metrics, not by the number of statements it sends the
- * database; nor may the failure that locks a username tell whether it is anyone's. The core on a
+ * database (with any factor that has a guarded proof: the emailed code, the app, a passkey); nor may the failure that locks a username tell whether it is anyone's. The core on a
  * real database; the metrics are read from the registry /metrics serves.
  */
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import type { Who } from '../../src/auth/who.ts';
 import { USER_POLICY } from '../../src/security/throttle.ts';
-import { type CoreHarness, FROM, startCore } from '../helpers/core.ts';
+import { type CoreHarness, FROM, ISSUER, startCore } from '../helpers/core.ts';
 import { PASSWORD } from '../helpers/kapu.ts';
 import { observed } from '../helpers/observed.ts';
+import { addPasskey } from '../helpers/passkey-account.ts';
+import { SoftwareAuthenticator } from '../helpers/software-authenticator.ts';
 
 const STRANGER: Who = { ip: '203.0.113.66', lang: 'hu', browser: 'Chrome 131, Windows' };
 
@@ -52,6 +55,44 @@ describe('a lock looks the same from outside, whoever is behind it', () => {
     // A wrong code on either proof: the same again.
     const rightAnswer = await observe(() => core.deps.signIns.verify(rightUid, FROM, { code: '000001' }));
     const wrongAnswer = await observe(() => core.deps.signIns.verify(wrongUid, FROM, { code: '000001' }));
+    expect(rightAnswer.outcome).toMatchObject({ kind: 'refused', refusal: 'wrong_answer' });
+    expect(wrongAnswer.outcome).toMatchObject({ kind: 'refused', refusal: 'wrong_answer' });
+    expect(wrongAnswer.statements).toBe(rightAnswer.statements);
+    expect(wrongAnswer.metrics).toEqual(rightAnswer.metrics);
+  });
+
+  test('with the passkey chosen, its password way: the password step and a refused passkey cost the same and count the same', async () => {
+    const origin = new URL(ISSUER).origin;
+    const username = 'ostromlott.passkey';
+    await addPasskey(core.deps, await core.account(username, ['email']), new SoftwareAuthenticator(origin));
+    const stranger = await addPasskey(core.deps, await core.account('idegen.passkey', ['email']), new SoftwareAuthenticator(origin));
+    await lockOut(username);
+    // "Bejelentkezés passkey-jel", then "Felhasználónévvel és jelszóval kezdem".
+    const viaPasskey = async () => {
+      const uid = await core.interaction();
+      expect((await core.deps.signIns.chooseMethod(uid, FROM, 'passkey')).kind).toBe('advanced');
+      expect((await core.deps.signIns.usePassword(uid, FROM)).kind).toBe('advanced');
+      return uid;
+    };
+    const optionsOf = async (uid: string) => {
+      const shown = await core.deps.signIns.show(uid, FROM, null);
+      if (shown.kind !== 'show' || shown.shown.page.state !== 'factor') throw new Error(`no proof page: ${shown.kind}`);
+      return JSON.parse(String(shown.shown.page.view.data['options'])) as PublicKeyCredentialRequestOptionsJSON;
+    };
+
+    const [rightUid, wrongUid] = [await viaPasskey(), await viaPasskey()];
+    const right = await observe(() => core.deps.signIns.password(rightUid, FROM, { username, password: PASSWORD }));
+    const wrong = await observe(() => core.deps.signIns.password(wrongUid, FROM, { username, password: 'not the password' }));
+    expect(right.outcome).toMatchObject({ kind: 'advanced' });
+    expect(wrong.outcome).toMatchObject({ kind: 'advanced' });
+    expect(wrong.statements).toBe(right.statements);
+    expect(wrong.metrics).toEqual(right.metrics);
+
+    // Someone else's passkey (a real one, rightly signed) on either proof: the same again.
+    const [rightOptions, wrongOptions] = [await optionsOf(rightUid), await optionsOf(wrongUid)];
+    expect(wrongOptions.allowCredentials).toEqual(rightOptions.allowCredentials);
+    const rightAnswer = await observe(() => core.deps.signIns.verify(rightUid, FROM, { credential: JSON.stringify(stranger.get(rightOptions)) }));
+    const wrongAnswer = await observe(() => core.deps.signIns.verify(wrongUid, FROM, { credential: JSON.stringify(stranger.get(wrongOptions)) }));
     expect(rightAnswer.outcome).toMatchObject({ kind: 'refused', refusal: 'wrong_answer' });
     expect(wrongAnswer.outcome).toMatchObject({ kind: 'refused', refusal: 'wrong_answer' });
     expect(wrongAnswer.statements).toBe(rightAnswer.statements);

@@ -197,3 +197,11 @@ export function boundedString(value: unknown, maxLength: number): string | undef
   return typeof value === 'string' && value.length <= maxLength ? value : undefined;
 }
 
+/**
+ * A passwordless factor that proves a sign-in after the password too, and under a username lock
+ * (its guarded proof, which only the password's way reaches): its passwordless page offers the
+ * password's way.
+ */
+export function passwordToo(factor: Factor): boolean {
+  return factor.passwordless !== undefined && factor.signIn !== undefined && factor.guarded !== undefined;
+}

@@ -57,6 +57,6 @@ async function answerGuarded(deps: SignInDeps, r: Repos, signIn: SignIn, input: 
   }
   const notice = verification.ok ? { key: 'code.invalid' } : verification.notice;
   if (kept !== guard.kept) await r.signIns.update(signIn.uid, { state: 'guarded', guard: JSON.stringify({ ...guard, kept }) }, now);
-  await r.audit.record({ type: 'signin.factor_failed', accountId: account?.id ?? null, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { factor: factor.id, reason: notice.key, guarded: true } }, now);
+  await r.audit.record({ type: 'signin.factor_failed', accountId: account?.id ?? null, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { factor: factor.id, reason: notice.key, ...(!verification.ok && verification.refusal && { refusal: verification.refusal }), guarded: true } }, now);
   return refused(deps, { ...signIn, guard: { ...guard, kept } }, 'wrong_answer', notice, undefined, r);
 }

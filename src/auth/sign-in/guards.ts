@@ -119,8 +119,9 @@ export async function shown(deps: SignInDeps, signIn: SignIn, repos: Repos, user
   };
 }
 
-export function factorFailure(signIn: SignIn, accountId: string | null, factor: Factor, attempt: Attempt, requester: Who, notice: Notice): AuditEvent[] {
-  const failed: AuditEvent = { type: 'signin.factor_failed', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { factor: factor.id, reason: notice.key } };
+export function factorFailure(signIn: SignIn, accountId: string | null, factor: Factor, attempt: Attempt, requester: Who, refused: { notice: Notice; refusal?: string }): AuditEvent[] {
+  const detail = { factor: factor.id, reason: refused.notice.key, ...(refused.refusal && { refusal: refused.refusal }) };
+  const failed: AuditEvent = { type: 'signin.factor_failed', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail };
   return attempt.locked ? [{ type: 'signin.locked', accountId, ip: requester.ip, detail: { factor: factor.id } }, failed] : [failed];
 }
 

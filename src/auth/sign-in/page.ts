@@ -3,7 +3,7 @@ import type { Repos } from '../../db/repositories/index.ts';
 import { LEGACY_METHOD } from '../flow.ts';
 import type { MethodOption, SignInPage } from '../pages.ts';
 import { proofOf } from '../proof.ts';
-import { type SignIn, type SignInDeps, flowContext, guardedContext, option, passwordAllowed } from './context.ts';
+import { type SignIn, type SignInDeps, flowContext, guardedContext, option, passwordAllowed, passwordToo } from './context.ts';
 
 export function factorChoice(deps: SignInDeps, signIn: SignIn): SignInPage {
   const owned = signIn.account?.factors ?? [];
@@ -38,6 +38,7 @@ export async function page(deps: SignInDeps, signIn: SignIn, repos: Repos, usern
         view: await proof.view(),
         others: account ? account.factors.filter((f) => f !== factor).map(option) : [],
         canResend: proof.resend !== undefined,
+        ...(!account && passwordToo(factor) && { withPassword: true as const }),
       };
     }
     case 'guarded': {

@@ -4,7 +4,7 @@ import { finishWithError } from '../../oidc/interaction-store.ts';
 import { type FlowState, LEGACY_METHOD } from '../flow.ts';
 import type { Outcome } from '../outcomes.ts';
 import { proofOf } from '../proof.ts';
-import { CHOICE_MAX_LENGTH, EXPIRED, PORTAL_HOME, PORTAL_SIGN_IN_SECONDS, type SignIn, type SignInDeps, asking, flowContext, load } from './context.ts';
+import { CHOICE_MAX_LENGTH, EXPIRED, PORTAL_HOME, PORTAL_SIGN_IN_SECONDS, type SignIn, type SignInDeps, asking, flowContext, load, passwordToo } from './context.ts';
 import { advance, advanced, firstStop, inState, known, locked, refused, shown } from './guards.ts';
 import type { Who } from '../who.ts';
 
@@ -48,6 +48,20 @@ export async function beginAlone(deps: SignInDeps, signIn: SignIn, requester: Wh
     const notice = await proofOf(factor, { ...flowContext(r, { ...signIn, account: null }), asking: asking(signIn, requester) })!.begin();
     return notice?.error ? refused(deps, signIn, 'rate_limited', notice, undefined, r) : advanced(signIn, null);
   });
+}
+
+/**
+ * From a passwordless proof's page to the password, with that factor as the method: the citizen
+ * signs in with username and password, then proves the factor after them (its sign-in proof, or
+ * under a username lock its guarded proof, which is reached only this way). Offered where the
+ * factor has both (see the page).
+ */
+export async function usePassword(deps: SignInDeps, uid: string, requester: Who): Promise<Outcome> {
+  const signIn = (await load(deps, uid, requester))?.signIn;
+  if (!signIn) return EXPIRED;
+  const factor = signIn.account === null ? signIn.factor : undefined;
+  const stop = await firstStop(inState(signIn, ['factor']), known(factor && passwordToo(factor), 'unknown_method'));
+  return stop ?? advance(deps, signIn, ['factor'], { state: 'password', method: factor!.id, factor: null });
 }
 
 /** Back from the password step to the method chooser. */

@@ -40,7 +40,7 @@ async function answer(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor
   const proof = proofOf(factor, flowContext(r, signIn));
   const result = proof?.answered === 'typed' ? await proof.verify(input) : ({ ok: false, notice: { key: 'code.invalid' } } as const);
   if (!result.ok) {
-    await r.audit.record(factorFailure(signIn, signIn.account?.id ?? null, factor, attempt, requester, result.notice), deps.clock.now());
+    await r.audit.record(factorFailure(signIn, signIn.account?.id ?? null, factor, attempt, requester, result), deps.clock.now());
     return refused(deps, signIn, 'wrong_answer', result.notice, undefined, r);
   }
   // On the IP too, which many share.

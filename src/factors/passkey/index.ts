@@ -63,9 +63,12 @@ export interface PasskeyDeps {
 
 const store = (repos: Repos): PasskeyRepository => repos.of(PASSKEYS);
 
-/** The citizen is told one thing for every refusal; the reason is for the audit log. */
-function refusedNotice(reason: CeremonyRefusal) {
-  return { key: reason === 'registered_already' ? 'passkey.enroll_registered' : 'passkey.refused', error: true, vars: { reason } };
+/**
+ * A refused answer: the citizen is told one thing for every reason; the reason (a wrong origin
+ * or RP ID: a phishing page relayed it) goes to the audit log, and never a part of the answer.
+ */
+function refusal(reason: CeremonyRefusal): Verification & { ok: false } {
+  return { ok: false, notice: { key: reason === 'registered_already' ? 'passkey.enroll_registered' : 'passkey.refused', error: true }, refusal: reason };
 }
 
 export class PasskeyFactor implements Factor<PasskeyAnswer> {
@@ -117,9 +120,10 @@ export class PasskeyFactor implements Factor<PasskeyAnswer> {
   async #authenticate(repos: Repos, flowId: string, account: FactorAccount | null, input: PasskeyAnswer): Promise<Verification> {
     if (!input.credential) return { ok: false, notice: { key: 'passkey.missing' } };
     const result = await this.#deps.ceremony.authenticate(store(repos), { flowId, response: input.credential });
-    if (!result.ok) return { ok: false, notice: refusedNotice(result.reason) };
-    // After a password the challenge was bound to that account; the ceremony checked it.
-    if (account && result.value.accountId !== account.id) return { ok: false, notice: refusedNotice('wrong_account') };
+    if (!result.ok) return refusal(result.reason);
+    // After a password the challenge was bound to that account, and the ceremony checked it; a
+    // new password's discoverable challenge names none, so the credential is checked here.
+    if (account && result.value.accountId !== account.id) return refusal('wrong_account');
     await touchFactor(repos, result.value.accountId, this.#deps.clock.now());
     return { ok: true, accountId: result.value.accountId, amr: result.value.amr };
   }
@@ -139,7 +143,7 @@ export class PasskeyFactor implements Factor<PasskeyAnswer> {
       if (!name) return { ok: false, notice: { key: 'passkey.name_invalid' } };
       if (!input.credential) return { ok: false, notice: { key: 'passkey.missing' } };
       const result = await this.#deps.ceremony.register(store(ctx.repos), { flowId: ctx.flowId, accountId: ctx.account.id, response: input.credential, name });
-      if (!result.ok) return { ok: false, notice: refusedNotice(result.reason) };
+      if (!result.ok) return refusal(result.reason);
       const { mailer, clock } = this.#deps;
       await mailer.queue(ctx.repos.outbox, mailer.notice(ctx.account.email, ctx.lang, { key: 'mail.passkey_added', name: ctx.account.name, vars: { device: name } }), clock.now());
       // Set up inline, the sign-in goes on with it: the key it is, verified by its user (required here).
@@ -178,6 +182,30 @@ export class PasskeyFactor implements Factor<PasskeyAnswer> {
   };
 
   /**
+   * A new password (a forgotten one, a change in the portal): a passkey of the account, in place
+   * of the app's code, so a citizen who lost the phone with the app still gets back in. On a
+   * forgotten password's page, which names no account and is the same for any name, it is the
+   * passwordless ceremony (the browser offers what it holds for kapu, the user verified); the
+   * credential must then be the reset's account's. The challenge is bound to the request (or
+   * the change), used up by its first answer, and lives like a code. The part holds its answer
+   * until the form is sent with the new password.
+   */
+  readonly proveReset: ResetProof<PasskeyAnswer> = {
+    template: '@passkey/sign-in',
+    // Only an answer is one: an empty field leaves this proof unanswered (another may be given).
+    parse: (form) => {
+      const answer = this.parse(form);
+      return answer?.credential ? answer : undefined;
+    },
+    begin: async () => null,
+    view: async (ctx) => {
+      const options = await this.#deps.ceremony.authenticationOptions(store(ctx.repos), { flowId: ctx.flowId, accountId: ctx.account?.id ?? null });
+      return this.#part('@passkey/sign-in', { options: JSON.stringify(options), passwordless: ctx.account === null, reset: true });
+    },
+    verify: (ctx, input) => this.#authenticate(ctx.repos, ctx.flowId, ctx.account, input),
+  };
+
+  /**
    * Under a username lock: the passwordless ceremony (the same page and challenge whether the
    * password was right or not: no list of the account's credentials that would tell), and the
    * passkey must be the account's. Without an account behind it, it never succeeds. What it
@@ -193,8 +221,8 @@ export class PasskeyFactor implements Factor<PasskeyAnswer> {
         await touchFactor(ctx.repos, ctx.account.id, this.#deps.clock.now());
         return { verification: { ok: true, amr: result.value.amr }, kept };
       }
-      const notice = result === null ? { key: 'passkey.missing' } : refusedNotice(result.ok ? 'wrong_account' : result.reason);
-      return { verification: { ok: false, notice }, kept: result === null ? kept : await this.#guardedOptions(ctx) };
+      const verification: Verification = result === null ? { ok: false, notice: { key: 'passkey.missing' } } : refusal(result.ok ? 'wrong_account' : result.reason);
+      return { verification, kept: result === null ? kept : await this.#guardedOptions(ctx) };
     },
   };
 
@@ -227,7 +255,3 @@ export const passkey: FactorModule = {
     }),
   routes: () => [scriptRoutes()],
 };
-
-// Not yet: a reset proof needs its page part's data (a challenge), which `ResetProof` has no
-// step for; see the report on the contract.
-export type _ResetProofPending = ResetProof<PasskeyAnswer>;

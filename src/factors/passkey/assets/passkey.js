@@ -55,10 +55,14 @@ for (const part of document.querySelectorAll('[data-passkey]')) {
   if (!form || !field || !button) continue;
   // In the portal's setup dialog the name is the first thing to fill in.
   if (name && part.closest('dialog')) name.focus();
+  // A new password's part (data-passkey-hold) is one proof among others: its button gets the
+  // answer and the form holds it until the citizen sends it with the new password. Elsewhere
+  // sending the form is using the passkey.
+  const hold = part.hasAttribute('data-passkey-hold');
   let busy = false;
-  form.addEventListener('submit', (event) => {
+  const start = (event) => {
     // A name is asked before the authenticator: without one the form goes as it is and kapu says so.
-    if (field.value || (name && !name.value.trim())) return;
+    if (!hold && (field.value || (name && !name.value.trim()))) return;
     event.preventDefault();
     if (busy) return;
     busy = true;
@@ -70,7 +74,12 @@ for (const part of document.querySelectorAll('[data-passkey]')) {
     ceremony
       .then((credential) => {
         field.value = JSON.stringify(serialize(credential));
-        form.submit();
+        if (!hold) return form.submit();
+        // The challenge answered is used once: the button's work is done.
+        if (status) status.textContent = part.dataset.ready || '';
+        button.hidden = true;
+        const next = form.querySelector('input[type="password"]');
+        if (next) next.focus();
       })
       .catch(() => {
         // Cancelled, timed out, or no passkey for kapu on this device: the citizen may try again.
@@ -79,5 +88,7 @@ for (const part of document.querySelectorAll('[data-passkey]')) {
         if (status) status.textContent = part.dataset.cancelled || '';
         button.focus();
       });
-  });
+  };
+  if (hold) button.addEventListener('click', start);
+  else form.addEventListener('submit', start);
 }
