@@ -13,6 +13,7 @@ import { type TestKapu, PASSWORD, beginSignIn, signInWithPassword } from '../hel
 import type { MailSink } from '../helpers/mail-sink.ts';
 import { kapuWithMail } from '../helpers/suite.ts';
 import { SoftwareAuthenticator } from '../helpers/software-authenticator.ts';
+import { addPasskey } from '../helpers/passkey-account.ts';
 
 const HIGH = 'http://eidas.europa.eu/LoA/high';
 const PASSKEY = 'passkey';
@@ -24,16 +25,10 @@ function optionsOn(page: Page): PublicKeyCredentialRequestOptionsJSON {
   return JSON.parse(raw) as PublicKeyCredentialRequestOptionsJSON;
 }
 
-/** A citizen with one passkey, set up through the factor's own enrollment (as the portal does). */
+/** An account with `factors`, and a passkey added through the factor's own setup, held by `authenticator`. */
 async function withPasskey(kapu: TestKapu, username: string, authenticator: SoftwareAuthenticator, factors = ['email']) {
   const account = await kapu.account(username, factors);
-  const { enrollments, uow } = kapu.deps;
-  const begun = await enrollments.begin(account.id, PASSKEY, 'hu');
-  if (!begun.ok) throw new Error('enrollment refused');
-  const shown = await enrollments.view(uow.repos, { id: account.id, username, name: `Teszt ${username}`, email: account.email }, begun.enrollmentId, 'hu');
-  const created = authenticator.create(JSON.parse(String(shown!.view.data['options'])));
-  const confirmed = await enrollments.confirm(account.id, begun.enrollmentId, { credential: JSON.stringify(created), name: 'Laptop' }, { ip: '127.0.0.1', lang: 'hu', browser: null });
-  expect(confirmed.ok).toBe(true);
+  await addPasskey(kapu.deps, account, authenticator);
   return account;
 }
 
