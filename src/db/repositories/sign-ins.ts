@@ -180,9 +180,25 @@ export class SignInsRepository {
       .executeTakeFirst();
   }
 
-  /** Moves the flow from one of `from` in one conditional statement; false when it was elsewhere. */
+  /**
+   * Moves a live flow from one of `from` in one conditional statement; false when it was
+   * elsewhere, or is over (past its time, or an RP's flow whose interaction is gone): a step
+   * may then move it without reading it first, and read it only to say why it did not.
+   */
   async advance(uid: string, from: string[], change: FlowChange, now: Date): Promise<boolean> {
-    const result = await this.#db.updateTable('login_flow').set(flowChange(change, now)).where('uid', '=', uid).where('state', 'in', from).executeTakeFirst();
+    const result = await this.#db
+      .updateTable('login_flow')
+      .set(flowChange(change, now))
+      .where('uid', '=', uid)
+      .where('state', 'in', from)
+      .where('expires_at', '>', now)
+      .where((eb) =>
+        eb.or([
+          eb('kind', '=', 'portal'),
+          eb.exists(eb.selectFrom('oidc_payload').select('oidc_payload.id').where('oidc_payload.model', '=', 'Interaction').where('oidc_payload.id', '=', uid).where('oidc_payload.expires_at', '>', now)),
+        ]),
+      )
+      .executeTakeFirst();
     return result.numUpdatedRows > 0n;
   }
 
