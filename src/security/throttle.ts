@@ -22,7 +22,9 @@
  */
 import type { Clock } from '../clock.ts';
 import { normalizeUsername } from '../db/repositories/accounts.ts';
-import type { Counted, CountRule, ThrottleRepository } from '../db/repositories/throttle.ts';
+import type { Counted, CountRule, Settlement, ThrottleRepository } from '../db/repositories/throttle.ts';
+
+export type { Settlement };
 
 export interface ThrottlePolicy {
   windowSeconds: number;
@@ -150,10 +152,13 @@ export class Throttle {
 
   /** The attempt was right: forget the principal's failures, take back the IP's count. */
   succeeded(repo: ThrottleRepository, attempt: Attempt): Promise<void> {
-    return repo.settle(
-      [attempt.principal],
-      attempt.counted.filter((c) => c.key !== attempt.principal),
-    );
+    const { clear, takeBack } = this.settlement(attempt);
+    return repo.settle(clear, takeBack);
+  }
+
+  /** What `succeeded` writes, for a statement that writes it with the rest of a step's end. */
+  settlement(attempt: Attempt): Settlement {
+    return { clear: [attempt.principal], takeBack: attempt.counted.filter((c) => c.key !== attempt.principal) };
   }
 
   /** Operator unlock: the username's password lock and, for an account, its factor lock. */

@@ -50,16 +50,21 @@ export async function password(deps: SignInDeps, uid: string, requester: Who, fo
   }
 
   const account: Account = { ...accountOf(candidate), factors: deps.factors.pick(candidate.factorKinds), lang: isLang(candidate.lang) ? candidate.lang : null };
+  const identified = { ...signIn, account };
+  const passed: AuditEvent = { type: 'signin.password_ok', accountId: account.id, clientId: signIn.client?.id ?? null, ip: requester.ip };
+  if (signIn.kind === 'rp' && !check.rehash && passwordIsEnough(deps, identified, now)) {
+    // The password ends an RP's sign-in: one statement locks the flow, checks it is still at the
+    // password, finishes it and settles the throttle; no transaction around it.
+    return finish(deps, uow.repos, identified, 'password', null, requester, [passed], { from: ['password'], settle: throttle.settlement(attempt) });
+  }
   return uow.transaction(async (r) => {
     // The flow's row before the throttle's, as every step takes them (no deadlock); a right password is no failure.
     const elsewhere = await lock(r, signIn, ['password']);
     await throttle.succeeded(r.throttle, attempt);
     if (elsewhere) return elsewhere;
     if (check.rehash) await r.accounts.updatePasswordHash(account.id, check.rehash, now);
-    const events: AuditEvent[] = [{ type: 'signin.password_ok', accountId: account.id, clientId: signIn.client?.id ?? null, ip: requester.ip }];
-    const identified = { ...signIn, account };
-    if (passwordIsEnough(deps, identified, now)) return finish(deps, r, identified, 'password', null, requester, events);
-    await r.audit.record(events, now);
+    if (passwordIsEnough(deps, identified, now)) return finish(deps, r, identified, 'password', null, requester, [passed]);
+    await r.audit.record(passed, now);
     const chosen = account.factors.find((f) => f.id === signIn.method);
     // "Ügyfélkapuval" at the portal, for an account that has a factor: that factor.
     const fallback = account.factors.length === 1 && signIn.method === LEGACY_METHOD ? account.factors[0] : undefined;

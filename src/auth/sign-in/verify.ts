@@ -2,7 +2,7 @@
 import type { Repos } from '../../db/repositories/index.ts';
 import type { Factor, FormFields } from '../../factors/factor.ts';
 import type { Outcome } from '../outcomes.ts';
-import type { Attempt } from '../../security/throttle.ts';
+import type { Attempt, Settlement } from '../../security/throttle.ts';
 import { proofOf } from '../proof.ts';
 import { EXPIRED, type SignIn, type SignInDeps, accountOf, asking, flowContext, load, owns } from './context.ts';
 import { confirmSetUp, resendSetUp } from './enroll.ts';
@@ -43,9 +43,8 @@ async function answer(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor
     await r.audit.record(factorFailure(signIn, signIn.account?.id ?? null, factor, attempt, requester, result.notice), deps.clock.now());
     return refused(deps, signIn, 'wrong_answer', result.notice, undefined, r);
   }
-  // On the IP too, which many share.
-  await deps.throttle.succeeded(r.throttle, attempt);
-  return finishProved(deps, r, signIn, factor, result.accountId, requester, result.amr);
+  // A right answer is no failure: on the IP too, which many share (written with the end).
+  return finishProved(deps, r, signIn, factor, result.accountId, requester, result.amr, deps.throttle.settlement(attempt));
 }
 
 /**
@@ -79,12 +78,15 @@ export async function collect(deps: SignInDeps, signIn: SignIn, requester: Who, 
  * A proof succeeded: after a password, the sign-in ends with its account; a passwordless
  * proof names the account it ends with.
  */
-export async function finishProved(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor, accountId: string | undefined, requester: Who, amr?: readonly string[]): Promise<Outcome> {
-  if (signIn.account) return finish(deps, r, signIn, 'two_factor', factor, requester, [], null, amr);
+export async function finishProved(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor, accountId: string | undefined, requester: Who, amr?: readonly string[], settle?: Settlement): Promise<Outcome> {
+  if (signIn.account) return finish(deps, r, signIn, 'two_factor', factor, requester, [], { amr, ...(settle && { settle }) });
   const found = accountId ? await r.accounts.findById(accountId) : undefined;
-  if (!found) return refused(deps, signIn, 'wrong_answer', { key: 'error.bad_request' }, undefined, r);
+  if (!found) {
+    if (settle) await r.throttle.settle(settle.clear, settle.takeBack);
+    return refused(deps, signIn, 'wrong_answer', { key: 'error.bad_request' }, undefined, r);
+  }
   const account = { ...accountOf(found), factors: [] };
-  return finish(deps, r, { ...signIn, account, passwordless: true }, 'two_factor', factor, requester, [], null, amr);
+  return finish(deps, r, { ...signIn, account, passwordless: true }, 'two_factor', factor, requester, [], { amr, ...(settle && { settle }) });
 }
 
 /** Asks the current factor (or the one being set up) for a fresh challenge (a new email). */

@@ -87,6 +87,11 @@ export class AuditRepository {
         })),
       )
       .execute();
+    this.announce(events);
+  }
+
+  /** Events another repository's statement recorded in this unit of work: seen once it commits. */
+  announce(events: readonly AuditEvent[]): void {
     this.#effects.afterCommit(() => {
       for (const e of events) this.#onRecorded(e);
     });

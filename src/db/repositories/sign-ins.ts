@@ -2,6 +2,9 @@ import { sql } from 'kysely';
 import type { Db } from '../database.ts';
 import type { InTransaction } from '../unit-of-work.ts';
 import { normalizeUsername } from './accounts.ts';
+import type { AuditRepository } from './audit.ts';
+import type { MailOutboxRepository } from './mail-outbox.ts';
+import { type FinishWrite, finishSignIn } from './sign-in-finish.ts';
 
 /**
  * A sign-in as kapu stores it: kapu's own flow row (`login_flow`), and for a sign-in at an RP
@@ -69,8 +72,12 @@ interface LoadedRow {
 
 export class SignInsRepository {
   readonly #db: Db;
-  constructor(db: Db) {
+  /** Told of the audit events and the mail a sign-in's finishing statement wrote. */
+  readonly #told: { audit: Pick<AuditRepository, 'announce'>; outbox: Pick<MailOutboxRepository, 'announce'> } | undefined;
+
+  constructor(db: Db, told?: { audit: Pick<AuditRepository, 'announce'>; outbox: Pick<MailOutboxRepository, 'announce'> }) {
     this.#db = db;
+    this.#told = told;
   }
 
   /**
@@ -211,16 +218,19 @@ export class SignInsRepository {
   }
 
   /**
-   * Marks the flow done for `accountId` and keeps `lang` as the account's language (its mails
-   * follow it), in one statement: finishing a sign-in costs no extra round trip for it.
+   * Ends the sign-in in one statement (src/db/repositories/sign-in-finish.ts): the RP's result
+   * stored, the flow done, the account's language, the audit events, a mail, a right answer's
+   * throttle bookkeeping. `answer`: the result's answer (where to resume); `done`: false when the
+   * flow was not there to finish (gone, or, with `from`, moved on), and nothing but the throttle's
+   * bookkeeping was written.
    */
-  async markDone(uid: string, accountId: string, lang: string, now: Date): Promise<void> {
-    await sql`
-      with account_lang as (
-        update account set lang = ${lang} where id = ${accountId} and lang is distinct from ${lang}
-      )
-      update login_flow set state = 'done', account_id = ${accountId}, updated_at = ${now}
-      where uid = ${uid}`.execute(this.#db);
+  async finish(write: FinishWrite): Promise<{ answer: string | null; done: boolean }> {
+    const finished = await finishSignIn(this.#db, write);
+    if (finished.done) {
+      this.#told?.audit.announce(write.events);
+      if (write.mail) this.#told?.outbox.announce();
+    }
+    return finished;
   }
 
   /** An account's sign-ins in progress (it was disabled or removed). */

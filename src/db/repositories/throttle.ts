@@ -12,6 +12,12 @@ export interface CountRule {
   hardLockUntil: Date;
 }
 
+/** A right answer's bookkeeping: `clear` keys are forgotten, `takeBack` keys lose the attempt they counted. */
+export interface Settlement {
+  clear: readonly string[];
+  takeBack: readonly Counted[];
+}
+
 /** A key that counted an attempt, and whether that very attempt locked it. */
 export interface Counted {
   key: string;
