@@ -2,11 +2,13 @@
  * One-time codes sent by email (SPEC §3), for whatever they prove: a sign-in, a factor being set
  * up, a forgotten password, a new email address. A code is 6 digits from a CSPRNG, mailed with
  * a 3-digit tag, stored only as a keyed hash bound to its purpose, flow and account, and checked
- * by the rules in OneTimeCodesRepository. The mail is queued in the caller's unit of work.
+ * by the rules in OneTimeCodesRepository. The mail is queued in the caller's unit of work, in the
+ * statement that stores the code.
  */
 import { type Clock, type Random, digits } from '../clock.ts';
 import type { Repos } from '../db/repositories/index.ts';
-import type { CodePurpose, CodeRules, CodeScope } from '../db/repositories/one-time-codes.ts';
+import type { AuditEvent } from '../db/repositories/audit.ts';
+import type { CodePurpose, CodeRules, CodeScope, LiveCode } from '../db/repositories/one-time-codes.ts';
 import type { MailRequest, Notice, Verification } from '../factors/context.ts';
 import { type Mailer, NOBODY } from '../mail/mailer.ts';
 import type { Lang } from '../views.ts';
@@ -64,25 +66,14 @@ export class EmailedCodes {
    * Issues a code and queues its mail. Refused by the cool-down, the hourly cap, or a flow
    * whose tries are used up: the notice says which (never "sent").
    */
-  async send(repos: Repos, purpose: CodePurpose, flowId: string, to: CodeRecipient, lang: Lang, request?: MailRequest): Promise<Notice> {
+  async send(repos: Repos, purpose: CodePurpose, flowId: string, to: CodeRecipient, lang: Lang, request?: MailRequest, known?: LiveCode | null): Promise<Notice> {
     const { clock, random, rules, mailer, box } = this.#deps;
     const now = clock.now();
     const scope: CodeScope = { purpose, flowId, accountId: to.id };
-    const previous = await repos.codes.live(scope);
+    // The live code, unless the caller has just read it.
+    const previous = known === undefined ? await repos.codes.live(scope) : (known ?? undefined);
     const tag = purpose === 'reset' ? this.flowTag(flowId) : newTag(random, previous?.tag);
     const code = digits(random, 6);
-    const codeId = random.uuid();
-    const result = await repos.codes.issue({ id: codeId, ...scope, tag, codeHash: box.mac('otp', hashInput(scope, code)), now, rules });
-    if (!result.ok) {
-      switch (result.reason) {
-        case 'cooldown':
-          return { key: 'code.cooldown', vars: { seconds: result.retryAfterSeconds }, error: true };
-        case 'cap':
-          return { key: 'code.cap', error: true };
-        case 'exhausted':
-          return { key: 'code.exhausted', error: true };
-      }
-    }
     const mail = mailer.code(to.email, lang, {
       kind: purpose,
       name: to.name,
@@ -94,9 +85,19 @@ export class EmailedCodes {
       service: request?.service ?? null,
       browser: request?.browser ?? null,
     });
-    // Linked to its code: should the code be replaced before the mail leaves, it never does.
-    await mailer.queue(repos.outbox, mail, now, { codeId });
-    await repos.audit.record({ type: 'code.sent', accountId: to.id, detail: { purpose, tag } }, now);
+    // The code, its mail and its audit event are stored in one statement (or none of them).
+    const event: AuditEvent = { type: 'code.sent', accountId: to.id, detail: { purpose, tag } };
+    const result = await repos.codes.issue({ id: random.uuid(), ...scope, tag, codeHash: box.mac('otp', hashInput(scope, code)), now, rules, mail: mailer.seal(mail), event });
+    if (!result.ok) {
+      switch (result.reason) {
+        case 'cooldown':
+          return { key: 'code.cooldown', vars: { seconds: result.retryAfterSeconds }, error: true };
+        case 'cap':
+          return { key: 'code.cap', error: true };
+        case 'exhausted':
+          return { key: 'code.exhausted', error: true };
+      }
+    }
     return { key: previous ? 'email.resent' : 'email.sent' };
   }
 

@@ -44,7 +44,7 @@ export function repositories(db: Db, effects: Effects, hooks: RepositoryHooks = 
     accounts: new AccountsRepository(db),
     audit,
     clients: new ClientsRepository(db),
-    codes: new OneTimeCodesRepository(db),
+    codes: new OneTimeCodesRepository(db, { audit, outbox }),
     enrollments: new EnrollmentsRepository(db),
     factors: new FactorsRepository(db),
     outbox,

@@ -1,6 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../database.ts';
+import { Prepared } from '../prepared.ts';
+import type { Database } from '../schema.ts';
+import type { AuditEvent, AuditRepository } from './audit.ts';
+import type { MailOutboxRepository } from './mail-outbox.ts';
 
 export interface CodeRules {
   ttlSeconds: number;
@@ -19,6 +23,9 @@ export type CheckResult =
   | { ok: true }
   | { ok: false; reason: 'invalid'; attemptsLeft: number }
   | { ok: false; reason: 'superseded' | 'exhausted' | 'expired' | 'none' | 'used' };
+
+/** A flow's live code as `live` reads it. */
+export type LiveCode = NonNullable<Awaited<ReturnType<OneTimeCodesRepository['live']>>>;
 
 /**
  * What a code proves: a sign-in, a factor being set up, a forgotten password, a new address (to
@@ -42,8 +49,12 @@ export interface CodeScope {
  */
 export class OneTimeCodesRepository {
   readonly #db: Db;
-  constructor(db: Db) {
+  /** Told of the mail and the audit event an issued code's statement wrote. */
+  readonly #told: { audit: Pick<AuditRepository, 'announce'>; outbox: Pick<MailOutboxRepository, 'announce'> } | undefined;
+
+  constructor(db: Db, told?: { audit: Pick<AuditRepository, 'announce'>; outbox: Pick<MailOutboxRepository, 'announce'> }) {
     this.#db = db;
+    this.#told = told;
   }
 
   /** The live code of a flow and account: its tag, when it was sent, how it stands. */
@@ -53,62 +64,48 @@ export class OneTimeCodesRepository {
 
   /**
    * Issues a new code for a flow; it replaces the flow's live one and inherits its failure
-   * count. Runs inside the caller's unit of work, which queues the code's mail in the same
-   * transaction: a code is never live without its mail on the way, and no mail goes out for a
-   * code that was not stored.
+   * count. Runs inside the caller's unit of work: the cool-down and the hourly cap are decided
+   * under a per-account lock (its own statement, so that what is read after it is what the lock
+   * guards), then one statement checks them and, where they allow it, stores the code with its
+   * mail in the outbox and its audit event: a code is never live without its mail on the way,
+   * and no mail goes out for a code that was not stored.
    */
-  async issue(input: CodeScope & { id: string; tag: string; codeHash: string; now: Date; rules: CodeRules }): Promise<IssueResult> {
+  async issue(input: CodeScope & { id: string; tag: string; codeHash: string; now: Date; rules: CodeRules; mail: { recipient: string; messageSealed: string }; event: AuditEvent }): Promise<IssueResult> {
     if (!this.#db.isTransaction) throw new Error('issuing a code takes a transaction (it decides the cap under a lock)');
-    const { now, rules } = input;
-    await sql`select pg_advisory_xact_lock(hashtext(${'kapu.otp:' + input.accountId}))`.execute(this.#db);
-    const hourAgo = new Date(now.getTime() - 3600_000);
-    const standing = await this.#db
-      .selectNoFrom((eb) => [
-        this.#live(input).select('created_at').as('previous_at'),
-        this.#live(input).select('attempts').as('previous_attempts'),
-        eb
-          .selectFrom('one_time_code')
-          .select((e) => e.fn.countAll<string>().as('n'))
-          .where('account_id', '=', input.accountId)
-          .where('purpose', '=', input.purpose)
-          .where('created_at', '>', hourAgo)
-          .as('sent_last_hour'),
-      ])
-      .executeTakeFirstOrThrow();
-    const previousAttempts = standing.previous_attempts ?? 0;
+    const { now, rules, event } = input;
+    await lockAccount.execute(this.#db, { key: `kapu.otp:${input.accountId}` });
+    const { rows } = await issueCode.execute(this.#db, {
+      purpose: input.purpose,
+      flowId: input.flowId,
+      accountId: input.accountId,
+      id: input.id,
+      tag: input.tag,
+      codeHash: input.codeHash,
+      now,
+      expiresAt: new Date(now.getTime() + rules.ttlSeconds * 1000),
+      hourAgo: new Date(now.getTime() - 3600_000),
+      cooledDown: new Date(now.getTime() - rules.resendSeconds * 1000),
+      maxAttempts: rules.maxAttempts,
+      maxPerHour: rules.maxPerHour,
+      recipient: input.mail.recipient,
+      sealed: input.mail.messageSealed,
+      eventType: event.type,
+      eventDetail: JSON.stringify(event.detail ?? {}),
+    });
+    const standing = rows[0]!;
+    if (standing.issued) {
+      this.#told?.outbox.announce();
+      this.#told?.audit.announce([event]);
+      return { ok: true };
+    }
     // The failure count carries over to a new code, so a flow that used up its tries would
-    // only get a dead code: refuse instead of spending a mail and a place under the cap.
-    if (previousAttempts >= rules.maxAttempts) return { ok: false, reason: 'exhausted' };
+    // only get a dead code: refused instead of spending a mail and a place under the cap.
+    if (standing.previous_attempts >= rules.maxAttempts) return { ok: false, reason: 'exhausted' };
     if (standing.previous_at) {
-      const waited = (now.getTime() - standing.previous_at.getTime()) / 1000;
+      const waited = (now.getTime() - new Date(standing.previous_at).getTime()) / 1000;
       if (waited < rules.resendSeconds) return { ok: false, reason: 'cooldown', retryAfterSeconds: Math.ceil(rules.resendSeconds - waited) };
     }
-    if (Number(standing.sent_last_hour) >= rules.maxPerHour) return { ok: false, reason: 'cap' };
-
-    await this.#db
-      .with('superseded', (db) =>
-        db
-          .updateTable('one_time_code')
-          .set({ superseded_at: now })
-          .where('purpose', '=', input.purpose)
-          .where('flow_id', '=', input.flowId)
-          .where('account_id', '=', input.accountId)
-          .where('superseded_at', 'is', null),
-      )
-      .insertInto('one_time_code')
-      .values({
-        id: input.id,
-        account_id: input.accountId,
-        purpose: input.purpose,
-        flow_id: input.flowId,
-        tag: input.tag,
-        code_hash: input.codeHash,
-        attempts: previousAttempts,
-        created_at: now,
-        expires_at: new Date(now.getTime() + rules.ttlSeconds * 1000),
-      })
-      .execute();
-    return { ok: true };
+    return { ok: false, reason: 'cap' };
   }
 
   /**
@@ -201,3 +198,69 @@ function sameHash(a: string, b: string): boolean {
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
 }
+
+const lockAccount = new Prepared<Database, { key: string }, unknown>((_db, p) => sql`select pg_advisory_xact_lock(hashtext(${p.key}))`);
+
+type IssueValues = {
+  purpose: string;
+  flowId: string;
+  accountId: string;
+  id: string;
+  tag: string;
+  codeHash: string;
+  now: Date;
+  expiresAt: Date;
+  hourAgo: Date;
+  cooledDown: Date;
+  maxAttempts: number;
+  maxPerHour: number;
+  recipient: string;
+  sealed: string;
+  eventType: string;
+  eventDetail: string;
+};
+
+/**
+ * Where the flow's codes stand (its live code's time and tries, the account's codes in the last
+ * hour), and, when the rules allow a new code, the new code (replacing the live one, with its
+ * failure count), its mail and its audit event: one statement, run under the account's lock.
+ */
+const issueCode = new Prepared<Database, IssueValues, { previous_at: Date | string | null; previous_attempts: number; issued: boolean }>(
+  (_db, p) => sql`
+    with previous as (
+      select created_at, attempts from one_time_code
+      where purpose = ${p.purpose} and flow_id = ${p.flowId} and account_id = ${p.accountId} and superseded_at is null
+      order by created_at desc limit 1
+    ),
+    standing as (
+      select (select created_at from previous) as previous_at,
+             coalesce((select attempts from previous), 0)::int as previous_attempts,
+             (select count(*) from one_time_code where account_id = ${p.accountId} and purpose = ${p.purpose} and created_at > ${p.hourAgo})::int as sent_last_hour
+    ),
+    allowed as (
+      select previous_attempts from standing
+      where previous_attempts < ${p.maxAttempts}::int
+        and (previous_at is null or previous_at <= ${p.cooledDown}::timestamptz)
+        and sent_last_hour < ${p.maxPerHour}::int
+    ),
+    superseded as (
+      update one_time_code set superseded_at = ${p.now}
+      where purpose = ${p.purpose} and flow_id = ${p.flowId} and account_id = ${p.accountId} and superseded_at is null
+        and exists (select 1 from allowed)
+    ),
+    issued as (
+      insert into one_time_code (id, account_id, purpose, flow_id, tag, code_hash, attempts, created_at, expires_at)
+      select ${p.id}, ${p.accountId}, ${p.purpose}, ${p.flowId}, ${p.tag}, ${p.codeHash}, previous_attempts, ${p.now}, ${p.expiresAt} from allowed
+      returning id
+    ),
+    mailed as (
+      -- Linked to its code: should the code be replaced before the mail leaves, it never does.
+      insert into mail_outbox (recipient, message_sealed, created_at, next_attempt_at, code_id)
+      select ${p.recipient}, ${p.sealed}, ${p.now}, ${p.now}, id from issued
+    ),
+    audited as (
+      insert into audit_event (at, type, account_id, detail)
+      select ${p.now}, ${p.eventType}, ${p.accountId}, ${p.eventDetail}::jsonb from issued
+    )
+    select previous_at, previous_attempts, exists (select 1 from issued) as issued from standing`,
+);

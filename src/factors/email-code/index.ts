@@ -5,7 +5,7 @@
  * up ("Ügyfélkapu+ igénylés e-mailes kóddal"), under the purpose `enroll`.
  */
 import type { Clock, Random } from '../../clock.ts';
-import type { CodePurpose } from '../../db/repositories/one-time-codes.ts';
+import type { CodePurpose, LiveCode } from '../../db/repositories/one-time-codes.ts';
 import type { Mailer } from '../../mail/mailer.ts';
 import type { EmailedCodes } from '../../security/emailed-codes.ts';
 import {
@@ -71,7 +71,7 @@ export class EmailCodeFactor implements Factor<CodeInput> {
     // spamming the inbox; the cool-down would refuse a new one anyway.
     const live = await this.#deps.codes.live(ctx.repos, 'signin', ctx.flowId, ctx.account.id);
     if (live && live.expires_at > this.#deps.clock.now()) return null;
-    return this.#send(ctx, 'signin');
+    return this.#send(ctx, 'signin', live ?? null);
   }
 
   async #verify(ctx: FactorContext, input: CodeInput): Promise<Verification> {
@@ -157,8 +157,9 @@ export class EmailCodeFactor implements Factor<CodeInput> {
     },
   };
 
-  #send(ctx: FactorContext, purpose: CodePurpose): Promise<Notice> {
-    return this.#deps.codes.send(ctx.repos, purpose, ctx.flowId, ctx.account, ctx.lang, ctx.request);
+  /** `live`: the flow's live code (null: none), when the caller has just read it. */
+  #send(ctx: FactorContext, purpose: CodePurpose, live?: LiveCode | null): Promise<Notice> {
+    return this.#deps.codes.send(ctx.repos, purpose, ctx.flowId, ctx.account, ctx.lang, ctx.request, live);
   }
 
   /**
