@@ -64,13 +64,12 @@ export async function password(deps: SignInDeps, uid: string, requester: Who, fo
     if (elsewhere) return elsewhere;
     if (check.rehash) await r.accounts.updatePasswordHash(account.id, check.rehash, now);
     if (passwordIsEnough(deps, identified, now)) return finish(deps, r, identified, 'password', null, requester, [passed]);
-    await r.audit.record(passed, now);
     const chosen = account.factors.find((f) => f.id === signIn.method);
     // "Ügyfélkapuval" at the portal, for an account that has a factor: that factor.
     const fallback = account.factors.length === 1 && signIn.method === LEGACY_METHOD ? account.factors[0] : undefined;
     const target = chosen ?? fallback;
     const state = target ? 'factor' : account.factors.length > 0 ? 'choose_factor' : 'upgrade';
-    await r.signIns.update(uid, { state, accountId: account.id, factor: target?.id ?? null }, now);
+    await r.signIns.update(uid, { state, accountId: account.id, factor: target?.id ?? null }, now, [passed]);
     return target ? begin(deps, r, { ...identified, state, factor: target }, requester) : advanced(signIn, null);
   });
 }

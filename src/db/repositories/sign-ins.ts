@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../database.ts';
 import type { InTransaction } from '../unit-of-work.ts';
 import { normalizeUsername } from './accounts.ts';
-import type { AuditRepository } from './audit.ts';
+import { type AuditEvent, type AuditRepository, auditRows } from './audit.ts';
 import type { MailOutboxRepository } from './mail-outbox.ts';
 import { type FinishWrite, finishSignIn } from './sign-in-finish.ts';
 
@@ -213,8 +213,19 @@ export class SignInsRepository {
     return (await this.#db.selectFrom('login_flow').select('state').where('uid', '=', uid).executeTakeFirst())?.state;
   }
 
-  async update(uid: string, change: FlowChange, now: Date): Promise<void> {
-    await this.#db.updateTable('login_flow').set(flowChange(change, now)).where('uid', '=', uid).execute();
+  /** Moves the flow on; `events`, the step's audit events, are recorded in the same statement. */
+  async update(uid: string, change: FlowChange, now: Date, events: readonly AuditEvent[] = []): Promise<void> {
+    if (events.length === 0) {
+      await this.#db.updateTable('login_flow').set(flowChange(change, now)).where('uid', '=', uid).execute();
+      return;
+    }
+    await this.#db
+      .with('audited', (db) => db.insertInto('audit_event').values(auditRows(events, now)))
+      .updateTable('login_flow')
+      .set(flowChange(change, now))
+      .where('uid', '=', uid)
+      .execute();
+    this.#told?.audit.announce(events);
   }
 
   /**
