@@ -22,9 +22,9 @@
  */
 import type { Clock } from '../clock.ts';
 import { normalizeUsername } from '../db/repositories/accounts.ts';
-import type { Counted, CountRule, Settlement, ThrottleRepository } from '../db/repositories/throttle.ts';
+import { type Counted, type CountRule, type PasswordCount, type Settlement, type ThrottleRepository, principalOf } from '../db/repositories/throttle.ts';
 
-export type { Settlement };
+export type { Counted, PasswordCount, Settlement };
 
 export interface ThrottlePolicy {
   windowSeconds: number;
@@ -127,6 +127,20 @@ export class Throttle {
   }
 
   /**
+   * A password guess counted in the statement that reads the sign-in (as `password` counts it):
+   * what that statement needs. `device`: this browser's device cookie, if it has one.
+   */
+  passwordCount(username: string, ip: string, device: { accountId: string; id: string } | null): PasswordCount {
+    const now = this.#clock.now();
+    return { userKey: userKey(username), device: device && { accountId: device.accountId, key: deviceKey(device.id) }, rule: this.#rule(USER_POLICY, now), ip: { key: ipKey(ip), rule: this.#rule(IP_POLICY, now) }, now };
+  }
+
+  /** The attempt a `passwordCount` made (`counted`), for the account the username named; null when locked. */
+  passwordAdmitted(repo: ThrottleRepository, count: PasswordCount, candidateId: string | null, counted: Counted[]): Promise<Attempt | null> {
+    return this.#admitted(repo, principalOf(count, candidateId), USER_POLICY, 2, counted);
+  }
+
+  /**
    * A password typed for a locked username, to be proved with a second factor (a guarded
    * sign-in): counted on the IP alone, as the username's count stands locked. False when the IP
    * is locked too.
@@ -176,8 +190,11 @@ export class Throttle {
       { key: principal, rule: this.#rule(policy, now) },
       { key: ipKey(ip), rule: this.#rule(IP_POLICY, now) },
     ];
-    const counted = await repo.admit(keys, now);
-    if (counted.length < keys.length) {
+    return this.#admitted(repo, principal, policy, keys.length, await repo.admit(keys, now));
+  }
+
+  async #admitted(repo: ThrottleRepository, principal: string, policy: ThrottlePolicy, keys: number, counted: Counted[]): Promise<Attempt | null> {
+    if (counted.length < keys) {
       // A locked key refuses the attempt: what the others counted is taken back.
       if (counted.length > 0) await repo.settle([], counted);
       return null;

@@ -7,7 +7,7 @@ import type { ChallengeStatus, Factor, FactorAccount, FactorContext, FactorRegis
 import type { Mailer } from '../../mail/mailer.ts';
 import { requestOf } from '../../oidc/interaction-store.ts';
 import type { PasswordHasher } from '../../security/passwords.ts';
-import { type Throttle } from '../../security/throttle.ts';
+import { type Counted, type PasswordCount, type Throttle } from '../../security/throttle.ts';
 import { type Lang, isLang, pickLang } from '../../views.ts';
 import type { Who } from '../who.ts';
 import { type FlowState, LEGACY_METHOD, isFlowState } from '../flow.ts';
@@ -90,10 +90,13 @@ export type StatusOutcome = { kind: 'status'; status: ChallengeStatus | 'none' }
 export const EXPIRED: Outcome = { kind: 'expired' };
 
 
-/** The one read a step starts from (and, with `candidate`, the account that username names). */
-export async function load(deps: SignInDeps, uid: string, requester: Who, candidate?: string): Promise<{ signIn: SignIn; candidate: Candidate | null } | undefined> {
+/**
+ * The one read a step starts from (and, with `candidate`, the account that username names; with
+ * `count`, a password guess counted in the same statement while the flow is at `count.state`).
+ */
+export async function load(deps: SignInDeps, uid: string, requester: Who, candidate?: string, count?: PasswordCount & { state: string }): Promise<{ signIn: SignIn; candidate: Candidate | null; counted?: Counted[] } | undefined> {
   const { uow, clock, clients, acr, factors } = deps;
-  const loaded = await uow.repos.signIns.load(uid, clock.now(), 'choose_method', candidate);
+  const loaded = await uow.repos.signIns.load(uid, clock.now(), 'choose_method', candidate, count);
   if (!loaded) return undefined;
   const row: SignInRow = loaded.signIn;
   const account = row.account && { ...accountOf(row.account), factors: factors.pick(row.account.factorKinds), lang: isLang(row.account.lang) ? row.account.lang : null };
@@ -111,7 +114,7 @@ export async function load(deps: SignInDeps, uid: string, requester: Who, candid
     // The portal asks for no level: an account signs in with what it has (SPEC §2).
     const lang = requester.lang;
     const signIn = { ...flow, client: null, need: 'password' as const, lang, browser: requester.browser, mailLang: lang, redirectUri: undefined, prompt: 'login' };
-    return { signIn, candidate: loaded.candidate };
+    return { signIn, candidate: loaded.candidate, ...(loaded.counted && { counted: loaded.counted }) };
   }
   const request = requestOf(row.interaction);
   const client = await clients.find(request.clientId);
@@ -129,6 +132,7 @@ export async function load(deps: SignInDeps, uid: string, requester: Who, candid
       prompt: request.prompt,
     },
     candidate: loaded.candidate,
+    ...(loaded.counted && { counted: loaded.counted }),
   };
 }
 

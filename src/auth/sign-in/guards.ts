@@ -2,7 +2,7 @@
 import type { AuditEvent } from '../../db/repositories/audit.ts';
 import type { Repos, TxRepos } from '../../db/repositories/index.ts';
 import type { Factor, Notice } from '../../factors/factor.ts';
-import { type Attempt } from '../../security/throttle.ts';
+import { type Attempt, type Settlement } from '../../security/throttle.ts';
 import { type FlowState, isFlowState } from '../flow.ts';
 import type { Outcome, Shown } from '../outcomes.ts';
 import type { Refusal } from '../result.ts';
@@ -81,8 +81,9 @@ export function offState(signIn: Pick<SignIn, 'uid' | 'state'>, accepted: FlowSt
  * Locks the flow for the rest of the unit of work and checks it still is where the step
  * found it (and at the same factor); the outcome when it is not, or null.
  */
-export async function lock(r: TxRepos, signIn: SignIn, accepted: FlowState[], factor?: string): Promise<Outcome | null> {
-  const flow = await r.signIns.lock(signIn.uid);
+export async function lock(r: TxRepos, signIn: SignIn, accepted: FlowState[], factor?: string, settle?: Settlement): Promise<Outcome | null> {
+  // With `settle`: a right answer's throttle bookkeeping, in the same statement (whatever the flow's state).
+  const flow = await r.signIns.lock(signIn.uid, settle);
   if (!flow) return EXPIRED;
   const state = isFlowState(flow.state) ? flow.state : 'choose_method';
   const off = offState({ uid: signIn.uid, state }, accepted);

@@ -20,16 +20,19 @@ import type { Who } from '../who.ts';
 export async function password(deps: SignInDeps, uid: string, requester: Who, form: FormFields): Promise<Outcome> {
   const username = boundedString(form['username'], USERNAME_MAX_LENGTH)?.trim() ?? '';
   const password = boundedString(form['password'], PASSWORD_MAX_LENGTH) ?? '';
-  const loaded = await load(deps, uid, requester, username || undefined);
+  const { uow, throttle, passwords, clock } = deps;
+  // Counted before it is checked, in the statement that reads the sign-in (only while it is at
+  // the password); a browser that signed in to this account before is counted apart, so
+  // guesses from elsewhere do not lock it out.
+  const count = username && password ? { ...throttle.passwordCount(username, requester.ip, requester.device ?? null), state: 'password' } : undefined;
+  const loaded = await load(deps, uid, requester, username || undefined, count);
   if (!loaded) return EXPIRED;
   const { signIn, candidate } = loaded;
   const stop = await firstStop(inState(signIn, ['password']), () => (username && password ? null : refused(deps, signIn, 'invalid_input', { key: 'password.missing' }, username)));
   if (stop) return stop;
 
-  const { uow, throttle, passwords, clock } = deps;
-  // A browser that signed in to this account before is not locked out by guesses from elsewhere.
   const knownDevice = requester.device && candidate && requester.device.accountId === candidate.id ? requester.device.id : null;
-  const attempt = await throttle.password(uow.repos.throttle, username, requester.ip, knownDevice);
+  const attempt = await throttle.passwordAdmitted(uow.repos.throttle, count!, candidate?.id ?? null, loaded.counted ?? []);
   // Locked by failures from elsewhere: an Ügyfélkapu+ method's proof may still get in.
   const chosen = deps.factors.get(signIn.method);
   const proof = chosen?.guarded;
@@ -59,8 +62,7 @@ export async function password(deps: SignInDeps, uid: string, requester: Who, fo
   }
   return uow.transaction(async (r) => {
     // The flow's row before the throttle's, as every step takes them (no deadlock); a right password is no failure.
-    const elsewhere = await lock(r, signIn, ['password']);
-    await throttle.succeeded(r.throttle, attempt);
+    const elsewhere = await lock(r, signIn, ['password'], undefined, throttle.settlement(attempt));
     if (elsewhere) return elsewhere;
     if (check.rehash) await r.accounts.updatePasswordHash(account.id, check.rehash, now);
     if (passwordIsEnough(deps, identified, now)) return finish(deps, r, identified, 'password', null, requester, [passed]);

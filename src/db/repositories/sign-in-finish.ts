@@ -14,7 +14,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { AuditEvent } from './audit.ts';
 import type { Database } from '../schema.ts';
 import { type Placeholders, PreparedShapes } from '../prepared.ts';
-import type { Settlement } from './throttle.ts';
+import { type SettleValues, type Settlement, settleCtes, settleValues } from './throttle.ts';
 
 export interface FinishWrite {
   uid: string;
@@ -46,10 +46,7 @@ export async function finishSignIn(db: Kysely<Database>, write: FinishWrite): Pr
   if (write.from) values['from'] = [...write.from];
   write.events.forEach((e, i) => Object.assign(values, { [`e${i}_type`]: e.type, [`e${i}_account`]: e.accountId ?? null, [`e${i}_client`]: e.clientId ?? null, [`e${i}_ip`]: e.ip ?? null, [`e${i}_detail`]: JSON.stringify(e.detail ?? {}) }));
   if (write.mail) Object.assign(values, { recipient: write.mail.recipient, sealed: write.mail.messageSealed });
-  if (write.settle) {
-    const back = write.settle.takeBack.map((c) => c.key);
-    Object.assign(values, { keys: [...write.settle.clear, ...back], clear: [...write.settle.clear], back, unlock: write.settle.takeBack.filter((c) => c.lockedNow).map((c) => c.key) });
-  }
+  if (write.settle) Object.assign(values, settleValues(write.settle));
   const prepared = shapes.get(JSON.stringify(shape), (_db, p) => statement(p, shape));
   const row = (await prepared.execute(db, values)).rows[0];
   return { answer: row?.answer ?? null, done: Number(row?.done ?? 0) > 0 };
@@ -92,19 +89,8 @@ function statement(p: Placeholders<Values>, shape: Shape): RawBuilder<{ answer: 
       select ${v('recipient')}::text, ${v('sealed')}::text, ${v('now')}::timestamptz, ${v('now')}::timestamptz
       where exists (select 1 from done))`);
   }
-  if (shape.settle) {
-    // Whatever became of the flow: a right answer is no failure. After the flow's lock (the subquery).
-    ctes.push(sql`locked as (
-      select key from auth_throttle
-      where key = any(${v('keys')}::text[]) and (select count(*) from flow) >= 0
-      order by key for update)`);
-    ctes.push(sql`cleared as (
-      delete from auth_throttle where key = any(${v('clear')}::text[]) and key in (select key from locked))`);
-    ctes.push(sql`taken_back as (
-      update auth_throttle set failures = greatest(failures - 1, 0), consecutive = greatest(consecutive - 1, 0),
-        locked_until = case when key = any(${v('unlock')}::text[]) then null else locked_until end
-      where key = any(${v('back')}::text[]) and key in (select key from locked))`);
-  }
+  // Whatever became of the flow: a right answer is no failure.
+  if (shape.settle) ctes.push(...settleCtes(p as Placeholders<SettleValues>, 'flow'));
   const answer = shape.rp ? sql`(select answer from result)` : sql`null::text`;
   return sql<{ answer: string | null; done: number }>`with ${sql.join(ctes)} select ${answer} as answer, (select count(*) from done)::int as done`;
 }

@@ -5,6 +5,8 @@ import { normalizeUsername } from './accounts.ts';
 import { type AuditEvent, type AuditRepository, auditRows } from './audit.ts';
 import type { MailOutboxRepository } from './mail-outbox.ts';
 import { type FinishWrite, finishSignIn } from './sign-in-finish.ts';
+import { countCtes, lockSettling } from './sign-in-throttle.ts';
+import { type AdmittedRow, type Counted, type PasswordCount, type Settlement, countedOf, settleValues } from './throttle.ts';
 
 /**
  * A sign-in as kapu stores it: kapu's own flow row (`login_flow`), and for a sign-in at an RP
@@ -68,6 +70,7 @@ interface LoadedRow {
   candidate_lang?: string | null;
   candidate_password_hash?: string | null;
   candidate_factor_kinds?: string[] | null;
+  counted?: AdmittedRow[];
 }
 
 export class SignInsRepository {
@@ -86,9 +89,10 @@ export class SignInsRepository {
    * flow without a live interaction is over), the flow's account with its factor kinds, and —
    * with `candidate` — the account that username names, with its password hash (the one read
    * of a password hash in kapu). A disabled account is no candidate: it fails like an unknown
-   * username.
+   * username. With `count`, the password guess is counted in the same statement (`counted`:
+   * the keys that counted it; none when the flow was not at `count.state`).
    */
-  async load(uid: string, now: Date, initialState: string, candidate?: string): Promise<{ signIn: SignInRow; candidate: Candidate | null } | undefined> {
+  async load(uid: string, now: Date, initialState: string, candidate?: string, count?: PasswordCount & { state: string }): Promise<{ signIn: SignInRow; candidate: Candidate | null; counted?: Counted[] } | undefined> {
     const candidateJoin = candidate === undefined ? sql`` : sql`left join account c on c.username = ${normalizeUsername(candidate)} and c.disabled_at is null`;
     const candidateColumns =
       candidate === undefined
@@ -111,15 +115,20 @@ export class SignInsRepository {
         select kind, state, method, account_id, factor, enrollment_id, guard from opened
         union all
         select kind, state, method, account_id, factor, enrollment_id, guard from login_flow where uid = ${uid} and expires_at > ${now}
+      ),
+      loaded as (
+        select f.kind, i.payload, f.state, f.method, f.factor, f.enrollment_id, f.guard, f.account_id,
+               a.username as account_username, a.name as account_name, a.email as account_email, a.lang as account_lang,
+               case when a.id is null then null else array(select k.kind from factor k where k.account_id = a.id order by k.created_at) end as account_factor_kinds
+               ${candidateColumns}
+        from (select * from flow limit 1) f
+        left join interaction i on true
+        left join account a on a.id = f.account_id
+        ${candidateJoin}
       )
-      select f.kind, i.payload, f.state, f.method, f.factor, f.enrollment_id, f.guard, f.account_id,
-             a.username as account_username, a.name as account_name, a.email as account_email, a.lang as account_lang,
-             case when a.id is null then null else array(select k.kind from factor k where k.account_id = a.id order by k.created_at) end as account_factor_kinds
-             ${candidateColumns}
-      from (select * from flow limit 1) f
-      left join interaction i on true
-      left join account a on a.id = f.account_id
-      ${candidateJoin}`.execute(this.#db);
+      ${count ? sql`, ${countCtes(count)}` : sql``}
+      select loaded.* ${count ? sql`, (select coalesce(json_agg(admitted), '[]'::json) from admitted) as counted` : sql``}
+      from loaded`.execute(this.#db);
     const row = result.rows[0];
     // An RP's sign-in lives as long as its interaction.
     if (!row || (row.kind === 'rp' && !row.payload)) return undefined;
@@ -136,6 +145,7 @@ export class SignInsRepository {
           ? { id: row.account_id, username: row.account_username!, name: row.account_name!, email: row.account_email!, lang: row.account_lang, factorKinds: row.account_factor_kinds ?? [] }
           : null,
       },
+      ...(count && { counted: countedOf(row.counted ?? [], count.now) }),
       candidate: row.candidate_id
         ? {
             id: row.candidate_id,
@@ -176,9 +186,12 @@ export class SignInsRepository {
 
   /**
    * Locks the flow row for the rest of the caller's transaction and returns its state: a step
-   * runs with its flow locked, so no other step of the same sign-in interleaves with it.
+   * runs with its flow locked, so no other step of the same sign-in interleaves with it. With
+   * `settle`, a right answer's throttle bookkeeping is written in the same statement, its rows
+   * locked after the flow's (whatever the flow's state).
    */
-  async lock(this: InTransaction<SignInsRepository>, uid: string) {
+  async lock(this: InTransaction<SignInsRepository>, uid: string, settle?: Settlement) {
+    if (settle) return (await lockSettling.execute(this.#db, { uid, ...settleValues(settle) })).rows[0];
     return this.#db
       .selectFrom('login_flow')
       .select(['state', 'method', 'account_id', 'factor', 'enrollment_id'])
@@ -266,3 +279,4 @@ function flowChange(change: FlowChange, now: Date) {
     updated_at: now,
   };
 }
+
