@@ -138,11 +138,11 @@ export class EmailedCodes {
     return { verification: left > 0 ? refused('code.invalid', { left }) : refused('guarded.code_exhausted'), kept: JSON.stringify(tried) };
   }
 
-  /** Checks a typed code against the flow's live code; a right one is used up. */
-  async check(repos: Repos, purpose: CodePurpose, flowId: string, accountId: string, code: string): Promise<Verification> {
+  /** Checks a typed code against the flow's live code; a right one is used up (and `touch`, the factor it proves, marked used with it). */
+  async check(repos: Repos, purpose: CodePurpose, flowId: string, accountId: string, code: string, touch?: string): Promise<Verification> {
     const scope: CodeScope = { purpose, flowId, accountId };
     const now = this.#deps.clock.now();
-    const result = await repos.codes.check({ ...scope, codeHashes: this.#deps.box.macs('otp', hashInput(scope, code)), now, maxAttempts: this.#deps.rules.maxAttempts });
+    const result = await repos.codes.check({ ...scope, codeHashes: this.#deps.box.macs('otp', hashInput(scope, code)), now, maxAttempts: this.#deps.rules.maxAttempts, ...(touch !== undefined && { touch }) });
     if (result.ok) return { ok: true };
     switch (result.reason) {
       case 'invalid':

@@ -113,9 +113,10 @@ export class OneTimeCodesRepository {
    * counted first, in the statement that refuses a dead code, and success is recorded with
    * `used_at IS NULL`: two concurrent submissions of the right code get exactly one `ok`.
    * `codeHashes` are the submitted code's keyed hashes under every configured key (a code
-   * issued just before a key rotation still matches).
+   * issued just before a key rotation still matches). `touch`: the account's factor (kind) the
+   * code proves, marked used in the statement that uses the code.
    */
-  async check(input: CodeScope & { codeHashes: string[]; now: Date; maxAttempts: number }): Promise<CheckResult> {
+  async check(input: CodeScope & { codeHashes: string[]; now: Date; maxAttempts: number; touch?: string }): Promise<CheckResult> {
     const { now, maxAttempts } = input;
     const counted = await this.#db
       .updateTable('one_time_code')
@@ -132,14 +133,29 @@ export class OneTimeCodesRepository {
       const attemptsLeft = maxAttempts - counted.attempts;
       return attemptsLeft > 0 ? { ok: false, reason: 'invalid', attemptsLeft } : { ok: false, reason: 'exhausted' };
     }
-    const used = await this.#db
+    const use = this.#db
       .updateTable('one_time_code')
       .set({ used_at: now })
       .where('id', '=', counted.id)
       .where('used_at', 'is', null)
-      .where('superseded_at', 'is', null)
-      .executeTakeFirst();
-    return used.numUpdatedRows > 0n ? { ok: true } : { ok: false, reason: 'used' };
+      .where('superseded_at', 'is', null);
+    if (input.touch === undefined) return (await use.executeTakeFirst()).numUpdatedRows > 0n ? { ok: true } : { ok: false, reason: 'used' };
+    // The factor the code proves is marked used in the same statement.
+    const touch = input.touch;
+    const used = await this.#db
+      .with('used', () => use.returning('id'))
+      .with('touched', (db) =>
+        db
+          .updateTable('factor')
+          .set({ last_used_at: now })
+          .where('account_id', '=', input.accountId)
+          .where('kind', '=', touch)
+          .where((eb) => eb.exists(eb.selectFrom('used').select('used.id'))),
+      )
+      .selectFrom('used')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(used.n) > 0 ? { ok: true } : { ok: false, reason: 'used' };
   }
 
   /** Ends the account's live codes for these purposes at once (what they proved is gone). */

@@ -75,9 +75,7 @@ export class EmailCodeFactor implements Factor<CodeInput> {
   }
 
   async #verify(ctx: FactorContext, input: CodeInput): Promise<Verification> {
-    const checked = await this.#deps.codes.check(ctx.repos, 'signin', ctx.flowId, ctx.account.id, input.code);
-    if (checked.ok) await ctx.repos.factors.touch(ctx.account.id, this.id, this.#deps.clock.now());
-    return checked;
+    return this.#deps.codes.check(ctx.repos, 'signin', ctx.flowId, ctx.account.id, input.code, this.id);
   }
 
   /**
