@@ -22,9 +22,9 @@
  */
 import type { Clock } from '../clock.ts';
 import { normalizeUsername } from '../db/repositories/accounts.ts';
-import { type Counted, type CountRule, type PasswordCount, type Settlement, type ThrottleRepository, principalOf } from '../db/repositories/throttle.ts';
+import { type Counted, type CountRule, type FactorCount, type PasswordCount, type Settlement, type StepCount, type ThrottleRepository, principalOf } from '../db/repositories/throttle.ts';
 
-export type { Counted, PasswordCount, Settlement };
+export type { Counted, PasswordCount, Settlement, StepCount };
 
 export interface ThrottlePolicy {
   windowSeconds: number;
@@ -132,7 +132,21 @@ export class Throttle {
    */
   passwordCount(username: string, ip: string, device: { accountId: string; id: string } | null): PasswordCount {
     const now = this.#clock.now();
-    return { userKey: userKey(username), device: device && { accountId: device.accountId, key: deviceKey(device.id) }, rule: this.#rule(USER_POLICY, now), ip: { key: ipKey(ip), rule: this.#rule(IP_POLICY, now) }, now };
+    return { kind: 'password', userKey: userKey(username), device: device && { accountId: device.accountId, key: deviceKey(device.id) }, rule: this.#rule(USER_POLICY, now), ip: { key: ipKey(ip), rule: this.#rule(IP_POLICY, now) }, now };
+  }
+
+  /**
+   * A second factor's answer counted in the statement that reads the sign-in `flowId` (as
+   * `factor` counts it), while the flow is at a factor whose answer is `typed`.
+   */
+  factorCount(flowId: string, ip: string, typed: FactorCount['typed']): FactorCount {
+    const now = this.#clock.now();
+    return { kind: 'factor', prefix: factorKey(''), flowKey: factorKey(`flow:${flowId}`), typed, rule: this.#rule(FACTOR_POLICY, now), ip: { key: ipKey(ip), rule: this.#rule(IP_POLICY, now) }, now };
+  }
+
+  /** The attempt a `factorCount` made (`counted`), for the sign-in's account (null: none yet); null when locked. */
+  factorAdmitted(repo: ThrottleRepository, count: FactorCount, accountId: string | null, counted: Counted[]): Promise<Attempt | null> {
+    return this.#admitted(repo, accountId ? `${count.prefix}${accountId}` : count.flowKey, FACTOR_POLICY, 2, counted);
   }
 
   /** The attempt a `passwordCount` made (`counted`), for the account the username named; null when locked. */
@@ -168,6 +182,11 @@ export class Throttle {
   succeeded(repo: ThrottleRepository, attempt: Attempt): Promise<void> {
     const { clear, takeBack } = this.settlement(attempt);
     return repo.settle(clear, takeBack);
+  }
+
+  /** What was counted for an attempt that turned out to be no guess is taken back. */
+  async uncount(repo: ThrottleRepository, attempt: Attempt): Promise<void> {
+    await repo.settle([], attempt.counted);
   }
 
   /** What `succeeded` writes, for a statement that writes it with the rest of a step's end. */

@@ -7,7 +7,7 @@ import type { ChallengeStatus, Factor, FactorAccount, FactorContext, FactorRegis
 import type { Mailer } from '../../mail/mailer.ts';
 import { requestOf } from '../../oidc/interaction-store.ts';
 import type { PasswordHasher } from '../../security/passwords.ts';
-import { type Counted, type PasswordCount, type Throttle } from '../../security/throttle.ts';
+import { type Counted, type StepCount, type Throttle } from '../../security/throttle.ts';
 import { type Lang, isLang, pickLang } from '../../views.ts';
 import type { Who } from '../who.ts';
 import { type FlowState, LEGACY_METHOD, isFlowState } from '../flow.ts';
@@ -92,9 +92,9 @@ export const EXPIRED: Outcome = { kind: 'expired' };
 
 /**
  * The one read a step starts from (and, with `candidate`, the account that username names; with
- * `count`, a password guess counted in the same statement while the flow is at `count.state`).
+ * `count`, the step's guess counted in the same statement, while the flow is where it is answered).
  */
-export async function load(deps: SignInDeps, uid: string, requester: Who, candidate?: string, count?: PasswordCount & { state: string }): Promise<{ signIn: SignIn; candidate: Candidate | null; counted?: Counted[] } | undefined> {
+export async function load(deps: SignInDeps, uid: string, requester: Who, candidate?: string, count?: StepCount): Promise<{ signIn: SignIn; candidate: Candidate | null; counted?: Counted[] } | undefined> {
   const { uow, clock, clients, acr, factors } = deps;
   const loaded = await uow.repos.signIns.load(uid, clock.now(), 'choose_method', candidate, count);
   if (!loaded) return undefined;

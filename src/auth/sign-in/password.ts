@@ -24,7 +24,7 @@ export async function password(deps: SignInDeps, uid: string, requester: Who, fo
   // Counted before it is checked, in the statement that reads the sign-in (only while it is at
   // the password); a browser that signed in to this account before is counted apart, so
   // guesses from elsewhere do not lock it out.
-  const count = username && password ? { ...throttle.passwordCount(username, requester.ip, requester.device ?? null), state: 'password' } : undefined;
+  const count = username && password ? throttle.passwordCount(username, requester.ip, requester.device ?? null) : undefined;
   const loaded = await load(deps, uid, requester, username || undefined, count);
   if (!loaded) return EXPIRED;
   const { signIn, candidate } = loaded;

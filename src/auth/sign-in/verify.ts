@@ -13,26 +13,47 @@ import type { Who } from '../who.ts';
 
 /** Checks the citizen's answer for the current factor (or for the guarded proof, or the factor being set up). */
 export async function verify(deps: SignInDeps, uid: string, requester: Who, form: FormFields): Promise<Outcome> {
-  const signIn = (await load(deps, uid, requester))?.signIn;
-  if (!signIn) return EXPIRED;
-  if (signIn.state === 'enroll') return confirmSetUp(deps, signIn, requester, form);
-  if (signIn.state === 'guarded') return verifyGuarded(deps, signIn, requester, form);
-  const { account } = signIn;
-  const proof = proofOf(signIn.factor, flowContext(deps.uow.repos, signIn));
-  const before = await firstStop(inState(signIn, ['factor']), present(signIn, signIn.factor, proof));
-  if (before) return before;
-  // The checks above vouch for these.
-  const factor = signIn.factor!;
-  if (proof!.answered === 'out_of_band') return collect(deps, signIn, requester, factor, form);
-  const input = factor.parse(form);
-  const stop = await firstStop(known(!account || owns(account, factor), 'unknown_factor'), answerable(deps, signIn, input));
-  if (stop) return stop;
   // Counted before the check, so parallel guesses cannot slip past the limit (a passwordless
-  // proof, before it names an account, on the sign-in itself).
-  const attempt = await deps.throttle.factor(deps.uow.repos.throttle, account?.id ?? `flow:${uid}`, requester.ip);
+  // proof, before it names an account, on the sign-in itself): in the statement that reads the
+  // sign-in, while it is at a factor whose answer is typed.
+  const count = deps.throttle.factorCount(uid, requester.ip, typedFactors(deps));
+  const loaded = await load(deps, uid, requester, undefined, count);
+  if (!loaded) return EXPIRED;
+  const { signIn } = loaded;
+  const attempt = await deps.throttle.factorAdmitted(deps.uow.repos.throttle, count, signIn.account?.id ?? null, loaded.counted ?? []);
+  const stop = await checked(deps, signIn, requester, form);
+  if (stop.kind === 'stop') {
+    // What stops the step before the check was no guess: its count is taken back.
+    if (attempt) await deps.throttle.uncount(deps.uow.repos.throttle, attempt);
+    return stop.outcome;
+  }
+  const { factor, input } = stop;
   const throttled = await firstStop(counted(deps, signIn, attempt));
   if (throttled) return throttled;
   return locked(deps, signIn, ['factor'], (r) => answer(deps, r, signIn, factor, input, attempt!, requester), { factor: factor.id, attempt: attempt! });
+}
+
+/** The factors whose answer is a typed guess: after a password, and before one (passwordless). */
+function typedFactors(deps: SignInDeps): { signIn: string[]; alone: string[] } {
+  const all = deps.factors.all();
+  return { signIn: all.filter((f) => f.signIn?.answered === 'typed').map((f) => f.id), alone: all.filter((f) => f.passwordless?.answered === 'typed').map((f) => f.id) };
+}
+
+/** What the step does with the form before any check of the answer: go on with a typed answer, or stop (another step's form, an approval to collect, nothing to check). */
+async function checked(deps: SignInDeps, signIn: SignIn, requester: Who, form: FormFields): Promise<{ kind: 'stop'; outcome: Outcome } | { kind: 'typed'; factor: Factor; input: unknown }> {
+  const stop = (outcome: Outcome) => ({ kind: 'stop' as const, outcome });
+  if (signIn.state === 'enroll') return stop(await confirmSetUp(deps, signIn, requester, form));
+  if (signIn.state === 'guarded') return stop(await verifyGuarded(deps, signIn, requester, form));
+  const { account } = signIn;
+  const proof = proofOf(signIn.factor, flowContext(deps.uow.repos, signIn));
+  const before = await firstStop(inState(signIn, ['factor']), present(signIn, signIn.factor, proof));
+  if (before) return stop(before);
+  // The checks above vouch for these.
+  const factor = signIn.factor!;
+  if (proof!.answered === 'out_of_band') return stop(await collect(deps, signIn, requester, factor, form));
+  const input = factor.parse(form);
+  const off = await firstStop(known(!account || owns(account, factor), 'unknown_factor'), answerable(deps, signIn, input));
+  return off ? stop(off) : { kind: 'typed', factor, input };
 }
 
 /** A typed answer, checked by the factor: a right one is no failure (its count is taken back) and ends the sign-in. */

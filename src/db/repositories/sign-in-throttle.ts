@@ -3,26 +3,35 @@
  * of the sign-in, a right answer's bookkeeping in the lock of its flow. The throttle's rows are
  * locked after the flow's, as everywhere (src/db/repositories/throttle.ts).
  */
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import { Prepared } from '../prepared.ts';
 import type { Database } from '../schema.ts';
-import { type PasswordCount, type SettleValues, admitCtes, settleCtes } from './throttle.ts';
+import { type SettleValues, type StepCount, admitCtes, settleCtes } from './throttle.ts';
 
 /**
- * A password guess counted in the statement that reads its sign-in, before anything is checked
- * (src/security/throttle.ts): only while the flow is at the password, and on the browser's own
- * key only when the username names the account it signed in to before.
+ * A step's guess counted in the statement that reads its sign-in, before anything is checked
+ * (src/security/throttle.ts), only while the flow is where such a guess is answered. A password
+ * counts on the browser's own key only when the username names the account it signed in to
+ * before; a factor's answer on the account's key, or the sign-in's before it names one.
  */
-export function countCtes(count: PasswordCount & { state: string }) {
-  const principal = count.device ? sql`(select case when candidate_id = ${count.device.accountId} then ${count.device.key} else ${count.userKey} end from loaded)` : sql`${count.userKey}`;
-  return admitCtes(
-    [
-      { key: principal, rule: count.rule },
-      { key: sql`${count.ip.key}`, rule: count.ip.rule },
-    ],
-    count.now,
-    sql`exists (select 1 from loaded where state = ${count.state})`,
-  );
+export function countCtes(count: StepCount) {
+  if (count.kind === 'password') {
+    const principal = count.device ? sql`(select case when candidate_id = ${count.device.accountId} then ${count.device.key} else ${count.userKey} end from loaded)` : sql`${count.userKey}`;
+    return admitCtes(keys(principal, count), count.now, sql`exists (select 1 from loaded where state = 'password')`);
+  }
+  const principal = sql`(select coalesce(${count.prefix} || account_id, ${count.flowKey}) from loaded)`;
+  const answered = sql`exists (
+    select 1 from loaded where state = 'factor' and (
+      (account_id is not null and factor = any(${count.typed.signIn}::text[]) and factor = any(account_factor_kinds))
+      or (account_id is null and factor = any(${count.typed.alone}::text[]))))`;
+  return admitCtes(keys(principal, count), count.now, answered);
+}
+
+function keys(principal: RawBuilder<unknown>, count: StepCount) {
+  return [
+    { key: principal, rule: count.rule },
+    { key: sql`${count.ip.key}`, rule: count.ip.rule },
+  ];
 }
 
 /** The flow locked, and a right answer's throttle bookkeeping written after it: one statement. */

@@ -6,7 +6,7 @@ import { type AuditEvent, type AuditRepository, auditRows } from './audit.ts';
 import type { MailOutboxRepository } from './mail-outbox.ts';
 import { type FinishWrite, finishSignIn } from './sign-in-finish.ts';
 import { countCtes, lockSettling } from './sign-in-throttle.ts';
-import { type AdmittedRow, type Counted, type PasswordCount, type Settlement, countedOf, settleValues } from './throttle.ts';
+import { type AdmittedRow, type Counted, type Settlement, type StepCount, countedOf, settleValues } from './throttle.ts';
 
 /**
  * A sign-in as kapu stores it: kapu's own flow row (`login_flow`), and for a sign-in at an RP
@@ -89,10 +89,10 @@ export class SignInsRepository {
    * flow without a live interaction is over), the flow's account with its factor kinds, and —
    * with `candidate` — the account that username names, with its password hash (the one read
    * of a password hash in kapu). A disabled account is no candidate: it fails like an unknown
-   * username. With `count`, the password guess is counted in the same statement (`counted`:
-   * the keys that counted it; none when the flow was not at `count.state`).
+   * username. With `count`, the step's guess is counted in the same statement (`counted`: the
+   * keys that counted it; none when the flow was not where such a guess is answered).
    */
-  async load(uid: string, now: Date, initialState: string, candidate?: string, count?: PasswordCount & { state: string }): Promise<{ signIn: SignInRow; candidate: Candidate | null; counted?: Counted[] } | undefined> {
+  async load(uid: string, now: Date, initialState: string, candidate?: string, count?: StepCount): Promise<{ signIn: SignInRow; candidate: Candidate | null; counted?: Counted[] } | undefined> {
     const candidateJoin = candidate === undefined ? sql`` : sql`left join account c on c.username = ${normalizeUsername(candidate)} and c.disabled_at is null`;
     const candidateColumns =
       candidate === undefined

@@ -20,13 +20,34 @@ export interface Settlement {
 }
 
 /**
- * A password guess to count in the statement that reads the sign-in (SignInsRepository.load):
- * on the username's key — or, when the username names the account this browser signed in to
- * before, on the browser's own key — and on the address's.
+ * A sign-in step's guess to count in the statement that reads the sign-in
+ * (SignInsRepository.load), before it is checked, on its principal's key and the address's.
+ */
+export type StepCount = PasswordCount | FactorCount;
+
+/**
+ * A password, counted while the flow is at the password: on the username's key — or, when the
+ * username names the account this browser signed in to before, on the browser's own key.
  */
 export interface PasswordCount {
+  kind: 'password';
   userKey: string;
   device: { accountId: string; key: string } | null;
+  rule: CountRule;
+  ip: { key: string; rule: CountRule };
+  now: Date;
+}
+
+/**
+ * A second factor's typed answer, counted while the flow is at a factor whose answer is typed
+ * (`typed.signIn` after a password, for a factor the account has; `typed.alone` before one): on
+ * the account's key (`prefix` and its id), or, with no account yet, on the sign-in's (`flowKey`).
+ */
+export interface FactorCount {
+  kind: 'factor';
+  prefix: string;
+  flowKey: string;
+  typed: { signIn: string[]; alone: string[] };
   rule: CountRule;
   ip: { key: string; rule: CountRule };
   now: Date;
