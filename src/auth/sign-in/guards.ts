@@ -1,6 +1,7 @@
 /** The checks steps list before they act, and the shared ways a step ends (advanced, refused, the page shown again). */
 import type { AuditEvent } from '../../db/repositories/audit.ts';
 import type { Repos, TxRepos } from '../../db/repositories/index.ts';
+import type { FlowMove } from '../../db/repositories/sign-ins.ts';
 import type { Factor, Notice } from '../../factors/factor.ts';
 import { type Attempt, type Settlement } from '../../security/throttle.ts';
 import { type FlowState, isFlowState } from '../flow.ts';
@@ -81,9 +82,10 @@ export function offState(signIn: Pick<SignIn, 'uid' | 'state'>, accepted: FlowSt
  * Locks the flow for the rest of the unit of work and checks it still is where the step
  * found it (and at the same factor); the outcome when it is not, or null.
  */
-export async function lock(r: TxRepos, signIn: SignIn, accepted: FlowState[], factor?: string, settle?: Settlement): Promise<Outcome | null> {
-  // With `settle`: a right answer's throttle bookkeeping, in the same statement (whatever the flow's state).
-  const flow = await r.signIns.lock(signIn.uid, settle);
+export async function lock(r: TxRepos, signIn: SignIn, accepted: FlowState[], factor?: string, settle?: Settlement, move?: Omit<FlowMove, 'from'>): Promise<Outcome | null> {
+  // With `settle`: a right answer's throttle bookkeeping, in the same statement (whatever the
+  // flow's state); with `move`, the flow moved on there too, if it is where the step found it.
+  const flow = await r.signIns.lock(signIn.uid, settle, move && { ...move, from: accepted });
   if (!flow) return EXPIRED;
   const state = isFlowState(flow.state) ? flow.state : 'choose_method';
   const off = offState({ uid: signIn.uid, state }, accepted);

@@ -60,18 +60,21 @@ export async function password(deps: SignInDeps, uid: string, requester: Who, fo
     // password, finishes it and settles the throttle; no transaction around it.
     return finish(deps, uow.repos, identified, 'password', null, requester, [passed], { from: ['password'], settle: throttle.settlement(attempt) });
   }
+  const named = account.factors.find((f) => f.id === signIn.method);
+  // "Ügyfélkapuval" at the portal, for an account that has a factor: that factor.
+  const fallback = account.factors.length === 1 && signIn.method === LEGACY_METHOD ? account.factors[0] : undefined;
+  const target = named ?? fallback;
+  const state = target ? 'factor' : account.factors.length > 0 ? 'choose_factor' : 'upgrade';
+  const change = { state, accountId: account.id, factor: target?.id ?? null };
   return uow.transaction(async (r) => {
-    // The flow's row before the throttle's, as every step takes them (no deadlock); a right password is no failure.
-    const elsewhere = await lock(r, signIn, ['password'], undefined, throttle.settlement(attempt));
+    // The flow's row before the throttle's, as every step takes them (no deadlock); a right
+    // password is no failure. On to the factor in that same statement, unless there is more to do.
+    const onlyMove = !check.rehash && !passwordIsEnough(deps, identified, now);
+    const elsewhere = await lock(r, signIn, ['password'], undefined, throttle.settlement(attempt), onlyMove ? { change, events: [passed], now } : undefined);
     if (elsewhere) return elsewhere;
     if (check.rehash) await r.accounts.updatePasswordHash(account.id, check.rehash, now);
     if (passwordIsEnough(deps, identified, now)) return finish(deps, r, identified, 'password', null, requester, [passed]);
-    const chosen = account.factors.find((f) => f.id === signIn.method);
-    // "Ügyfélkapuval" at the portal, for an account that has a factor: that factor.
-    const fallback = account.factors.length === 1 && signIn.method === LEGACY_METHOD ? account.factors[0] : undefined;
-    const target = chosen ?? fallback;
-    const state = target ? 'factor' : account.factors.length > 0 ? 'choose_factor' : 'upgrade';
-    await r.signIns.update(uid, { state, accountId: account.id, factor: target?.id ?? null }, now, [passed]);
+    if (!onlyMove) await r.signIns.update(uid, change, now, [passed]);
     return target ? begin(deps, r, { ...identified, state, factor: target }, requester) : advanced(signIn, null);
   });
 }

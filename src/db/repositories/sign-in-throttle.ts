@@ -41,3 +41,25 @@ export const lockSettling = new Prepared<Database, SettleValues & { uid: string 
     ${sql.join(settleCtes(p, 'flow'))}
     select state, method, account_id, factor, enrollment_id from flow`,
 );
+
+export type MoveValues = SettleValues & { uid: string; from: string[]; state: string; accountId: string; factor: string | null; now: Date; events: string };
+
+/**
+ * As `lockSettling`, and the flow moved on (with the step's audit events, a JSON array of
+ * them) when it was still in one of `from`: the whole of a step that needs nothing else.
+ */
+export const lockSettlingMoving = new Prepared<Database, MoveValues, { state: string; method: string | null; account_id: string | null; factor: string | null; enrollment_id: string | null; moved: boolean }>(
+  (_db, p) => sql`
+    with flow as (select state, method, account_id, factor, enrollment_id from login_flow where uid = ${p.uid} for update),
+    ${sql.join(settleCtes(p, 'flow'))},
+    moved as (
+      update login_flow set state = ${p.state}, account_id = ${p.accountId}, factor = ${p.factor}, updated_at = ${p.now}
+      where uid = ${p.uid} and (select state from flow) = any(${p.from}::text[])
+      returning uid),
+    audited as (
+      insert into audit_event (at, type, account_id, client_id, ip, detail)
+      select ${p.now}, e.type, e.account_id, e.client_id, e.ip, coalesce(e.detail, '{}'::jsonb)
+      from jsonb_to_recordset(${p.events}::jsonb) as e (type text, account_id text, client_id text, ip text, detail jsonb)
+      where exists (select 1 from moved))
+    select state, method, account_id, factor, enrollment_id, exists (select 1 from moved) as moved from flow`,
+);

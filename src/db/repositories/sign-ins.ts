@@ -5,7 +5,7 @@ import { normalizeUsername } from './accounts.ts';
 import { type AuditEvent, type AuditRepository, auditRows } from './audit.ts';
 import type { MailOutboxRepository } from './mail-outbox.ts';
 import { type FinishWrite, finishSignIn } from './sign-in-finish.ts';
-import { countCtes, lockSettling } from './sign-in-throttle.ts';
+import { countCtes, lockSettling, lockSettlingMoving } from './sign-in-throttle.ts';
 import { type AdmittedRow, type Counted, type Settlement, type StepCount, countedOf, settleValues } from './throttle.ts';
 
 /**
@@ -38,6 +38,14 @@ export interface Candidate {
   lang: string | null;
   passwordHash: string;
   factorKinds: string[];
+}
+
+/** A flow moved on by the statement that locks it (SignInsRepository.lock). */
+export interface FlowMove {
+  from: readonly string[];
+  change: { state: string; accountId: string; factor: string | null };
+  events: readonly AuditEvent[];
+  now: Date;
 }
 
 export interface FlowChange {
@@ -188,9 +196,17 @@ export class SignInsRepository {
    * Locks the flow row for the rest of the caller's transaction and returns its state: a step
    * runs with its flow locked, so no other step of the same sign-in interleaves with it. With
    * `settle`, a right answer's throttle bookkeeping is written in the same statement, its rows
-   * locked after the flow's (whatever the flow's state).
+   * locked after the flow's (whatever the flow's state); with `move` too, the flow moved on
+   * (and the step's audit events recorded) when it is in one of `move.from`.
    */
-  async lock(this: InTransaction<SignInsRepository>, uid: string, settle?: Settlement) {
+  async lock(this: InTransaction<SignInsRepository>, uid: string, settle?: Settlement, move?: FlowMove) {
+    if (settle && move) {
+      const { change, events, from, now } = move;
+      const values = { uid, ...settleValues(settle), from: [...from], state: change.state, accountId: change.accountId, factor: change.factor, now, events: JSON.stringify(events.map((e) => ({ type: e.type, account_id: e.accountId ?? null, client_id: e.clientId ?? null, ip: e.ip ?? null, detail: e.detail ?? {} }))) };
+      const row = (await lockSettlingMoving.execute(this.#db, values)).rows[0];
+      if (row?.moved) this.#told?.audit.announce(events);
+      return row;
+    }
     if (settle) return (await lockSettling.execute(this.#db, { uid, ...settleValues(settle) })).rows[0];
     return this.#db
       .selectFrom('login_flow')
