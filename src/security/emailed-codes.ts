@@ -63,15 +63,23 @@ export class EmailedCodes {
   }
 
   /**
+   * The live code of a flow, if any, read where a code may be sent next in the same unit of work:
+   * the account's code lock is taken with the read, and `send` is told (`{ live, locked: true }`).
+   */
+  liveBeforeSend(repos: Repos, purpose: CodePurpose, flowId: string, accountId: string) {
+    return repos.codes.liveLocking({ purpose, flowId, accountId });
+  }
+
+  /**
    * Issues a code and queues its mail. Refused by the cool-down, the hourly cap, or a flow
    * whose tries are used up: the notice says which (never "sent").
    */
-  async send(repos: Repos, purpose: CodePurpose, flowId: string, to: CodeRecipient, lang: Lang, request?: MailRequest, known?: LiveCode | null): Promise<Notice> {
+  async send(repos: Repos, purpose: CodePurpose, flowId: string, to: CodeRecipient, lang: Lang, request?: MailRequest, known?: { live: LiveCode | undefined; locked: boolean }): Promise<Notice> {
     const { clock, random, rules, mailer, box } = this.#deps;
     const now = clock.now();
     const scope: CodeScope = { purpose, flowId, accountId: to.id };
-    // The live code, unless the caller has just read it.
-    const previous = known === undefined ? await repos.codes.live(scope) : (known ?? undefined);
+    // The live code, unless the caller has just read it (`liveBeforeSend`, which took the lock too).
+    const previous = known ? known.live : await repos.codes.live(scope);
     const tag = purpose === 'reset' ? this.flowTag(flowId) : newTag(random, previous?.tag);
     const code = digits(random, 6);
     const mail = mailer.code(to.email, lang, {
@@ -87,7 +95,7 @@ export class EmailedCodes {
     });
     // The code, its mail and its audit event are stored in one statement (or none of them).
     const event: AuditEvent = { type: 'code.sent', accountId: to.id, detail: { purpose, tag } };
-    const result = await repos.codes.issue({ id: random.uuid(), ...scope, tag, codeHash: box.mac('otp', hashInput(scope, code)), now, rules, mail: mailer.seal(mail), event });
+    const result = await repos.codes.issue({ id: random.uuid(), ...scope, tag, codeHash: box.mac('otp', hashInput(scope, code)), now, rules, mail: mailer.seal(mail), event, locked: known?.locked ?? false });
     if (!result.ok) {
       switch (result.reason) {
         case 'cooldown':

@@ -1,8 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../database.ts';
-import { Prepared } from '../prepared.ts';
-import type { Database } from '../schema.ts';
+import { issueCode, liveLocking, lockAccount, lockKey } from './one-time-code-statements.ts';
 import type { AuditEvent, AuditRepository } from './audit.ts';
 import type { MailOutboxRepository } from './mail-outbox.ts';
 
@@ -63,6 +62,18 @@ export class OneTimeCodesRepository {
   }
 
   /**
+   * The live code of a flow and account, read with the account's code lock taken for the rest of
+   * the caller's unit of work, as `issue` takes it: a step that may issue a code next reads and
+   * locks in one statement (and tells `issue` the lock is held). The live code itself is the
+   * flow's, which the step holds locked.
+   */
+  async liveLocking(scope: CodeScope): Promise<LiveCode | undefined> {
+    if (!this.#db.isTransaction) throw new Error('the code lock is taken inside a unit of work');
+    const row = (await liveLocking.execute(this.#db, { key: lockKey(scope.accountId), purpose: scope.purpose, flowId: scope.flowId, accountId: scope.accountId })).rows[0];
+    return row?.id ? { id: row.id, tag: row.tag!, created_at: new Date(row.created_at!), expires_at: new Date(row.expires_at!), attempts: Number(row.attempts) } : undefined;
+  }
+
+  /**
    * Issues a new code for a flow; it replaces the flow's live one and inherits its failure
    * count. Runs inside the caller's unit of work: the cool-down and the hourly cap are decided
    * under a per-account lock (its own statement, so that what is read after it is what the lock
@@ -70,10 +81,11 @@ export class OneTimeCodesRepository {
    * mail in the outbox and its audit event: a code is never live without its mail on the way,
    * and no mail goes out for a code that was not stored.
    */
-  async issue(input: CodeScope & { id: string; tag: string; codeHash: string; now: Date; rules: CodeRules; mail: { recipient: string; messageSealed: string }; event: AuditEvent }): Promise<IssueResult> {
+  async issue(input: CodeScope & { id: string; tag: string; codeHash: string; now: Date; rules: CodeRules; mail: { recipient: string; messageSealed: string }; event: AuditEvent; locked?: boolean }): Promise<IssueResult> {
     if (!this.#db.isTransaction) throw new Error('issuing a code takes a transaction (it decides the cap under a lock)');
     const { now, rules, event } = input;
-    await lockAccount.execute(this.#db, { key: `kapu.otp:${input.accountId}` });
+    // `locked`: the caller took the lock already (liveLocking), in this unit of work.
+    if (!input.locked) await lockAccount.execute(this.#db, { key: lockKey(input.accountId) });
     const { rows } = await issueCode.execute(this.#db, {
       purpose: input.purpose,
       flowId: input.flowId,
@@ -214,69 +226,3 @@ function sameHash(a: string, b: string): boolean {
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
 }
-
-const lockAccount = new Prepared<Database, { key: string }, unknown>((_db, p) => sql`select pg_advisory_xact_lock(hashtext(${p.key}))`);
-
-type IssueValues = {
-  purpose: string;
-  flowId: string;
-  accountId: string;
-  id: string;
-  tag: string;
-  codeHash: string;
-  now: Date;
-  expiresAt: Date;
-  hourAgo: Date;
-  cooledDown: Date;
-  maxAttempts: number;
-  maxPerHour: number;
-  recipient: string;
-  sealed: string;
-  eventType: string;
-  eventDetail: string;
-};
-
-/**
- * Where the flow's codes stand (its live code's time and tries, the account's codes in the last
- * hour), and, when the rules allow a new code, the new code (replacing the live one, with its
- * failure count), its mail and its audit event: one statement, run under the account's lock.
- */
-const issueCode = new Prepared<Database, IssueValues, { previous_at: Date | string | null; previous_attempts: number; issued: boolean }>(
-  (_db, p) => sql`
-    with previous as (
-      select created_at, attempts from one_time_code
-      where purpose = ${p.purpose} and flow_id = ${p.flowId} and account_id = ${p.accountId} and superseded_at is null
-      order by created_at desc limit 1
-    ),
-    standing as (
-      select (select created_at from previous) as previous_at,
-             coalesce((select attempts from previous), 0)::int as previous_attempts,
-             (select count(*) from one_time_code where account_id = ${p.accountId} and purpose = ${p.purpose} and created_at > ${p.hourAgo})::int as sent_last_hour
-    ),
-    allowed as (
-      select previous_attempts from standing
-      where previous_attempts < ${p.maxAttempts}::int
-        and (previous_at is null or previous_at <= ${p.cooledDown}::timestamptz)
-        and sent_last_hour < ${p.maxPerHour}::int
-    ),
-    superseded as (
-      update one_time_code set superseded_at = ${p.now}
-      where purpose = ${p.purpose} and flow_id = ${p.flowId} and account_id = ${p.accountId} and superseded_at is null
-        and exists (select 1 from allowed)
-    ),
-    issued as (
-      insert into one_time_code (id, account_id, purpose, flow_id, tag, code_hash, attempts, created_at, expires_at)
-      select ${p.id}, ${p.accountId}, ${p.purpose}, ${p.flowId}, ${p.tag}, ${p.codeHash}, previous_attempts, ${p.now}, ${p.expiresAt} from allowed
-      returning id
-    ),
-    mailed as (
-      -- Linked to its code: should the code be replaced before the mail leaves, it never does.
-      insert into mail_outbox (recipient, message_sealed, created_at, next_attempt_at, code_id)
-      select ${p.recipient}, ${p.sealed}, ${p.now}, ${p.now}, id from issued
-    ),
-    audited as (
-      insert into audit_event (at, type, account_id, detail)
-      select ${p.now}, ${p.eventType}, ${p.accountId}, ${p.eventDetail}::jsonb from issued
-    )
-    select previous_at, previous_attempts, exists (select 1 from issued) as issued from standing`,
-);

@@ -69,9 +69,9 @@ export class EmailCodeFactor implements Factor<CodeInput> {
   async #begin(ctx: FactorContext): Promise<Notice | null> {
     // Coming back to this factor (after switching away) reuses a live code rather than
     // spamming the inbox; the cool-down would refuse a new one anyway.
-    const live = await this.#deps.codes.live(ctx.repos, 'signin', ctx.flowId, ctx.account.id);
+    const live = await this.#deps.codes.liveBeforeSend(ctx.repos, 'signin', ctx.flowId, ctx.account.id);
     if (live && live.expires_at > this.#deps.clock.now()) return null;
-    return this.#send(ctx, 'signin', live ?? null);
+    return this.#send(ctx, 'signin', { live, locked: true });
   }
 
   async #verify(ctx: FactorContext, input: CodeInput): Promise<Verification> {
@@ -155,8 +155,8 @@ export class EmailCodeFactor implements Factor<CodeInput> {
     },
   };
 
-  /** `live`: the flow's live code (null: none), when the caller has just read it. */
-  #send(ctx: FactorContext, purpose: CodePurpose, live?: LiveCode | null): Promise<Notice> {
+  /** `live`: the flow's live code, when the caller has just read it (and took the account's code lock with it). */
+  #send(ctx: FactorContext, purpose: CodePurpose, live?: { live: LiveCode | undefined; locked: boolean }): Promise<Notice> {
     return this.#deps.codes.send(ctx.repos, purpose, ctx.flowId, ctx.account, ctx.lang, ctx.request, live);
   }
 
