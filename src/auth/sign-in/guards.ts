@@ -1,6 +1,7 @@
 /** The checks steps list before they act, and the shared ways a step ends (advanced, refused, the page shown again). */
 import type { AuditEvent } from '../../db/repositories/audit.ts';
 import type { Repos, TxRepos } from '../../db/repositories/index.ts';
+import type { LiveCode } from '../../db/repositories/one-time-codes.ts';
 import type { FlowMove } from '../../db/repositories/sign-ins.ts';
 import type { Factor, Notice } from '../../factors/factor.ts';
 import { type Attempt, type Settlement } from '../../security/throttle.ts';
@@ -110,7 +111,8 @@ export async function refused(deps: SignInDeps, signIn: SignIn, refusal: Refusal
   return { kind: 'refused', refusal, notice: { ...notice, error: true }, shown: await shown(deps, signIn, repos, username) };
 }
 
-export async function shown(deps: SignInDeps, signIn: SignIn, repos: Repos, username = ''): Promise<Shown> {
+/** `code`: the sign-in's live code as the step's read found it, for a step that wrote nothing since. */
+export async function shown(deps: SignInDeps, signIn: SignIn, repos: Repos, username = '', code?: LiveCode | null): Promise<Shown> {
   return {
     uid: signIn.uid,
     // A guarded sign-in names no account until it is proved: not even to the logs.
@@ -118,7 +120,7 @@ export async function shown(deps: SignInDeps, signIn: SignIn, repos: Repos, user
     lang: signIn.lang,
     client: signIn.client,
     redirectUri: signIn.redirectUri,
-    page: await page(deps, signIn, repos, username),
+    page: await page(deps, signIn, repos, username, code),
   };
 }
 

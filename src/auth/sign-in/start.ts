@@ -23,10 +23,12 @@ export async function startPortal(deps: SignInDeps, sessionToken?: string): Prom
 
 /** The flow's current page. */
 export async function show(deps: SignInDeps, uid: string, requester: Who, notice: Notice | null): Promise<Outcome> {
-  const signIn = (await load(deps, uid, requester))?.signIn;
-  if (!signIn) return EXPIRED;
+  const loaded = await load(deps, uid, requester);
+  if (!loaded) return EXPIRED;
+  const { signIn } = loaded;
   if (signIn.prompt === 'consent') return { kind: 'consent', uid };
-  return { kind: 'show', shown: await shown(deps, signIn, deps.uow.repos), notice };
+  // The live code the read brought along is shown as it is: this step writes nothing.
+  return { kind: 'show', shown: await shown(deps, signIn, deps.uow.repos, '', loaded.code), notice };
 }
 
 /** The citizen picked a sign-in method on the chooser; next: the password (or a passwordless proof). */

@@ -166,7 +166,9 @@ export class EmailCodeFactor implements Factor<CodeInput> {
    * resend button's wait is given in seconds (the page's script counts it down).
    */
   async #view(ctx: FactorContext, purpose: CodePurpose, template: string): Promise<FactorView> {
-    const live = await this.#deps.codes.live(ctx.repos, purpose, ctx.flowId, ctx.account.id);
+    // A sign-in's page gets its live code from the step's read, when it brought it.
+    const known = purpose === 'signin' ? ctx.signInCode : undefined;
+    const live = known !== undefined ? (known ?? undefined) : await this.#deps.codes.live(ctx.repos, purpose, ctx.flowId, ctx.account.id);
     const { rules } = this.#deps.codes;
     const now = this.#deps.clock.now().getTime();
     // Tries used up: a new code would inherit them, so no new code in this sign-in either.
