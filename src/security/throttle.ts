@@ -137,7 +137,7 @@ export class Throttle {
 
   /**
    * A second factor's answer counted in the statement that reads the sign-in `flowId` (as
-   * `factor` counts it), while the flow is at a factor whose answer is `typed`.
+   * `factor` counts it), while the flow is at one of the `typed` factors (those the form answers).
    */
   factorCount(flowId: string, ip: string, typed: FactorCount['typed']): FactorCount {
     const now = this.#clock.now();

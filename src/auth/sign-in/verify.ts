@@ -16,7 +16,7 @@ export async function verify(deps: SignInDeps, uid: string, requester: Who, form
   // Counted before the check, so parallel guesses cannot slip past the limit (a passwordless
   // proof, before it names an account, on the sign-in itself): in the statement that reads the
   // sign-in, while it is at a factor whose answer is typed.
-  const count = deps.throttle.factorCount(uid, requester.ip, typedFactors(deps));
+  const count = deps.throttle.factorCount(uid, requester.ip, answeredBy(deps, form));
   const loaded = await load(deps, uid, requester, undefined, count);
   if (!loaded) return EXPIRED;
   const { signIn } = loaded;
@@ -33,10 +33,14 @@ export async function verify(deps: SignInDeps, uid: string, requester: Who, form
   return locked(deps, signIn, ['factor'], (r) => answer(deps, r, signIn, factor, input, attempt!, requester), { factor: factor.id, attempt: attempt! });
 }
 
-/** The factors whose answer is a typed guess: after a password, and before one (passwordless). */
-function typedFactors(deps: SignInDeps): { signIn: string[]; alone: string[] } {
-  const all = deps.factors.all();
-  return { signIn: all.filter((f) => f.signIn?.answered === 'typed').map((f) => f.id), alone: all.filter((f) => f.passwordless?.answered === 'typed').map((f) => f.id) };
+/**
+ * The factors whose answer is a typed guess and for which the form holds one (it parses): after
+ * a password, and before one (passwordless). A form that is no answer for the flow's factor is
+ * not counted at all (it costs no try, and leaves no trace on the throttle).
+ */
+function answeredBy(deps: SignInDeps, form: FormFields): { signIn: string[]; alone: string[] } {
+  const answers = deps.factors.all().filter((f) => f.parse(form) !== undefined);
+  return { signIn: answers.filter((f) => f.signIn?.answered === 'typed').map((f) => f.id), alone: answers.filter((f) => f.passwordless?.answered === 'typed').map((f) => f.id) };
 }
 
 /** What the step does with the form before any check of the answer: go on with a typed answer, or stop (another step's form, an approval to collect, nothing to check). */
