@@ -8,7 +8,6 @@
  * cookie (no statement), and a new one adds one outbox row to the finishing step's own unit of
  * work; the outbox sends it after the response, so nobody waits for the mail server.
  */
-import type { Repos } from '../db/repositories/index.ts';
 import type { FactorAccount } from '../factors/factor.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { networkOf } from '../security/networks.ts';
@@ -27,8 +26,8 @@ export function isNewBrowser(who: FinishingBrowser, accountId: string): boolean 
   return who.device?.accountId !== accountId;
 }
 
-/** Queues the new-browser mail in the caller's unit of work, in the language of the sign-in's pages. */
-export async function queueNewBrowserMail(r: Repos, mailer: Mailer, to: FactorAccount, lang: Lang, at: { service: string | null; who: FinishingBrowser; now: Date }): Promise<void> {
+/** The new-browser mail, sealed for the outbox, in the language of the sign-in's pages: the finishing statement queues it. */
+export function newBrowserMail(mailer: Mailer, to: FactorAccount, lang: Lang, at: { service: string | null; who: FinishingBrowser; now: Date }): { recipient: string; messageSealed: string } {
   const facts = { service: at.service, at: at.now, browser: at.who.browser, network: networkOf(at.who.ip) };
-  await mailer.queue(r.outbox, mailer.notice(to.email, lang, { key: 'mail.new_browser', name: to.name, facts }), at.now);
+  return mailer.seal(mailer.notice(to.email, lang, { key: 'mail.new_browser', name: to.name, facts }));
 }

@@ -5,6 +5,7 @@
  */
 import type { Who } from '../auth/who.ts';
 import type { Repos } from '../db/repositories/index.ts';
+import type { LiveCode } from '../db/repositories/one-time-codes.ts';
 import type { Lang } from '../views.ts';
 
 export type FactorId = string;
@@ -29,6 +30,11 @@ export interface FactorContext {
   repos: Repos;
   /** Who asked, for the words of a mail: the service (RP) signed into and the browser. */
   request?: MailRequest;
+  /**
+   * The sign-in's live one-time code (null: none), when the step's one read brought it along
+   * (a page shown at a factor): a view shows it without reading it again. Undefined: not read.
+   */
+  signInCode?: LiveCode | null;
   /**
    * Who asks, when a sign-in step begins a factor (an approval on a phone shows it): their
    * address and browser, and the service (RP) signed into by name (null: kapu's own portal).

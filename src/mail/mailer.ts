@@ -106,8 +106,13 @@ export class Mailer {
    * (`codeId`, the code's id in one_time_code): the outbox sends it only while that code is live.
    */
   async queue(outbox: MailOutboxRepository, message: MailMessage, now: Date, options: { codeId?: string } = {}): Promise<void> {
+    await outbox.enqueue({ ...this.seal(message), now, ...options });
+  }
+
+  /** `message` as the outbox keeps it, for a statement that queues it with other writes. */
+  seal(message: MailMessage): { recipient: string; messageSealed: string } {
     const { to, subject, text, html } = message;
-    await outbox.enqueue({ recipient: to, messageSealed: this.#box.seal(JSON.stringify({ subject, text, html }), AAD.outbox), now, ...options });
+    return { recipient: to, messageSealed: this.#box.seal(JSON.stringify({ subject, text, html }), AAD.outbox) };
   }
 
   #compose(to: string, lang: Lang, subjectKey: string, template: string, data: Record<string, unknown>): MailMessage {

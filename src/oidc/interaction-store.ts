@@ -2,7 +2,7 @@
  * oidc-provider's stored Interaction, as kapu reads and writes it: the one file to change when a
  * provider upgrade changes what an Interaction holds. Every write kapu makes into an
  * Interaction goes through here:
- * - a sign-in's end (`finishWithLogin`, `finishWithError`): the `result` the provider's resume
+ * - a sign-in's end (`loginResult`, `finishWithError`): the `result` the provider's resume
  *   endpoint reads, stored in place in the sign-in core's own unit of work, as
  *   `provider.interactionResult()` would store it (without reading the interaction back first);
  * - consent (`finishWithConsent`): through the provider's own `interactionResult`, merged with
@@ -16,6 +16,9 @@ import type { Repos } from '../db/repositories/index.ts';
 
 /** The provider's model name of an interaction in kapu's payload table. */
 const INTERACTION = 'Interaction';
+/** Where the provider's resume endpoint reads the interaction's result, and where it resumes. */
+const RESULT = 'result';
+const RETURN_TO = 'returnTo';
 
 /** What kapu uses of the RP's authorization request, as the Interaction keeps it. */
 export interface InteractionRequest {
@@ -48,15 +51,16 @@ export interface Login {
 }
 
 /**
- * The sign-in `uid` ended with `login`, in the caller's unit of work: the URL the browser
- * resumes at, or undefined when the interaction is gone. kapu never asks the provider to
- * remember the citizen beyond the session (`remember: false`).
+ * The sign-in ended with `login`: the write into its Interaction that the sign-in's finishing
+ * statement makes (src/db/repositories/sign-in-finish.ts), and the field it answers with, the
+ * URL the browser resumes at. kapu never asks the provider to remember the citizen beyond the
+ * session (`remember: false`).
  */
-export function finishWithLogin(r: Repos, uid: string, login: Login, now: Date): Promise<string | undefined> {
-  return storeResult(r, uid, { login: { accountId: login.accountId, acr: login.acr, amr: login.amr, remember: false } }, now);
+export function loginResult(login: Login): { field: string; value: unknown; answer: string } {
+  return { field: RESULT, value: { login: { accountId: login.accountId, acr: login.acr, amr: login.amr, remember: false } }, answer: RETURN_TO };
 }
 
-/** The sign-in `uid` ended without one: the RP gets this OAuth error. As `finishWithLogin`. */
+/** The sign-in `uid` ended without a login, in the caller's unit of work: the RP gets this OAuth error; the URL to resume at, or undefined when the interaction is gone. */
 export function finishWithError(r: Repos, uid: string, error: string, description: string, now: Date): Promise<string | undefined> {
   return storeResult(r, uid, { error, error_description: description }, now);
 }
@@ -68,7 +72,7 @@ export function finishWithConsent(provider: Provider, req: Parameters<Provider['
 
 /** The result the resume endpoint reads, stored in place; the answer is where to resume. */
 function storeResult(r: Repos, uid: string, result: Record<string, unknown>, now: Date): Promise<string | undefined> {
-  return r.payloads.setField(INTERACTION, uid, 'result', result, now, 'returnTo');
+  return r.payloads.setField(INTERACTION, uid, RESULT, result, now, RETURN_TO);
 }
 
 function text(value: unknown): string | undefined {

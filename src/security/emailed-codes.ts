@@ -2,11 +2,13 @@
  * One-time codes sent by email (SPEC §3), for whatever they prove: a sign-in, a factor being set
  * up, a forgotten password, a new email address. A code is 6 digits from a CSPRNG, mailed with
  * a 3-digit tag, stored only as a keyed hash bound to its purpose, flow and account, and checked
- * by the rules in OneTimeCodesRepository. The mail is queued in the caller's unit of work.
+ * by the rules in OneTimeCodesRepository. The mail is queued in the caller's unit of work, in the
+ * statement that stores the code.
  */
 import { type Clock, type Random, digits } from '../clock.ts';
 import type { Repos } from '../db/repositories/index.ts';
-import type { CodePurpose, CodeRules, CodeScope } from '../db/repositories/one-time-codes.ts';
+import type { AuditEvent } from '../db/repositories/audit.ts';
+import type { CodePurpose, CodeRules, CodeScope, LiveCode } from '../db/repositories/one-time-codes.ts';
 import type { MailRequest, Notice, Verification } from '../factors/context.ts';
 import { type Mailer, NOBODY } from '../mail/mailer.ts';
 import type { Lang } from '../views.ts';
@@ -61,28 +63,25 @@ export class EmailedCodes {
   }
 
   /**
+   * The live code of a flow, if any, read where a code may be sent next in the same unit of work:
+   * the account's code lock is taken with the read, and `send` is told (`{ live, locked: true }`).
+   */
+  liveBeforeSend(repos: Repos, purpose: CodePurpose, flowId: string, accountId: string) {
+    return repos.codes.liveLocking({ purpose, flowId, accountId });
+  }
+
+  /**
    * Issues a code and queues its mail. Refused by the cool-down, the hourly cap, or a flow
    * whose tries are used up: the notice says which (never "sent").
    */
-  async send(repos: Repos, purpose: CodePurpose, flowId: string, to: CodeRecipient, lang: Lang, request?: MailRequest): Promise<Notice> {
+  async send(repos: Repos, purpose: CodePurpose, flowId: string, to: CodeRecipient, lang: Lang, request?: MailRequest, known?: { live: LiveCode | undefined; locked: boolean }): Promise<Notice> {
     const { clock, random, rules, mailer, box } = this.#deps;
     const now = clock.now();
     const scope: CodeScope = { purpose, flowId, accountId: to.id };
-    const previous = await repos.codes.live(scope);
+    // The live code, unless the caller has just read it (`liveBeforeSend`, which took the lock too).
+    const previous = known ? known.live : await repos.codes.live(scope);
     const tag = purpose === 'reset' ? this.flowTag(flowId) : newTag(random, previous?.tag);
     const code = digits(random, 6);
-    const codeId = random.uuid();
-    const result = await repos.codes.issue({ id: codeId, ...scope, tag, codeHash: box.mac('otp', hashInput(scope, code)), now, rules });
-    if (!result.ok) {
-      switch (result.reason) {
-        case 'cooldown':
-          return { key: 'code.cooldown', vars: { seconds: result.retryAfterSeconds }, error: true };
-        case 'cap':
-          return { key: 'code.cap', error: true };
-        case 'exhausted':
-          return { key: 'code.exhausted', error: true };
-      }
-    }
     const mail = mailer.code(to.email, lang, {
       kind: purpose,
       name: to.name,
@@ -94,9 +93,19 @@ export class EmailedCodes {
       service: request?.service ?? null,
       browser: request?.browser ?? null,
     });
-    // Linked to its code: should the code be replaced before the mail leaves, it never does.
-    await mailer.queue(repos.outbox, mail, now, { codeId });
-    await repos.audit.record({ type: 'code.sent', accountId: to.id, detail: { purpose, tag } }, now);
+    // The code, its mail and its audit event are stored in one statement (or none of them).
+    const event: AuditEvent = { type: 'code.sent', accountId: to.id, detail: { purpose, tag } };
+    const result = await repos.codes.issue({ id: random.uuid(), ...scope, tag, codeHash: box.mac('otp', hashInput(scope, code)), now, rules, mail: mailer.seal(mail), event, locked: known?.locked ?? false });
+    if (!result.ok) {
+      switch (result.reason) {
+        case 'cooldown':
+          return { key: 'code.cooldown', vars: { seconds: result.retryAfterSeconds }, error: true };
+        case 'cap':
+          return { key: 'code.cap', error: true };
+        case 'exhausted':
+          return { key: 'code.exhausted', error: true };
+      }
+    }
     return { key: previous ? 'email.resent' : 'email.sent' };
   }
 
@@ -137,11 +146,11 @@ export class EmailedCodes {
     return { verification: left > 0 ? refused('code.invalid', { left }) : refused('guarded.code_exhausted'), kept: JSON.stringify(tried) };
   }
 
-  /** Checks a typed code against the flow's live code; a right one is used up. */
-  async check(repos: Repos, purpose: CodePurpose, flowId: string, accountId: string, code: string): Promise<Verification> {
+  /** Checks a typed code against the flow's live code; a right one is used up (and `touch`, the factor it proves, marked used with it). */
+  async check(repos: Repos, purpose: CodePurpose, flowId: string, accountId: string, code: string, touch?: string): Promise<Verification> {
     const scope: CodeScope = { purpose, flowId, accountId };
     const now = this.#deps.clock.now();
-    const result = await repos.codes.check({ ...scope, codeHashes: this.#deps.box.macs('otp', hashInput(scope, code)), now, maxAttempts: this.#deps.rules.maxAttempts });
+    const result = await repos.codes.check({ ...scope, codeHashes: this.#deps.box.macs('otp', hashInput(scope, code)), now, maxAttempts: this.#deps.rules.maxAttempts, ...(touch !== undefined && { touch }) });
     if (result.ok) return { ok: true };
     switch (result.reason) {
       case 'invalid':

@@ -22,7 +22,9 @@
  */
 import type { Clock } from '../clock.ts';
 import { normalizeUsername } from '../db/repositories/accounts.ts';
-import type { Counted, CountRule, ThrottleRepository } from '../db/repositories/throttle.ts';
+import { type Counted, type CountRule, type FactorCount, type PasswordCount, type Settlement, type StepCount, type ThrottleRepository, principalOf } from '../db/repositories/throttle.ts';
+
+export type { Counted, PasswordCount, Settlement, StepCount };
 
 export interface ThrottlePolicy {
   windowSeconds: number;
@@ -125,6 +127,34 @@ export class Throttle {
   }
 
   /**
+   * A password guess counted in the statement that reads the sign-in (as `password` counts it):
+   * what that statement needs. `device`: this browser's device cookie, if it has one.
+   */
+  passwordCount(username: string, ip: string, device: { accountId: string; id: string } | null): PasswordCount {
+    const now = this.#clock.now();
+    return { kind: 'password', userKey: userKey(username), device: device && { accountId: device.accountId, key: deviceKey(device.id) }, rule: this.#rule(USER_POLICY, now), ip: { key: ipKey(ip), rule: this.#rule(IP_POLICY, now) }, now };
+  }
+
+  /**
+   * A second factor's answer counted in the statement that reads the sign-in `flowId` (as
+   * `factor` counts it), while the flow is at one of the `typed` factors (those the form answers).
+   */
+  factorCount(flowId: string, ip: string, typed: FactorCount['typed']): FactorCount {
+    const now = this.#clock.now();
+    return { kind: 'factor', prefix: factorKey(''), flowKey: factorKey(`flow:${flowId}`), typed, rule: this.#rule(FACTOR_POLICY, now), ip: { key: ipKey(ip), rule: this.#rule(IP_POLICY, now) }, now };
+  }
+
+  /** The attempt a `factorCount` made (`counted`), for the sign-in's account (null: none yet); null when locked. */
+  factorAdmitted(repo: ThrottleRepository, count: FactorCount, accountId: string | null, counted: Counted[]): Promise<Attempt | null> {
+    return this.#admitted(repo, accountId ? `${count.prefix}${accountId}` : count.flowKey, FACTOR_POLICY, 2, counted);
+  }
+
+  /** The attempt a `passwordCount` made (`counted`), for the account the username named; null when locked. */
+  passwordAdmitted(repo: ThrottleRepository, count: PasswordCount, candidateId: string | null, counted: Counted[]): Promise<Attempt | null> {
+    return this.#admitted(repo, principalOf(count, candidateId), USER_POLICY, 2, counted);
+  }
+
+  /**
    * A password typed for a locked username, to be proved with a second factor (a guarded
    * sign-in): counted on the IP alone, as the username's count stands locked. False when the IP
    * is locked too.
@@ -150,10 +180,18 @@ export class Throttle {
 
   /** The attempt was right: forget the principal's failures, take back the IP's count. */
   succeeded(repo: ThrottleRepository, attempt: Attempt): Promise<void> {
-    return repo.settle(
-      [attempt.principal],
-      attempt.counted.filter((c) => c.key !== attempt.principal),
-    );
+    const { clear, takeBack } = this.settlement(attempt);
+    return repo.settle(clear, takeBack);
+  }
+
+  /** What was counted for an attempt that turned out to be no guess is taken back. */
+  async uncount(repo: ThrottleRepository, attempt: Attempt): Promise<void> {
+    await repo.settle([], attempt.counted);
+  }
+
+  /** What `succeeded` writes, for a statement that writes it with the rest of a step's end. */
+  settlement(attempt: Attempt): Settlement {
+    return { clear: [attempt.principal], takeBack: attempt.counted.filter((c) => c.key !== attempt.principal) };
   }
 
   /** Operator unlock: the username's password lock and, for an account, its factor lock. */
@@ -171,8 +209,11 @@ export class Throttle {
       { key: principal, rule: this.#rule(policy, now) },
       { key: ipKey(ip), rule: this.#rule(IP_POLICY, now) },
     ];
-    const counted = await repo.admit(keys, now);
-    if (counted.length < keys.length) {
+    return this.#admitted(repo, principal, policy, keys.length, await repo.admit(keys, now));
+  }
+
+  async #admitted(repo: ThrottleRepository, principal: string, policy: ThrottlePolicy, keys: number, counted: Counted[]): Promise<Attempt | null> {
+    if (counted.length < keys) {
       // A locked key refuses the attempt: what the others counted is taken back.
       if (counted.length > 0) await repo.settle([], counted);
       return null;

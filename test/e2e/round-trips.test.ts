@@ -3,10 +3,10 @@
  * response and userinfo, counted where kapu sends them (src/db/instrumented-dialect.ts):
  * transactions as pg_stat_database counts them (a statement on its own is one, BEGIN … COMMIT
  * is one) and every statement sent, BEGIN and COMMIT included. The limits pin today's counts
- * (the first sign-in also reads the RP into the client directory: one statement more than the
- * second), so that a change that adds work shows here first. Issue 20 asks for at most 12
- * statements (password only) and 22 (emailed code); the README's Performance section says what
- * stands in the way.
+ * (the run's first sign-in also reads the RP into the client directory: one statement more),
+ * so that a change that adds work shows here first. Issue 20 asks for at most 12
+ * statements (password only: 11, 12 with the RP's first read, and no BEGIN … COMMIT at all) and
+ * 22 (emailed code: 25); the README's Performance section says what stands in the way.
  */
 import * as oidc from 'openid-client';
 import { Browser } from '../helpers/browser.ts';
@@ -14,11 +14,13 @@ import { type TestKapu, PASSWORD, beginSignIn, signInWithPassword, startTestKapu
 import { MailSink, readCodeMail } from '../helpers/mail-sink.ts';
 
 const LIMITS = {
-  password: { transactions: 14, statements: 20 },
-  email: { transactions: 20, statements: 41 },
+  password: { transactions: 11, statements: 11 },
+  email: { transactions: 16, statements: 25 },
 };
 
 describe('database round trips of a full sign-in', () => {
+  /** The run's first sign-in also reads the RP into the replica's client directory: one statement more, once. */
+  let directoryRead = 1;
   let kapu: TestKapu;
   let mail: MailSink;
   let rp: oidc.Configuration;
@@ -57,11 +59,11 @@ describe('database round trips of a full sign-in', () => {
     ['password only', 'legacy', 'szamolt.sandor', LIMITS.password],
     ['password + emailed code (its mail delivered over SMTP included)', 'email', 'szamolt.szilvia', LIMITS.email],
   ])('%s', async (_name, method, username, limits) => {
-    // The first sign-in also reads the RP into the replica's client directory; both count.
     for (let i = 0; i < 2; i += 1) {
       const cost = await counted(method, username);
-      expect(cost.transactions).toBeLessThanOrEqual(limits.transactions);
-      expect(cost.statements).toBeLessThanOrEqual(limits.statements);
+      expect(cost.transactions).toBeLessThanOrEqual(limits.transactions + directoryRead);
+      expect(cost.statements).toBeLessThanOrEqual(limits.statements + directoryRead);
+      directoryRead = 0;
     }
   });
 });

@@ -6,6 +6,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { CodeRules } from '../../src/db/repositories/one-time-codes.ts';
+import { NOBODY } from '../../src/mail/mailer.ts';
 import { factorKey, ipKey, userKey } from '../../src/security/throttle.ts';
 import { type CoreHarness, startCore } from '../helpers/core.ts';
 
@@ -68,14 +69,19 @@ describe('rules enforced in the queries', () => {
   describe('one-time codes', () => {
     const hash = (code: string) => core.deps.box.mac('otp', `test:${code}`);
     const scope = (flowId: string, accountId: string) => ({ purpose: 'signin' as const, flowId, accountId });
+    // The code's mail (to nobody: the sender drops it unsent) and audit event, stored with it.
+    const withMail = (accountId: string) => ({
+      mail: core.deps.mailer.seal({ to: NOBODY, subject: '', text: '', html: '' }),
+      event: { type: 'code.sent' as const, accountId, detail: { purpose: 'signin' } },
+    });
 
     async function issued(flowId: string, accountId: string, code: string) {
-      return core.deps.uow.transaction((r) => r.codes.issue({ ...scope(flowId, accountId), id: `${flowId}-${code}`, tag: code.slice(0, 3), codeHash: hash(code), now: core.clock.now(), rules: RULES }));
+      return core.deps.uow.transaction((r) => r.codes.issue({ ...scope(flowId, accountId), ...withMail(accountId), id: `${flowId}-${code}`, tag: code.slice(0, 3), codeHash: hash(code), now: core.clock.now(), rules: RULES }));
     }
 
     test('a code is issued only inside a unit of work (its cap is decided under a lock)', async () => {
       const { id } = await core.account('zar.zoltan');
-      await expect(core.deps.repos.codes.issue({ ...scope('f0', id), id: 'x', tag: '123', codeHash: hash('123456'), now: core.clock.now(), rules: RULES })).rejects.toThrow(/transaction/);
+      await expect(core.deps.repos.codes.issue({ ...scope('f0', id), ...withMail(id), id: 'x', tag: '123', codeHash: hash('123456'), now: core.clock.now(), rules: RULES })).rejects.toThrow(/transaction/);
     });
 
     test('five wrong tries kill a code, even for the right code afterwards; a new code keeps the count', async () => {

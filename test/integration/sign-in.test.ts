@@ -99,6 +99,26 @@ describe('the sign-in core', () => {
     expect(await core.result(uid)).toEqual({ login: { accountId: account.id, acr: SUBSTANTIAL, amr: ['pwd', 'email', 'mfa'], remember: false } });
   });
 
+  test('the audit log keeps each step of an emailed-code sign-in, each recorded by the statement that makes the step', async () => {
+    const account = await core.account('naplozott.nora', ['email']);
+    const uid = await atPassword('email');
+    expectKind(await core.deps.signIns.password(uid, FROM, { username: 'naplozott.nora', password: PASSWORD }), 'advanced');
+    const [mail] = await core.deliver();
+    expectKind(await core.deps.signIns.verify(uid, FROM, { code: codeOf(mail!).code }), 'finished');
+    const events = await core.deps.db
+      .selectFrom('audit_event')
+      .select(['type', 'account_id', 'client_id', 'ip', 'detail'])
+      .where('account_id', '=', account.id)
+      .where('type', 'in', ['signin.password_ok', 'code.sent', 'signin.succeeded'])
+      .orderBy('id')
+      .execute();
+    expect(events).toEqual([
+      { type: 'signin.password_ok', account_id: account.id, client_id: CLIENT_ID, ip: FROM.ip, detail: {} },
+      { type: 'code.sent', account_id: account.id, client_id: null, ip: null, detail: { purpose: 'signin', tag: codeOf(mail!).tag } },
+      { type: 'signin.succeeded', account_id: account.id, client_id: CLIENT_ID, ip: FROM.ip, detail: expect.objectContaining({ method: 'email', acr: SUBSTANTIAL }) },
+    ]);
+  });
+
   test('the right code submitted twice at once finishes the sign-in once; the other request resumes', async () => {
     await core.account('dupla.dora', ['email']);
     const uid = await atPassword('email');

@@ -1,15 +1,18 @@
 /**
  * Issue 16, item 1: sign-in steps racing on the same throttle counters (one username tried in
- * several tabs, one address shared by many citizens) never deadlock. Each step is taken as the
- * sign-in core takes it: the guess counted on its own, then a right answer's bookkeeping in the
- * step's unit of work. Postgres only: PGlite has one connection, where nothing can wait.
+ * several tabs, one address shared by many citizens) never deadlock: the throttle's own
+ * statements (the guess counted on its own, then a right answer's bookkeeping in a unit of work),
+ * and the password step as the sign-in core takes it (the guess counted in the read of the
+ * sign-in, the bookkeeping in the statement that ends the sign-in or moves it on, after the
+ * flow's lock). Postgres only: PGlite has one connection, where nothing can wait.
  */
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { ThrottleRepository } from '../../src/db/repositories/throttle.ts';
 import type { Database } from '../../src/db/schema.ts';
 import { ipKey, userKey } from '../../src/security/throttle.ts';
-import { type CoreHarness, startCore } from '../helpers/core.ts';
+import { type CoreHarness, FROM, startCore } from '../helpers/core.ts';
+import { PASSWORD } from '../helpers/kapu.ts';
 
 const onPostgres = process.env['DATABASE_URL'] ? describe : describe.skip;
 
@@ -60,6 +63,35 @@ onPostgres('throttle counters under racing sign-in steps (Postgres)', () => {
     const errors = await race(names, '203.0.113.51', 10);
     expect(errors).toEqual([]);
     expect(await counts([...names.map(userKey), ipKey('203.0.113.51')])).toEqual([{ key: ipKey('203.0.113.51'), failures: 0 }]);
+  });
+
+  /** One sign-in at the RP taken through its password step by the core: the outcome (kind, and a refusal's reason), or the error it met. */
+  async function passwordStep(username: string, method: string, ip: string): Promise<string> {
+    const { signIns } = core.deps;
+    const who = { ...FROM, ip };
+    try {
+      const uid = await core.interaction();
+      await signIns.chooseMethod(uid, who, method);
+      const outcome = await signIns.password(uid, who, { username, password: PASSWORD });
+      return outcome.kind === 'refused' ? `refused:${outcome.refusal}` : outcome.kind;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
+  test('right passwords racing through the sign-in core, eight at a time, on one address: the guess counted in the read of the sign-in, the bookkeeping in the statement that ends it or moves it on — every step gets through, none is left counted', async () => {
+    await core.account('verseny.vera');
+    await core.account('verseny.viktor', ['email']);
+    const ip = '203.0.113.52';
+    const outcomes: string[] = [];
+    for (let round = 0; round < 5; round += 1) {
+      const steps = Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? passwordStep('verseny.vera', 'legacy', ip) : passwordStep('verseny.viktor', 'email', ip)));
+      outcomes.push(...(await Promise.all(steps)));
+    }
+    // The password-only account signs in; the other goes on to its code (refused by the hourly cap once it is spent).
+    expect(outcomes.filter((_, i) => i % 2 === 0)).toEqual(Array(20).fill('finished'));
+    expect(outcomes.filter((_, i) => i % 2 === 1).every((o) => o === 'advanced' || o === 'refused:rate_limited')).toBe(true);
+    expect(await counts([userKey('verseny.vera'), userKey('verseny.viktor'), ipKey(ip)])).toEqual([{ key: ipKey(ip), failures: 0 }]);
   });
 
   test('housekeeping skips a counter a sign-in step holds (it neither waits for the step nor makes it wait), and takes it next time', async () => {

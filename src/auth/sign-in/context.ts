@@ -1,13 +1,14 @@
 /** The sign-in as every step sees it: its types, the one read a step starts from, the contexts a factor gets, small helpers. */
 import type { Clock, Random } from '../../clock.ts';
 import type { Repos } from '../../db/repositories/index.ts';
+import type { LiveCode } from '../../db/repositories/one-time-codes.ts';
 import type { Candidate, SignInRow } from '../../db/repositories/sign-ins.ts';
 import type { UnitOfWork } from '../../db/unit-of-work.ts';
 import type { ChallengeStatus, Factor, FactorAccount, FactorContext, FactorRegistry, FlowContext, GuardedContext } from '../../factors/factor.ts';
 import type { Mailer } from '../../mail/mailer.ts';
 import { requestOf } from '../../oidc/interaction-store.ts';
 import type { PasswordHasher } from '../../security/passwords.ts';
-import { type Throttle } from '../../security/throttle.ts';
+import { type Counted, type StepCount, type Throttle } from '../../security/throttle.ts';
 import { type Lang, isLang, pickLang } from '../../views.ts';
 import type { Who } from '../who.ts';
 import { type FlowState, LEGACY_METHOD, isFlowState } from '../flow.ts';
@@ -90,10 +91,13 @@ export type StatusOutcome = { kind: 'status'; status: ChallengeStatus | 'none' }
 export const EXPIRED: Outcome = { kind: 'expired' };
 
 
-/** The one read a step starts from (and, with `candidate`, the account that username names). */
-export async function load(deps: SignInDeps, uid: string, requester: Who, candidate?: string): Promise<{ signIn: SignIn; candidate: Candidate | null } | undefined> {
+/**
+ * The one read a step starts from (and, with `candidate`, the account that username names; with
+ * `count`, the step's guess counted in the same statement, while the flow is where it is answered).
+ */
+export async function load(deps: SignInDeps, uid: string, requester: Who, candidate?: string, count?: StepCount): Promise<{ signIn: SignIn; candidate: Candidate | null; counted?: Counted[]; code?: LiveCode | null } | undefined> {
   const { uow, clock, clients, acr, factors } = deps;
-  const loaded = await uow.repos.signIns.load(uid, clock.now(), 'choose_method', candidate);
+  const loaded = await uow.repos.signIns.load(uid, clock.now(), 'choose_method', candidate, count);
   if (!loaded) return undefined;
   const row: SignInRow = loaded.signIn;
   const account = row.account && { ...accountOf(row.account), factors: factors.pick(row.account.factorKinds), lang: isLang(row.account.lang) ? row.account.lang : null };
@@ -111,7 +115,7 @@ export async function load(deps: SignInDeps, uid: string, requester: Who, candid
     // The portal asks for no level: an account signs in with what it has (SPEC §2).
     const lang = requester.lang;
     const signIn = { ...flow, client: null, need: 'password' as const, lang, browser: requester.browser, mailLang: lang, redirectUri: undefined, prompt: 'login' };
-    return { signIn, candidate: loaded.candidate };
+    return { signIn, candidate: loaded.candidate, ...(loaded.counted && { counted: loaded.counted }), ...(loaded.code !== undefined && { code: loaded.code }) };
   }
   const request = requestOf(row.interaction);
   const client = await clients.find(request.clientId);
@@ -129,6 +133,8 @@ export async function load(deps: SignInDeps, uid: string, requester: Who, candid
       prompt: request.prompt,
     },
     candidate: loaded.candidate,
+    ...(loaded.counted && { counted: loaded.counted }),
+    ...(loaded.code !== undefined && { code: loaded.code }),
   };
 }
 

@@ -46,7 +46,7 @@ export async function confirmSetUp(deps: SignInDeps, signIn: SignIn, requester: 
       const confirmed = await deps.enrollments.confirmWith(r, account!, enrollmentId!, form, attempt!, { ...requester, lang: signIn.mailLang });
       if (confirmed.ok) {
         const withFactor = { ...signIn, account: { ...account!, factors: [...account!.factors, confirmed.factor] } };
-        return finish(deps, r, withFactor, 'two_factor', confirmed.factor, requester, [], confirmed.shownOnce, confirmed.amr);
+        return finish(deps, r, withFactor, 'two_factor', confirmed.factor, requester, [], { shownOnce: confirmed.shownOnce, amr: confirmed.amr });
       }
       if (confirmed.refusal !== 'expired') return refused(deps, signIn, confirmed.refusal, confirmed.notice, undefined, r);
       // The setup took too long: back to the choice, to begin again.

@@ -53,7 +53,7 @@ async function answerGuarded(deps: SignInDeps, r: Repos, signIn: SignIn, input: 
   const now = deps.clock.now();
   if (verification.ok && account && owns(account, factor)) {
     await deps.throttle.succeeded(r.throttle, attempt);
-    return finish(deps, r, signIn, 'two_factor', factor, requester, [], null, verification.amr);
+    return finish(deps, r, signIn, 'two_factor', factor, requester, [], { amr: verification.amr });
   }
   const notice = verification.ok ? { key: 'code.invalid' } : verification.notice;
   if (kept !== guard.kept) await r.signIns.update(signIn.uid, { state: 'guarded', guard: JSON.stringify({ ...guard, kept }) }, now);

@@ -1,8 +1,10 @@
 /** The checks steps list before they act, and the shared ways a step ends (advanced, refused, the page shown again). */
 import type { AuditEvent } from '../../db/repositories/audit.ts';
 import type { Repos, TxRepos } from '../../db/repositories/index.ts';
+import type { LiveCode } from '../../db/repositories/one-time-codes.ts';
+import type { FlowMove } from '../../db/repositories/sign-ins.ts';
 import type { Factor, Notice } from '../../factors/factor.ts';
-import { type Attempt } from '../../security/throttle.ts';
+import { type Attempt, type Settlement } from '../../security/throttle.ts';
 import { type FlowState, isFlowState } from '../flow.ts';
 import type { Outcome, Shown } from '../outcomes.ts';
 import type { Refusal } from '../result.ts';
@@ -81,8 +83,10 @@ export function offState(signIn: Pick<SignIn, 'uid' | 'state'>, accepted: FlowSt
  * Locks the flow for the rest of the unit of work and checks it still is where the step
  * found it (and at the same factor); the outcome when it is not, or null.
  */
-export async function lock(r: TxRepos, signIn: SignIn, accepted: FlowState[], factor?: string): Promise<Outcome | null> {
-  const flow = await r.signIns.lock(signIn.uid);
+export async function lock(r: TxRepos, signIn: SignIn, accepted: FlowState[], factor?: string, settle?: Settlement, move?: Omit<FlowMove, 'from'>): Promise<Outcome | null> {
+  // With `settle`: a right answer's throttle bookkeeping, in the same statement (whatever the
+  // flow's state); with `move`, the flow moved on there too, if it is where the step found it.
+  const flow = await r.signIns.lock(signIn.uid, settle, move && { ...move, from: accepted });
   if (!flow) return EXPIRED;
   const state = isFlowState(flow.state) ? flow.state : 'choose_method';
   const off = offState({ uid: signIn.uid, state }, accepted);
@@ -107,7 +111,8 @@ export async function refused(deps: SignInDeps, signIn: SignIn, refusal: Refusal
   return { kind: 'refused', refusal, notice: { ...notice, error: true }, shown: await shown(deps, signIn, repos, username) };
 }
 
-export async function shown(deps: SignInDeps, signIn: SignIn, repos: Repos, username = ''): Promise<Shown> {
+/** `code`: the sign-in's live code as the step's read found it, for a step that wrote nothing since. */
+export async function shown(deps: SignInDeps, signIn: SignIn, repos: Repos, username = '', code?: LiveCode | null): Promise<Shown> {
   return {
     uid: signIn.uid,
     // A guarded sign-in names no account until it is proved: not even to the logs.
@@ -115,7 +120,7 @@ export async function shown(deps: SignInDeps, signIn: SignIn, repos: Repos, user
     lang: signIn.lang,
     client: signIn.client,
     redirectUri: signIn.redirectUri,
-    page: await page(deps, signIn, repos, username),
+    page: await page(deps, signIn, repos, username, code),
   };
 }
 

@@ -1,5 +1,6 @@
 /** What the sign-in's page shows in each state. */
 import type { Repos } from '../../db/repositories/index.ts';
+import type { LiveCode } from '../../db/repositories/one-time-codes.ts';
 import { LEGACY_METHOD } from '../flow.ts';
 import type { MethodOption, SignInPage } from '../pages.ts';
 import { proofOf } from '../proof.ts';
@@ -10,7 +11,7 @@ export function factorChoice(deps: SignInDeps, signIn: SignIn): SignInPage {
   return { state: 'choose_factor', factors: owned.map(option), chosenMissing: signIn.method !== LEGACY_METHOD && !owned.some((f) => f.id === signIn.method) };
 }
 
-export async function page(deps: SignInDeps, signIn: SignIn, repos: Repos, username: string): Promise<SignInPage> {
+export async function page(deps: SignInDeps, signIn: SignIn, repos: Repos, username: string, code?: LiveCode | null): Promise<SignInPage> {
   const { factors, acr, clock } = deps;
   switch (signIn.state) {
     case 'choose_method':
@@ -29,7 +30,7 @@ export async function page(deps: SignInDeps, signIn: SignIn, repos: Repos, usern
       return { state: 'password', method: { id: signIn.method ?? LEGACY_METHOD, labelKey: factors.get(signIn.method)?.labelKey ?? 'method.legacy' }, username };
     case 'factor': {
       const { factor, account } = signIn;
-      const proof = proofOf(factor, flowContext(repos, signIn));
+      const proof = proofOf(factor, { ...flowContext(repos, signIn), ...(code !== undefined && { signInCode: code }) });
       // A flow at a factor the registry no longer knows: the citizen chooses again.
       if (!factor || !proof) return factorChoice(deps, signIn);
       return {

@@ -23,17 +23,25 @@ export async function startPortal(deps: SignInDeps, sessionToken?: string): Prom
 
 /** The flow's current page. */
 export async function show(deps: SignInDeps, uid: string, requester: Who, notice: Notice | null): Promise<Outcome> {
-  const signIn = (await load(deps, uid, requester))?.signIn;
-  if (!signIn) return EXPIRED;
+  const loaded = await load(deps, uid, requester);
+  if (!loaded) return EXPIRED;
+  const { signIn } = loaded;
   if (signIn.prompt === 'consent') return { kind: 'consent', uid };
-  return { kind: 'show', shown: await shown(deps, signIn, deps.uow.repos), notice };
+  // The live code the read brought along is shown as it is: this step writes nothing.
+  return { kind: 'show', shown: await shown(deps, signIn, deps.uow.repos, '', loaded.code), notice };
 }
 
 /** The citizen picked a sign-in method on the chooser; next: the password (or a passwordless proof). */
 export async function chooseMethod(deps: SignInDeps, uid: string, requester: Who, method: unknown): Promise<Outcome> {
+  const name = typeof method === 'string' && method.length <= CHOICE_MAX_LENGTH ? method : undefined;
+  // The usual case is one statement: a method that asks for the password moves a live flow on
+  // from the chooser. Only when it does not is the sign-in read, to say why.
+  const withPassword = name === LEGACY_METHOD || (deps.factors.get(name) !== undefined && !deps.factors.with(name, 'passwordless'));
+  if (withPassword && (await deps.uow.repos.signIns.advance(uid, ['choose_method'], { state: 'password', method: name! }, deps.clock.now()))) {
+    return { kind: 'advanced', uid, notice: null };
+  }
   const signIn = (await load(deps, uid, requester))?.signIn;
   if (!signIn) return EXPIRED;
-  const name = typeof method === 'string' && method.length <= CHOICE_MAX_LENGTH ? method : undefined;
   const stop = await firstStop(inState(signIn, ['choose_method']), known(name === LEGACY_METHOD || deps.factors.get(name), 'unknown_method'));
   if (stop) return stop;
   const alone = deps.factors.with(name, 'passwordless');

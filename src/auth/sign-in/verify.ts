@@ -2,7 +2,7 @@
 import type { Repos } from '../../db/repositories/index.ts';
 import type { Factor, FormFields } from '../../factors/factor.ts';
 import type { Outcome } from '../outcomes.ts';
-import type { Attempt } from '../../security/throttle.ts';
+import type { Attempt, Settlement } from '../../security/throttle.ts';
 import { proofOf } from '../proof.ts';
 import { EXPIRED, type SignIn, type SignInDeps, accountOf, asking, flowContext, load, owns } from './context.ts';
 import { confirmSetUp, resendSetUp } from './enroll.ts';
@@ -13,26 +13,51 @@ import type { Who } from '../who.ts';
 
 /** Checks the citizen's answer for the current factor (or for the guarded proof, or the factor being set up). */
 export async function verify(deps: SignInDeps, uid: string, requester: Who, form: FormFields): Promise<Outcome> {
-  const signIn = (await load(deps, uid, requester))?.signIn;
-  if (!signIn) return EXPIRED;
-  if (signIn.state === 'enroll') return confirmSetUp(deps, signIn, requester, form);
-  if (signIn.state === 'guarded') return verifyGuarded(deps, signIn, requester, form);
-  const { account } = signIn;
-  const proof = proofOf(signIn.factor, flowContext(deps.uow.repos, signIn));
-  const before = await firstStop(inState(signIn, ['factor']), present(signIn, signIn.factor, proof));
-  if (before) return before;
-  // The checks above vouch for these.
-  const factor = signIn.factor!;
-  if (proof!.answered === 'out_of_band') return collect(deps, signIn, requester, factor, form);
-  const input = factor.parse(form);
-  const stop = await firstStop(known(!account || owns(account, factor), 'unknown_factor'), answerable(deps, signIn, input));
-  if (stop) return stop;
   // Counted before the check, so parallel guesses cannot slip past the limit (a passwordless
-  // proof, before it names an account, on the sign-in itself).
-  const attempt = await deps.throttle.factor(deps.uow.repos.throttle, account?.id ?? `flow:${uid}`, requester.ip);
+  // proof, before it names an account, on the sign-in itself): in the statement that reads the
+  // sign-in, while it is at a factor whose answer is typed.
+  const count = deps.throttle.factorCount(uid, requester.ip, answeredBy(deps, form));
+  const loaded = await load(deps, uid, requester, undefined, count);
+  if (!loaded) return EXPIRED;
+  const { signIn } = loaded;
+  const attempt = await deps.throttle.factorAdmitted(deps.uow.repos.throttle, count, signIn.account?.id ?? null, loaded.counted ?? []);
+  const stop = await checked(deps, signIn, requester, form);
+  if (stop.kind === 'stop') {
+    // What stops the step before the check was no guess: its count is taken back.
+    if (attempt) await deps.throttle.uncount(deps.uow.repos.throttle, attempt);
+    return stop.outcome;
+  }
+  const { factor, input } = stop;
   const throttled = await firstStop(counted(deps, signIn, attempt));
   if (throttled) return throttled;
   return locked(deps, signIn, ['factor'], (r) => answer(deps, r, signIn, factor, input, attempt!, requester), { factor: factor.id, attempt: attempt! });
+}
+
+/**
+ * The factors whose answer is a typed guess and for which the form holds one (it parses): after
+ * a password, and before one (passwordless). A form that is no answer for the flow's factor is
+ * not counted at all (it costs no try, and leaves no trace on the throttle).
+ */
+function answeredBy(deps: SignInDeps, form: FormFields): { signIn: string[]; alone: string[] } {
+  const answers = deps.factors.all().filter((f) => f.parse(form) !== undefined);
+  return { signIn: answers.filter((f) => f.signIn?.answered === 'typed').map((f) => f.id), alone: answers.filter((f) => f.passwordless?.answered === 'typed').map((f) => f.id) };
+}
+
+/** What the step does with the form before any check of the answer: go on with a typed answer, or stop (another step's form, an approval to collect, nothing to check). */
+async function checked(deps: SignInDeps, signIn: SignIn, requester: Who, form: FormFields): Promise<{ kind: 'stop'; outcome: Outcome } | { kind: 'typed'; factor: Factor; input: unknown }> {
+  const stop = (outcome: Outcome) => ({ kind: 'stop' as const, outcome });
+  if (signIn.state === 'enroll') return stop(await confirmSetUp(deps, signIn, requester, form));
+  if (signIn.state === 'guarded') return stop(await verifyGuarded(deps, signIn, requester, form));
+  const { account } = signIn;
+  const proof = proofOf(signIn.factor, flowContext(deps.uow.repos, signIn));
+  const before = await firstStop(inState(signIn, ['factor']), present(signIn, signIn.factor, proof));
+  if (before) return stop(before);
+  // The checks above vouch for these.
+  const factor = signIn.factor!;
+  if (proof!.answered === 'out_of_band') return stop(await collect(deps, signIn, requester, factor, form));
+  const input = factor.parse(form);
+  const off = await firstStop(known(!account || owns(account, factor), 'unknown_factor'), answerable(deps, signIn, input));
+  return off ? stop(off) : { kind: 'typed', factor, input };
 }
 
 /** A typed answer, checked by the factor: a right one is no failure (its count is taken back) and ends the sign-in. */
@@ -43,9 +68,8 @@ async function answer(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor
     await r.audit.record(factorFailure(signIn, signIn.account?.id ?? null, factor, attempt, requester, result), deps.clock.now());
     return refused(deps, signIn, 'wrong_answer', result.notice, undefined, r);
   }
-  // On the IP too, which many share.
-  await deps.throttle.succeeded(r.throttle, attempt);
-  return finishProved(deps, r, signIn, factor, result.accountId, requester, result.amr);
+  // A right answer is no failure: on the IP too, which many share (written with the end).
+  return finishProved(deps, r, signIn, factor, result.accountId, requester, result.amr, deps.throttle.settlement(attempt));
 }
 
 /**
@@ -79,12 +103,15 @@ export async function collect(deps: SignInDeps, signIn: SignIn, requester: Who, 
  * A proof succeeded: after a password, the sign-in ends with its account; a passwordless
  * proof names the account it ends with.
  */
-export async function finishProved(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor, accountId: string | undefined, requester: Who, amr?: readonly string[]): Promise<Outcome> {
-  if (signIn.account) return finish(deps, r, signIn, 'two_factor', factor, requester, [], null, amr);
+export async function finishProved(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor, accountId: string | undefined, requester: Who, amr?: readonly string[], settle?: Settlement): Promise<Outcome> {
+  if (signIn.account) return finish(deps, r, signIn, 'two_factor', factor, requester, [], { amr, ...(settle && { settle }) });
   const found = accountId ? await r.accounts.findById(accountId) : undefined;
-  if (!found) return refused(deps, signIn, 'wrong_answer', { key: 'error.bad_request' }, undefined, r);
+  if (!found) {
+    if (settle) await r.throttle.settle(settle.clear, settle.takeBack);
+    return refused(deps, signIn, 'wrong_answer', { key: 'error.bad_request' }, undefined, r);
+  }
   const account = { ...accountOf(found), factors: [] };
-  return finish(deps, r, { ...signIn, account, passwordless: true }, 'two_factor', factor, requester, [], null, amr);
+  return finish(deps, r, { ...signIn, account, passwordless: true }, 'two_factor', factor, requester, [], { amr, ...(settle && { settle }) });
 }
 
 /** Asks the current factor (or the one being set up) for a fresh challenge (a new email). */

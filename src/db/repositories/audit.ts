@@ -57,6 +57,11 @@ export interface AuditEvent {
   seenAs?: SeenAs;
 }
 
+/** Events as rows of `audit_event`, for this repository and for a statement that records them with its own writes. */
+export function auditRows(events: readonly AuditEvent[], at: Date) {
+  return events.map((e) => ({ at, type: e.type, account_id: e.accountId ?? null, client_id: e.clientId ?? null, ip: e.ip ?? null, detail: JSON.stringify(e.detail ?? {}) }));
+}
+
 /** Append-only by construction: this repository has no update and no delete. */
 export class AuditRepository {
   readonly #db: Db;
@@ -74,19 +79,12 @@ export class AuditRepository {
   async record(event: AuditEvent | AuditEvent[], at: Date): Promise<void> {
     const events = Array.isArray(event) ? event : [event];
     if (events.length === 0) return;
-    await this.#db
-      .insertInto('audit_event')
-      .values(
-        events.map((e) => ({
-          at,
-          type: e.type,
-          account_id: e.accountId ?? null,
-          client_id: e.clientId ?? null,
-          ip: e.ip ?? null,
-          detail: JSON.stringify(e.detail ?? {}),
-        })),
-      )
-      .execute();
+    await this.#db.insertInto('audit_event').values(auditRows(events, at)).execute();
+    this.announce(events);
+  }
+
+  /** Events another repository's statement recorded in this unit of work: seen once it commits. */
+  announce(events: readonly AuditEvent[]): void {
     this.#effects.afterCommit(() => {
       for (const e of events) this.#onRecorded(e);
     });

@@ -33,6 +33,8 @@ export function repositoryKey<R>(make: (db: Db, effects: Effects) => R): Reposit
 
 export function repositories(db: Db, effects: Effects, hooks: RepositoryHooks = {}) {
   const own = new Map<RepositoryKey<unknown>, unknown>();
+  const audit = new AuditRepository(db, effects, hooks.onAudit);
+  const outbox = new MailOutboxRepository(db, effects, hooks.onMailQueued);
   return {
     /** A factor's own repository, over this same handle (so inside the same unit of work). */
     of<R>(key: RepositoryKey<R>): R {
@@ -40,19 +42,19 @@ export function repositories(db: Db, effects: Effects, hooks: RepositoryHooks = 
       return own.get(key) as R;
     },
     accounts: new AccountsRepository(db),
-    audit: new AuditRepository(db, effects, hooks.onAudit),
+    audit,
     clients: new ClientsRepository(db),
-    codes: new OneTimeCodesRepository(db),
+    codes: new OneTimeCodesRepository(db, { audit, outbox }),
     enrollments: new EnrollmentsRepository(db),
     factors: new FactorsRepository(db),
-    outbox: new MailOutboxRepository(db, effects, hooks.onMailQueued),
+    outbox,
     pairwiseKey: new PairwiseKeyRepository(db),
     payloads: new OidcPayloadsRepository(db),
     pendingChanges: new PendingChangesRepository(db),
     portalSessions: new PortalSessionsRepository(db),
     recovery: new RecoveryRequestsRepository(db),
     sealed: new SealedValuesRepository(db),
-    signIns: new SignInsRepository(db),
+    signIns: new SignInsRepository(db, { audit, outbox }),
     signingKeys: new SigningKeysRepository(db),
     throttle: new ThrottleRepository(db),
   };

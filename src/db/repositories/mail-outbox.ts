@@ -57,6 +57,11 @@ export class MailOutboxRepository {
       .insertInto('mail_outbox')
       .values({ recipient: mail.recipient, message_sealed: mail.messageSealed, created_at: mail.now, next_attempt_at: mail.now, code_id: mail.codeId ?? null })
       .execute();
+    this.announce();
+  }
+
+  /** A mail another repository's statement queued in this unit of work: the sender wakes once it commits. */
+  announce(): void {
     this.#effects.afterCommit(this.#onQueued);
   }
 

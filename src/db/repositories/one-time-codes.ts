@@ -1,6 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../database.ts';
+import { issueCode, liveLocking, lockAccount, lockKey } from './one-time-code-statements.ts';
+import type { AuditEvent, AuditRepository } from './audit.ts';
+import type { MailOutboxRepository } from './mail-outbox.ts';
 
 export interface CodeRules {
   ttlSeconds: number;
@@ -19,6 +22,9 @@ export type CheckResult =
   | { ok: true }
   | { ok: false; reason: 'invalid'; attemptsLeft: number }
   | { ok: false; reason: 'superseded' | 'exhausted' | 'expired' | 'none' | 'used' };
+
+/** A flow's live code as `live` reads it. */
+export type LiveCode = NonNullable<Awaited<ReturnType<OneTimeCodesRepository['live']>>>;
 
 /**
  * What a code proves: a sign-in, a factor being set up, a forgotten password, a new address (to
@@ -42,8 +48,12 @@ export interface CodeScope {
  */
 export class OneTimeCodesRepository {
   readonly #db: Db;
-  constructor(db: Db) {
+  /** Told of the mail and the audit event an issued code's statement wrote. */
+  readonly #told: { audit: Pick<AuditRepository, 'announce'>; outbox: Pick<MailOutboxRepository, 'announce'> } | undefined;
+
+  constructor(db: Db, told?: { audit: Pick<AuditRepository, 'announce'>; outbox: Pick<MailOutboxRepository, 'announce'> }) {
     this.#db = db;
+    this.#told = told;
   }
 
   /** The live code of a flow and account: its tag, when it was sent, how it stands. */
@@ -52,63 +62,62 @@ export class OneTimeCodesRepository {
   }
 
   /**
-   * Issues a new code for a flow; it replaces the flow's live one and inherits its failure
-   * count. Runs inside the caller's unit of work, which queues the code's mail in the same
-   * transaction: a code is never live without its mail on the way, and no mail goes out for a
-   * code that was not stored.
+   * The live code of a flow and account, read with the account's code lock taken for the rest of
+   * the caller's unit of work, as `issue` takes it: a step that may issue a code next reads and
+   * locks in one statement (and tells `issue` the lock is held). The live code itself is the
+   * flow's, which the step holds locked.
    */
-  async issue(input: CodeScope & { id: string; tag: string; codeHash: string; now: Date; rules: CodeRules }): Promise<IssueResult> {
+  async liveLocking(scope: CodeScope): Promise<LiveCode | undefined> {
+    if (!this.#db.isTransaction) throw new Error('the code lock is taken inside a unit of work');
+    const row = (await liveLocking.execute(this.#db, { key: lockKey(scope.accountId), purpose: scope.purpose, flowId: scope.flowId, accountId: scope.accountId })).rows[0];
+    return row?.id ? { id: row.id, tag: row.tag!, created_at: new Date(row.created_at!), expires_at: new Date(row.expires_at!), attempts: Number(row.attempts) } : undefined;
+  }
+
+  /**
+   * Issues a new code for a flow; it replaces the flow's live one and inherits its failure
+   * count. Runs inside the caller's unit of work: the cool-down and the hourly cap are decided
+   * under a per-account lock (its own statement, so that what is read after it is what the lock
+   * guards), then one statement checks them and, where they allow it, stores the code with its
+   * mail in the outbox and its audit event: a code is never live without its mail on the way,
+   * and no mail goes out for a code that was not stored.
+   */
+  async issue(input: CodeScope & { id: string; tag: string; codeHash: string; now: Date; rules: CodeRules; mail: { recipient: string; messageSealed: string }; event: AuditEvent; locked?: boolean }): Promise<IssueResult> {
     if (!this.#db.isTransaction) throw new Error('issuing a code takes a transaction (it decides the cap under a lock)');
-    const { now, rules } = input;
-    await sql`select pg_advisory_xact_lock(hashtext(${'kapu.otp:' + input.accountId}))`.execute(this.#db);
-    const hourAgo = new Date(now.getTime() - 3600_000);
-    const standing = await this.#db
-      .selectNoFrom((eb) => [
-        this.#live(input).select('created_at').as('previous_at'),
-        this.#live(input).select('attempts').as('previous_attempts'),
-        eb
-          .selectFrom('one_time_code')
-          .select((e) => e.fn.countAll<string>().as('n'))
-          .where('account_id', '=', input.accountId)
-          .where('purpose', '=', input.purpose)
-          .where('created_at', '>', hourAgo)
-          .as('sent_last_hour'),
-      ])
-      .executeTakeFirstOrThrow();
-    const previousAttempts = standing.previous_attempts ?? 0;
+    const { now, rules, event } = input;
+    // `locked`: the caller took the lock already (liveLocking), in this unit of work.
+    if (!input.locked) await lockAccount.execute(this.#db, { key: lockKey(input.accountId) });
+    const { rows } = await issueCode.execute(this.#db, {
+      purpose: input.purpose,
+      flowId: input.flowId,
+      accountId: input.accountId,
+      id: input.id,
+      tag: input.tag,
+      codeHash: input.codeHash,
+      now,
+      expiresAt: new Date(now.getTime() + rules.ttlSeconds * 1000),
+      hourAgo: new Date(now.getTime() - 3600_000),
+      cooledDown: new Date(now.getTime() - rules.resendSeconds * 1000),
+      maxAttempts: rules.maxAttempts,
+      maxPerHour: rules.maxPerHour,
+      recipient: input.mail.recipient,
+      sealed: input.mail.messageSealed,
+      eventType: event.type,
+      eventDetail: JSON.stringify(event.detail ?? {}),
+    });
+    const standing = rows[0]!;
+    if (standing.issued) {
+      this.#told?.outbox.announce();
+      this.#told?.audit.announce([event]);
+      return { ok: true };
+    }
     // The failure count carries over to a new code, so a flow that used up its tries would
-    // only get a dead code: refuse instead of spending a mail and a place under the cap.
-    if (previousAttempts >= rules.maxAttempts) return { ok: false, reason: 'exhausted' };
+    // only get a dead code: refused instead of spending a mail and a place under the cap.
+    if (standing.previous_attempts >= rules.maxAttempts) return { ok: false, reason: 'exhausted' };
     if (standing.previous_at) {
-      const waited = (now.getTime() - standing.previous_at.getTime()) / 1000;
+      const waited = (now.getTime() - new Date(standing.previous_at).getTime()) / 1000;
       if (waited < rules.resendSeconds) return { ok: false, reason: 'cooldown', retryAfterSeconds: Math.ceil(rules.resendSeconds - waited) };
     }
-    if (Number(standing.sent_last_hour) >= rules.maxPerHour) return { ok: false, reason: 'cap' };
-
-    await this.#db
-      .with('superseded', (db) =>
-        db
-          .updateTable('one_time_code')
-          .set({ superseded_at: now })
-          .where('purpose', '=', input.purpose)
-          .where('flow_id', '=', input.flowId)
-          .where('account_id', '=', input.accountId)
-          .where('superseded_at', 'is', null),
-      )
-      .insertInto('one_time_code')
-      .values({
-        id: input.id,
-        account_id: input.accountId,
-        purpose: input.purpose,
-        flow_id: input.flowId,
-        tag: input.tag,
-        code_hash: input.codeHash,
-        attempts: previousAttempts,
-        created_at: now,
-        expires_at: new Date(now.getTime() + rules.ttlSeconds * 1000),
-      })
-      .execute();
-    return { ok: true };
+    return { ok: false, reason: 'cap' };
   }
 
   /**
@@ -116,9 +125,10 @@ export class OneTimeCodesRepository {
    * counted first, in the statement that refuses a dead code, and success is recorded with
    * `used_at IS NULL`: two concurrent submissions of the right code get exactly one `ok`.
    * `codeHashes` are the submitted code's keyed hashes under every configured key (a code
-   * issued just before a key rotation still matches).
+   * issued just before a key rotation still matches). `touch`: the account's factor (kind) the
+   * code proves, marked used in the statement that uses the code.
    */
-  async check(input: CodeScope & { codeHashes: string[]; now: Date; maxAttempts: number }): Promise<CheckResult> {
+  async check(input: CodeScope & { codeHashes: string[]; now: Date; maxAttempts: number; touch?: string }): Promise<CheckResult> {
     const { now, maxAttempts } = input;
     const counted = await this.#db
       .updateTable('one_time_code')
@@ -135,14 +145,29 @@ export class OneTimeCodesRepository {
       const attemptsLeft = maxAttempts - counted.attempts;
       return attemptsLeft > 0 ? { ok: false, reason: 'invalid', attemptsLeft } : { ok: false, reason: 'exhausted' };
     }
-    const used = await this.#db
+    const use = this.#db
       .updateTable('one_time_code')
       .set({ used_at: now })
       .where('id', '=', counted.id)
       .where('used_at', 'is', null)
-      .where('superseded_at', 'is', null)
-      .executeTakeFirst();
-    return used.numUpdatedRows > 0n ? { ok: true } : { ok: false, reason: 'used' };
+      .where('superseded_at', 'is', null);
+    if (input.touch === undefined) return (await use.executeTakeFirst()).numUpdatedRows > 0n ? { ok: true } : { ok: false, reason: 'used' };
+    // The factor the code proves is marked used in the same statement.
+    const touch = input.touch;
+    const used = await this.#db
+      .with('used', () => use.returning('id'))
+      .with('touched', (db) =>
+        db
+          .updateTable('factor')
+          .set({ last_used_at: now })
+          .where('account_id', '=', input.accountId)
+          .where('kind', '=', touch)
+          .where((eb) => eb.exists(eb.selectFrom('used').select('used.id'))),
+      )
+      .selectFrom('used')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(used.n) > 0 ? { ok: true } : { ok: false, reason: 'used' };
   }
 
   /** Ends the account's live codes for these purposes at once (what they proved is gone). */

@@ -1,4 +1,5 @@
 import { type RawBuilder, sql } from 'kysely';
+import type { Placeholders } from '../prepared.ts';
 import type { Db } from '../database.ts';
 
 /** How failures on one key are counted and locked (see src/security/throttle.ts). */
@@ -10,6 +11,85 @@ export interface CountRule {
   /** Failures in a row (never reset by time) that lock the key until `hardLockUntil`. */
   maxConsecutive: number | null;
   hardLockUntil: Date;
+}
+
+/** A right answer's bookkeeping: `clear` keys are forgotten, `takeBack` keys lose the attempt they counted. */
+export interface Settlement {
+  clear: readonly string[];
+  takeBack: readonly Counted[];
+}
+
+/**
+ * A sign-in step's guess to count in the statement that reads the sign-in
+ * (SignInsRepository.load), before it is checked, on its principal's key and the address's.
+ */
+export type StepCount = PasswordCount | FactorCount;
+
+/**
+ * A password, counted while the flow is at the password: on the username's key — or, when the
+ * username names the account this browser signed in to before, on the browser's own key.
+ */
+export interface PasswordCount {
+  kind: 'password';
+  userKey: string;
+  device: { accountId: string; key: string } | null;
+  rule: CountRule;
+  ip: { key: string; rule: CountRule };
+  now: Date;
+}
+
+/**
+ * A second factor's typed answer, counted while the flow is at a factor whose answer is typed
+ * (`typed.signIn` after a password, for a factor the account has; `typed.alone` before one): on
+ * the account's key (`prefix` and its id), or, with no account yet, on the sign-in's (`flowKey`).
+ */
+export interface FactorCount {
+  kind: 'factor';
+  prefix: string;
+  flowKey: string;
+  typed: { signIn: string[]; alone: string[] };
+  rule: CountRule;
+  ip: { key: string; rule: CountRule };
+  now: Date;
+}
+
+/** The key a password guess counts on, for the account (if any) the username names. */
+export function principalOf(count: PasswordCount, candidateId: string | null): string {
+  return count.device && candidateId === count.device.accountId ? count.device.key : count.userKey;
+}
+
+/** A settlement as the values of `settleCtes`. */
+export interface SettleValues {
+  keys: string[];
+  clear: string[];
+  back: string[];
+  unlock: string[];
+  [name: string]: unknown;
+}
+
+export function settleValues(settle: Settlement): SettleValues {
+  const back = settle.takeBack.map((c) => c.key);
+  return { keys: [...settle.clear, ...back], clear: [...settle.clear], back, unlock: settle.takeBack.filter((c) => c.lockedNow).map((c) => c.key) };
+}
+
+/**
+ * A right answer's bookkeeping (as `settle`) as common table expressions of another statement
+ * of the step, which holds `after` (a CTE) locked first: the throttle's rows are locked after
+ * it, in key order (its subquery makes them wait for it), whatever `after` found.
+ */
+export function settleCtes(p: Placeholders<SettleValues>, after: string): RawBuilder<unknown>[] {
+  return [
+    sql`locked as (
+      select key from auth_throttle
+      where key = any(${p.keys}::text[]) and (select count(*) from ${sql.table(after)}) >= 0
+      order by key for update)`,
+    sql`cleared as (
+      delete from auth_throttle where key = any(${p.clear}::text[]) and key in (select key from locked))`,
+    sql`taken_back as (
+      update auth_throttle set failures = greatest(failures - 1, 0), consecutive = greatest(consecutive - 1, 0),
+        locked_until = case when key = any(${p.unlock}::text[]) then null else locked_until end
+      where key = any(${p.back}::text[]) and key in (select key from locked))`,
+  ];
 }
 
 /** A key that counted an attempt, and whether that very attempt locked it. */
@@ -52,35 +132,14 @@ export class ThrottleRepository {
    * caller takes back what the others counted).
    */
   async admit(keys: Array<{ key: string; rule: CountRule }>, now: Date): Promise<Counted[]> {
-    const rules = sql.join(
-      keys.map(
-        ({ key, rule: r }) =>
-          sql`(${key}::text, ${r.windowStart}::timestamptz, ${r.freeFailures}::int, ${r.baseLockSeconds}::float8, ${r.maxLockSeconds}::float8, ${r.maxConsecutive}::int, ${r.hardLockUntil}::timestamptz)`,
-      ),
-    );
-    // The rule of the key being updated (DO UPDATE sees the proposed row as `excluded`).
-    const rule = (column: string): RawBuilder<unknown> => sql`(select ${sql.ref(`r.${column}`)} from rule r where r.key = excluded.key)`;
-    // The count restarts when the previous attempt is older than the window; `consecutive`
-    // never restarts by time.
-    const stale = sql`c.updated_at < ${rule('window_start')}`;
-    const failures = sql`(case when ${stale} then 1 else c.failures + 1 end)`;
-    const lockSeconds = sql`least(${rule('max_lock')}, ${rule('base')} * power(2, ${failures} - ${rule('free')}))`;
-    const result = await sql<{ key: string; locked_until: Date | null; failures: number; consecutive: number }>`
-      with rule (key, window_start, free, base, max_lock, max_consecutive, hard_until) as (values ${rules})
-      insert into auth_throttle as c (key, failures, consecutive, window_start, locked_until, updated_at)
-      select key, 1, 1, ${now}, null, ${now} from rule order by key
-      on conflict (key) do update set
-        failures = ${failures},
-        window_start = case when ${stale} then ${now}::timestamptz else c.window_start end,
-        consecutive = c.consecutive + 1,
-        locked_until = case
-          when ${rule('max_consecutive')} is not null and c.consecutive + 1 >= ${rule('max_consecutive')} then ${rule('hard_until')}
-          when ${failures} >= ${rule('free')} then ${now}::timestamptz + make_interval(secs => ${lockSeconds})
-          else null end,
-        updated_at = ${now}
-      where c.locked_until is null or c.locked_until <= ${now}
-      returning c.key, c.locked_until, c.failures, c.consecutive`.execute(this.#db);
-    return result.rows.map((r) => ({ key: r.key, lockedNow: r.locked_until !== null && r.locked_until > now, failures: Number(r.failures), consecutive: Number(r.consecutive) }));
+    const result = await sql<AdmittedRow>`
+      with ${admitCtes(
+        keys.map(({ key, rule }) => ({ key: sql`${key}`, rule })),
+        now,
+        sql`true`,
+      )}
+      select key, locked_until, failures, consecutive from admitted`.execute(this.#db);
+    return countedOf(result.rows, now);
   }
 
   /**
@@ -167,4 +226,55 @@ export class ThrottleRepository {
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
+}
+
+/** A row `admitted` returned (from JSON, its time is text). */
+export interface AdmittedRow {
+  key: string;
+  locked_until: Date | string | null;
+  failures: number | string;
+  consecutive: number | string;
+}
+
+export function countedOf(rows: readonly AdmittedRow[], now: Date): Counted[] {
+  return rows.map((r) => {
+    const until = r.locked_until === null ? null : new Date(r.locked_until);
+    return { key: r.key, lockedNow: until !== null && until > now, failures: Number(r.failures), consecutive: Number(r.consecutive) };
+  });
+}
+
+/**
+ * The count of an attempt on `keys` (see `admit`) as common table expressions `rule` and
+ * `admitted` of a statement, counted only where `gate` holds. A key is an SQL expression: it may
+ * be decided by what the statement read (which account a username names).
+ */
+export function admitCtes(keys: Array<{ key: RawBuilder<unknown>; rule: CountRule }>, now: Date, gate: RawBuilder<unknown>): RawBuilder<unknown> {
+  const rules = sql.join(
+    keys.map(
+      ({ key, rule: r }) =>
+        sql`((${key})::text, ${r.windowStart}::timestamptz, ${r.freeFailures}::int, ${r.baseLockSeconds}::float8, ${r.maxLockSeconds}::float8, ${r.maxConsecutive}::int, ${r.hardLockUntil}::timestamptz)`,
+    ),
+  );
+  // The rule of the key being updated (DO UPDATE sees the proposed row as `excluded`).
+  const rule = (column: string): RawBuilder<unknown> => sql`(select ${sql.ref(`r.${column}`)} from rule r where r.key = excluded.key)`;
+  // The count restarts when the previous attempt is older than the window; `consecutive`
+  // never restarts by time.
+  const stale = sql`c.updated_at < ${rule('window_start')}`;
+  const failures = sql`(case when ${stale} then 1 else c.failures + 1 end)`;
+  const lockSeconds = sql`least(${rule('max_lock')}, ${rule('base')} * power(2, ${failures} - ${rule('free')}))`;
+  return sql`rule (key, window_start, free, base, max_lock, max_consecutive, hard_until) as (values ${rules}),
+    admitted as (
+      insert into auth_throttle as c (key, failures, consecutive, window_start, locked_until, updated_at)
+      select key, 1, 1, ${now}, null, ${now} from rule where ${gate} order by key
+      on conflict (key) do update set
+        failures = ${failures},
+        window_start = case when ${stale} then ${now}::timestamptz else c.window_start end,
+        consecutive = c.consecutive + 1,
+        locked_until = case
+          when ${rule('max_consecutive')} is not null and c.consecutive + 1 >= ${rule('max_consecutive')} then ${rule('hard_until')}
+          when ${failures} >= ${rule('free')} then ${now}::timestamptz + make_interval(secs => ${lockSeconds})
+          else null end,
+        updated_at = ${now}
+      where c.locked_until is null or c.locked_until <= ${now}
+      returning c.key, c.locked_until, c.failures, c.consecutive)`;
 }

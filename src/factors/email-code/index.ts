@@ -5,7 +5,7 @@
  * up ("Ügyfélkapu+ igénylés e-mailes kóddal"), under the purpose `enroll`.
  */
 import type { Clock, Random } from '../../clock.ts';
-import type { CodePurpose } from '../../db/repositories/one-time-codes.ts';
+import type { CodePurpose, LiveCode } from '../../db/repositories/one-time-codes.ts';
 import type { Mailer } from '../../mail/mailer.ts';
 import type { EmailedCodes } from '../../security/emailed-codes.ts';
 import {
@@ -69,15 +69,13 @@ export class EmailCodeFactor implements Factor<CodeInput> {
   async #begin(ctx: FactorContext): Promise<Notice | null> {
     // Coming back to this factor (after switching away) reuses a live code rather than
     // spamming the inbox; the cool-down would refuse a new one anyway.
-    const live = await this.#deps.codes.live(ctx.repos, 'signin', ctx.flowId, ctx.account.id);
+    const live = await this.#deps.codes.liveBeforeSend(ctx.repos, 'signin', ctx.flowId, ctx.account.id);
     if (live && live.expires_at > this.#deps.clock.now()) return null;
-    return this.#send(ctx, 'signin');
+    return this.#send(ctx, 'signin', { live, locked: true });
   }
 
   async #verify(ctx: FactorContext, input: CodeInput): Promise<Verification> {
-    const checked = await this.#deps.codes.check(ctx.repos, 'signin', ctx.flowId, ctx.account.id, input.code);
-    if (checked.ok) await ctx.repos.factors.touch(ctx.account.id, this.id, this.#deps.clock.now());
-    return checked;
+    return this.#deps.codes.check(ctx.repos, 'signin', ctx.flowId, ctx.account.id, input.code, this.id);
   }
 
   /**
@@ -157,8 +155,9 @@ export class EmailCodeFactor implements Factor<CodeInput> {
     },
   };
 
-  #send(ctx: FactorContext, purpose: CodePurpose): Promise<Notice> {
-    return this.#deps.codes.send(ctx.repos, purpose, ctx.flowId, ctx.account, ctx.lang, ctx.request);
+  /** `live`: the flow's live code, when the caller has just read it (and took the account's code lock with it). */
+  #send(ctx: FactorContext, purpose: CodePurpose, live?: { live: LiveCode | undefined; locked: boolean }): Promise<Notice> {
+    return this.#deps.codes.send(ctx.repos, purpose, ctx.flowId, ctx.account, ctx.lang, ctx.request, live);
   }
 
   /**
@@ -167,7 +166,9 @@ export class EmailCodeFactor implements Factor<CodeInput> {
    * resend button's wait is given in seconds (the page's script counts it down).
    */
   async #view(ctx: FactorContext, purpose: CodePurpose, template: string): Promise<FactorView> {
-    const live = await this.#deps.codes.live(ctx.repos, purpose, ctx.flowId, ctx.account.id);
+    // A sign-in's page gets its live code from the step's read, when it brought it.
+    const known = purpose === 'signin' ? ctx.signInCode : undefined;
+    const live = known !== undefined ? (known ?? undefined) : await this.#deps.codes.live(ctx.repos, purpose, ctx.flowId, ctx.account.id);
     const { rules } = this.#deps.codes;
     const now = this.#deps.clock.now().getTime();
     // Tries used up: a new code would inherit them, so no new code in this sign-in either.
