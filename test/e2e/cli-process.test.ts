@@ -61,4 +61,6 @@ test('reads the password from piped stdin, lists accounts, and exits with the ri
   } finally {
     await closeDeps(deps);
   }
-});
+  // Four openings of the embedded database (three processes and this one), each seconds long on
+  // a busy 2-core machine: a limit for a hung process, not a speed target.
+}, 180_000);
