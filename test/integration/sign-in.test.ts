@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import { generate } from 'otplib';
 import type { Outcome } from '../../src/auth/outcomes.ts';
 import { FLOW_STATES } from '../../src/auth/flow.ts';
-import { type CoreHarness, CLIENT_ID, FROM, codeOf, startCore } from '../helpers/core.ts';
+import { type CoreHarness, CLIENT_ID, FROM, codeOf, startCore, typedProof } from '../helpers/core.ts';
 import { PASSWORD } from '../helpers/kapu.ts';
 
 const LOW = 'http://eidas.europa.eu/LoA/low';
@@ -126,6 +126,24 @@ describe('the sign-in core', () => {
     const { code } = codeOf((await core.deliver())[0]!);
     const outcomes = await Promise.all([1, 2, 3].map(() => core.deps.signIns.verify(uid, FROM, { code })));
     expect(outcomes.map((o) => o.kind).sort()).toEqual(['already_finished', 'already_finished', 'finished']);
+  });
+
+  test('a right code is used up by the end of its sign-in, not by its check: checked again after the end it is spent, no guess', async () => {
+    const account = await core.account('egyszeri.edit', ['email']);
+    const uid = await atPassword('email');
+    await core.deps.signIns.password(uid, FROM, { username: 'egyszeri.edit', password: PASSWORD });
+    const { code } = codeOf((await core.deliver())[0]!);
+    const emailFactor = typedProof(core.deps.factors.get('email'));
+    const check = () => emailFactor.verify({ flowId: uid, account: { ...account, name: 'Teszt egyszeri.edit' }, lang: 'hu', repos: core.deps.repos }, { code });
+
+    // Checked alone (as a request that has not reached the end yet), the code stays usable…
+    expect(await check()).toMatchObject({ ok: true, spend: { touch: 'email' } });
+    expectKind(await core.deps.signIns.verify(uid, FROM, { code }), 'finished');
+    // …and once the sign-in ended with it, a request that was still on its way finds it spent.
+    expect(await check()).toEqual({ ok: false, notice: { key: 'code.none' }, spent: true });
+    const used = await core.deps.db.selectFrom('one_time_code').select(['used_at', 'attempts']).where('flow_id', '=', uid).executeTakeFirstOrThrow();
+    expect(used.used_at).not.toBeNull();
+    expect(used.attempts).toBe(2);
   });
 
   test('steps posted out of turn are refused without a change: a code before the password, a password after the end', async () => {
