@@ -146,6 +146,34 @@ describe('the sign-in core', () => {
     expect(used.attempts).toBe(2);
   });
 
+  // Postgres only: PGlite has one connection, where nothing can wait.
+  (process.env['DATABASE_URL'] ? test : test.skip)('a right code that reaches its check only after another request ended the sign-in with it resumes, and costs no try', async () => {
+    const account = await core.account('kesett.kornel', ['email']);
+    const uid = await atPassword('email');
+    await core.deps.signIns.password(uid, FROM, { username: 'kesett.kornel', password: PASSWORD });
+    const { code } = codeOf((await core.deliver())[0]!);
+    const { db } = core.deps;
+    // What counts against anyone: the throttle's rows with failures on them.
+    const throttled = () => db.selectFrom('auth_throttle').select(['key', 'failures']).where('failures', '>', 0).orderBy('key').execute();
+    const before = await throttled();
+    let late: Promise<Outcome> | undefined;
+    // The other request's end, held open (its locks in the order every step takes them: the
+    // flow, then the code) until the late request has read the sign-in and waits behind it.
+    await db.transaction().execute(async (trx) => {
+      await sql`select uid from login_flow where uid = ${uid} for update`.execute(trx);
+      await sql`select id from one_time_code where flow_id = ${uid} for update`.execute(trx);
+      late = core.deps.signIns.verify(uid, FROM, { code });
+      const waiting = sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
+      const deadline = Date.now() + 10_000;
+      while ((await waiting.execute(db)).rows[0]!.n === 0) if (Date.now() > deadline) throw new Error('the late request never waited');
+      const now = core.clock.now();
+      await sql`update one_time_code set used_at = ${now} where flow_id = ${uid}`.execute(trx);
+      await sql`update login_flow set state = 'done', account_id = ${account.id} where uid = ${uid}`.execute(trx);
+    });
+    expectKind(await late!, 'already_finished');
+    expect(await throttled()).toEqual(before);
+  });
+
   test('steps posted out of turn are refused without a change: a code before the password, a password after the end', async () => {
     const uid = await atPassword('legacy');
     expectKind(await core.deps.signIns.verify(uid, FROM, { code: '123456' }), 'wrong_step');
