@@ -11,7 +11,7 @@ interface Steps {
   view(): Promise<FactorView>;
 }
 
-export type BoundProof = (Steps & { answered: 'typed'; verify(input: unknown): Promise<Verification> }) | (Steps & { answered: 'out_of_band'; status(): Promise<ChallengeStatus>; collect(): Promise<Collected> });
+export type BoundProof = (Steps & { answered: 'typed'; lockFree?: true; verify(input: unknown): Promise<Verification> }) | (Steps & { answered: 'out_of_band'; status(): Promise<ChallengeStatus>; collect(): Promise<Collected> });
 
 /**
  * The proof `factor` offers in `ctx`: with an account, its sign-in proof; without one, its
@@ -30,6 +30,6 @@ function bind<C>(proof: TypedProof<unknown, C> | OutOfBandProof<C>, ctx: C): Bou
     view: () => proof.view(ctx),
     ...(proof.resend && { resend: () => proof.resend!(ctx) }),
   };
-  if (proof.answered === 'typed') return { ...steps, answered: 'typed', verify: (input) => proof.verify(ctx, input) };
+  if (proof.answered === 'typed') return { ...steps, answered: 'typed', ...(proof.lockFree && { lockFree: true }), verify: (input) => proof.verify(ctx, input) };
   return { ...steps, answered: 'out_of_band', status: () => proof.status(ctx), collect: () => proof.collect(ctx) };
 }

@@ -19,7 +19,14 @@ interface ProofSteps<C> {
 /** A proof whose answer is typed on kapu's page: every answer is a guess, counted before `verify`. */
 export interface TypedProof<Input, C = FactorContext> extends ProofSteps<C> {
   readonly answered: 'typed';
-  /** Checks the answer; it runs with the sign-in locked, and a right answer is used up here. */
+  /**
+   * The answer is checked without a lock on the sign-in: `verify` counts it in one statement of
+   * its own, and a right answer comes back unspent (`Verification.spend`), to be used up by the
+   * statement that ends the sign-in, which checks that the sign-in is still at this factor. An
+   * answer already used up is refused with `spent`. The sign-in then needs no transaction.
+   */
+  readonly lockFree?: true;
+  /** Checks the answer; it runs with the sign-in locked (unless `lockFree`), and a right answer is used up here (or spent with the end). */
   verify(ctx: C, input: Input): Promise<Verification>;
 }
 

@@ -77,7 +77,20 @@ export interface Notice {
  * factor can tell more than its notice says (a WebAuthn answer made on another origin: a
  * phishing signal), for the audit log only: a word, never a secret or a part of the answer.
  */
-export type Verification = { ok: true; shownOnce?: Record<string, string>; accountId?: string; amr?: readonly string[] } | { ok: false; notice: Notice; refusal?: string };
+export type Verification =
+  | { ok: true; shownOnce?: Record<string, string>; accountId?: string; amr?: readonly string[]; spend?: Spend }
+  | { ok: false; notice: Notice; refusal?: string; spent?: true };
+
+/**
+ * A lock-free proof's right answer (`TypedProof.lockFree`), not yet used up: the one-time code it
+ * matched (by id), used in the statement that ends the sign-in, and the account's factor (kind) it
+ * proves, marked used there too. A refusal with `spent`: the answer was used up already, which
+ * only the end of this very sign-in does (a double click): no guess, and the sign-in is over.
+ */
+export interface Spend {
+  code: string;
+  touch?: string;
+}
 
 /** Where an out-of-band challenge (an approval on a phone) stands. */
 export type ChallengeStatus = 'pending' | 'approved' | 'refused' | 'expired';

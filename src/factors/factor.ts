@@ -12,6 +12,9 @@
  *   `OutOfBandProof` — the answer is given on another device; the page waits, `status` says where
  *   the challenge stands as a typed `ChallengeStatus`, and `collect` picks up an approval (no
  *   guess, no throttle count). `begin` starts it (a code is mailed), `view` is the page part.
+ *   A typed proof that checks in one statement may be `lockFree`: its right answer comes back
+ *   unspent (`Verification.spend`) and the statement that ends the sign-in uses it up, so the
+ *   step runs without a transaction (an answer already used up is refused as `spent`).
  * - `passwordless` (a sign-in that needs no password: the proof names the account itself, and is
  *   two factors on its own): the same two proof shapes over a `FlowContext` (no account yet);
  *   the method chooser's entry goes straight to it.
@@ -34,7 +37,8 @@
  * `@<id>/<file>`), its words (`locales/<lang>.json`), its routes (`FactorModule.routes`).
  *
  * Every method runs inside the caller's unit of work, on `ctx.repos`: what a factor writes
- * commits or rolls back with the step that asked for it. Rules (attempts, single use, replay)
+ * commits or rolls back with the step that asked for it (a lock-free proof's `verify`: on
+ * single statements). Rules (attempts, single use, replay)
  * live in the repositories' queries.
  */
 import type { Clock, Random } from '../clock.ts';

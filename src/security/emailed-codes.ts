@@ -146,12 +146,18 @@ export class EmailedCodes {
     return { verification: left > 0 ? refused('code.invalid', { left }) : refused('guarded.code_exhausted'), kept: JSON.stringify(tried) };
   }
 
-  /** Checks a typed code against the flow's live code; a right one is used up (and `touch`, the factor it proves, marked used with it). */
-  async check(repos: Repos, purpose: CodePurpose, flowId: string, accountId: string, code: string, touch?: string): Promise<Verification> {
+  /**
+   * Checks a typed code against the flow's live code; a right one is used up (and `touch`, the
+   * factor it proves, marked used with it), or with `unspent`, handed back to be used up by the
+   * statement that ends the sign-in (`spend`); a code used up already is then `spent`.
+   */
+  async check(repos: Repos, purpose: CodePurpose, flowId: string, accountId: string, code: string, touch?: string, unspent = false): Promise<Verification> {
     const scope: CodeScope = { purpose, flowId, accountId };
     const now = this.#deps.clock.now();
-    const result = await repos.codes.check({ ...scope, codeHashes: this.#deps.box.macs('otp', hashInput(scope, code)), now, maxAttempts: this.#deps.rules.maxAttempts, ...(touch !== undefined && { touch }) });
-    if (result.ok) return { ok: true };
+    const result = await repos.codes.check({ ...scope, codeHashes: this.#deps.box.macs('otp', hashInput(scope, code)), now, maxAttempts: this.#deps.rules.maxAttempts, ...(touch !== undefined && { touch }), unspent });
+    if (result.ok) return unspent && result.id ? { ok: true, spend: { code: result.id, ...(touch !== undefined && { touch }) } } : { ok: true };
+    // Unspent codes are used up only by the end of their own sign-in: this one is over.
+    if (unspent && result.reason === 'used') return { ok: false, notice: { key: 'code.none' }, spent: true };
     switch (result.reason) {
       case 'invalid':
         return refused('code.invalid', { left: result.attemptsLeft });

@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import { generate } from 'otplib';
 import type { Outcome } from '../../src/auth/outcomes.ts';
 import { FLOW_STATES } from '../../src/auth/flow.ts';
-import { type CoreHarness, CLIENT_ID, FROM, codeOf, startCore } from '../helpers/core.ts';
+import { type CoreHarness, CLIENT_ID, FROM, codeOf, startCore, typedProof } from '../helpers/core.ts';
 import { PASSWORD } from '../helpers/kapu.ts';
 
 const LOW = 'http://eidas.europa.eu/LoA/low';
@@ -126,6 +126,52 @@ describe('the sign-in core', () => {
     const { code } = codeOf((await core.deliver())[0]!);
     const outcomes = await Promise.all([1, 2, 3].map(() => core.deps.signIns.verify(uid, FROM, { code })));
     expect(outcomes.map((o) => o.kind).sort()).toEqual(['already_finished', 'already_finished', 'finished']);
+  });
+
+  test('a right code is used up by the end of its sign-in, not by its check: checked again after the end it is spent, no guess', async () => {
+    const account = await core.account('egyszeri.edit', ['email']);
+    const uid = await atPassword('email');
+    await core.deps.signIns.password(uid, FROM, { username: 'egyszeri.edit', password: PASSWORD });
+    const { code } = codeOf((await core.deliver())[0]!);
+    const emailFactor = typedProof(core.deps.factors.get('email'));
+    const check = () => emailFactor.verify({ flowId: uid, account: { ...account, name: 'Teszt egyszeri.edit' }, lang: 'hu', repos: core.deps.repos }, { code });
+
+    // Checked alone (as a request that has not reached the end yet), the code stays usable…
+    expect(await check()).toMatchObject({ ok: true, spend: { touch: 'email' } });
+    expectKind(await core.deps.signIns.verify(uid, FROM, { code }), 'finished');
+    // …and once the sign-in ended with it, a request that was still on its way finds it spent.
+    expect(await check()).toEqual({ ok: false, notice: { key: 'code.none' }, spent: true });
+    const used = await core.deps.db.selectFrom('one_time_code').select(['used_at', 'attempts']).where('flow_id', '=', uid).executeTakeFirstOrThrow();
+    expect(used.used_at).not.toBeNull();
+    expect(used.attempts).toBe(2);
+  });
+
+  // Postgres only: PGlite has one connection, where nothing can wait.
+  (process.env['DATABASE_URL'] ? test : test.skip)('a right code that reaches its check only after another request ended the sign-in with it resumes, and costs no try', async () => {
+    const account = await core.account('kesett.kornel', ['email']);
+    const uid = await atPassword('email');
+    await core.deps.signIns.password(uid, FROM, { username: 'kesett.kornel', password: PASSWORD });
+    const { code } = codeOf((await core.deliver())[0]!);
+    const { db } = core.deps;
+    // What counts against anyone: the throttle's rows with failures on them.
+    const throttled = () => db.selectFrom('auth_throttle').select(['key', 'failures']).where('failures', '>', 0).orderBy('key').execute();
+    const before = await throttled();
+    let late: Promise<Outcome> | undefined;
+    // The other request's end, held open (its locks in the order every step takes them: the
+    // flow, then the code) until the late request has read the sign-in and waits behind it.
+    await db.transaction().execute(async (trx) => {
+      await sql`select uid from login_flow where uid = ${uid} for update`.execute(trx);
+      await sql`select id from one_time_code where flow_id = ${uid} for update`.execute(trx);
+      late = core.deps.signIns.verify(uid, FROM, { code });
+      const waiting = sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
+      const deadline = Date.now() + 10_000;
+      while ((await waiting.execute(db)).rows[0]!.n === 0) if (Date.now() > deadline) throw new Error('the late request never waited');
+      const now = core.clock.now();
+      await sql`update one_time_code set used_at = ${now} where flow_id = ${uid}`.execute(trx);
+      await sql`update login_flow set state = 'done', account_id = ${account.id} where uid = ${uid}`.execute(trx);
+    });
+    expectKind(await late!, 'already_finished');
+    expect(await throttled()).toEqual(before);
   });
 
   test('steps posted out of turn are refused without a change: a code before the password, a password after the end', async () => {

@@ -1,7 +1,7 @@
 /** The end of a sign-in: the RP's interaction result (accountId, acr, amr) or a portal session, in the step's unit of work. */
 import type { AuditEvent } from '../../db/repositories/audit.ts';
 import type { Repos } from '../../db/repositories/index.ts';
-import type { Factor } from '../../factors/factor.ts';
+import type { Factor, Spend } from '../../factors/factor.ts';
 import { loginResult } from '../../oidc/interaction-store.ts';
 import type { Settlement } from '../../security/throttle.ts';
 import { type FlowState, isFlowState } from '../flow.ts';
@@ -23,6 +23,10 @@ export interface FinishOptions {
    * still be in. The finishing statement locks and checks it, so the step needs no transaction.
    */
   from?: FlowState[];
+  /** With `from`: the factor the flow must still be at. */
+  fromFactor?: string;
+  /** A lock-free proof's right answer, used up by the finishing statement (src/factors/context.ts). */
+  spend?: Spend;
   /** A right answer's throttle bookkeeping, written with the end (whatever became of the flow). */
   settle?: Settlement;
 }
@@ -50,16 +54,19 @@ export async function finish(deps: SignInDeps, r: Repos, signIn: SignIn, level: 
   const mail = mailNewBrowser && mailer && isNewBrowser(requester, accountId) ? newBrowserMail(mailer, signIn.account!, signIn.mailLang, { service: serviceOf(signIn), who: requester, now }) : undefined;
   const result = signIn.kind === 'rp' ? loginResult({ accountId, acr: acr.acrOf(level), amr: amrFor(options.amr ?? factor?.amr ?? null, !signIn.passwordless) }) : undefined;
   // The language the citizen finished in becomes theirs: mails sent outside a sign-in are written in it.
-  const finished = await r.signIns.finish({ uid: signIn.uid, kind: signIn.kind, accountId, lang: signIn.lang, now, result, from: options.from, events, mail, settle: options.settle });
+  const finished = await r.signIns.finish({ uid: signIn.uid, kind: signIn.kind, accountId, lang: signIn.lang, now, result, from: options.from, fromFactor: options.fromFactor, spend: options.spend, events, mail, settle: options.settle });
   const returnTo = signIn.kind === 'rp' ? finished.answer : PORTAL_HOME;
-  if (!finished.done || !returnTo) return options.from ? whyNot(deps, signIn, options.from) : EXPIRED;
+  if (!finished.done || !returnTo) return options.from ? whyNot(deps, signIn, options.from, options.spend !== undefined || options.fromFactor !== undefined) : EXPIRED;
   const { shownOnce } = options;
   return { kind: 'finished', returnTo, accountId, ...(session && { portalSession: session }), ...(shownOnce && { shownOnce }) };
 }
 
-/** A finishing statement that found the flow elsewhere, or gone: which. */
-async function whyNot(deps: SignInDeps, signIn: SignIn, from: FlowState[]): Promise<Outcome> {
+/**
+ * A finishing statement that found the flow elsewhere, or gone: which. `more`: it checked more
+ * than the state (the factor, an unspent code), so a flow still in one of `from` is shown again.
+ */
+export async function whyNot(deps: SignInDeps, signIn: SignIn, from: FlowState[], more = false): Promise<Outcome> {
   const state = await deps.uow.repos.signIns.state(signIn.uid);
   if (state === undefined) return EXPIRED;
-  return offState({ uid: signIn.uid, state: isFlowState(state) ? state : 'choose_method' }, from) ?? EXPIRED;
+  return offState({ uid: signIn.uid, state: isFlowState(state) ? state : 'choose_method' }, from) ?? (more ? { kind: 'wrong_step', uid: signIn.uid } : EXPIRED);
 }

@@ -1,12 +1,12 @@
 /** The answer to the current factor: a typed code (counted first), an approval collected, or a fresh challenge. */
 import type { Repos } from '../../db/repositories/index.ts';
-import type { Factor, FormFields } from '../../factors/factor.ts';
+import type { Factor, FormFields, Verification } from '../../factors/factor.ts';
 import type { Outcome } from '../outcomes.ts';
-import type { Attempt, Settlement } from '../../security/throttle.ts';
+import type { Attempt } from '../../security/throttle.ts';
 import { proofOf } from '../proof.ts';
 import { EXPIRED, type SignIn, type SignInDeps, accountOf, asking, flowContext, load, owns } from './context.ts';
 import { confirmSetUp, resendSetUp } from './enroll.ts';
-import { finish } from './finish.ts';
+import { type FinishOptions, finish, whyNot } from './finish.ts';
 import { verifyGuarded } from './guarded.ts';
 import { advanced, answerable, counted, factorFailure, firstStop, inState, known, locked, present, refused, shown } from './guards.ts';
 import type { Who } from '../who.ts';
@@ -30,6 +30,10 @@ export async function verify(deps: SignInDeps, uid: string, requester: Who, form
   const { factor, input } = stop;
   const throttled = await firstStop(counted(deps, signIn, attempt));
   if (throttled) return throttled;
+  // A lock-free proof counts its answer in a statement of its own, and the finishing statement
+  // checks the flow and uses the answer up: no transaction (src/factors/capabilities.ts).
+  const proof = proofOf(factor, flowContext(deps.uow.repos, signIn));
+  if (proof?.answered === 'typed' && proof.lockFree) return answer(deps, deps.uow.repos, signIn, factor, input, attempt!, requester, true);
   return locked(deps, signIn, ['factor'], (r) => answer(deps, r, signIn, factor, input, attempt!, requester), { factor: factor.id, attempt: attempt! });
 }
 
@@ -60,16 +64,26 @@ async function checked(deps: SignInDeps, signIn: SignIn, requester: Who, form: F
   return off ? stop(off) : { kind: 'typed', factor, input };
 }
 
-/** A typed answer, checked by the factor: a right one is no failure (its count is taken back) and ends the sign-in. */
-async function answer(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor, input: unknown, attempt: Attempt, requester: Who): Promise<Outcome> {
+/**
+ * A typed answer, checked by the factor: a right one is no failure (its count is taken back) and
+ * ends the sign-in. `lockFree`: the flow is not locked (the finishing statement checks it is
+ * still at this factor, and uses the answer up), and an answer another request of the sign-in
+ * used up first (a double click) was no guess: that request ended it.
+ */
+async function answer(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor, input: unknown, attempt: Attempt, requester: Who, lockFree = false): Promise<Outcome> {
   const proof = proofOf(factor, flowContext(r, signIn));
-  const result = proof?.answered === 'typed' ? await proof.verify(input) : ({ ok: false, notice: { key: 'code.invalid' } } as const);
+  const result: Verification = proof?.answered === 'typed' ? await proof.verify(input) : { ok: false, notice: { key: 'code.invalid' } };
+  if (!result.ok && lockFree && result.spent) {
+    await r.throttle.settle([], attempt.counted);
+    return whyNot(deps, signIn, ['factor'], true);
+  }
   if (!result.ok) {
     await r.audit.record(factorFailure(signIn, signIn.account?.id ?? null, factor, attempt, requester, result), deps.clock.now());
     return refused(deps, signIn, 'wrong_answer', result.notice, undefined, r);
   }
+  const end: FinishOptions = lockFree ? { from: ['factor'], fromFactor: factor.id, ...(result.spend && { spend: result.spend }) } : {};
   // A right answer is no failure: on the IP too, which many share (written with the end).
-  return finishProved(deps, r, signIn, factor, result.accountId, requester, result.amr, deps.throttle.settlement(attempt));
+  return finishProved(deps, r, signIn, factor, result.accountId, requester, { ...end, amr: result.amr, settle: deps.throttle.settlement(attempt) });
 }
 
 /**
@@ -90,7 +104,7 @@ export async function collect(deps: SignInDeps, signIn: SignIn, requester: Who, 
       if (proof?.answered !== 'out_of_band') return { kind: 'wrong_step', uid: signIn.uid };
       const collected = await proof.collect();
       if (collected.status === 'pending') return { kind: 'show', shown: await shown(deps, signIn, r), notice: collected.notice };
-      if (collected.status === 'approved') return finishProved(deps, r, signIn, factor, collected.accountId, requester);
+      if (collected.status === 'approved') return finishProved(deps, r, signIn, factor, collected.accountId, requester, {});
       const accountId = signIn.account?.id ?? null;
       await r.audit.record({ type: 'signin.factor_failed', accountId, clientId: signIn.client?.id ?? null, ip: requester.ip, detail: { factor: factor.id, reason: collected.notice.key } }, deps.clock.now());
       return refused(deps, signIn, 'wrong_answer', collected.notice, undefined, r);
@@ -103,15 +117,15 @@ export async function collect(deps: SignInDeps, signIn: SignIn, requester: Who, 
  * A proof succeeded: after a password, the sign-in ends with its account; a passwordless
  * proof names the account it ends with.
  */
-export async function finishProved(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor, accountId: string | undefined, requester: Who, amr?: readonly string[], settle?: Settlement): Promise<Outcome> {
-  if (signIn.account) return finish(deps, r, signIn, 'two_factor', factor, requester, [], { amr, ...(settle && { settle }) });
+export async function finishProved(deps: SignInDeps, r: Repos, signIn: SignIn, factor: Factor, accountId: string | undefined, requester: Who, options: FinishOptions): Promise<Outcome> {
+  if (signIn.account) return finish(deps, r, signIn, 'two_factor', factor, requester, [], options);
   const found = accountId ? await r.accounts.findById(accountId) : undefined;
   if (!found) {
-    if (settle) await r.throttle.settle(settle.clear, settle.takeBack);
+    if (options.settle) await r.throttle.settle(options.settle.clear, options.settle.takeBack);
     return refused(deps, signIn, 'wrong_answer', { key: 'error.bad_request' }, undefined, r);
   }
   const account = { ...accountOf(found), factors: [] };
-  return finish(deps, r, { ...signIn, account, passwordless: true }, 'two_factor', factor, requester, [], { amr, ...(settle && { settle }) });
+  return finish(deps, r, { ...signIn, account, passwordless: true }, 'two_factor', factor, requester, [], options);
 }
 
 /** Asks the current factor (or the one being set up) for a fresh challenge (a new email). */

@@ -19,7 +19,7 @@ export type IssueResult =
   | { ok: false; reason: 'exhausted' };
 
 export type CheckResult =
-  | { ok: true }
+  | { ok: true; id?: string }
   | { ok: false; reason: 'invalid'; attemptsLeft: number }
   | { ok: false; reason: 'superseded' | 'exhausted' | 'expired' | 'none' | 'used' };
 
@@ -126,9 +126,11 @@ export class OneTimeCodesRepository {
    * `used_at IS NULL`: two concurrent submissions of the right code get exactly one `ok`.
    * `codeHashes` are the submitted code's keyed hashes under every configured key (a code
    * issued just before a key rotation still matches). `touch`: the account's factor (kind) the
-   * code proves, marked used in the statement that uses the code.
+   * code proves, marked used in the statement that uses the code. `unspent`: a right code is
+   * counted and compared only, and its id comes back, for the caller's own statement to use it
+   * up (the end of a sign-in, src/db/repositories/sign-in-finish.ts, with `used_at IS NULL`).
    */
-  async check(input: CodeScope & { codeHashes: string[]; now: Date; maxAttempts: number; touch?: string }): Promise<CheckResult> {
+  async check(input: CodeScope & { codeHashes: string[]; now: Date; maxAttempts: number; touch?: string; unspent?: boolean }): Promise<CheckResult> {
     const { now, maxAttempts } = input;
     const counted = await this.#db
       .updateTable('one_time_code')
@@ -145,6 +147,7 @@ export class OneTimeCodesRepository {
       const attemptsLeft = maxAttempts - counted.attempts;
       return attemptsLeft > 0 ? { ok: false, reason: 'invalid', attemptsLeft } : { ok: false, reason: 'exhausted' };
     }
+    if (input.unspent) return { ok: true, id: counted.id };
     const use = this.#db
       .updateTable('one_time_code')
       .set({ used_at: now })

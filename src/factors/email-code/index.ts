@@ -57,9 +57,13 @@ export class EmailCodeFactor implements Factor<CodeInput> {
     return parseCode(form);
   }
 
-  /** A code mailed to the account's address, with the page's session tag. */
+  /**
+   * A code mailed to the account's address, with the page's session tag. Lock-free: the try is
+   * counted in one statement, and a right code is used up by the statement that ends the sign-in.
+   */
   readonly signIn: TypedProof<CodeInput> = {
     answered: 'typed',
+    lockFree: true,
     begin: (ctx) => this.#begin(ctx),
     resend: (ctx) => this.#send(ctx, 'signin'),
     view: (ctx) => this.#view(ctx, 'signin', '@email/sign-in'),
@@ -75,7 +79,7 @@ export class EmailCodeFactor implements Factor<CodeInput> {
   }
 
   async #verify(ctx: FactorContext, input: CodeInput): Promise<Verification> {
-    return this.#deps.codes.check(ctx.repos, 'signin', ctx.flowId, ctx.account.id, input.code, this.id);
+    return this.#deps.codes.check(ctx.repos, 'signin', ctx.flowId, ctx.account.id, input.code, this.id, true);
   }
 
   /**
