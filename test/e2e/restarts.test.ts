@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { loadConfig } from '../../src/config/index.ts';
 import { seedDemo } from '../../src/demo/seed.ts';
 import { createLogger } from '../../src/log.ts';
@@ -50,6 +50,10 @@ describe('restarting on the same data', () => {
     const first = await start();
     await seedDemo(first.deps, first.provider);
     await first.stop();
+    // The first port held, so the system cannot hand it out again: the second start is on
+    // another port (and issuer) for certain, not by chance.
+    const held = createServer();
+    await new Promise<void>((resolve) => held.listen(Number(new URL(first.url).port), '127.0.0.1', resolve));
 
     const second = await start();
     try {
@@ -61,6 +65,7 @@ describe('restarting on the same data', () => {
       expect(page.hasForm('/method')).toBe(true);
     } finally {
       await second.stop();
+      await new Promise((resolve) => held.close(resolve));
     }
   });
 

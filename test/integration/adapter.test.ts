@@ -12,7 +12,8 @@ describe('the oidc-provider storage adapter', () => {
   let kapu: TestKapu;
   let adapter: (model: string) => Adapter;
   beforeAll(async () => {
-    kapu = await startTestKapu();
+    // The mail sender wakes when mail is queued; no polling adds statements while they are counted.
+    kapu = await startTestKapu({ overrides: { mailPollMs: 3_600_000 } });
     const { repos, clients } = kapu.deps;
     adapter = createAdapterFactory({ payloads: repos.payloads, clients, clock: kapu.clock });
   });
