@@ -145,6 +145,9 @@ describeWithChromium('the sign-in pages at 320 px', () => {
     const since = mail.received.length;
     await button(page, WORDS[lang].signIn).click();
     await page.getByLabel(WORDS[lang].code, { exact: true }).waitFor();
+    // The field is there as soon as it is parsed; kapu's deferred script (the countdown) has run
+    // only once the document says it is loaded.
+    await page.waitForLoadState('domcontentloaded');
     return { citizen, code: readCodeMail(await mail.next((m) => m.to.includes(citizen.email), since)).code };
   }
 
