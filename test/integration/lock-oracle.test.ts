@@ -9,7 +9,7 @@ import type { Who } from '../../src/auth/who.ts';
 import { USER_POLICY } from '../../src/security/throttle.ts';
 import { type CoreHarness, FROM, ISSUER, startCore } from '../helpers/core.ts';
 import { PASSWORD } from '../helpers/kapu.ts';
-import { observed } from '../helpers/observed.ts';
+import { type Observed, observed } from '../helpers/observed.ts';
 import { addPasskey } from '../helpers/passkey-account.ts';
 import { SoftwareAuthenticator } from '../helpers/software-authenticator.ts';
 
@@ -38,6 +38,16 @@ describe('a lock looks the same from outside, whoever is behind it', () => {
 
   const observe = <T>(step: () => Promise<T>) => observed(core.deps, step);
 
+  /** Two steps look the same from outside: each ended as `outcome` (when given), the same statements, the same counts. */
+  function expectAlike(one: Observed<unknown>, other: Observed<unknown>, outcome?: Record<string, unknown>): void {
+    if (outcome) {
+      expect(one.outcome).toMatchObject(outcome);
+      expect(other.outcome).toMatchObject(outcome);
+    }
+    expect(other.statements).toBe(one.statements);
+    expect(other.metrics).toEqual(one.metrics);
+  }
+
   test.each(['email', 'totp'])('with %s chosen: the password step and a wrong code cost the same and count the same', async (method) => {
     const username = `ostromlott.${method}`;
     await core.account(username, ['email', 'totp']);
@@ -46,19 +56,13 @@ describe('a lock looks the same from outside, whoever is behind it', () => {
     const [rightUid, wrongUid] = [await atPassword(method), await atPassword(method)];
     const right = await observe(() => core.deps.signIns.password(rightUid, FROM, { username, password: PASSWORD }));
     const wrong = await observe(() => core.deps.signIns.password(wrongUid, FROM, { username, password: 'not the password' }));
-    expect(right.outcome).toMatchObject({ kind: 'advanced' });
-    expect(wrong.outcome).toMatchObject({ kind: 'advanced' });
-    expect(wrong.statements).toBe(right.statements);
-    expect(wrong.metrics).toEqual(right.metrics);
+    expectAlike(right, wrong, { kind: 'advanced' });
     expect(Object.keys(right.metrics).length).toBeGreaterThan(0);
 
     // A wrong code on either proof: the same again.
     const rightAnswer = await observe(() => core.deps.signIns.verify(rightUid, FROM, { code: '000001' }));
     const wrongAnswer = await observe(() => core.deps.signIns.verify(wrongUid, FROM, { code: '000001' }));
-    expect(rightAnswer.outcome).toMatchObject({ kind: 'refused', refusal: 'wrong_answer' });
-    expect(wrongAnswer.outcome).toMatchObject({ kind: 'refused', refusal: 'wrong_answer' });
-    expect(wrongAnswer.statements).toBe(rightAnswer.statements);
-    expect(wrongAnswer.metrics).toEqual(rightAnswer.metrics);
+    expectAlike(rightAnswer, wrongAnswer, { kind: 'refused', refusal: 'wrong_answer' });
   });
 
   test('with the passkey chosen, its password way: the password step and a refused passkey cost the same and count the same', async () => {
@@ -83,20 +87,14 @@ describe('a lock looks the same from outside, whoever is behind it', () => {
     const [rightUid, wrongUid] = [await viaPasskey(), await viaPasskey()];
     const right = await observe(() => core.deps.signIns.password(rightUid, FROM, { username, password: PASSWORD }));
     const wrong = await observe(() => core.deps.signIns.password(wrongUid, FROM, { username, password: 'not the password' }));
-    expect(right.outcome).toMatchObject({ kind: 'advanced' });
-    expect(wrong.outcome).toMatchObject({ kind: 'advanced' });
-    expect(wrong.statements).toBe(right.statements);
-    expect(wrong.metrics).toEqual(right.metrics);
+    expectAlike(right, wrong, { kind: 'advanced' });
 
     // Someone else's passkey (a real one, rightly signed) on either proof: the same again.
     const [rightOptions, wrongOptions] = [await optionsOf(rightUid), await optionsOf(wrongUid)];
     expect(wrongOptions.allowCredentials).toEqual(rightOptions.allowCredentials);
     const rightAnswer = await observe(() => core.deps.signIns.verify(rightUid, FROM, { credential: JSON.stringify(stranger.get(rightOptions)) }));
     const wrongAnswer = await observe(() => core.deps.signIns.verify(wrongUid, FROM, { credential: JSON.stringify(stranger.get(wrongOptions)) }));
-    expect(rightAnswer.outcome).toMatchObject({ kind: 'refused', refusal: 'wrong_answer' });
-    expect(wrongAnswer.outcome).toMatchObject({ kind: 'refused', refusal: 'wrong_answer' });
-    expect(wrongAnswer.statements).toBe(rightAnswer.statements);
-    expect(wrongAnswer.metrics).toEqual(rightAnswer.metrics);
+    expectAlike(rightAnswer, wrongAnswer, { kind: 'refused', refusal: 'wrong_answer' });
   });
 
   test('the stand-in mail costs the sender what the real one does, and goes to nobody', async () => {
@@ -110,8 +108,7 @@ describe('a lock looks the same from outside, whoever is behind it', () => {
     await core.deps.signIns.password(await atPassword('email'), FROM, { username: 'celpont.cecil', password: 'not the password' });
     const standIn = await observe(() => core.deps.sender.deliverDue());
 
-    expect(standIn.statements).toBe(real.statements);
-    expect(standIn.metrics).toEqual(real.metrics);
+    expectAlike(real, standIn);
     // One mail reached anyone: the real code, to the citizen.
     const mails = core.deps.devMailbox!.list().slice(0, core.deps.devMailbox!.list().length - inbox);
     expect(mails.map((m) => m.to)).toEqual([account.email]);
@@ -128,8 +125,7 @@ describe('a lock looks the same from outside, whoever is behind it', () => {
     const real = await lockingFailure('valodi.vilma');
     const madeUp = await lockingFailure('kitalalt.kalman');
     expect(real.outcome).toMatchObject({ kind: 'refused', refusal: 'wrong_credentials' });
-    expect(madeUp.statements).toBe(real.statements);
-    expect(madeUp.metrics).toEqual(real.metrics);
+    expectAlike(real, madeUp);
     // The citizen is told; the made-up name's mail goes to nobody.
     const sent = await core.deliver();
     expect(sent.filter((m) => m.to === 'valodi.vilma@example.hu')).toHaveLength(1);
