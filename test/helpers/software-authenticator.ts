@@ -73,13 +73,8 @@ export class SoftwareAuthenticator {
       ]),
     );
     this.credentials.push({ id, key: privateKey, rpId, userHandle: options.user.id, counter });
-    const credentialId = isoBase64URL.fromBuffer(id);
     return {
-      id: credentialId,
-      rawId: credentialId,
-      type: 'public-key',
-      clientExtensionResults: {},
-      authenticatorAttachment: 'platform',
+      ...envelope(id),
       response: {
         clientDataJSON: this.#clientData('webauthn.create', options.challenge, c),
         attestationObject: isoBase64URL.fromBuffer(attestationObject),
@@ -98,13 +93,8 @@ export class SoftwareAuthenticator {
     const clientDataJSON = this.#clientData('webauthn.get', options.challenge, c);
     const signed = concat(authData, createHash('sha256').update(isoBase64URL.toBuffer(clientDataJSON)).digest());
     const signature = sign('sha256', signed, held.key);
-    const credentialId = isoBase64URL.fromBuffer(held.id);
     return {
-      id: credentialId,
-      rawId: credentialId,
-      type: 'public-key',
-      clientExtensionResults: {},
-      authenticatorAttachment: 'platform',
+      ...envelope(held.id),
       response: {
         clientDataJSON,
         authenticatorData: isoBase64URL.fromBuffer(authData),
@@ -121,6 +111,12 @@ export class SoftwareAuthenticator {
   #clientData(type: string, challenge: string, c: Ceremony): string {
     return isoBase64URL.fromUTF8String(JSON.stringify({ type, challenge, origin: c.origin ?? this.#origin, crossOrigin: false }));
   }
+}
+
+/** What a browser's answer says around its response: the credential's id, as a platform authenticator's. */
+function envelope(id: Uint8Array<ArrayBuffer>) {
+  const credentialId = isoBase64URL.fromBuffer(id);
+  return { id: credentialId, rawId: credentialId, type: 'public-key' as const, clientExtensionResults: {}, authenticatorAttachment: 'platform' as const };
 }
 
 function rpIdHash(rpId: string): Uint8Array {
