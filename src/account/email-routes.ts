@@ -9,10 +9,9 @@ import type { Result } from '../auth/result.ts';
 import type { EmailChangeService } from '../auth/email-change.ts';
 import type { Notice } from '../factors/factor.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
-import type { PortalKit, SignedInPage } from './kit.ts';
+import { type PortalKit, type SignedInPage, mailedNotice } from './kit.ts';
 
 /** Messages a redirect to a change's page may carry (?notice=…), from this fixed list only. */
-const PAGE_NOTICES = new Set(['email.sent', 'email.resent']);
 
 export function emailChangeRoutes(router: Router, kit: PortalKit, changes: EmailChangeService): void {
   const { form, signedIn, render, seeOther, idParam, text, who, codeMinutes } = kit;
@@ -45,8 +44,7 @@ export function emailChangeRoutes(router: Router, kit: PortalKit, changes: Email
   }
 
   const showChange = signedIn(async (p) => {
-    const asked = p.ctx.query['notice'];
-    await renderChange(p, idParam(p.ctx), typeof asked === 'string' && PAGE_NOTICES.has(asked) ? { key: asked } : null);
+    await renderChange(p, idParam(p.ctx), mailedNotice(p.ctx));
   });
   router.get('/email/:id', showChange);
   // A refused answer is said on a GET of the address it was posted to (the portal's post/redirect/get).

@@ -10,7 +10,7 @@ import { NotFound } from '../errors.ts';
 import { DEVICE_WORDS, type DeviceWords } from '../factors/capabilities.ts';
 import type { Notice } from '../factors/factor.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
-import { type PortalKit, type SignedInPage, enrolledNotice } from './kit.ts';
+import { type PortalKit, type SignedInPage, enrolledNotice, mailedNotice } from './kit.ts';
 
 export function factorRoutes(router: Router, kit: PortalKit, deps: Deps): void {
   const { form, signedIn, render, seeOther, idParam, text, who, refusedStatus } = kit;
@@ -25,6 +25,8 @@ export function factorRoutes(router: Router, kit: PortalKit, deps: Deps): void {
   /** Setting up a factor the account has moves it ("Beállítás másik eszközre"), unless an account holds several. */
   const moving = (p: SignedInPage, factor: string): boolean => p.session.account.factorKinds.includes(factor) && !deps.factors.get(factor)?.removal?.devices;
   const setUpTitle = (factor: string, move: boolean): string => (move ? 'setup.move' : `setup.${factor}`);
+  /** The setup ran out (or was never this session's): back to its start, which says so. */
+  const setUpExpired = (p: SignedInPage, factor: string): void => seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
 
 
   // ---- setting a factor up: the password again, then the factor's own proof
@@ -58,15 +60,14 @@ export function factorRoutes(router: Router, kit: PortalKit, deps: Deps): void {
 
   async function renderProof(p: SignedInPage, factor: string, id: string, notice: Notice | null, status = 200): Promise<void> {
     const proof = await account.setUp.page(p.session, factor, id, p.lang);
-    if (!proof) return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
+    if (!proof) return setUpExpired(p, factor);
     const move = moving(p, factor);
     const { view, others, canResend } = proof;
     render(p, 'account/setup-proof', setUpTitle(factor, move), { factor, id, moving: move, proof: proof.factor, view: view.data, proofTemplate: view.template, others, canResend, notice: notice ?? view.notice ?? null }, status, true);
   }
 
   const showProof = signedIn(async (p) => {
-    const asked = p.ctx.query['notice'];
-    await renderProof(p, factorParam(p.ctx), idParam(p.ctx), asked === 'email.sent' || asked === 'email.resent' ? { key: asked } : null);
+    await renderProof(p, factorParam(p.ctx), idParam(p.ctx), mailedNotice(p.ctx));
   });
   // A refused answer is said on a GET of the address it was posted to (the portal's post/redirect/get).
   for (const step of ['', '/factor', '/resend']) router.get(`/setup/:factor/proof/:id${step}`, showProof);
@@ -79,7 +80,7 @@ export function factorRoutes(router: Router, kit: PortalKit, deps: Deps): void {
       const id = idParam(p.ctx);
       const proved = await account.setUp.prove(p.session, factor, id, fields, who(p));
       if (proved.ok) return seeOther(p.ctx, `/account/setup/${factor}/${proved.enrollmentId}`);
-      if (proved.refusal === 'expired') return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
+      if (proved.refusal === 'expired') return setUpExpired(p, factor);
       return renderProof(p, factor, id, proved.notice, refusedStatus(proved));
     }),
   );
@@ -92,7 +93,7 @@ export function factorRoutes(router: Router, kit: PortalKit, deps: Deps): void {
       const id = idParam(p.ctx);
       const switched = await account.setUp.switchProof(p.session, factor, id, fields['factor'], who(p));
       if (switched.ok) return seeOther(p.ctx, `/account/setup/${factor}/proof/${id}`);
-      if (switched.refusal === 'expired') return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
+      if (switched.refusal === 'expired') return setUpExpired(p, factor);
       return renderProof(p, factor, id, switched.notice, refusedStatus(switched));
     }),
   );
@@ -104,7 +105,7 @@ export function factorRoutes(router: Router, kit: PortalKit, deps: Deps): void {
       const factor = factorParam(p.ctx);
       const id = idParam(p.ctx);
       const notice = await account.setUp.resend(p.session, factor, id, who(p));
-      if (!notice) return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
+      if (!notice) return setUpExpired(p, factor);
       if (notice.error) return renderProof(p, factor, id, notice, REFUSAL_STATUS.rate_limited);
       seeOther(p.ctx, `/account/setup/${factor}/proof/${id}?notice=${notice.key}`);
     }),
@@ -112,7 +113,7 @@ export function factorRoutes(router: Router, kit: PortalKit, deps: Deps): void {
 
   async function renderSetUp(p: SignedInPage, factor: string, id: string, notice: Notice | null, status = 200): Promise<void> {
     const shown = await account.setUpPage(p.session, id, p.lang);
-    if (!shown || shown.factor.id !== factor) return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
+    if (!shown || shown.factor.id !== factor) return setUpExpired(p, factor);
     const move = moving(p, factor);
     render(p, 'account/setup', setUpTitle(factor, move), { factor, words: wordsOf(factor), id, moving: move, view: shown.view.data, enrollTemplate: shown.view.template, canResend: shown.canResend, notice: notice ?? shown.view.notice ?? null }, status, true);
   }
@@ -120,9 +121,7 @@ export function factorRoutes(router: Router, kit: PortalKit, deps: Deps): void {
   router.get(
     '/setup/:factor/:id',
     signedIn(async (p) => {
-      const asked = p.ctx.query['notice'];
-      const notice = asked === 'email.sent' || asked === 'email.resent' ? { key: asked } : null;
-      await renderSetUp(p, factorParam(p.ctx), idParam(p.ctx), notice);
+      await renderSetUp(p, factorParam(p.ctx), idParam(p.ctx), mailedNotice(p.ctx));
     }),
   );
 
@@ -135,7 +134,7 @@ export function factorRoutes(router: Router, kit: PortalKit, deps: Deps): void {
       const confirmed = await account.confirmSetUp(p.session, id, fields, who(p));
       if (!confirmed.ok) {
         if (confirmed.refusal === 'done') return seeOther(p.ctx, `/account?notice=${enrolledNotice(factor, true)}`);
-        if (confirmed.refusal === 'expired') return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
+        if (confirmed.refusal === 'expired') return setUpExpired(p, factor);
         return renderSetUp(p, factor, id, confirmed.notice, REFUSAL_STATUS[confirmed.refusal]);
       }
       // The app's törlőkód is shown now, once: it is stored only as a hash.
@@ -153,7 +152,7 @@ export function factorRoutes(router: Router, kit: PortalKit, deps: Deps): void {
       const factor = factorParam(p.ctx);
       const id = idParam(p.ctx);
       const notice = await account.resendSetUp(p.session, id, who(p));
-      if (!notice) return seeOther(p.ctx, `/account/setup/${factor}?expired=1`);
+      if (!notice) return setUpExpired(p, factor);
       if (notice.error) return renderSetUp(p, factor, id, notice, REFUSAL_STATUS.rate_limited);
       seeOther(p.ctx, `/account/setup/${factor}/${id}?notice=${notice.key}`);
     }),

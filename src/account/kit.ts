@@ -8,7 +8,7 @@ import type { Context, Middleware } from 'koa';
 import type { Who } from '../auth/who.ts';
 import type { Result } from '../auth/result.ts';
 import type { PortalSession } from '../auth/portal-sessions.ts';
-import type { FormFields } from '../factors/factor.ts';
+import type { FormFields, Notice } from '../factors/factor.ts';
 import type { Lang } from '../views.ts';
 
 /** What every page needs: the request, its language, the form token, the session if any. */
@@ -36,6 +36,13 @@ export interface PortalKit {
   refusedStatus(done: Extract<Result, { ok: false }>): number;
   /** An emailed code's lifetime in minutes, as the pages say it (CODE_TTL_SECONDS). */
   codeMinutes: number;
+}
+
+/** The notice a redirect asked a proof page to show (`?notice=email.sent|email.resent`: a code was mailed), or null. */
+const MAILED_NOTICES = new Set(['email.sent', 'email.resent']);
+export function mailedNotice(ctx: Context): Notice | null {
+  const asked = ctx.query['notice'];
+  return typeof asked === 'string' && MAILED_NOTICES.has(asked) ? { key: asked } : null;
 }
 
 /** A factor the citizen set up: its own words say so (`account.enrolled_<id>`, `…_before` for a form sent again). */
