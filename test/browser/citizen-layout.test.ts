@@ -8,7 +8,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { type TestKapu, PASSWORD, beginSignIn, startTestKapu } from '../helpers/kapu.ts';
 import { MailSink, readCodeMail } from '../helpers/mail-sink.ts';
 import { png } from '../helpers/images.ts';
-import { axeContext, describeWithChromium, launchChromium, screenshot, seriousViolations } from '../helpers/chromium.ts';
+import { axeContext, describeWithChromium, launchChromium, redirectedTo, screenshot, seriousViolations } from '../helpers/chromium.ts';
 
 const RP_ORIGIN = 'https://rp.example.hu';
 const SITE = { OPERATOR_NAME: 'Minta Hivatal', HELP_URL: 'https://help.example.hu/', PRIVACY_URL: 'https://example.hu/adatvedelem', CONTACT_URL: 'mailto:ugyfel@example.hu' };
@@ -186,8 +186,7 @@ describeWithChromium('the sign-in pages at 320 px', () => {
     expect(dead.full.map((b) => b.text)).toEqual([lang === 'hu' ? 'Ügyfélkapu+ hitelesítő alkalmazással' : 'Ügyfélkapu+ with an authenticator app', words.cancel]);
 
     const deadUrl = page.url();
-    await button(page, words.cancel).click();
-    await page.waitForURL((url) => url.origin === RP_ORIGIN);
+    await redirectedTo(page, RP_ORIGIN, () => button(page, words.cancel).click());
     await page.goto(deadUrl);
     const ended = await expectHolds(page, `${lang}-ended`);
     expect(ended.full.map((b) => b.text)).toEqual([lang === 'hu' ? 'Vissza ide: Minta Ügyintézés' : 'Back to Minta Ügyintézés']);

@@ -16,7 +16,7 @@ import { browserOf } from '../../src/http/browser.ts';
 import { type TestKapu, PASSWORD, beginSignIn, startTestKapu } from '../helpers/kapu.ts';
 import { MailSink, type ReceivedMail } from '../helpers/mail-sink.ts';
 import { appCode, toMiddleOfStep } from '../helpers/totp.ts';
-import { DESKTOP, axeContext, describeWithChromium, horizontalOverflow, launchChromium, screenshot, seriousViolations } from '../helpers/chromium.ts';
+import { DESKTOP, axeContext, describeWithChromium, horizontalOverflow, launchChromium, redirectedTo, screenshot, seriousViolations } from '../helpers/chromium.ts';
 
 const RP_ORIGIN = 'https://rp.example.hu';
 const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
@@ -145,8 +145,8 @@ describeWithChromium('citizen polish, in a real browser', () => {
       expect(setUpMail.text).toContain(t('mail.lifetime', { minutes: 5 }));
       since = mail.received.length;
       await b.field('setup.email_code').fill(codeIn(setUpMail));
-      const [callback] = await Promise.all([page.waitForRequest((r) => r.url().startsWith(`${RP_ORIGIN}/`)), b.button('setup.confirm').click()]);
-      expect((await signIn.finish(new URL(callback.url()))).claims()?.acr).toBe(SUBSTANTIAL);
+      const callback = await redirectedTo(page, RP_ORIGIN, () => b.button('setup.confirm').click());
+      expect((await signIn.finish(callback)).claims()?.acr).toBe(SUBSTANTIAL);
 
       // A browser new to the account: a mail saying when, where, which browser and network, and what to do.
       const told = await mail.next((m) => m.to.includes(account.email) && m.subject === t('mail.new_browser.subject'), since);
@@ -171,8 +171,8 @@ describeWithChromium('citizen polish, in a real browser', () => {
       since = mail.received.length;
       await b.button('password.submit').click();
       await b.field('email.code').fill(codeIn(await mail.next((m) => m.to.includes(account.email) && isCodeMail(m), since)));
-      const [back] = await Promise.all([page.waitForRequest((r) => r.url().startsWith(`${RP_ORIGIN}/`)), b.button('email.submit').click()]);
-      expect((await again.finish(new URL(back.url()))).claims()?.sub).toBe(account.id);
+      const back = await redirectedTo(page, RP_ORIGIN, () => b.button('email.submit').click());
+      expect((await again.finish(back)).claims()?.sub).toBe(account.id);
       expect(await queued(account.email)).toBe(after + 1);
     },
     240_000,

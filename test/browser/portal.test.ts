@@ -14,7 +14,7 @@ import axe from 'axe-core';
 import { type TestKapu, PASSWORD, beginSignIn, startTestKapu } from '../helpers/kapu.ts';
 import { MailSink, type ReceivedMail } from '../helpers/mail-sink.ts';
 import { appCode, toMiddleOfStep } from '../helpers/totp.ts';
-import { DESKTOP, MOBILE, type Violation, axeContext, describeWithChromium, horizontalOverflow, launchChromium, screenshot } from '../helpers/chromium.ts';
+import { DESKTOP, MOBILE, type Violation, axeContext, describeWithChromium, horizontalOverflow, launchChromium, redirectedTo, screenshot } from '../helpers/chromium.ts';
 
 // jsqr is a CommonJS bundle: its function is the module itself, typed as its `default`.
 const jsQR = jsqr as unknown as typeof jsqr.default;
@@ -394,9 +394,8 @@ describeWithChromium('the account portal in a real browser', () => {
       await b.check('inline-setup');
       await b.type(b.w.confirmationCode, codeIn(await mail.next((m) => m.to.includes(account.email), since)));
       await tabTo(b, b.w.confirm);
-      // The RP's callback is the end of kapu's part: the request it sends the browser on is what the RP gets.
-      const [callback] = await Promise.all([b.page.waitForRequest((r) => r.url().startsWith(`${RP_ORIGIN}/`)), b.page.keyboard.press('Enter')]);
-      expect((await signIn.finish(new URL(callback.url()))).claims()?.acr).toBe(SUBSTANTIAL);
+      const callback = await redirectedTo(b.page, RP_ORIGIN, () => b.page.keyboard.press('Enter'));
+      expect((await signIn.finish(callback)).claims()?.acr).toBe(SUBSTANTIAL);
     });
   });
 

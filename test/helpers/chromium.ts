@@ -1,6 +1,9 @@
 /**
- * A real browser for tests: Debian's Chromium (`apt-get install chromium`; CI does it in
- * .ci/run), driven by playwright-core. Never a browser build that Playwright downloads itself.
+ * A real browser for tests: Debian's Chromium, driven by playwright-core. Never a browser build
+ * that Playwright downloads itself. Its headless shell (`apt-get install chromium-headless-shell`;
+ * CI does it in .ci/run) is the same engine without the desktop browser around it (no window, no
+ * browser UI of its own to render): the browser files take half the CPU they take in the full
+ * browser, which is used where the shell is not installed.
  * Without the binary, a browser suite skips itself and says why, rather than failing: the rest
  * of the suite must still run on a machine that has no browser.
  *
@@ -11,7 +14,8 @@ import { join } from 'node:path';
 import axe from 'axe-core';
 import { type Browser, type BrowserContext, type BrowserContextOptions, type Page, chromium } from 'playwright-core';
 
-export const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+export const CHROMIUM_PATH =
+  process.env['CHROMIUM_PATH'] ?? ['/usr/bin/chromium-headless-shell', '/usr/bin/chromium'].find((path) => existsSync(path)) ?? '/usr/bin/chromium';
 
 /**
  * Headless, and quiet: the browser itself must not reach for the network (updates, sync, QUIC
@@ -36,7 +40,7 @@ export function describeWithChromium(name: string, body: () => void): void {
     describe(name, body);
     return;
   }
-  const reason = `no browser at ${CHROMIUM_PATH} (apt-get install chromium, or set CHROMIUM_PATH)`;
+  const reason = `no browser at ${CHROMIUM_PATH} (apt-get install chromium-headless-shell, or set CHROMIUM_PATH)`;
   console.warn(`SKIPPING browser tests "${name}": ${reason}`);
   describe.skip(`${name} [skipped: ${reason}]`, body);
 }
@@ -45,6 +49,25 @@ export function describeWithChromium(name: string, body: () => void): void {
 export function launchChromium(): Promise<Browser> {
   // Playwright gives the browser a fresh temporary profile and removes it on close.
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 30_000 });
+}
+
+/**
+ * Does `action`, which ends with kapu redirecting the browser to the RP at `origin`, and resolves
+ * with the address the browser was sent to, once the page has settled. No test serves the RP
+ * there: Playwright's routes never see a redirect's hops, so the browser's request fails and
+ * Chromium shows an error page, whose own address differs between Chromium builds (the full
+ * browser keeps the RP's, the headless shell shows chrome-error://). The address is therefore read
+ * from the request, and the next step waits until the error page is in place, so that nothing
+ * it does is cut short by it.
+ */
+export async function redirectedTo(page: Page, origin: string, action: () => Promise<unknown>): Promise<URL> {
+  const atRp = (url: string) => new URL(url).origin === origin;
+  const sent = page.waitForRequest((r) => r.isNavigationRequest() && atRp(r.url()));
+  const settled = page.waitForEvent('framenavigated', (f) => f === page.mainFrame() && (atRp(f.url()) || f.url().startsWith('chrome-error:')));
+  await action();
+  const [request] = await Promise.all([sent, settled]);
+  await page.waitForLoadState();
+  return new URL(request.url());
 }
 
 export const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 800 }, locale: 'hu-HU' };
