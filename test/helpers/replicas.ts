@@ -86,7 +86,7 @@ export async function startReplicas(primary: TestKapu, count = 2, options: { pro
     // Same database, same keys (config carries the primary's actual cookie keys), one issuer.
     const config = { ...primary.deps.config, port: 0, issuer: url };
     for (let i = 0; i < count; i += 1) {
-      replicas.push(await startKapu(config, { clock: primary.clock, log: primary.deps.log, mailPollMs: 200, ...options.overrides }, { host: '127.0.0.1' }));
+      replicas.push(await startKapu(config, { clock: primary.clock, log: primary.deps.log, mailPollMs: 1_000, ...options.overrides }, { host: '127.0.0.1' }));
       served.push(0);
     }
     for (let i = 0; i < (options.processes ?? 0); i += 1) {
