@@ -53,19 +53,26 @@ export function launchChromium(): Promise<Browser> {
 
 /**
  * Does `action`, which ends with kapu redirecting the browser to the RP at `origin`, and resolves
- * with the address the browser was sent to, once the page has settled. No test serves the RP
- * there: Playwright's routes never see a redirect's hops, so the browser's request fails and
- * Chromium shows an error page, whose own address differs between Chromium builds (the full
- * browser keeps the RP's, the headless shell shows chrome-error://). The address is therefore read
- * from the request, and the next step waits until the error page is in place, so that nothing
- * it does is cut short by it.
+ * with the address the browser was sent to, once the page has settled. No test serves the RP.
+ * The full browser restarts a redirect to another site as a navigation of its own, which a
+ * route answers; the headless shell follows it in one go, a redirect's hop never reaches
+ * Playwright's routes, and the request fails with an error page at chrome-error://. So the
+ * address is read from the request, which both report, and the next step waits until the page
+ * is in place, so that nothing it does is cut short by a late error page.
  */
 export async function redirectedTo(page: Page, origin: string, action: () => Promise<unknown>): Promise<URL> {
   const atRp = (url: string) => new URL(url).origin === origin;
-  const sent = page.waitForRequest((r) => r.isNavigationRequest() && atRp(r.url()));
-  const settled = page.waitForEvent('framenavigated', (f) => f === page.mainFrame() && (atRp(f.url()) || f.url().startsWith('chrome-error:')));
-  await action();
-  const [request] = await Promise.all([sent, settled]);
+  const arrived = Promise.all([
+    page.waitForRequest((r) => r.isNavigationRequest() && atRp(r.url())),
+    page.waitForEvent('framenavigated', (f) => f === page.mainFrame() && (atRp(f.url()) || f.url().startsWith('chrome-error:'))),
+  ]);
+  try {
+    await action();
+  } catch (err) {
+    arrived.catch(() => {});
+    throw err;
+  }
+  const [request] = await arrived;
   await page.waitForLoadState();
   return new URL(request.url());
 }
