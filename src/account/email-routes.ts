@@ -11,8 +11,6 @@ import type { Notice } from '../factors/factor.ts';
 import { REFUSAL_STATUS } from '../http/refusals.ts';
 import { type PortalKit, type SignedInPage, mailedNotice } from './kit.ts';
 
-/** Messages a redirect to a change's page may carry (?notice=…), from this fixed list only. */
-
 export function emailChangeRoutes(router: Router, kit: PortalKit, changes: EmailChangeService): void {
   const { form, signedIn, render, seeOther, idParam, text, who, codeMinutes } = kit;
   const status = (done: Extract<Result, { ok: false }>): number => REFUSAL_STATUS[done.refusal];

@@ -38,8 +38,10 @@ export interface PortalKit {
   codeMinutes: number;
 }
 
-/** The notice a redirect asked a proof page to show (`?notice=email.sent|email.resent`: a code was mailed), or null. */
+/** What a redirect may ask a page to say (?notice=…), from this fixed list only. */
 const MAILED_NOTICES = new Set(['email.sent', 'email.resent']);
+
+/** The notice a redirect asked a proof page to show (`?notice=email.sent|email.resent`: a code was mailed), or null. */
 export function mailedNotice(ctx: Context): Notice | null {
   const asked = ctx.query['notice'];
   return typeof asked === 'string' && MAILED_NOTICES.has(asked) ? { key: asked } : null;

@@ -30,7 +30,6 @@ describeWithChromium('signing in with a real browser', () => {
   let rp: Awaited<ReturnType<TestKapu['client']>>['rp'];
   let clientId: string;
   let context: BrowserContext | undefined;
-  /** What the RP's server received in the current context. */
   let accounts = 0;
 
   beforeAll(async () => {
