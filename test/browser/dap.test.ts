@@ -6,13 +6,9 @@
  * govern), and axe checks each new page.
  */
 import axe from 'axe-core';
-import jsqrModule from 'jsqr';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { type TestKapu, PASSWORD, beginSignIn, startTestKapu } from '../helpers/kapu.ts';
-import { DESKTOP, MOBILE, type Violation, describeWithChromium, launchChromium, seriousViolations } from '../helpers/chromium.ts';
-
-// jsqr is CommonJS with a `default` member: under Node's ESM its default import is the module object.
-const jsQR = jsqrModule.default;
+import { DESKTOP, MOBILE, type Violation, describeWithChromium, launchChromium, qrCodeOn, seriousViolations } from '../helpers/chromium.ts';
 
 const SUBSTANTIAL = 'http://eidas.europa.eu/LoA/substantial';
 const RP_ORIGIN = 'https://rp.example.hu';
@@ -58,24 +54,6 @@ describeWithChromium('the DÁP method with the reference app, in a real browser'
     if (violations.length > 0) found.push({ page: name, violations });
   }
 
-  /** The link a QR code on the page carries, decoded from its pixels. */
-  async function decodeQr(page: Page, selector = '#dap-qr'): Promise<string> {
-    await page.locator(selector).waitFor();
-    const image = (await page.evaluate(`(async () => {
-      const img = document.querySelector(${JSON.stringify(selector)});
-      await img.decode();
-      const canvas = document.createElement('canvas');
-      canvas.width = 400; canvas.height = 400;
-      const g = canvas.getContext('2d');
-      g.fillStyle = '#fff'; g.fillRect(0, 0, 400, 400);
-      g.drawImage(img, 0, 0, 400, 400);
-      return Array.from(g.getImageData(0, 0, 400, 400).data);
-    })()`)) as number[];
-    const code = jsQR(Uint8ClampedArray.from(image), 400, 400);
-    if (!code) throw new Error('no QR code could be read');
-    return code.data;
-  }
-
   const button = (page: Page, name: string) => page.getByRole('button', { name, exact: true });
   const field = (page: Page, label: string) => page.getByLabel(label, { exact: true });
 
@@ -94,7 +72,7 @@ describeWithChromium('the DÁP method with the reference app, in a real browser'
     await desktop.getByRole('link', { name: 'Mobilalkalmazás beállítása' }).click();
     await field(desktop, 'Jelszó (újra)').fill(PASSWORD);
     await button(desktop, 'Tovább').click();
-    const enrollLink = await decodeQr(desktop);
+    const enrollLink = await qrCodeOn(desktop, '#dap-qr');
     expect(enrollLink).toBe(await desktop.locator('#dap-link').getAttribute('href'));
     expect(enrollLink).toMatch(new RegExp(`^${kapu.url}/app/#enroll=`));
     await checkAxe(desktop, 'portal: setup page with the QR code');
@@ -129,7 +107,7 @@ describeWithChromium('the DÁP method with the reference app, in a real browser'
     const signIn = await beginSignIn(rp);
     await desktop.goto(signIn.url.href);
     await button(desktop, 'DÁP mobilalkalmazás').click();
-    const challengeLink = await decodeQr(desktop);
+    const challengeLink = await qrCodeOn(desktop, '#dap-qr');
     expect(challengeLink).toBe(await desktop.locator('#dap-link').getAttribute('href'));
     const number = (await desktop.locator('#dap-number').innerText()).trim();
     expect(await desktop.locator('input[type=password]').count()).toBe(0);

@@ -8,30 +8,31 @@
  */
 import { typedProof } from '../helpers/core.ts';
 import { jest } from '@jest/globals';
-import jsqr from 'jsqr';
 import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page } from 'playwright-core';
 import axe from 'axe-core';
 import { type TestKapu, PASSWORD, beginSignIn, startTestKapu } from '../helpers/kapu.ts';
 import { MailSink, type ReceivedMail } from '../helpers/mail-sink.ts';
 import { appCode, toMiddleOfStep } from '../helpers/totp.ts';
-import { DESKTOP, MOBILE, type Violation, axeContext, describeWithChromium, horizontalOverflow, launchChromium, redirectedTo, screenshot } from '../helpers/chromium.ts';
-
-// jsqr is a CommonJS bundle: its function is the module itself, typed as its `default`.
-const jsQR = jsqr as unknown as typeof jsqr.default;
+import { DESKTOP, MOBILE, type Violation, axeContext, describeWithChromium, horizontalOverflow, launchChromium, qrCodeOn, redirectedTo, screenshot } from '../helpers/chromium.ts';
 
 /** The page's document, inside functions that run in the browser (this code has no DOM types). */
 interface InPage {
-  document: { activeElement: unknown; createElement(name: 'canvas'): Canvas };
+  document: { activeElement: unknown };
 }
-interface Canvas {
-  width: number;
-  height: number;
-  getContext(kind: '2d'): {
-    fillStyle: string;
-    fillRect(x: number, y: number, w: number, h: number): void;
-    drawImage(image: unknown, x: number, y: number, w: number, h: number): void;
-    getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> };
-  };
+
+/** Tab until `target` has the focus (the keyboard alone reaches it), at most 60 times. */
+async function tabTo(page: Page, target: Locator): Promise<void> {
+  // Found once: the locator would look its role and name up in the whole page again after every Tab.
+  const element = await target.first().elementHandle();
+  try {
+    for (let i = 0; i < 60; i += 1) {
+      await page.keyboard.press('Tab');
+      if (await element.evaluate((el) => el === (globalThis as unknown as InPage).document.activeElement)) return;
+    }
+  } finally {
+    await element.dispose();
+  }
+  throw new Error(`Tab never reached ${target.toString()} on ${page.url()}`);
 }
 
 const RP_ORIGIN = 'https://rp.example.hu';
@@ -183,16 +184,6 @@ describeWithChromium('the account portal in a real browser', () => {
     const checked = checkedPages.get(setting.name) ?? new Set<string>();
     checkedPages.set(setting.name, checked);
 
-    /** Tab until `target` has the focus (the keyboard alone reaches it), at most 60 times. */
-    async function tabTo(target: Locator): Promise<void> {
-      await target.first().waitFor();
-      for (let i = 0; i < 60; i += 1) {
-        await page.keyboard.press('Tab');
-        if (await target.first().evaluate((el) => el === (globalThis as unknown as InPage).document.activeElement)) return;
-      }
-      throw new Error(`Tab never reached ${target.toString()} on ${page.url()}`);
-    }
-
     const b = {
       page,
       w,
@@ -208,12 +199,12 @@ describeWithChromium('the account portal in a real browser', () => {
         await b.check(name);
       },
       async press(name: string, role: 'button' | 'link' = 'button'): Promise<void> {
-        await tabTo(page.getByRole(role, { name, exact: true }));
+        await tabTo(page, page.getByRole(role, { name, exact: true }));
         await Promise.all([page.waitForEvent('framenavigated'), page.keyboard.press('Enter')]);
         await page.waitForLoadState();
       },
       async type(label: string, text: string): Promise<void> {
-        await tabTo(page.getByLabel(label, { exact: true }));
+        await tabTo(page, page.getByLabel(label, { exact: true }));
         await page.keyboard.type(text);
       },
       /** Signs in at the portal (with a factor: `answer` gives the code, typed into its field). */
@@ -284,18 +275,7 @@ describeWithChromium('the account portal in a real browser', () => {
       const secret = (await b.page.locator('#totp-key').innerText()).replace(/-/g, '');
       if (setting.javaScript) {
         // The picture, as a phone's camera would read it.
-        const pixels = await b.page.locator('.qr img').evaluate((img) => {
-          const canvas = (globalThis as unknown as InPage).document.createElement('canvas');
-          canvas.width = 300;
-          canvas.height = 300;
-          const g = canvas.getContext('2d');
-          g.fillStyle = '#fff';
-          g.fillRect(0, 0, 300, 300);
-          g.drawImage(img, 0, 0, 300, 300);
-          return Array.from(g.getImageData(0, 0, 300, 300).data);
-        });
-        const decoded = jsQR(Uint8ClampedArray.from(pixels), 300, 300);
-        const uri = new URL(decoded!.data);
+        const uri = new URL(await qrCodeOn(b.page, '.qr img', 300));
         expect({ protocol: uri.protocol, secret: uri.searchParams.get('secret'), issuer: uri.searchParams.get('issuer') }).toEqual({ protocol: 'otpauth:', secret, issuer: 'Ügyfélkapu+' });
         expect(decodeURIComponent(uri.pathname)).toContain(account.username);
       }
@@ -393,7 +373,7 @@ describeWithChromium('the account portal in a real browser', () => {
       await b.press(b.w.getEmail);
       await b.check('inline-setup');
       await b.type(b.w.confirmationCode, codeIn(await mail.next((m) => m.to.includes(account.email), since)));
-      await tabTo(b, b.w.confirm);
+      await tabTo(b.page, b.page.getByRole('button', { name: b.w.confirm, exact: true }));
       const callback = await redirectedTo(b.page, RP_ORIGIN, () => b.page.keyboard.press('Enter'));
       expect((await signIn.finish(callback)).claims()?.acr).toBe(SUBSTANTIAL);
     });
@@ -405,14 +385,4 @@ describeWithChromium('the account portal in a real browser', () => {
     await b.portalSignIn(account.username, emailSignIn(b.w, account.email));
     for (const path of ['/account/email', '/account/events', '/account/remove/email', '/account/setup/totp']) await b.go(path, path);
   });
-
-  /** Tab to the button named `name` (for a press whose navigation leaves kapu). */
-  async function tabTo(b: Awaited<ReturnType<typeof at>>, name: string): Promise<void> {
-    const target = b.page.getByRole('button', { name, exact: true });
-    for (let i = 0; i < 60; i += 1) {
-      await b.page.keyboard.press('Tab');
-      if (await target.evaluate((el) => el === (globalThis as unknown as InPage).document.activeElement)) return;
-    }
-    throw new Error(`Tab never reached ${name}`);
-  }
 });

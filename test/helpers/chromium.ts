@@ -7,11 +7,13 @@
  * Without the binary, a browser suite skips itself and says why, rather than failing: the rest
  * of the suite must still run on a machine that has no browser.
  *
- * Also: axe-core checks of a page, and a few measurements that need a layout engine.
+ * Also: axe-core checks of a page, QR codes read off it, and a few measurements that need a
+ * layout engine.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import axe from 'axe-core';
+import jsqr from 'jsqr';
 import { type Browser, type BrowserContext, type BrowserContextOptions, type Page, chromium } from 'playwright-core';
 
 export const CHROMIUM_PATH =
@@ -118,6 +120,35 @@ export async function seriousViolations(page: Page): Promise<Violation[]> {
     nodes: v.nodes.map((n) => n.target.join(' ') + ' → ' + n.failureSummary),
   })))`)) as Violation[];
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+// jsqr is CommonJS; Node's ESM gives its module object, which is the function (with itself as `default`).
+const jsQR = jsqr as unknown as typeof jsqr.default;
+
+/**
+ * The text of the QR code in the image at `selector`, read from its pixels as a phone's camera
+ * would: drawn at `size`×`size` on white, decoded by jsqr. The pixels leave the page as one
+ * base64 string: as an array, each of the 640,000 numbers of a 400×400 picture crosses the
+ * devtools protocol on its own, which took 15 s.
+ */
+export async function qrCodeOn(page: Page, selector: string, size = 400): Promise<string> {
+  await page.locator(selector).waitFor();
+  const pixels = (await page.evaluate(`(async () => {
+    const img = document.querySelector(${JSON.stringify(selector)});
+    await img.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = ${size}; canvas.height = ${size};
+    const g = canvas.getContext('2d');
+    g.fillStyle = '#fff'; g.fillRect(0, 0, ${size}, ${size});
+    g.drawImage(img, 0, 0, ${size}, ${size});
+    const bytes = g.getImageData(0, 0, ${size}, ${size}).data;
+    let binary = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(binary);
+  })()`)) as string;
+  const code = jsQR(new Uint8ClampedArray(Buffer.from(pixels, 'base64')), size, size);
+  if (!code) throw new Error(`no QR code could be read at ${selector}`);
+  return code.data;
 }
 
 /** The id (or else the tag and class) of the element that has the keyboard focus. */
