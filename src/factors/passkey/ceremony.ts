@@ -13,10 +13,12 @@
  * challenge is random, made for one flow (the sign-in's interaction uid, or the portal's
  * enrollment), lives `challengeSeconds` (CODE_TTL_SECONDS, like an emailed code) and is used up
  * by the first answer that names it, right or wrong: an answer is never checked twice.
+ *
+ * The library is loaded by the first ceremony, not at start: with its X.509 and ASN.1 stack it
+ * is about 80 modules, which a kapu whose citizens use no passkey never needs (and which every
+ * test file that starts a kapu would load again: 0.25-0.3 s of CPU each).
  */
-import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse } from '@simplewebauthn/server';
 import type { AuthenticationResponseJSON, PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
-import { decodeClientDataJSON, isoBase64URL } from '@simplewebauthn/server/helpers';
 import { type Clock, type Random, addSeconds } from '../../clock.ts';
 import { type CeremonyRefusal, classify, parseResponse } from './answers.ts';
 import type { PasskeyRepository, UserVerification } from './repository.ts';
@@ -25,6 +27,15 @@ export { parsePasskeyName } from './answers.ts';
 
 /** ES256, EdDSA, RS256: what platform authenticators and security keys make. */
 const ALGORITHMS = [-7, -8, -257];
+
+let library: Promise<typeof import('@simplewebauthn/server')> | undefined;
+const webauthn = () => (library ??= import('@simplewebauthn/server'));
+
+/** WebAuthn's binary values travel as base64url (challenges, handles, keys, clientDataJSON). */
+const base64url = {
+  encode: (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url'),
+  decode: (text: string): Uint8Array<ArrayBuffer> => Uint8Array.from(Buffer.from(text, 'base64url')),
+};
 
 export interface CeremonyDeps {
   /** kapu's issuer URL: its host is the RP ID, its origin the only one accepted. */
@@ -82,15 +93,16 @@ export class PasskeyCeremony {
 
   /** Options for `navigator.credentials.create`, with a challenge bound to `flowId`. */
   async registrationOptions(store: PasskeyStore, r: { flowId: string; account: { id: string; username: string; name: string } }): Promise<PublicKeyCredentialCreationOptionsJSON> {
+    const { generateRegistrationOptions } = await webauthn();
     const challenge = this.#challenge();
-    const handle = (await store.userHandle(r.account.id)) ?? isoBase64URL.fromBuffer(new Uint8Array(this.#deps.random.bytes(32)));
+    const handle = (await store.userHandle(r.account.id)) ?? base64url.encode(this.#deps.random.bytes(32));
     const options = await generateRegistrationOptions({
       rpName: this.#deps.rpName,
       rpID: this.rpId,
       userName: r.account.username,
       userDisplayName: r.account.name,
-      userID: isoBase64URL.toBuffer(handle),
-      challenge: isoBase64URL.toBuffer(challenge),
+      userID: base64url.decode(handle),
+      challenge: base64url.decode(challenge),
       timeout: this.#deps.challengeSeconds * 1000,
       attestationType: 'none',
       // The same authenticator twice would be one key under two names.
@@ -109,6 +121,7 @@ export class PasskeyCeremony {
     const consumed = await this.#consume(store, r.flowId, response, 'register');
     if (!consumed.ok) return consumed;
     if (consumed.value.accountId !== r.accountId) return refused('wrong_account');
+    const { verifyRegistrationResponse } = await webauthn();
     let verified;
     try {
       verified = await verifyRegistrationResponse({
@@ -137,7 +150,7 @@ export class PasskeyCeremony {
       id: passkey.id,
       accountId: r.accountId,
       credentialId: info.credential.id,
-      publicKey: isoBase64URL.fromBuffer(info.credential.publicKey),
+      publicKey: base64url.encode(info.credential.publicKey),
       userHandle: handle,
       counter: info.credential.counter,
       transports: (response.response.transports ?? []).filter((t) => typeof t === 'string' && /^[a-z-]{1,20}$/.test(t)),
@@ -157,11 +170,12 @@ export class PasskeyCeremony {
    * must verify the user.
    */
   async authenticationOptions(store: PasskeyStore, r: { flowId: string; accountId: string | null }): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    const { generateAuthenticationOptions } = await webauthn();
     const challenge = this.#challenge();
     const userVerification: UserVerification = r.accountId ? 'preferred' : 'required';
     const options = await generateAuthenticationOptions({
       rpID: this.rpId,
-      challenge: isoBase64URL.toBuffer(challenge),
+      challenge: base64url.decode(challenge),
       timeout: this.#deps.challengeSeconds * 1000,
       userVerification,
       allowCredentials: r.accountId ? await store.descriptors(r.accountId) : [],
@@ -184,6 +198,7 @@ export class PasskeyCeremony {
     if (accountId !== null && credential.account_id !== accountId) return refused('wrong_account');
     const handle = response.response.userHandle;
     if (handle !== undefined && handle !== credential.user_handle) return refused('wrong_account');
+    const { verifyAuthenticationResponse } = await webauthn();
     let verified;
     try {
       verified = await verifyAuthenticationResponse({
@@ -191,7 +206,7 @@ export class PasskeyCeremony {
         expectedChallenge: challenge,
         expectedOrigin: this.origin,
         expectedRPID: this.rpId,
-        credential: { id: credential.credential_id, publicKey: isoBase64URL.toBuffer(credential.public_key), counter: credential.counter, transports: credential.transports as never },
+        credential: { id: credential.credential_id, publicKey: base64url.decode(credential.public_key), counter: credential.counter, transports: credential.transports as never },
         requireUserVerification: userVerification === 'required',
       });
     } catch (error) {
@@ -217,7 +232,7 @@ export class PasskeyCeremony {
   // ---------------------------------------------------------------------------------------
 
   #challenge(): string {
-    return isoBase64URL.fromBuffer(new Uint8Array(this.#deps.random.bytes(32)));
+    return base64url.encode(this.#deps.random.bytes(32));
   }
 
   async #issue(store: PasskeyStore, c: { challenge: string; purpose: 'register' | 'authenticate'; flowId: string; accountId: string | null; userVerification: UserVerification; userHandle?: string }): Promise<void> {
@@ -229,7 +244,7 @@ export class PasskeyCeremony {
   async #consume(store: PasskeyStore, flowId: string, response: { response: { clientDataJSON: string; userHandle?: string } }, purpose: 'register' | 'authenticate') {
     let challenge: string;
     try {
-      challenge = decodeClientDataJSON(response.response.clientDataJSON).challenge;
+      challenge = (JSON.parse(Buffer.from(response.response.clientDataJSON, 'base64url').toString('utf8')) as { challenge: unknown }).challenge as string;
     } catch {
       return refused('invalid_response');
     }
