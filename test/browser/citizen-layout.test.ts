@@ -125,6 +125,10 @@ describeWithChromium('the sign-in pages at 320 px', () => {
 
   /** The layout rules every page must keep at this width. */
   async function expectHolds(page: Page, name: string): Promise<Layout> {
+    // Measured once the page has loaded: a page whose form was just answered has its alert as
+    // soon as it is parsed, but its stylesheet may still be on the way (a busy machine measured
+    // buttons laid out without it).
+    await page.waitForLoadState();
     await screenshot(page, `320-${name}`);
     const layout = (await page.evaluate(MEASURE)) as Layout;
     expect({ page: name, overflow: layout.overflow, offscreen: layout.offscreen, brokenWords: layout.brokenWords }).toEqual({ page: name, overflow: 0, offscreen: [], brokenWords: [] });
