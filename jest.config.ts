@@ -48,9 +48,9 @@ const config: Config = {
   // Files run in a worker process that is replaced once its heap holds more than this after a
   // file (also with one worker, which would otherwise be Jest's own process). Each file's ES
   // modules and embedded databases stay reachable in a long-lived process, and every garbage
-  // collection then walks them again: the PGlite pass took 370 CPU-seconds in one process. A
-  // worker now serves a file or two, not a dozen; the PGlite pass (2 workers, whole-process CPU,
-  // runs in turn): 292 CPU-s at 700 MB, 224 at 350 MB, 205–209 at 200 MB, 237 at 120 MB and 262
+  // collection then walks them again: the PGlite pass took 370 CPU-seconds in one process. Its
+  // 58 files now go through about ten workers instead of three; the pass (2 at a time,
+  // whole-process CPU, runs in turn): 292 CPU-s at 700 MB, 224 at 350 MB, 205–209 at 200 MB, 237 at 120 MB and 262
   // with a new worker for every file (starting one costs more than the walks it saves).
   workerIdleMemoryLimit: '200MB',
   // argon2, PGlite and Chromium are slow on a small, busy machine; a test that needs more says so.
